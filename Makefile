@@ -1,0 +1,126 @@
+# certfleet: hand-written Makefile.
+#
+# A developer needs no configure step: `make`, `make check`, `make demo` work
+# from a clean clone with the defaults below.  A packager runs
+#   ./configure --prefix=/usr --sysconfdir=/etc && make && make install DESTDIR=...
+# and configure writes config.mk, which overrides these defaults.
+
+prefix        ?= /usr/local
+exec_prefix   ?= $(prefix)
+sbindir       ?= $(exec_prefix)/sbin
+bindir        ?= $(exec_prefix)/bin
+sysconfdir    ?= $(prefix)/etc
+localstatedir ?= /var
+datarootdir   ?= $(prefix)/share
+mandir        ?= $(datarootdir)/man
+systemdunitdir ?= /lib/systemd/system
+CC            ?= cc
+PKG_CONFIG    ?= pkg-config
+
+-include config.mk
+
+VERSION := 0.1.0
+PKGS    := openssl libcurl libcjson yaml-0.1 libsystemd
+
+# Debian's libev-dev ships no .pc file: use pkg-config when it has one,
+# plain -lev otherwise.
+EV_LIBS   := $(shell $(PKG_CONFIG) --exists libev 2>/dev/null && $(PKG_CONFIG) --libs libev || echo -lev)
+EV_CFLAGS := $(shell $(PKG_CONFIG) --exists libev 2>/dev/null && $(PKG_CONFIG) --cflags libev)
+
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(EV_CFLAGS)
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(EV_LIBS) -lresolv -lpthread -lm
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
+           -DCERTFLEET_VERSION='"$(VERSION)"' \
+           -DCERTFLEET_SYSCONFDIR='"$(sysconfdir)"' \
+           -DCERTFLEET_LOCALSTATEDIR='"$(localstatedir)"'
+
+BUILD := build
+SRCS  := $(sort $(wildcard src/*.c))
+MAINS := src/certfleetd.c src/certfleetctl.c
+LIBSRCS := $(filter-out $(MAINS),$(SRCS))
+LIBOBJS := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
+TESTSRCS := $(sort $(wildcard tests/check_*.c))
+TESTBINS := $(TESTSRCS:tests/%.c=$(BUILD)/tests/%)
+
+all: deps-check $(BUILD)/certfleetd $(BUILD)/certfleetctl
+
+# Fails early with the exact apt-get line when a library is missing.
+deps-check:
+	@build-aux/ensure-deps --check-build
+
+# make V=1 shows the full commands.
+Q := $(if $(V),,@)
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcertfleet.a: $(LIBOBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/certfleetd: $(BUILD)/certfleetd.o $(BUILD)/libcertfleet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(BUILD)/certfleetctl: $(BUILD)/certfleetctl.o $(BUILD)/libcertfleet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libcertfleet.a | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
+		-o $@ $< $(BUILD)/libcertfleet.a $(DEP_LIBS) $(CHECK_LIBS)
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+# Installs missing Debian packages (as root) or prints the apt-get line.
+deps:
+	@build-aux/ensure-deps
+
+# The top-level targets install dependencies first, then re-enter make so the
+# pkg-config lookups above see the freshly installed libraries.
+unit check demo bench:
+	@build-aux/ensure-deps $@
+	@$(MAKE) --no-print-directory $@-real
+
+unit-real: all $(TESTBINS)
+	@tests/run-unit $(TESTBINS)
+
+check-real: all $(TESTBINS)
+	@tests/run-unit $(TESTBINS)
+	@tests/integration/run-all
+
+demo-real: all
+	@contrib/demo/run-demo
+
+bench-real: all
+	@tests/bench/run-bench
+
+install: all
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/certfleet \
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir)
+	install -m 0755 $(BUILD)/certfleetd $(BUILD)/certfleetctl $(DESTDIR)$(sbindir)/
+	test -e $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml || \
+		install -m 0600 etc/certfleet.yaml $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml
+	install -m 0644 man/certfleet.yaml.5 $(DESTDIR)$(mandir)/man5/
+	install -m 0644 man/certfleetd.8 $(DESTDIR)$(mandir)/man8/
+	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		systemd/certfleetd.service.in > $(DESTDIR)$(systemdunitdir)/certfleetd.service
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/certfleetd.service
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -f config.mk config.log config.status configure
+	rm -rf autom4te.cache
+
+.PHONY: all deps deps-check unit check demo bench unit-real check-real demo-real bench-real install clean distclean
+.SECONDARY:
