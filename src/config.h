@@ -1,0 +1,107 @@
+/*
+ * config.h - the YAML inventory, parsed into an immutable struct config.
+ *
+ * config_load() either returns a complete, validated configuration or one
+ * error message of the form "FILE:LINE:COLUMN: KEY.PATH: what is wrong"
+ * and touches nothing.  The daemon keeps the old configuration until a new
+ * one loads completely (reload is all-or-nothing).
+ */
+#ifndef CERTFLEET_CONFIG_H
+#define CERTFLEET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "crypto.h"
+#include "util.h"
+
+#define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
+
+enum challenge_type {
+	CHALLENGE_HTTP01,
+	CHALLENGE_DNS01,
+	CHALLENGE_TLSALPN01,
+	CHALLENGE_TYPE__MAX
+};
+/* "http-01", "dns-01", "tls-alpn-01" */
+const char *challenge_type_name(enum challenge_type t);
+
+enum http01_mode { HTTP01_STANDALONE, HTTP01_WEBROOT };
+
+struct config_account {
+	char *name;
+	char *directory_url;        /* used exactly as given */
+	struct strlist contact;     /* "mailto:..." */
+	char *eab_kid;              /* NULL: no EAB */
+	unsigned char *eab_hmac;    /* decoded key (secret) */
+	size_t eab_hmac_len;
+	enum hmac_alg eab_alg;
+	enum key_type key_type;     /* account key; default ec-p256 */
+	char *ca_bundle;            /* CA file to verify the ACME server; NULL: system */
+	int max_inflight;           /* per-account orders in flight (default 32) */
+	int line;                   /* where it was defined, for messages */
+};
+
+struct config_cert {
+	char *name;                 /* lineage name: live/NAME */
+	struct strlist domains;     /* lower case, first is CN */
+	char *account_name;
+	const struct config_account *account;
+	enum key_type key_type;
+	bool reuse_key;
+	enum challenge_type challenges[CHALLENGE_TYPE__MAX]; /* preference order */
+	size_t nchallenges;
+	enum http01_mode http01_mode;
+	char *webroot;              /* HTTP01_WEBROOT: document root */
+	char *dns01_hook;           /* dns-01: program (argv[0]) */
+	char *output_dir;           /* parent of live/ and archive/ */
+	uid_t owner;                /* (uid_t)-1: unchanged */
+	gid_t group;                /* (gid_t)-1: unchanged */
+	mode_t mode;                /* public files; keys are always 0600 (0640 with group) */
+	struct strlist deploy_hook; /* argv; empty: none */
+	long long renew_before;     /* seconds before expiry; 0: a third of lifetime */
+	char *profile;              /* ACME profile; NULL: none */
+	char *preferred_chain;      /* issuer CN; NULL: default chain */
+	int line;
+};
+
+struct config {
+	char *path;
+	char *state_dir;            /* default /var/lib/certfleet */
+	char *control_socket;       /* default /run/certfleet/control.sock */
+	char *http01_listen;        /* built-in responder "ADDR:PORT"; default "[::]:80" */
+	char *tlsalpn01_listen;     /* default "[::]:443" */
+	long long finalize_timeout; /* seconds, default 120 */
+	long long order_timeout;    /* seconds, default 1800 */
+	long long hook_timeout;     /* seconds, default 300 */
+	long long dns_propagation_timeout; /* seconds, default 600 */
+	long long renew_jitter;     /* seconds of random spread, default 3600 */
+	int max_inflight;           /* global orders in flight (default 256) */
+	struct strlist post_hook;   /* argv; after a batch of renewals */
+	struct config_account *accounts;
+	size_t naccounts;
+	struct config_cert *certs;
+	size_t ncerts;
+};
+
+/*
+ * Loads and validates FILE.  On success returns 0 and *out (free with
+ * config_free).  On failure returns -1 and writes exactly one line into err
+ * ("FILE:LINE:COL: path.to.key: message").
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+void config_free(struct config *c);
+
+const struct config_cert *config_find_cert(const struct config *c, const char *name);
+const struct config_account *config_find_account(const struct config *c, const char *name);
+
+/* True when two cert entries would order the same thing (names, key type,
+ * account, challenges, profile). Output/hook changes do not need a new order. */
+bool config_cert_order_equal(const struct config_cert *a, const struct config_cert *b);
+
+/* Valid DNS name (or "*.name" wildcard) for a certificate: 0 ok, -1 with a
+ * reason in err. */
+int config_check_domain(const char *name, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * config_files.c - the inventory's paths and the files it points at: where
+ * relative paths lead, the CA bundle, and the EAB HMAC key with the
+ * permissions that guard it.
+ *
+ * The files are opened and read at load time, so a typo, a missing file or
+ * a key readable by other users shows at `certfleetd --check` or on reload,
+ * not in the middle of an account registration.  Key material is wiped
+ * from every buffer that held it.
+ */
+#include "config_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b64.h"
+
+/* A CA bundle is a few hundred kB at most; an HMAC key file a few bytes. */
+#define CA_BUNDLE_MAX (8u << 20)
+#define HMAC_KEY_FILE_MAX 4096u
+
+int cfg_read_fd(int fd, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t cap, got = 0;
+	int saved;
+
+	*data = NULL;
+	*len = 0;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	/* Pipes report size 0: grow as data comes, within max. */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 4096;
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+		errno = EFBIG;
+		return -1;
+	}
+	buf = xmalloc(cap + 1);
+	for (;;) {
+		ssize_t n;
+
+		if (got == cap) {
+			char probe;
+
+			/* Usually end of file; only a pipe or a file that grew
+			 * since fstat() needs more room. */
+			if ((n = read(fd, &probe, 1)) < 0) {
+				if (errno == EINTR)
+					continue;
+				goto fail;
+			}
+			if (n == 0)
+				break;
+			if (cap >= max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			/* Not xrealloc(): it would leave a copy of a key behind
+			 * in freed memory. */
+			size_t ncap = cap * 2 < max ? cap * 2 : max;
+			char *nbuf = xmalloc(ncap + 1);
+
+			memcpy(nbuf, buf, got);
+			free_secret(buf, cap + 1);
+			buf = nbuf;
+			cap = ncap;
+			buf[got++] = probe;
+			continue;
+		}
+		n = read(fd, buf + got, cap - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	return 0;
+fail:
+	saved = errno;
+	free_secret(buf, cap + 1);
+	errno = saved;
+	return -1;
+}
+
+int cfg_path(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
+{
+	char *s = NULL;
+
+	*out = NULL;
+	if (cfg_string(x, n, path, &s) < 0)
+		return -1;
+	/* The daemon runs from "/": a relative path can only mean one next to
+	 * the inventory, as it does for `certfleetd --check` run anywhere. */
+	if (s[0] != '/') {
+		const char *rel = s;
+
+		while (rel[0] == '.' && rel[1] == '/')
+			rel += 2;
+		size_t blen = strlen(x->basedir);
+
+		*out = xasprintf("%s%s%s", x->basedir,
+		    blen > 0 && x->basedir[blen - 1] == '/' ? "" : "/", rel);
+		free(s);
+	} else {
+		*out = s;
+	}
+	return 0;
+}
+
+int cfg_program(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
+{
+	*out = NULL;
+	if (n->kind == YNODE_SCALAR && !cfg_null(n) && strchr(n->str, '/') == NULL) {
+		/* A bare name is looked up in PATH when the hook runs. */
+		return cfg_string(x, n, path, out);
+	}
+	return cfg_path(x, n, path, out);
+}
+
+/* Opens path for reading as a regular file; -1 with the error written. */
+static int open_regular(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *file, struct stat *st)
+{
+	int fd;
+
+	/* O_NONBLOCK: a FIFO put there by mistake must not hang a reload. */
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return cfg_error(x, n, path, "cannot open '%s': %s", file, strerror(errno));
+	if (fstat(fd, st) < 0) {
+		cfg_error(x, n, path, "cannot stat '%s': %s", file, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		cfg_error(x, n, path, "'%s' is not a regular file", file);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int cfg_ca_bundle(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
+{
+	char *file = NULL, *data = NULL;
+	struct stat st;
+	size_t len;
+	int fd = -1, rc = -1;
+
+	*out = NULL;
+	if (cfg_path(x, n, path, &file) < 0)
+		goto out;
+	if ((fd = open_regular(x, n, path, file, &st)) < 0)
+		goto out;
+	if (cfg_read_fd(fd, CA_BUNDLE_MAX, &data, &len) < 0) {
+		cfg_error(x, n, path, "cannot read '%s': %s", file, strerror(errno));
+		goto out;
+	}
+	if (strstr(data, "-----BEGIN CERTIFICATE-----") == NULL) {
+		cfg_error(x, n, path, "'%s' holds no PEM certificate", file);
+		goto out;
+	}
+	*out = file;
+	file = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	free(file);
+	return rc;
+}
+
+/* Decodes the key text; the error never shows it. */
+static int decode_hmac(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *text, size_t textlen, const char *where, unsigned char **key, size_t *keylen)
+{
+	if (memchr(text, '\0', textlen) != NULL || b64url_decode(text, key, keylen) < 0)
+		return cfg_error(x, n, path, "%s is not valid base64url (the HMAC key as SCM "
+		    "shows it)", where);
+	if (*keylen == 0) {
+		free_secret(*key, 1);
+		*key = NULL;
+		return cfg_error(x, n, path, "%s is empty", where);
+	}
+	return 0;
+}
+
+int cfg_hmac_key(struct cfg_ctx *x, const struct ynode *inline_node,
+    const struct ynode *file_node, const char *path, unsigned char **key, size_t *keylen)
+{
+	char *file = NULL, *data = NULL, *where = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd = -1, rc = -1;
+
+	*key = NULL;
+	*keylen = 0;
+	if (inline_node != NULL) {
+		if (x->file_mode & (S_IRGRP | S_IROTH)) {
+			cfg_error(x, inline_node, path, "permissions %04o for '%s' are too open; "
+			    "it holds an inline EAB HMAC key (chmod 600, or move the key to an "
+			    "hmac_key_file)", (unsigned)(x->file_mode & 07777), x->file);
+			goto out;
+		}
+		if (cfg_string(x, inline_node, path, &data) < 0)
+			goto out;
+		len = strlen(data);
+		rc = decode_hmac(x, inline_node, path, data, len, "the EAB HMAC key", key,
+		    keylen);
+		goto out;
+	}
+	if (cfg_path(x, file_node, path, &file) < 0)
+		goto out;
+	if ((fd = open_regular(x, file_node, path, file, &st)) < 0)
+		goto out;
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		cfg_error(x, file_node, path, "permissions %04o for '%s' are too open; it holds "
+		    "an EAB HMAC key (chmod 600)", (unsigned)(st.st_mode & 07777), file);
+		goto out;
+	}
+	if (cfg_read_fd(fd, HMAC_KEY_FILE_MAX, &data, &len) < 0) {
+		cfg_error(x, file_node, path, "cannot read '%s': %s", file, strerror(errno));
+		goto out;
+	}
+	where = xasprintf("the EAB HMAC key in '%s'", file);
+	rc = decode_hmac(x, file_node, path, data, len, where, key, keylen);
+out:
+	if (fd >= 0)
+		close(fd);
+	free_secret(data, len);
+	free(file);
+	free(where);
+	return rc;
+}

@@ -1,0 +1,717 @@
+/*
+ * check_config.c - unit tests for the inventory parser (src/config*.c).
+ *
+ * Every error case is a fixture under tests/data/config/ (or a few inline
+ * lines) with the exact one-line message it must produce; the good cases
+ * check that every key of a full inventory lands in struct config, that
+ * the built-in defaults apply, that EAB keys decode in every accepted
+ * encoding and that the shipped etc/certfleet.yaml loads.  Each test works
+ * in its own mkdtemp() directory, because relative paths in an inventory
+ * resolve next to it and because key files need mode 0600.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "testutil.h"
+#include "util.h"
+
+#define SAMPLE TEST_DATA_DIR "/../../etc/certfleet.yaml"
+/* The key of Pebble's example configuration, and its 48 bytes. */
+#define PEBBLE_KEY "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+static const unsigned char pebble_key[48] = {
+	0xcd, 0x63, 0x43, 0x64, 0xce, 0x9e, 0x40, 0x61, 0xd6, 0xa5, 0x24, 0x53,
+	0x3d, 0xa9, 0x79, 0x78, 0x85, 0x18, 0x15, 0x3b, 0xbb, 0x11, 0xa8, 0xd5,
+	0x22, 0x88, 0x2e, 0xca, 0xca, 0x99, 0xf7, 0x01, 0xb8, 0xe2, 0x73, 0x04,
+	0xb7, 0x1d, 0xcc, 0x50, 0x0b, 0x14, 0x0e, 0x43, 0x13, 0x43, 0x5d, 0x96,
+};
+#define ACCOUNT "accounts:\n  ca:\n    directory: https://acme.example.com/directory\n" \
+	"    contact: mailto:ops@example.com\n"
+
+static char dir[64];
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	return remove(p);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* dir/name; caller frees. */
+static char *tpath(const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+/* Writes dir/name with exactly this mode (whatever the umask). */
+static void put(const char *name, const char *text, mode_t mode)
+{
+	char *p = tpath(name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_msg(fd >= 0, "%s: %s", p, strerror(errno));
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+	free(p);
+}
+
+static void put_file(const char *name, const char *src, mode_t mode)
+{
+	char *text = NULL;
+	size_t len;
+
+	ck_assert_msg(read_file(src, &text, &len, 1 << 20) == 0, "%s: %s", src,
+	    strerror(errno));
+	put(name, text, mode);
+	free(text);
+}
+
+static void put_fixture(const char *name, const char *fixture, mode_t mode)
+{
+	char *src = xasprintf("%s/config/%s", TEST_DATA_DIR, fixture);
+
+	put_file(name, src, mode);
+	free(src);
+}
+
+static struct config *load_ok(const char *name)
+{
+	struct config *c = NULL;
+	char err[1024] = "", *p = tpath(name);
+
+	ck_assert_msg(config_load(p, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(c);
+	free(p);
+	return c;
+}
+
+/* Replaces every "@DIR@" in s with the test directory; caller frees. */
+static char *subst_dir(const char *s)
+{
+	struct buf b = { 0 };
+	const char *at;
+
+	while ((at = strstr(s, "@DIR@")) != NULL) {
+		buf_append(&b, s, (size_t)(at - s));
+		buf_append(&b, dir, strlen(dir));
+		s = at + 5;
+	}
+	buf_append(&b, s, strlen(s));
+	return buf_steal(&b, NULL);
+}
+
+/* Loads dir/name, which must fail with exactly "dir/name:" expect. */
+static void load_err(const char *name, const char *expect)
+{
+	struct config *c = (struct config *)1;
+	char err[1024] = "", *p = tpath(name), *e = subst_dir(expect);
+	char *want = xasprintf("%s:%s", p, e);
+
+	ck_assert_int_eq(config_load(p, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	free(want);
+	free(e);
+	free(p);
+}
+
+/* ---- every error, exactly ---- */
+
+struct bad_case {
+	const char *fixture;  /* under tests/data/config/, or NULL: text */
+	const char *text;
+	mode_t mode;          /* of the inventory; 0 means 0600 */
+	const char *aux;      /* a file next to it, or NULL */
+	const char *aux_text;
+	mode_t aux_mode;
+	const char *expect;   /* after "FILE:"; @DIR@ is the directory */
+};
+
+#define KEYFILE "ca.hmac", PEBBLE_KEY "\n", 0600
+
+static const struct bad_case bad_cases[] = {
+	/* YAML itself */
+	{ "syntax-indent.yaml", NULL, 0, NULL, NULL, 0, "8:4: YAML syntax error: did not find "
+	  "expected '-' indicator (while parsing a block collection at line 6, column 3)" },
+	{ "syntax-colon.yaml", NULL, 0, NULL, NULL, 0,
+	  "1:13: YAML syntax error: mapping values are not allowed in this context" },
+	{ "syntax-quote.yaml", NULL, 0, NULL, NULL, 0, "2:1: YAML syntax error: found unexpected "
+	  "end of stream (while scanning a quoted scalar at line 1, column 12)" },
+	{ "syntax-utf8.yaml", NULL, 0, NULL, NULL, 0,
+	  "1:25: YAML syntax error: invalid leading UTF-8 octet" },
+	{ "empty.yaml", NULL, 0, NULL, NULL, 0,
+	  "1:1: the inventory is empty; expected a mapping with accounts: and certificates:" },
+	{ NULL, "", 0, NULL, NULL, 0,
+	  "1:1: the inventory is empty; expected a mapping with accounts: and certificates:" },
+	{ "top-list.yaml", NULL, 0, NULL, NULL, 0,
+	  "1:1: expected a mapping of settings at the top level, got a list" },
+	{ NULL, "just a string\n", 0, NULL, NULL, 0,
+	  "1:1: expected a mapping of settings at the top level, got a string" },
+	{ "two-docs.yaml", NULL, 0, NULL, NULL, 0,
+	  "5:1: more than one YAML document; the inventory must be a single document" },
+	{ "anchor.yaml", NULL, 0, NULL, NULL, 0, "5:11: YAML anchors (&d) are not supported; "
+	  "put shared settings under defaults:" },
+	{ "alias.yaml", NULL, 0, NULL, NULL, 0, "7:14: YAML aliases (*names) are not supported; "
+	  "put shared settings under defaults:" },
+	{ "tag.yaml", NULL, 0, NULL, NULL, 0,
+	  "5:12: YAML tag 'tag:yaml.org,2002:binary' is not supported" },
+	{ NULL, "? [a, b]\n: c\n", 0, NULL, NULL, 0,
+	  "1:3: mapping keys must be non-empty strings, got a list" },
+	{ NULL, "\"\": 1\n", 0, NULL, NULL, 0,
+	  "1:1: mapping keys must be non-empty strings, got a string" },
+	{ "dup-yaml-key.yaml", NULL, 0, NULL, NULL, 0,
+	  "9:5: certificates[0].key_type: duplicate key (first at line 8)" },
+	/* keys */
+	{ "unknown-key.yaml", NULL, 0, NULL, NULL, 0,
+	  "7:5: certificates[0].domain: unknown key; did you mean 'domains'?" },
+	{ "unknown-key-nohint.yaml", NULL, 0, NULL, NULL, 0, "1:1: colour: unknown key "
+	  "(expected one of: state_dir, output_dir, control_socket, http01_listen, "
+	  "tlsalpn01_listen, timeouts, renew_jitter, max_inflight, post_hook, accounts, "
+	  "defaults, certificates)" },
+	{ NULL, "timeouts:\n  finalise: 5m\n", 0, NULL, NULL, 0,
+	  "2:3: timeouts.finalise: unknown key; did you mean 'finalize'?" },
+	{ "missing-domains.yaml", NULL, 0, NULL, NULL, 0,
+	  "6:5: certificates[0]: missing required key 'domains'" },
+	{ "missing-directory.yaml", NULL, 0, NULL, NULL, 0,
+	  "3:5: accounts.ca: missing required key 'directory'" },
+	{ "missing-contact.yaml", NULL, 0, NULL, NULL, 0,
+	  "3:5: accounts.ca: missing required key 'contact'" },
+	{ "missing-kid.yaml", NULL, 0, KEYFILE,
+	  "6:7: accounts.ca.eab: missing required key 'kid'" },
+	{ "missing-hmac.yaml", NULL, 0, NULL, NULL, 0,
+	  "6:7: accounts.ca.eab: missing required key 'hmac_key_file' or 'hmac_key'" },
+	{ "both-hmac.yaml", NULL, 0, KEYFILE,
+	  "8:17: accounts.ca.eab.hmac_key: give either hmac_key or hmac_key_file, not both" },
+	{ "defaults-name.yaml", NULL, 0, NULL, NULL, 0, "7:3: defaults.domains: cannot be set "
+	  "in defaults; it belongs to each certificate" },
+	/* types */
+	{ "type-string.yaml", NULL, 0, NULL, NULL, 0,
+	  "6:11: certificates[0].name: expected a string, got a list" },
+	{ "type-list.yaml", NULL, 0, NULL, NULL, 0,
+	  "8:7: certificates[0].domains: expected a list of DNS names, got a mapping" },
+	{ "type-mapping.yaml", NULL, 0, NULL, NULL, 0,
+	  "2:3: accounts: expected a mapping of account names to accounts, got a list" },
+	{ "type-int.yaml", NULL, 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got a string" },
+	{ "type-bool.yaml", NULL, 0, NULL, NULL, 0, "8:16: certificates[0].reuse_key: expected "
+	  "a boolean (true or false), got 'yes'" },
+	{ "cert-not-mapping.yaml", NULL, 0, NULL, NULL, 0, "6:5: certificates[0]: expected a "
+	  "mapping with name and domains, got a string" },
+	{ NULL, "certificates: {}\n", 0, NULL, NULL, 0,
+	  "1:15: certificates: expected a list of certificates, got a mapping" },
+	{ NULL, "accounts:\n  ca:\n", 0, NULL, NULL, 0, "2:3: accounts.ca: expected a mapping "
+	  "with directory and contact, got an empty value" },
+	{ NULL, "state_dir: \"\"\n", 0, NULL, NULL, 0, "1:12: state_dir: must not be empty" },
+	{ NULL, "state_dir:\n", 0, NULL, NULL, 0,
+	  "1:11: state_dir: expected a string, got an empty value" },
+	{ NULL, "max_inflight: 0\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: must be between 1 and 65536, got 0" },
+	/* values */
+	{ "bad-duration.yaml", NULL, 0, NULL, NULL, 0, "2:13: timeouts.finalize: bad duration "
+	  "'5x': expected a number with a unit s, m, h, d or w (90s, 30m, 2h, 7d) or plain "
+	  "seconds" },
+	{ "zero-duration.yaml", NULL, 0, NULL, NULL, 0,
+	  "8:19: certificates[0].renew_before: must be longer than zero" },
+	{ NULL, "renew_jitter: [1h]\n", 0, NULL, NULL, 0, "1:15: renew_jitter: expected a "
+	  "duration such as 90s, 30m, 2h or 7d, got a list" },
+	{ NULL, "renew_jitter: 3651d\n", 0, NULL, NULL, 0,
+	  "1:15: renew_jitter: duration '3651d' is too long (at most 3650d)" },
+	{ "bad-mode.yaml", NULL, 0, NULL, NULL, 0, "6:9: defaults.mode: bad mode '0999': "
+	  "expected octal permissions such as \"0644\"" },
+	{ "bad-mode-writable.yaml", NULL, 0, NULL, NULL, 0, "6:9: defaults.mode: mode 0666 "
+	  "lets group or others replace the certificate; use \"0644\" or \"0640\"" },
+	{ NULL, ACCOUNT "defaults:\n  mode: \"4755\"\n", 0, NULL, NULL, 0, "6:9: defaults.mode: "
+	  "mode 4755 has setuid, setgid or sticky bits; expected permissions such as "
+	  "\"0644\"" },
+	{ NULL, ACCOUNT "defaults:\n  mode: \"0044\"\n", 0, NULL, NULL, 0, "6:9: defaults.mode: "
+	  "mode 0044 does not let the owner read the certificate; use \"0644\" or \"0640\"" },
+	{ NULL, ACCOUNT "defaults:\n  deploy_hook: [/bin/hook, {a: b}]\n", 0, NULL, NULL, 0,
+	  "6:28: defaults.deploy_hook[1]: expected a string, got a mapping" },
+	{ NULL, ACCOUNT "defaults:\n  deploy_hook: {a: b}\n", 0, NULL, NULL, 0,
+	  "6:16: defaults.deploy_hook: expected a program and its arguments as a list, got a "
+	  "mapping" },
+	{ "unknown-user.yaml", NULL, 0, NULL, NULL, 0,
+	  "6:10: defaults.owner: unknown user 'certfleet-no-such-user'" },
+	{ "unknown-group.yaml", NULL, 0, NULL, NULL, 0,
+	  "8:12: certificates[0].group: unknown group 'certfleet-no-such-group'" },
+	{ "unknown-key-type.yaml", NULL, 0, NULL, NULL, 0, "8:15: certificates[0].key_type: "
+	  "unknown key type 'ec-p265'; did you mean 'ec-p256'?" },
+	{ "unknown-key-type-nohint.yaml", NULL, 0, NULL, NULL, 0, "5:15: accounts.ca.key_type: "
+	  "unknown key type 'ed25519'; expected ec-p256, ec-p384, rsa-2048, rsa-3072 or "
+	  "rsa-4096" },
+	{ "unknown-challenge.yaml", NULL, 0, NULL, NULL, 0, "8:25: certificates[0].challenge[1]: "
+	  "unknown challenge type 'http01'; did you mean 'http-01'?" },
+	{ "dup-challenge.yaml", NULL, 0, NULL, NULL, 0,
+	  "7:35: defaults.challenge.types[2]: challenge type 'http-01' is listed twice" },
+	{ NULL, ACCOUNT "defaults:\n  challenge: {http01: apache}\n", 0, NULL, NULL, 0,
+	  "6:23: defaults.challenge.http01: unknown http01 mode 'apache'; expected "
+	  "standalone or webroot" },
+	{ "unknown-eab-alg.yaml", NULL, 0, KEYFILE,
+	  "8:12: accounts.ca.eab.alg: unknown EAB alg 'HS257'; did you mean 'HS256'?" },
+	{ "bad-listen.yaml", NULL, 0, NULL, NULL, 0, "1:16: http01_listen: bad listen address "
+	  "'*:80': expected a numeric ADDR:PORT such as \"[::]:80\" or \"0.0.0.0:80\"" },
+	{ NULL, "tlsalpn01_listen: \"[::]:0\"\n", 0, NULL, NULL, 0, "1:19: tlsalpn01_listen: "
+	  "bad listen address '[::]:0': expected a numeric ADDR:PORT such as \"[::]:80\" or "
+	  "\"0.0.0.0:80\"" },
+	{ NULL, "control_socket: /run/certfleet/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", 0, NULL, NULL, 0,
+	  "1:17: control_socket: '/run/certfleet/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock' is too long for a unix "
+	  "socket path (at most 107 bytes)" },
+	{ "http-directory.yaml", NULL, 0, NULL, NULL, 0, "3:16: accounts.ca.directory: "
+	  "directory URL 'http://acme.example.com/directory': plain http:// is only allowed "
+	  "to 127.0.0.1, ::1 or localhost; use https://" },
+	{ NULL, "accounts:\n  ca:\n    directory: ftp://example.com/\n", 0, NULL, NULL, 0,
+	  "3:16: accounts.ca.directory: directory URL 'ftp://example.com/' must start with "
+	  "https://" },
+	{ NULL, "accounts:\n  ca:\n    directory: https:///dir\n", 0, NULL, NULL, 0,
+	  "3:16: accounts.ca.directory: directory URL 'https:///dir' has no host" },
+	{ "contact-not-mailto.yaml", NULL, 0, NULL, NULL, 0, "4:39: accounts.ca.contact[1]: "
+	  "contact 'ops@example.com' must be a mailto: URI with one e-mail address, e.g. "
+	  "mailto:ops@example.com" },
+	{ NULL, "accounts:\n  ca:\n    directory: https://a.example/\n    contact: []\n", 0,
+	  NULL, NULL, 0, "4:14: accounts.ca.contact: must list at least one mailto: address" },
+	{ NULL, "accounts:\n  c a:\n    directory: https://a.example/\n", 0, NULL, NULL, 0,
+	  "2:3: accounts.c a: bad account name 'c a': use up to 64 letters, digits, '.', '_' "
+	  "and '-', not starting with '.'" },
+	{ "bad-cert-name.yaml", NULL, 0, NULL, NULL, 0, "6:11: certificates[0].name: bad "
+	  "certificate name '.hidden': use up to 64 letters, digits, '.', '_' and '-', not "
+	  "starting with '.'" },
+	/* domains */
+	{ "bad-domain-underscore.yaml", NULL, 0, NULL, NULL, 0, "7:32: certificates[0].domains[1]: "
+	  "invalid DNS name 'my_host.example.com': character '_' is not allowed" },
+	{ "bad-domain-ip.yaml", NULL, 0, NULL, NULL, 0, "8:9: certificates[0].domains[0]: "
+	  "'192.0.2.10' is an IP address; IP identifiers are not supported, use a DNS name" },
+	{ "bad-domain-single-label.yaml", NULL, 0, NULL, NULL, 0, "7:15: certificates[0]."
+	  "domains[0]: invalid DNS name 'localhost': needs at least two labels (a fully "
+	  "qualified name such as www.example.com)" },
+	{ "dup-domain.yaml", NULL, 0, NULL, NULL, 0, "9:9: certificates[0].domains[1]: "
+	  "duplicate name 'www.example.com' (first at line 8)" },
+	{ NULL, ACCOUNT "certificates:\n  - name: www\n    domains: []\n", 0, NULL, NULL, 0,
+	  "7:14: certificates[0].domains: must list at least one DNS name" },
+	{ "wildcard-no-dns01.yaml", NULL, 0, NULL, NULL, 0, "7:28: certificates[0].domains[1]: "
+	  "wildcard name *.example.com requires dns-01 among the challenge types (only dns-01 "
+	  "can validate a wildcard)" },
+	/* references between entries */
+	{ "dup-cert-name.yaml", NULL, 0, NULL, NULL, 0, "10:11: certificates[2].name: duplicate "
+	  "certificate name 'www' (first at line 6)" },
+	{ "unknown-account.yaml", NULL, 0, NULL, NULL, 0,
+	  "8:14: certificates[0].account: unknown account 'cb'; did you mean 'ca'?" },
+	{ NULL, ACCOUNT "defaults:\n  account: sectigo\n", 0, NULL, NULL, 0,
+	  "6:12: defaults.account: unknown account 'sectigo'; it must be one of the names "
+	  "under accounts:" },
+	{ "account-ambiguous.yaml", NULL, 0, NULL, NULL, 0, "9:5: certificates[0]: missing "
+	  "required key 'account' (2 accounts are defined and defaults: sets none)" },
+	{ "no-accounts.yaml", NULL, 0, NULL, NULL, 0,
+	  "2:5: certificates[0]: no accounts are defined; add one under accounts:" },
+	{ "webroot-missing.yaml", NULL, 0, NULL, NULL, 0, "6:5: certificates[0]: missing "
+	  "required key 'challenge.webroot' (needed for http01: webroot)" },
+	{ "dns01-hook-missing.yaml", NULL, 0, NULL, NULL, 0, "8:5: certificates[0]: missing "
+	  "required key 'challenge.dns01_hook' (needed for dns-01)" },
+	/* files and secrets */
+	{ "hmac-file-missing.yaml", NULL, 0, NULL, NULL, 0, "7:22: accounts.ca.eab.hmac_key_file: "
+	  "cannot open '@DIR@/missing.hmac': No such file or directory" },
+	{ "hmac-file.yaml", NULL, 0, "ca.hmac", PEBBLE_KEY, 0644, "7:22: accounts.ca.eab."
+	  "hmac_key_file: permissions 0644 for '@DIR@/ca.hmac' are too open; it holds an EAB "
+	  "HMAC key (chmod 600)" },
+	{ "hmac-file.yaml", NULL, 0, "ca.hmac", PEBBLE_KEY, 0640, "7:22: accounts.ca.eab."
+	  "hmac_key_file: permissions 0640 for '@DIR@/ca.hmac' are too open; it holds an EAB "
+	  "HMAC key (chmod 600)" },
+	{ "hmac-file.yaml", NULL, 0, "ca.hmac", "not base64!\n", 0600, "7:22: accounts.ca.eab."
+	  "hmac_key_file: the EAB HMAC key in '@DIR@/ca.hmac' is not valid base64url (the "
+	  "HMAC key as SCM shows it)" },
+	{ "hmac-file.yaml", NULL, 0, "ca.hmac", " \n", 0600, "7:22: accounts.ca.eab."
+	  "hmac_key_file: the EAB HMAC key in '@DIR@/ca.hmac' is empty" },
+	{ "hmac-inline.yaml", NULL, 0, NULL, NULL, 0, "7:17: accounts.ca.eab.hmac_key: the EAB "
+	  "HMAC key is not valid base64url (the HMAC key as SCM shows it)" },
+	{ "hmac-inline.yaml", NULL, 0644, NULL, NULL, 0, "7:17: accounts.ca.eab.hmac_key: "
+	  "permissions 0644 for '@DIR@/c.yaml' are too open; it holds an inline EAB HMAC key "
+	  "(chmod 600, or move the key to an hmac_key_file)" },
+	{ "hmac-inline.yaml", NULL, 0604, NULL, NULL, 0, "7:17: accounts.ca.eab.hmac_key: "
+	  "permissions 0604 for '@DIR@/c.yaml' are too open; it holds an inline EAB HMAC key "
+	  "(chmod 600, or move the key to an hmac_key_file)" },
+	{ NULL, ACCOUNT "    eab:\n    key_type: ec-p256\n", 0, NULL, NULL, 0,
+	  "5:9: accounts.ca.eab: expected a mapping with kid and hmac_key or hmac_key_file, "
+	  "got an empty value" },
+	{ "ca-bundle-missing.yaml", NULL, 0, NULL, NULL, 0, "5:16: accounts.ca.ca_bundle: cannot "
+	  "open '/nonexistent/certfleet/ca.pem': No such file or directory" },
+	{ "ca-bundle-not-pem.yaml", NULL, 0, "ca.pem", "hello\n", 0644,
+	  "5:16: accounts.ca.ca_bundle: '@DIR@/ca.pem' holds no PEM certificate" },
+	{ NULL, "accounts:\n  ca:\n    directory: https://a.example/\n    contact: "
+	  "mailto:a@example.com\n    ca_bundle: .\n", 0, NULL, NULL, 0,
+	  "5:16: accounts.ca.ca_bundle: '@DIR@/.' is not a regular file" },
+};
+
+START_TEST(test_bad)
+{
+	const struct bad_case *b = &bad_cases[_i];
+
+	if (b->fixture != NULL)
+		put_fixture("c.yaml", b->fixture, b->mode ? b->mode : 0600);
+	else
+		put("c.yaml", b->text, b->mode ? b->mode : 0600);
+	if (b->aux != NULL)
+		put(b->aux, b->aux_text, b->aux_mode);
+	load_err("c.yaml", b->expect);
+}
+END_TEST
+
+START_TEST(test_unreadable_inventory)
+{
+	struct config *c = NULL;
+	char err[512], *p = tpath("nope.yaml"), *want;
+
+	ck_assert_int_eq(config_load(p, &c, err, sizeof(err)), -1);
+	want = xasprintf("%s: cannot open: No such file or directory", p);
+	ck_assert_str_eq(err, want);
+	free(want);
+	ck_assert_int_eq(config_load(dir, &c, err, sizeof(err)), -1);
+	want = xasprintf("%s: cannot read: Is a directory", dir);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(c);
+	free(want);
+	free(p);
+}
+END_TEST
+
+/* Values echoed from the file cannot break the one-line rule or the buffer. */
+START_TEST(test_error_one_line)
+{
+	struct config *c = NULL;
+	char err[1024], small[16], *p;
+
+	put("c.yaml", "\"bad\\nkey\\tname\": 1\n", 0600);
+	p = tpath("c.yaml");
+	ck_assert_int_eq(config_load(p, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	ck_assert_ptr_null(strchr(err, '\t'));
+	ck_assert_ptr_nonnull(strstr(err, ":1:1: bad?key?name: unknown key"));
+	ck_assert_int_eq(config_load(p, &c, small, sizeof(small)), -1);
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+	free(p);
+}
+END_TEST
+
+/* ---- good inventories ---- */
+
+static void assert_list(const struct strlist *l, size_t n, const char *const *want)
+{
+	ck_assert_uint_eq(l->n, n);
+	for (size_t i = 0; i < n; i++) {
+		char *w = subst_dir(want[i]);
+
+		ck_assert_str_eq(l->v[i], w);
+		free(w);
+	}
+	ck_assert_ptr_null(n ? l->v[n] : NULL);
+}
+
+static void assert_dir_str(const char *got, const char *want)
+{
+	char *w = subst_dir(want);
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, w);
+	free(w);
+}
+
+START_TEST(test_full)
+{
+	const struct config_account *a, *p;
+	const struct config_cert *w, *api, *wild;
+	struct config *c;
+	char *path;
+
+	put_fixture("full.yaml", "full.yaml", 0600);
+	put("sectigo.hmac", "  " PEBBLE_KEY "\n\n", 0600);
+	put("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", 0644);
+	c = load_ok("full.yaml");
+	path = tpath("full.yaml");
+	ck_assert_str_eq(c->path, path);
+	free(path);
+	ck_assert_str_eq(c->state_dir, "/srv/certfleet/state");
+	ck_assert_str_eq(c->control_socket, "/run/cf/control.sock");
+	ck_assert_str_eq(c->http01_listen, "127.0.0.1:5002");
+	ck_assert_str_eq(c->tlsalpn01_listen, "[::1]:5001");
+	ck_assert_int_eq(c->finalize_timeout, 180);
+	ck_assert_int_eq(c->order_timeout, 3600);
+	ck_assert_int_eq(c->hook_timeout, 90);
+	ck_assert_int_eq(c->dns_propagation_timeout, 150);
+	ck_assert_int_eq(c->renew_jitter, 0);
+	ck_assert_int_eq(c->max_inflight, 100);
+	assert_list(&c->post_hook, 3, (const char *[]){ "/usr/sbin/nginx", "-s", "reload" });
+
+	ck_assert_uint_eq(c->naccounts, 2);
+	a = &c->accounts[0];
+	ck_assert_str_eq(a->name, "sectigo");
+	ck_assert_str_eq(a->directory_url, "https://acme.sectigo.com/v2/DV");
+	assert_list(&a->contact, 2,
+	    (const char *[]){ "mailto:ops@example.com", "mailto:pki@example.com" });
+	ck_assert_str_eq(a->eab_kid, "0123456789");
+	ck_assert_uint_eq(a->eab_hmac_len, sizeof(pebble_key));
+	ck_assert_mem_eq(a->eab_hmac, pebble_key, sizeof(pebble_key));
+	ck_assert_int_eq(a->eab_alg, HMAC_HS384);
+	ck_assert_int_eq(a->key_type, KEY_EC_P384);
+	assert_dir_str(a->ca_bundle, "@DIR@/ca.pem");
+	ck_assert_int_eq(a->max_inflight, 8);
+	ck_assert_int_eq(a->line, 21);
+	p = &c->accounts[1];
+	ck_assert_str_eq(p->name, "pebble");
+	ck_assert_str_eq(p->directory_url, "http://127.0.0.1:14000/dir");
+	assert_list(&p->contact, 1, (const char *[]){ "mailto:test@example.com" });
+	ck_assert_str_eq(p->eab_kid, "kid-1");
+	ck_assert_uint_eq(p->eab_hmac_len, sizeof(pebble_key));
+	ck_assert_mem_eq(p->eab_hmac, pebble_key, sizeof(pebble_key));
+	ck_assert_int_eq(p->eab_alg, HMAC_HS256);
+	ck_assert_int_eq(p->key_type, KEY_EC_P256);
+	ck_assert_ptr_null(p->ca_bundle);
+	ck_assert_int_eq(p->max_inflight, 32);
+
+	ck_assert_uint_eq(c->ncerts, 3);
+	w = &c->certs[0];
+	ck_assert_str_eq(w->name, "www");
+	assert_list(&w->domains, 2, (const char *[]){ "www.example.com", "example.com" });
+	ck_assert_str_eq(w->account_name, "sectigo");
+	ck_assert_ptr_eq(w->account, a);
+	ck_assert_int_eq(w->key_type, KEY_RSA_3072);
+	ck_assert(w->reuse_key);
+	ck_assert_uint_eq(w->nchallenges, 1);
+	ck_assert_int_eq(w->challenges[0], CHALLENGE_HTTP01);
+	/* A webroot and no explicit http01 mode means webroot mode. */
+	ck_assert_int_eq(w->http01_mode, HTTP01_WEBROOT);
+	ck_assert_str_eq(w->webroot, "/var/www/html");
+	ck_assert_str_eq(w->dns01_hook, "dns-hook");
+	assert_dir_str(w->output_dir, "@DIR@/out");
+	ck_assert_int_eq(w->owner, 0);
+	ck_assert_int_eq(w->group, 0);
+	ck_assert_int_eq(w->mode, 0640);
+	assert_list(&w->deploy_hook, 1, (const char *[]){ "/usr/local/bin/deploy" });
+	ck_assert_int_eq(w->renew_before, 10 * 86400);
+	ck_assert_str_eq(w->profile, "classic");
+	ck_assert_str_eq(w->preferred_chain, "ISRG Root X1");
+	ck_assert_int_eq(w->line, 55);
+
+	api = &c->certs[1];
+	ck_assert_str_eq(api->name, "api.v2");
+	assert_list(&api->domains, 1, (const char *[]){ "api.example.com" });
+	ck_assert_str_eq(api->account_name, "pebble");
+	ck_assert_ptr_eq(api->account, p);
+	ck_assert_int_eq(api->key_type, KEY_EC_P256);
+	ck_assert(!api->reuse_key);
+	ck_assert_uint_eq(api->nchallenges, 2);
+	ck_assert_int_eq(api->challenges[0], CHALLENGE_TLSALPN01);
+	ck_assert_int_eq(api->challenges[1], CHALLENGE_HTTP01);
+	ck_assert_str_eq(api->webroot, "/var/www/html");
+	ck_assert_str_eq(api->output_dir, "/etc/ssl/certfleet");
+	ck_assert_int_eq(api->owner, 0);
+	ck_assert_int_eq(api->group, 0);
+	ck_assert_int_eq(api->mode, 0644);
+	assert_list(&api->deploy_hook, 3,
+	    (const char *[]){ "@DIR@/bin/deploy", "--reload", "two words" });
+	ck_assert_int_eq(api->renew_before, 36 * 3600);
+	ck_assert_str_eq(api->profile, "shortlived");
+	ck_assert_str_eq(api->preferred_chain, "Other Root");
+
+	wild = &c->certs[2];
+	ck_assert_str_eq(wild->name, "wild_card-1");
+	assert_list(&wild->domains, 2, (const char *[]){ "*.example.com", "example.com" });
+	ck_assert_ptr_eq(wild->account, a);
+	ck_assert_uint_eq(wild->nchallenges, 2);
+	ck_assert_int_eq(wild->challenges[0], CHALLENGE_DNS01);
+	ck_assert_int_eq(wild->challenges[1], CHALLENGE_HTTP01);
+	ck_assert_int_eq(wild->http01_mode, HTTP01_STANDALONE);
+	assert_dir_str(wild->dns01_hook, "@DIR@/hooks/dns");
+	/* "deploy_hook: []" removes the hook inherited from defaults. */
+	ck_assert_uint_eq(wild->deploy_hook.n, 0);
+
+	ck_assert_ptr_eq(config_find_cert(c, "api.v2"), api);
+	ck_assert_ptr_null(config_find_cert(c, "API.v2"));
+	ck_assert_ptr_eq(config_find_account(c, "pebble"), p);
+	ck_assert_ptr_null(config_find_account(c, "nope"));
+	ck_assert_ptr_null(config_find_account(c, NULL));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_builtin_defaults)
+{
+	struct config *c;
+	const struct config_cert *w;
+	const struct config_account *a;
+
+	put("c.yaml", ACCOUNT "certificates:\n  - name: www\n    domains: [www.example.com]\n",
+	    0644);
+	c = load_ok("c.yaml");
+	ck_assert_str_eq(c->state_dir, "/var/lib/certfleet");
+	ck_assert_str_eq(c->control_socket, "/run/certfleet/control.sock");
+	ck_assert_str_eq(c->http01_listen, "[::]:80");
+	ck_assert_str_eq(c->tlsalpn01_listen, "[::]:443");
+	ck_assert_int_eq(c->finalize_timeout, 120);
+	ck_assert_int_eq(c->order_timeout, 1800);
+	ck_assert_int_eq(c->hook_timeout, 300);
+	ck_assert_int_eq(c->dns_propagation_timeout, 600);
+	ck_assert_int_eq(c->renew_jitter, 3600);
+	ck_assert_int_eq(c->max_inflight, 256);
+	ck_assert_uint_eq(c->post_hook.n, 0);
+	ck_assert_uint_eq(c->naccounts, 1);
+	a = &c->accounts[0];
+	ck_assert_ptr_null(a->eab_kid);
+	ck_assert_ptr_null(a->eab_hmac);
+	ck_assert_uint_eq(a->eab_hmac_len, 0);
+	ck_assert_int_eq(a->key_type, KEY_EC_P256);
+	ck_assert_ptr_null(a->ca_bundle);
+	ck_assert_int_eq(a->max_inflight, 32);
+	ck_assert_uint_eq(c->ncerts, 1);
+	w = &c->certs[0];
+	/* The only account is every certificate's account. */
+	ck_assert_str_eq(w->account_name, "ca");
+	ck_assert_ptr_eq(w->account, a);
+	ck_assert_int_eq(w->key_type, KEY_EC_P256);
+	ck_assert(!w->reuse_key);
+	ck_assert_uint_eq(w->nchallenges, 1);
+	ck_assert_int_eq(w->challenges[0], CHALLENGE_HTTP01);
+	ck_assert_int_eq(w->http01_mode, HTTP01_STANDALONE);
+	ck_assert_ptr_null(w->webroot);
+	ck_assert_ptr_null(w->dns01_hook);
+	ck_assert_str_eq(w->output_dir, "/etc/certfleet");
+	ck_assert_int_eq(w->owner, (uid_t)-1);
+	ck_assert_int_eq(w->group, (gid_t)-1);
+	ck_assert_int_eq(w->mode, 0644);
+	ck_assert_uint_eq(w->deploy_hook.n, 0);
+	ck_assert_int_eq(w->renew_before, 0);
+	ck_assert_ptr_null(w->profile);
+	ck_assert_ptr_null(w->preferred_chain);
+	ck_assert_int_eq(w->line, 6);
+	config_free(c);
+
+	/* A hook argument may be empty; argv[0] may not. */
+	put("c.yaml", ACCOUNT "post_hook: [/bin/hook, \"\", x]\n", 0644);
+	c = load_ok("c.yaml");
+	assert_list(&c->post_hook, 3, (const char *[]){ "/bin/hook", "", "x" });
+	config_free(c);
+	put("c.yaml", ACCOUNT "post_hook: [\"\", x]\n", 0644);
+	load_err("c.yaml", "5:13: post_hook[0]: must not be empty");
+
+	/* Nothing but empty sections is a valid (idle) inventory. */
+	put("c.yaml", "accounts:\ndefaults:\ncertificates: []\n", 0644);
+	c = load_ok("c.yaml");
+	ck_assert_uint_eq(c->naccounts, 0);
+	ck_assert_uint_eq(c->ncerts, 0);
+	config_free(c);
+}
+END_TEST
+
+/* Every encoding SCM or an operator's paste may produce, inline and in a file. */
+static const char *const key_texts[] = {
+	"--__AD5__g", "--__AD5__g==", "++//AD5//g==", "++//AD5//g", " --__AD5__g==\n\n",
+};
+
+START_TEST(test_hmac_encodings)
+{
+	static const unsigned char want[] = { 0xfb, 0xef, 0xff, 0x00, 0x3e, 0x7f, 0xfe };
+	struct config *c;
+	char *inv;
+
+	for (int file = 0; file < 2; file++) {
+		if (file) {
+			put("k.hmac", key_texts[_i], 0600);
+			inv = xasprintf("%s    eab: {kid: k, hmac_key_file: k.hmac}\n", ACCOUNT);
+		} else {
+			inv = xasprintf("%s    eab:\n      kid: k\n      hmac_key: \"%s\"\n", ACCOUNT,
+			    key_texts[_i]);
+		}
+		put("c.yaml", inv, 0600);
+		free(inv);
+		c = load_ok("c.yaml");
+		ck_assert_uint_eq(c->accounts[0].eab_hmac_len, sizeof(want));
+		ck_assert_mem_eq(c->accounts[0].eab_hmac, want, sizeof(want));
+		config_free(c);
+	}
+}
+END_TEST
+
+START_TEST(test_sample)
+{
+	struct config *c;
+	const struct config_cert *w;
+
+	put_file("certfleet.yaml", SAMPLE, 0600);
+	/* As shipped it refuses to run until the operator supplies the key. */
+	load_err("certfleet.yaml", "83:22: accounts.sectigo.eab.hmac_key_file: cannot open "
+	    "'@DIR@/sectigo.hmac': No such file or directory");
+	put("sectigo.hmac", PEBBLE_KEY "\n", 0600);
+	c = load_ok("certfleet.yaml");
+	ck_assert_uint_eq(c->naccounts, 1);
+	ck_assert_str_eq(c->accounts[0].name, "sectigo");
+	ck_assert_str_eq(c->accounts[0].directory_url, "https://acme.sectigo.com/v2/DV");
+	ck_assert_str_eq(c->accounts[0].eab_kid, "REPLACE-WITH-THE-KEY-ID-FROM-SCM");
+	ck_assert_int_eq(c->accounts[0].eab_alg, HMAC_HS256);
+	ck_assert_uint_eq(c->ncerts, 1);
+	w = &c->certs[0];
+	ck_assert_str_eq(w->name, "www.example.com");
+	assert_list(&w->domains, 2, (const char *[]){ "www.example.com", "example.com" });
+	ck_assert_str_eq(w->account_name, "sectigo");
+	ck_assert_int_eq(w->http01_mode, HTTP01_WEBROOT);
+	ck_assert_str_eq(w->webroot, "/var/www/html");
+	ck_assert_str_eq(c->state_dir, "/var/lib/certfleet");
+	config_free(c);
+}
+END_TEST
+
+/* A relative inventory path still resolves relative paths next to it. */
+START_TEST(test_relative_inventory_path)
+{
+	char cwd[4096], *want;
+	struct config *c = NULL;
+	char err[1024];
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(mkdir(strcat(strcpy(err, dir), "/sub"), 0700), 0);
+	put("sub/c.yaml", "state_dir: state\noutput_dir: ../out\n", 0600);
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_msg(config_load("sub/c.yaml", &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(chdir(cwd), 0);
+	want = xasprintf("%s/sub/state", dir);
+	ck_assert_str_eq(c->state_dir, want);
+	ck_assert_str_eq(c->path, "sub/c.yaml");
+	free(want);
+	config_free(c);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
+	tcase_add_test(tc, test_unreadable_inventory);
+	tcase_add_test(tc, test_error_one_line);
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_builtin_defaults);
+	tcase_add_loop_test(tc, test_hmac_encodings, 0, (int)ARRAY_SIZE(key_texts));
+	tcase_add_test(tc, test_sample);
+	tcase_add_test(tc, test_relative_inventory_path);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(config_suite)
