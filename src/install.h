@@ -1,0 +1,52 @@
+/*
+ * install.h - installs issued material in certbot's layout:
+ *
+ *   OUT/archive/NAME/{cert,chain,fullchain,privkey}N.pem   (real files)
+ *   OUT/archive/NAME/.liveN/{cert,chain,fullchain,privkey}.pem
+ *                                      (symlinks to ../certN.pem ...)
+ *   OUT/live/NAME -> ../archive/NAME/.liveN
+ *
+ * so web servers keep reading OUT/live/NAME/fullchain.pem and privkey.pem.
+ * The switch from version N-1 to N is one rename() of the live/NAME symlink:
+ * all four names change together, a reader never sees the new certificate
+ * with the old key.  Every file is written with atomic_write_file().
+ */
+#ifndef CERTFLEET_INSTALL_H
+#define CERTFLEET_INSTALL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct install_opts {
+	const char *output_dir; /* OUT */
+	const char *name;       /* NAME */
+	uid_t owner;            /* -1: unchanged */
+	gid_t group;            /* -1: unchanged */
+	mode_t mode;            /* cert/chain/fullchain; privkey is 0600 or 0640 with group */
+};
+
+struct install_material {
+	const char *key_pem;
+	size_t key_len;
+	const char *cert_pem;       /* leaf */
+	const char *chain_pem;      /* intermediates */
+	const char *fullchain_pem;  /* leaf + intermediates */
+};
+
+/*
+ * Writes version N = (highest existing + 1) and switches live/NAME to it.
+ * On success returns 0 and the version in *version.  On failure nothing
+ * visible changes (the live link still points at the old version) and err
+ * says why.
+ */
+int install_lineage(const struct install_opts *o, const struct install_material *m,
+    int *version, char *err, size_t errlen);
+
+/* Paths of the live files, e.g. install_live_path(o, "fullchain.pem"). Caller frees. */
+char *install_live_path(const char *output_dir, const char *name, const char *file);
+
+/* Reads live/NAME/fullchain.pem (NULL when absent). Caller frees. */
+char *install_read_live(const char *output_dir, const char *name, const char *file,
+    size_t *len);
+
+#endif

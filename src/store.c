@@ -1,0 +1,491 @@
+/*
+ * store.c - the state directory: its lock, atomic file writes, account
+ * records and the order key of a certificate in flight.  The per-
+ * certificate state file format lives in store_state.c.
+ *
+ * Every write is "temp file in the same directory, fsync, rename, fsync
+ * the directory": after a crash a reader finds the old file or the new
+ * one, never a mix.  Files are created with their final mode before a
+ * byte is written, so a private key is never readable by others, not even
+ * for a moment.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "store.h"
+#include "store_internal.h"
+#include "util.h"
+
+struct store {
+	char *dir;
+	int lock_fd;
+	bool readonly;
+};
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path), *q;
+	int rc = 0;
+
+	for (q = p + 1; ; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			rc = -1;
+			break;
+		}
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			if (errno == 0)
+				errno = ENOTDIR;
+			rc = -1;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, uid_t owner,
+    gid_t group, char *err, size_t errlen)
+{
+	char *dir = NULL, *tmp = NULL, *slash;
+	unsigned char rnd[6];
+	int fd = -1, rc = -1;
+
+	slash = strrchr(path, '/');
+	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	if (crypto_random(rnd, sizeof(rnd)) < 0) {
+		snprintf(err, errlen, "%s: no randomness for a temporary name", path);
+		goto out;
+	}
+	tmp = xasprintf("%s/.%s.tmp.%02x%02x%02x%02x%02x%02x", dir, slash ? slash + 1 : path,
+	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	/* 0600 at creation whatever the umask; the final mode and owner are
+	 * set on the empty file, before any data exists in it. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if ((owner != (uid_t)-1 || group != (gid_t)-1) && fchown(fd, owner, group) < 0) {
+		snprintf(err, errlen, "cannot chown %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0) {
+		snprintf(err, errlen, "cannot chmod %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(dir) < 0) {
+		snprintf(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
+		goto out_renamed;
+	}
+	rc = 0;
+	goto out_renamed;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp)
+		unlink(tmp);
+out_renamed:
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+/* ---- open, lock ---- */
+
+static bool
+safe_name(const char *name)
+{
+	return name && *name && *name != '.' && strchr(name, '/') == NULL;
+}
+
+char *
+store_path(const struct store *s, const char *kind, const char *name, const char *file)
+{
+	return xasprintf("%s/%s/%s/%s", s->dir, kind, name, file);
+}
+
+int
+store_ensure_dir(const struct store *s, const char *kind, const char *name, char *err,
+    size_t errlen)
+{
+	char *d;
+
+	if (!safe_name(name)) {
+		snprintf(err, errlen, "invalid name '%s' in the state directory", name);
+		return -1;
+	}
+	d = xasprintf("%s/%s/%s", s->dir, kind, name);
+	if (mkdir_p(d, 0700) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", d, strerror(errno));
+		free(d);
+		return -1;
+	}
+	free(d);
+	return 0;
+}
+
+static int
+store_open_common(const char *state_dir, struct store **out, bool lock, char *err,
+    size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	char *p = NULL;
+	char pid[32];
+
+	s->dir = xstrdup(state_dir);
+	s->lock_fd = -1;
+	s->readonly = !lock;
+	if (!lock) {
+		struct stat st;
+		if (stat(state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "state directory %s: %s", state_dir,
+			    errno ? strerror(errno) : "not a directory");
+			goto fail;
+		}
+		*out = s;
+		return 0;
+	}
+	const char *subs[] = {"", "/accounts", "/certs"};
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		free(p);
+		p = xasprintf("%s%s", state_dir, subs[i]);
+		if (mkdir_p(p, 0700) < 0) {
+			snprintf(err, errlen, "cannot create state directory %s: %s", p,
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	free(p);
+	p = xasprintf("%s/lock", state_dir);
+	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno));
+		goto fail;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char other[32] = "";
+		ssize_t n = pread(s->lock_fd, other, sizeof(other) - 1, 0);
+		other[n > 0 ? n : 0] = '\0';
+		other[strcspn(other, "\n")] = '\0';
+		if (errno == EWOULDBLOCK || errno == EAGAIN || n >= 0)
+			snprintf(err, errlen, "state directory %s is in use by another certfleetd "
+			    "(pid %s)", state_dir, *other ? other : "unknown");
+		goto fail;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, strlen(pid), 0) < 0)
+		log_warn("cannot record our pid in %s: %s", p, strerror(errno));
+	free(p);
+	*out = s;
+	return 0;
+fail:
+	free(p);
+	store_close(s);
+	return -1;
+}
+
+int
+store_open(const char *state_dir, struct store **out, char *err, size_t errlen)
+{
+	return store_open_common(state_dir, out, true, err, errlen);
+}
+
+int
+store_open_readonly(const char *state_dir, struct store **out, char *err, size_t errlen)
+{
+	return store_open_common(state_dir, out, false, err, errlen);
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->dir);
+	free(s);
+}
+
+/* ---- keys ---- */
+
+static int
+save_key(struct store *s, const char *kind, const char *name, const char *file,
+    const privkey_t *key, char *err, size_t errlen)
+{
+	char *path = NULL, *pem = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (store_ensure_dir(s, kind, name, err, errlen) < 0)
+		return -1;
+	if ((pem = privkey_to_pem(key, &len)) == NULL) {
+		snprintf(err, errlen, "cannot encode the key for %s", name);
+		return -1;
+	}
+	path = store_path(s, kind, name, file);
+	rc = atomic_write_file(path, pem, len, 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	free(path);
+	free_secret(pem, len);
+	return rc;
+}
+
+static privkey_t *
+load_key(struct store *s, const char *kind, const char *name, const char *file, bool *absent)
+{
+	char *path = store_path(s, kind, name, file), *pem = NULL;
+	size_t len = 0;
+	privkey_t *k = NULL;
+
+	*absent = false;
+	if (read_file(path, &pem, &len, 1 << 20) < 0) {
+		if (errno == ENOENT)
+			*absent = true;
+		else
+			log_err("cannot read %s: %s", path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	if ((k = privkey_from_pem(pem, len)) == NULL)
+		log_err("%s: not a usable private key", path);
+	free_secret(pem, len);
+	free(path);
+	return k;
+}
+
+int
+store_account_save_key(struct store *s, const char *name, const privkey_t *key, char *err,
+    size_t errlen)
+{
+	return save_key(s, "accounts", name, "key.pem", key, err, errlen);
+}
+
+int
+store_order_key_save(struct store *s, const char *name, const privkey_t *key, char *err,
+    size_t errlen)
+{
+	return save_key(s, "certs", name, "order-key.pem", key, err, errlen);
+}
+
+privkey_t *
+store_order_key_load(struct store *s, const char *name)
+{
+	bool absent;
+
+	if (!safe_name(name))
+		return NULL;
+	return load_key(s, "certs", name, "order-key.pem", &absent);
+}
+
+void
+store_order_key_remove(struct store *s, const char *name)
+{
+	char *path, *dir;
+
+	if (!safe_name(name))
+		return;
+	path = store_path(s, "certs", name, "order-key.pem");
+	if (unlink(path) == 0) {
+		dir = xasprintf("%s/certs/%s", s->dir, name);
+		fsync_dir(dir);
+		free(dir);
+	} else if (errno != ENOENT) {
+		log_warn("cannot remove %s: %s", path, strerror(errno));
+	}
+	free(path);
+}
+
+/* ---- account records ---- */
+
+void
+account_record_free(struct account_record *r)
+{
+	if (r == NULL)
+		return;
+	free(r->url);
+	free(r->directory);
+	privkey_free(r->key);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+store_account_load(struct store *s, const char *name, struct account_record *out, char *err,
+    size_t errlen)
+{
+	char *path = NULL, *json = NULL;
+	size_t len = 0;
+	cJSON *root = NULL;
+	bool absent;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!safe_name(name)) {
+		snprintf(err, errlen, "invalid account name '%s'", name);
+		return -1;
+	}
+	out->key = load_key(s, "accounts", name, "key.pem", &absent);
+	if (out->key == NULL && !absent) {
+		snprintf(err, errlen, "%s/accounts/%s/key.pem is unreadable or corrupt", s->dir,
+		    name);
+		goto out;
+	}
+	path = store_path(s, "accounts", name, "account.json");
+	if (read_file(path, &json, &len, 1 << 20) < 0) {
+		if (errno == ENOENT) {
+			rc = 0;
+			goto out;
+		}
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	root = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "%s: not valid JSON", path);
+		goto out;
+	}
+	out->url = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(root, "url")));
+	out->directory = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(root, "directory")));
+	rc = 0;
+out:
+	if (rc < 0)
+		account_record_free(out);
+	cJSON_Delete(root);
+	free(json);
+	free(path);
+	return rc;
+}
+
+int
+store_account_save(struct store *s, const char *name, const struct account_record *r,
+    char *err, size_t errlen)
+{
+	cJSON *root;
+	char *json, *path, ts[32];
+	int rc;
+
+	if (store_ensure_dir(s, "accounts", name, err, errlen) < 0)
+		return -1;
+	root = cJSON_CreateObject();
+	if (r->url)
+		cJSON_AddStringToObject(root, "url", r->url);
+	if (r->directory)
+		cJSON_AddStringToObject(root, "directory", r->directory);
+	time_format_rfc3339(time(NULL), ts, sizeof(ts));
+	cJSON_AddStringToObject(root, "saved", ts);
+	json = cJSON_Print(root);
+	cJSON_Delete(root);
+	path = store_path(s, "accounts", name, "account.json");
+	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	free(path);
+	free(json);
+	return rc;
+}
+
+/* ---- misc ---- */
+
+int
+store_cert_list(struct store *s, struct strlist *out)
+{
+	char *d = xasprintf("%s/certs", s->dir);
+	DIR *dp = opendir(d);
+	struct dirent *e;
+
+	free(d);
+	if (dp == NULL)
+		return -1;
+	while ((e = readdir(dp)) != NULL)
+		if (safe_name(e->d_name))
+			strlist_add(out, e->d_name);
+	closedir(dp);
+	return 0;
+}
+
+char *
+store_keep_rejected(struct store *s, const char *name, const char *pem, size_t len)
+{
+	char err[512], file[64], *path;
+
+	if (store_ensure_dir(s, "certs", name, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return NULL;
+	}
+	snprintf(file, sizeof(file), "rejected-%lld.pem", (long long)time(NULL));
+	path = store_path(s, "certs", name, file);
+	if (atomic_write_file(path, pem, len, 0600, (uid_t)-1, (gid_t)-1, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		free(path);
+		return NULL;
+	}
+	return path;
+}

@@ -1,0 +1,111 @@
+/*
+ * store.h - the on-disk state directory and atomic file writes.
+ *
+ * Layout under state_dir:
+ *   lock                       flock()ed by the one daemon using it
+ *   accounts/NAME/key.pem      account private key (0600)
+ *   accounts/NAME/account.json {"url":..., "directory":..., "key_type":...}
+ *   certs/NAME/state.json      struct cert_state
+ *   certs/NAME/order-key.pem   key of the order in flight (0600)
+ *   certs/NAME/rejected-*.pem  issued certificates that failed the check
+ *
+ * Every write goes to a temporary file in the same directory, is fsynced,
+ * renamed over the target, and the directory is fsynced, so a crash leaves
+ * either the old or the new file, never a partial one.
+ */
+#ifndef CERTFLEET_STORE_H
+#define CERTFLEET_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "util.h"
+
+struct store;
+
+/* Creates the directory tree (0700) if needed and takes the lock.  A second
+ * process on the same state_dir gets -1 and "state directory X is in use by
+ * process N".  Caller frees with store_close(). */
+int store_open(const char *state_dir, struct store **out, char *err, size_t errlen);
+/* Opens without the lock, read-only use (certfleetctl status offline). */
+int store_open_readonly(const char *state_dir, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+const char *store_dir(const struct store *s);
+
+/*
+ * Atomically replaces path with data.  The file is created with mode (umask
+ * is cleared for the creation, so a key is 0600 from its first byte) and,
+ * when owner/group are not -1, chowned before any data is written.
+ * 0 ok, -1 with a message in err.
+ */
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t owner, gid_t group, char *err, size_t errlen);
+/* fsync() of a directory. 0 ok. */
+int fsync_dir(const char *dir);
+/* mkdir -p with mode for each created component. 0 ok. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* Account persistence. */
+struct account_record {
+	char *url;          /* account URL (kid); NULL if never registered */
+	char *directory;    /* directory URL it was registered with */
+	privkey_t *key;     /* NULL if none stored yet */
+};
+void account_record_free(struct account_record *r);
+/* 0 ok (fields NULL when nothing stored), -1 on unreadable/corrupt data. */
+int store_account_load(struct store *s, const char *name, struct account_record *out,
+    char *err, size_t errlen);
+/* Persists the key first (so a lost URL can be recovered with
+ * onlyReturnExisting) then the record. */
+int store_account_save_key(struct store *s, const char *name, const privkey_t *key,
+    char *err, size_t errlen);
+int store_account_save(struct store *s, const char *name, const struct account_record *r,
+    char *err, size_t errlen);
+
+/* Per-certificate state, kept small: read once at start, written on change. */
+struct cert_state {
+	struct strlist names;   /* names last ordered/installed */
+	int key_type;           /* enum key_type last installed, -1 none */
+	char *account;          /* account that issued it */
+	char *order_url;        /* order in flight, NULL when none */
+	bool order_finalized;   /* finalize was POSTed: never POST it again */
+	time_t order_started;
+	int version;            /* N of the installed archive/NAME/certN.pem, 0 none */
+	char *serial;           /* installed certificate's serial, hex */
+	time_t not_before;
+	time_t not_after;
+	char *cert_id;          /* ARI certID of the installed certificate */
+	time_t last_success;
+	time_t last_attempt;
+	int failures;           /* consecutive failures */
+	char *last_error;       /* one line, NULL after a success */
+	char *last_problem;     /* problem document JSON of the last error, or NULL */
+	time_t next_attempt;    /* earliest retry after failures (0: none) */
+	time_t ari_start, ari_end, ari_checked; /* ARI window; 0 unknown */
+	bool revoked;
+};
+void cert_state_init(struct cert_state *st);
+void cert_state_free(struct cert_state *st);
+/* 0 ok (st initialised empty if no file), -1 corrupt/unreadable (err). */
+int store_cert_load(struct store *s, const char *name, struct cert_state *st,
+    char *err, size_t errlen);
+int store_cert_save(struct store *s, const char *name, const struct cert_state *st,
+    char *err, size_t errlen);
+/* List of names having a certs/NAME directory. */
+int store_cert_list(struct store *s, struct strlist *out);
+
+/* The key of an order in flight (certs/NAME/order-key.pem): persisted
+ * before the order is created so a resumed order finalizes with it. */
+int store_order_key_save(struct store *s, const char *name, const privkey_t *key,
+    char *err, size_t errlen);
+privkey_t *store_order_key_load(struct store *s, const char *name);
+void store_order_key_remove(struct store *s, const char *name);
+
+/* Keeps a certificate that failed the post-issuance check for inspection;
+ * returns the path written (caller frees) or NULL. */
+char *store_keep_rejected(struct store *s, const char *name, const char *pem, size_t len);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * store_state.c - certs/NAME/state.json, the persisted struct cert_state.
+ *
+ * Times are RFC 3339 strings so an operator can read the file; unknown
+ * members are ignored (a newer certfleet may add some) and "v" records the
+ * format version.  last_problem is kept as the CA's JSON object.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_internal.h"
+#include "util.h"
+
+#define STATE_VERSION 1
+
+void
+cert_state_init(struct cert_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->key_type = -1;
+}
+
+void
+cert_state_free(struct cert_state *st)
+{
+	if (st == NULL)
+		return;
+	strlist_free(&st->names);
+	free(st->account);
+	free(st->order_url);
+	free(st->serial);
+	free(st->cert_id);
+	free(st->last_error);
+	free(st->last_problem);
+	cert_state_init(st);
+}
+
+static void
+add_time(cJSON *o, const char *key, time_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return;
+	time_format_rfc3339(t, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void
+add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+}
+
+static time_t
+get_time(const cJSON *o, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+	time_t t = 0;
+
+	if (s && time_parse_rfc3339(s, &t) == 0)
+		return t;
+	return 0;
+}
+
+static char *
+get_str(const cJSON *o, const char *key)
+{
+	return xstrdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key)));
+}
+
+static long long
+get_int(const cJSON *o, const char *key, long long dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : dflt;
+}
+
+int
+store_cert_save(struct store *s, const char *name, const struct cert_state *st, char *err,
+    size_t errlen)
+{
+	cJSON *o;
+	char *json, *path;
+	int rc;
+
+	if (store_ensure_dir(s, "certs", name, err, errlen) < 0)
+		return -1;
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "v", STATE_VERSION);
+	if (st->names.n)
+		cJSON_AddItemToObject(o, "names",
+		    cJSON_CreateStringArray((const char *const *)st->names.v, (int)st->names.n));
+	if (st->key_type >= 0)
+		cJSON_AddNumberToObject(o, "key_type", st->key_type);
+	add_str(o, "account", st->account);
+	add_str(o, "order_url", st->order_url);
+	if (st->order_finalized)
+		cJSON_AddTrueToObject(o, "order_finalized");
+	add_time(o, "order_started", st->order_started);
+	if (st->version)
+		cJSON_AddNumberToObject(o, "version", st->version);
+	add_str(o, "serial", st->serial);
+	add_time(o, "not_before", st->not_before);
+	add_time(o, "not_after", st->not_after);
+	add_str(o, "cert_id", st->cert_id);
+	add_time(o, "last_success", st->last_success);
+	add_time(o, "last_attempt", st->last_attempt);
+	if (st->failures)
+		cJSON_AddNumberToObject(o, "failures", st->failures);
+	add_str(o, "last_error", st->last_error);
+	if (st->last_problem) {
+		cJSON *p = cJSON_Parse(st->last_problem);
+		if (p)
+			cJSON_AddItemToObject(o, "last_problem", p);
+	}
+	add_time(o, "next_attempt", st->next_attempt);
+	add_time(o, "ari_start", st->ari_start);
+	add_time(o, "ari_end", st->ari_end);
+	add_time(o, "ari_checked", st->ari_checked);
+	if (st->revoked)
+		cJSON_AddTrueToObject(o, "revoked");
+	json = cJSON_Print(o);
+	cJSON_Delete(o);
+	path = store_path(s, "certs", name, "state.json");
+	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	free(path);
+	free(json);
+	return rc;
+}
+
+int
+store_cert_load(struct store *s, const char *name, struct cert_state *st, char *err,
+    size_t errlen)
+{
+	char *path = NULL, *json = NULL;
+	size_t len = 0;
+	cJSON *o = NULL, *it;
+	int rc = -1;
+
+	cert_state_init(st);
+	if (name == NULL || *name == '\0' || *name == '.' || strchr(name, '/')) {
+		snprintf(err, errlen, "invalid certificate name '%s'", name ? name : "");
+		return -1;
+	}
+	path = store_path(s, "certs", name, "state.json");
+	if (read_file(path, &json, &len, 1 << 20) < 0) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	o = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(o)) {
+		snprintf(err, errlen, "%s: not valid JSON", path);
+		goto out;
+	}
+	if (get_int(o, "v", STATE_VERSION) > STATE_VERSION)
+		log_warn("%s: written by a newer certfleet (format %lld); reading what we know",
+		    path, get_int(o, "v", 0));
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "names"))
+		if (cJSON_IsString(it))
+			strlist_add(&st->names, it->valuestring);
+	st->key_type = (int)get_int(o, "key_type", -1);
+	st->account = get_str(o, "account");
+	st->order_url = get_str(o, "order_url");
+	st->order_finalized = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "order_finalized"));
+	st->order_started = get_time(o, "order_started");
+	st->version = (int)get_int(o, "version", 0);
+	st->serial = get_str(o, "serial");
+	st->not_before = get_time(o, "not_before");
+	st->not_after = get_time(o, "not_after");
+	st->cert_id = get_str(o, "cert_id");
+	st->last_success = get_time(o, "last_success");
+	st->last_attempt = get_time(o, "last_attempt");
+	st->failures = (int)get_int(o, "failures", 0);
+	st->last_error = get_str(o, "last_error");
+	it = cJSON_GetObjectItemCaseSensitive(o, "last_problem");
+	if (cJSON_IsObject(it))
+		st->last_problem = cJSON_PrintUnformatted(it);
+	st->next_attempt = get_time(o, "next_attempt");
+	st->ari_start = get_time(o, "ari_start");
+	st->ari_end = get_time(o, "ari_end");
+	st->ari_checked = get_time(o, "ari_checked");
+	st->revoked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "revoked"));
+	rc = 0;
+out:
+	if (rc < 0)
+		cert_state_free(st);
+	cJSON_Delete(o);
+	free(json);
+	free(path);
+	return rc;
+}
