@@ -1,0 +1,68 @@
+/*
+ * http.h - asynchronous HTTP client: libcurl's multi interface driven by a
+ * libev loop (io watcher per socket, one timer).  Knows nothing of ACME.
+ *
+ * Connections are reused and HTTP/2 multiplexed where the server offers it.
+ * A completion callback runs once per request, on the loop, never from
+ * inside http_request() itself.
+ */
+#ifndef CERTFLEET_HTTP_H
+#define CERTFLEET_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct ev_loop;
+struct http_client;
+struct http_req;
+
+struct http_response {
+	long status;            /* 0 when the transfer failed (see error) */
+	char *error;            /* transport error text, NULL on success */
+	char *body;             /* NUL-terminated, may contain NULs before body_len */
+	size_t body_len;
+	char *content_type;     /* header values, NULL when absent */
+	char *location;
+	char *replay_nonce;
+	char *retry_after;
+	char **link_alternate;  /* Link: <...>;rel="alternate" targets, NULL-terminated */
+	size_t nlink_alternate;
+	char *link_up;          /* Link: <...>;rel="up" */
+	double elapsed;         /* seconds */
+};
+
+struct http_request_opts {
+	const char *method;       /* "GET", "HEAD", "POST" */
+	const char *url;
+	const char *body;         /* POST body, may be NULL */
+	size_t body_len;
+	const char *content_type; /* e.g. "application/jose+json" */
+	const char *accept;       /* NULL: curl's default */
+	const char *ca_bundle;    /* NULL: system store; TLS is always verified */
+	long timeout_ms;          /* whole transfer; 0: 60 s */
+};
+
+/* The response belongs to the client: valid during the callback only. */
+typedef void (*http_done_cb)(const struct http_response *resp, void *arg);
+
+struct http_client *http_client_new(struct ev_loop *loop);
+/* Cancels every request in flight without calling their callbacks. */
+void http_client_free(struct http_client *c);
+
+/* Starts a request.  Returns a handle usable with http_cancel() until the
+ * callback runs, or NULL on immediate failure (logged; no callback). */
+struct http_req *http_request(struct http_client *c, const struct http_request_opts *o,
+    http_done_cb cb, void *arg);
+/* Aborts a request; its callback is not called. */
+void http_cancel(struct http_req *r);
+/* Requests in flight. */
+size_t http_inflight(const struct http_client *c);
+
+/*
+ * Parses a Retry-After value: delta-seconds or an HTTP-date (IMF-fixdate,
+ * RFC 850 and asctime forms).  Stores the delay from now in seconds
+ * (never negative) and returns 0, or -1 when unparseable.
+ */
+int http_parse_retry_after(const char *value, time_t now, long long *delay);
+
+#endif
