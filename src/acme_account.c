@@ -1,0 +1,649 @@
+/*
+ * acme_account.c - one ACME account at one CA: its directory, its nonce
+ * pool, its registration (with External Account Binding) and the signed
+ * POST every other request goes through.
+ *
+ * Registration is lazy: nothing is sent until an order needs the account,
+ * so a run with nothing due talks to no CA at all.  A stored key with a
+ * stored URL for the same directory is used as is; a stored key whose URL
+ * was lost is looked up with onlyReturnExisting before a new registration
+ * (older Sectigo EAB credentials are single use, so registering twice with
+ * the same credential fails).
+ */
+#include <string.h>
+
+#include <ev.h>
+
+#include "acme.h"
+#include "jws.h"
+#include "keygen.h"
+#include "log.h"
+#include "util.h"
+
+#define NONCE_POOL_MAX 32
+#define BAD_NONCE_RETRIES 8
+
+enum account_state {
+	ACCT_IDLE,
+	ACCT_DIRECTORY,
+	ACCT_KEYGEN,
+	ACCT_LOOKUP,
+	ACCT_REGISTER,
+	ACCT_READY,
+	ACCT_STATE__MAX
+};
+
+struct acme_waiter {
+	struct acme_account *a;
+	acme_ready_cb cb;
+	void *arg;
+	ev_timer defer;             /* delivers a result outside the caller's stack */
+	bool ok;
+	char *error;
+	struct acme_waiter *next;
+};
+
+struct acme_account {
+	struct acme_env *env;
+	const struct config_account *cfg;
+	char *name;
+	enum account_state state;
+	struct acme_directory dir;
+	bool have_dir;
+	privkey_t *key;
+	char *url;
+	char *nonces[NONCE_POOL_MAX];
+	size_t nnonces;
+	struct acme_waiter *waiters;
+	struct http_req *pending_get;   /* directory fetch */
+	struct keygen_job *pending_keygen;
+	struct acme_call *pending_call;
+	struct acme_counters counters;
+	struct acme_call *calls;        /* in flight, for free() */
+};
+
+struct acme_call {
+	struct acme_account *a;
+	char *url;
+	char *payload;
+	char *accept;
+	long timeout_ms;
+	const privkey_t *jwk_key;
+	bool use_jwk;
+	int attempts;
+	struct http_req *req;
+	acme_reply_cb cb;
+	void *arg;
+	struct acme_call *prev, *next;
+};
+
+static void account_advance(struct acme_account *a);
+
+/* ---- waiters ---- */
+
+static void
+waiter_fire_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acme_waiter *wt = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	wt->cb(wt->ok, wt->error, wt->arg);
+	free(wt->error);
+	free(wt);
+}
+
+static void
+waiter_schedule(struct acme_waiter *wt, bool ok, const char *error)
+{
+	wt->ok = ok;
+	wt->error = xstrdup(error);
+	ev_timer_init(&wt->defer, waiter_fire_cb, 0., 0.);
+	wt->defer.data = wt;
+	ev_timer_start(wt->a->env->loop, &wt->defer);
+}
+
+static void
+account_settle(struct acme_account *a, bool ok, const char *error)
+{
+	struct acme_waiter *wt, *next;
+
+	if (!ok) {
+		log_err("account %s: %s", a->name, error);
+		a->state = ACCT_IDLE;
+	} else {
+		a->state = ACCT_READY;
+	}
+	for (wt = a->waiters, a->waiters = NULL; wt != NULL; wt = next) {
+		next = wt->next;
+		wt->next = NULL;
+		waiter_schedule(wt, ok, error);
+	}
+}
+
+struct acme_waiter *
+acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
+{
+	struct acme_waiter *wt = xcalloc(1, sizeof(*wt));
+
+	wt->a = a;
+	wt->cb = cb;
+	wt->arg = arg;
+	if (a->state == ACCT_READY) {
+		waiter_schedule(wt, true, NULL);
+		return wt;
+	}
+	wt->next = a->waiters;
+	a->waiters = wt;
+	if (a->state == ACCT_IDLE)
+		account_advance(a);
+	return wt;
+}
+
+void
+acme_waiter_cancel(struct acme_waiter *wt)
+{
+	struct acme_waiter **pp;
+
+	if (wt == NULL)
+		return;
+	for (pp = &wt->a->waiters; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == wt) {
+			*pp = wt->next;
+			free(wt);
+			return;
+		}
+	}
+	/* Already scheduled for delivery. */
+	ev_timer_stop(wt->a->env->loop, &wt->defer);
+	free(wt->error);
+	free(wt);
+}
+
+/* ---- nonce pool ---- */
+
+static void
+nonce_put(struct acme_account *a, const char *nonce)
+{
+	if (nonce == NULL || *nonce == '\0')
+		return;
+	if (a->nnonces == NONCE_POOL_MAX) {
+		/* Oldest nonces are the likeliest to have expired. */
+		free(a->nonces[0]);
+		memmove(a->nonces, a->nonces + 1, (NONCE_POOL_MAX - 1) * sizeof(char *));
+		a->nnonces--;
+	}
+	a->nonces[a->nnonces++] = xstrdup(nonce);
+}
+
+static char *
+nonce_take(struct acme_account *a)
+{
+	if (a->nnonces == 0)
+		return NULL;
+	return a->nonces[--a->nnonces];
+}
+
+/* ---- signed POST ---- */
+
+static int call_send(struct acme_call *c);
+static void call_fail(struct acme_call *c, const char *fmt, const char *detail);
+
+static void
+call_unlink(struct acme_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (c->a->calls == c)
+		c->a->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+call_free(struct acme_call *c)
+{
+	if (c == NULL)
+		return;
+	call_unlink(c);
+	free(c->url);
+	free(c->payload);
+	free(c->accept);
+	free(c);
+}
+
+static bool
+is_problem(const struct http_response *r)
+{
+	return r->content_type != NULL &&
+	    strncasecmp(r->content_type, "application/problem+json", 24) == 0;
+}
+
+static void
+call_done_cb(const struct http_response *resp, void *arg)
+{
+	struct acme_call *c = arg;
+	struct acme_account *a = c->a;
+	struct acme_reply reply = {0};
+
+	c->req = NULL;
+	nonce_put(a, resp->replay_nonce);
+	reply.status = resp->status;
+	reply.error = resp->error;
+	reply.http = resp;
+	if (resp->status >= 400 && is_problem(resp))
+		reply.problem = acme_problem_parse(resp->body, resp->body_len);
+	else if (resp->status >= 400)
+		reply.problem = acme_problem_parse(resp->body, resp->body_len);
+
+	if (resp->status == 400 && acme_problem_is(reply.problem, "badNonce") &&
+	    c->attempts < BAD_NONCE_RETRIES) {
+		/* The error response carried a fresh nonce (now in the pool). */
+		a->counters.bad_nonce_retries++;
+		log_debug("account %s: badNonce on %s, retrying (%d)", a->name, c->url,
+		    c->attempts);
+		acme_problem_free(reply.problem);
+		if (call_send(c) < 0)
+			call_fail(c, "cannot resend %s", c->url);
+		return;
+	}
+	call_unlink(c);
+	c->cb(&reply, c->arg);
+	acme_problem_free(reply.problem);
+	call_free(c);
+}
+
+static void
+call_fail(struct acme_call *c, const char *fmt, const char *detail)
+{
+	struct http_response resp = {0};
+	struct acme_reply reply = {0};
+	char *msg = xasprintf(fmt, detail ? detail : "");
+
+	resp.error = msg;
+	reply.error = msg;
+	reply.http = &resp;
+	call_unlink(c);
+	c->cb(&reply, c->arg);
+	free(msg);
+	call_free(c);
+}
+
+static void
+nonce_done_cb(const struct http_response *resp, void *arg)
+{
+	struct acme_call *c = arg;
+
+	c->req = NULL;
+	if (resp->replay_nonce == NULL) {
+		call_fail(c, "no nonce from newNonce: %s",
+		    resp->error ? resp->error : "response lacks Replay-Nonce");
+		return;
+	}
+	nonce_put(c->a, resp->replay_nonce);
+	if (call_send(c) < 0)
+		call_fail(c, "cannot send %s", c->url);
+}
+
+/* Sends (or first fetches a nonce for) the call.  -1 when it could not
+ * even start; the callback is then not called and the caller decides. */
+static int
+call_send(struct acme_call *c)
+{
+	struct acme_account *a = c->a;
+	struct http_request_opts ho = {0};
+	char *nonce, *jws = NULL;
+	const privkey_t *key;
+	const char *kid;
+
+	if ((nonce = nonce_take(a)) == NULL) {
+		ho.method = "HEAD";
+		ho.url = a->dir.new_nonce;
+		ho.ca_bundle = a->cfg->ca_bundle;
+		ho.timeout_ms = 30000;
+		c->req = http_request(a->env->http, &ho, nonce_done_cb, c);
+		return c->req ? 0 : -1;
+	}
+	c->attempts++;
+	key = c->jwk_key ? c->jwk_key : a->key;
+	kid = (c->jwk_key || c->use_jwk) ? NULL : a->url;
+	jws = jws_sign(key, kid, nonce, c->url, c->payload);
+	free(nonce);
+	if (jws == NULL) {
+		log_err("account %s: cannot sign the request to %s", a->name, c->url);
+		return -1;
+	}
+	ho.method = "POST";
+	ho.url = c->url;
+	ho.body = jws;
+	ho.body_len = strlen(jws);
+	ho.content_type = "application/jose+json";
+	ho.accept = c->accept;
+	ho.ca_bundle = a->cfg->ca_bundle;
+	ho.timeout_ms = c->timeout_ms;
+	a->counters.post++;
+	c->req = http_request(a->env->http, &ho, call_done_cb, c);
+	free(jws);
+	return c->req ? 0 : -1;
+}
+
+struct acme_call *
+acme_post(struct acme_account *a, const struct acme_post_opts *o, acme_reply_cb cb, void *arg)
+{
+	struct acme_call *c = xcalloc(1, sizeof(*c));
+
+	c->a = a;
+	c->url = xstrdup(o->url);
+	c->payload = xstrdup(o->payload ? o->payload : "");
+	c->accept = xstrdup(o->accept);
+	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
+	c->jwk_key = o->jwk_key;
+	c->use_jwk = o->use_jwk;
+	c->cb = cb;
+	c->arg = arg;
+	c->next = a->calls;
+	if (a->calls)
+		a->calls->prev = c;
+	a->calls = c;
+	if (!a->have_dir || a->key == NULL || call_send(c) < 0) {
+		call_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+acme_call_cancel(struct acme_call *c)
+{
+	if (c == NULL)
+		return;
+	if (c->req)
+		http_cancel(c->req);
+	call_free(c);
+}
+
+struct http_req *
+acme_get(struct acme_account *a, const char *url, http_done_cb cb, void *arg)
+{
+	struct http_request_opts ho = {0};
+
+	ho.method = "GET";
+	ho.url = url;
+	ho.ca_bundle = a->cfg->ca_bundle;
+	ho.timeout_ms = 30000;
+	return http_request(a->env->http, &ho, cb, arg);
+}
+
+/* ---- registration state machine ---- */
+
+static void
+directory_done_cb(const struct http_response *resp, void *arg)
+{
+	struct acme_account *a = arg;
+	char err[256];
+
+	a->pending_get = NULL;
+	if (resp->status != 200) {
+		char *msg = resp->error
+		    ? xasprintf("directory %s: %s", a->cfg->directory_url, resp->error)
+		    : xasprintf("directory %s: HTTP %ld", a->cfg->directory_url, resp->status);
+		account_settle(a, false, msg);
+		free(msg);
+		return;
+	}
+	acme_directory_free(&a->dir);
+	if (acme_directory_parse(resp->body, resp->body_len, &a->dir, err, sizeof(err)) < 0) {
+		char *msg = xasprintf("directory %s: %s", a->cfg->directory_url, err);
+		account_settle(a, false, msg);
+		free(msg);
+		return;
+	}
+	a->have_dir = true;
+	if (a->dir.eab_required && a->cfg->eab_kid == NULL && a->url == NULL)
+		log_warn("account %s: the CA requires external account binding but the "
+		    "inventory gives no eab: registration will fail", a->name);
+	account_advance(a);
+}
+
+static void
+account_key_ready(privkey_t *key, void *arg)
+{
+	struct acme_account *a = arg;
+	char err[256];
+
+	a->pending_keygen = NULL;
+	if (key == NULL) {
+		account_settle(a, false, "cannot generate the account key");
+		return;
+	}
+	/* Stored before it is ever sent: a crash after registration must not
+	 * lose the key the CA now knows. */
+	if (store_account_save_key(a->env->store, a->name, key, err, sizeof(err)) < 0) {
+		privkey_free(key);
+		account_settle(a, false, err);
+		return;
+	}
+	a->key = key;
+	a->state = ACCT_REGISTER;
+	account_advance(a);
+}
+
+static void
+save_url(struct acme_account *a, const char *url)
+{
+	struct account_record rec = {0};
+	char err[256];
+
+	free(a->url);
+	a->url = xstrdup(url);
+	rec.url = a->url;
+	rec.directory = a->cfg->directory_url;
+	if (store_account_save(a->env->store, a->name, &rec, err, sizeof(err)) < 0)
+		log_err("account %s: %s (the account URL will be looked up again)", a->name,
+		    err);
+}
+
+static void
+register_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct acme_account *a = arg;
+	bool lookup = a->state == ACCT_LOOKUP;
+	char *msg;
+
+	a->pending_call = NULL;
+	if (lookup && acme_problem_is(r->problem, "accountDoesNotExist")) {
+		log_info("account %s: key not known to %s, registering", a->name,
+		    a->cfg->directory_url);
+		a->state = ACCT_REGISTER;
+		account_advance(a);
+		return;
+	}
+	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
+		save_url(a, r->http->location);
+		log_notice("account %s: %s %s", a->name,
+		    r->status == 201 ? "registered" : "found existing account", a->url);
+		account_settle(a, true, NULL);
+		return;
+	}
+	if (r->problem) {
+		char *p = acme_problem_format(r->problem);
+		msg = xasprintf("%s failed at %s: %s", lookup ? "account lookup" : "newAccount",
+		    a->dir.new_account, p);
+		free(p);
+	} else if (r->error) {
+		msg = xasprintf("newAccount %s: %s", a->dir.new_account, r->error);
+	} else {
+		msg = xasprintf("newAccount %s: unexpected HTTP %ld%s", a->dir.new_account,
+		    r->status, r->http->location ? "" : " without Location");
+	}
+	account_settle(a, false, msg);
+	free(msg);
+}
+
+static void
+account_register(struct acme_account *a, bool only_existing)
+{
+	struct acme_post_opts o = {0};
+	char *eab = NULL, *payload;
+
+	if (!only_existing && a->cfg->eab_kid) {
+		eab = jws_eab(a->cfg->eab_kid, a->cfg->eab_hmac, a->cfg->eab_hmac_len,
+		    a->cfg->eab_alg, a->dir.new_account, a->key);
+		if (eab == NULL) {
+			account_settle(a, false, "cannot build the external account binding");
+			return;
+		}
+	}
+	payload = acme_json_new_account(&a->cfg->contact, eab, only_existing);
+	free(eab);
+	o.url = a->dir.new_account;
+	o.payload = payload;
+	o.use_jwk = true;
+	if (!only_existing)
+		a->counters.new_account++;
+	a->pending_call = acme_post(a, &o, register_done_cb, a);
+	free(payload);
+	if (a->pending_call == NULL)
+		account_settle(a, false, "cannot send newAccount");
+}
+
+static void
+account_advance(struct acme_account *a)
+{
+	struct account_record rec = {0};
+	struct http_request_opts ho = {0};
+	char err[256];
+
+	switch (a->state) {
+	case ACCT_IDLE:
+		if (a->key == NULL) {
+			if (store_account_load(a->env->store, a->name, &rec, err,
+			    sizeof(err)) < 0) {
+				account_settle(a, false, err);
+				return;
+			}
+			a->key = rec.key;
+			rec.key = NULL;
+			/* A URL registered at another CA is of no use here. */
+			if (rec.url && rec.directory &&
+			    strcmp(rec.directory, a->cfg->directory_url) == 0) {
+				free(a->url);
+				a->url = rec.url;
+				rec.url = NULL;
+			}
+			account_record_free(&rec);
+		}
+		a->state = ACCT_DIRECTORY;
+		ho.method = "GET";
+		ho.url = a->cfg->directory_url;
+		ho.ca_bundle = a->cfg->ca_bundle;
+		ho.timeout_ms = 30000;
+		a->pending_get = http_request(a->env->http, &ho, directory_done_cb, a);
+		if (a->pending_get == NULL)
+			account_settle(a, false, "cannot fetch the directory");
+		return;
+	case ACCT_DIRECTORY:
+		if (a->key == NULL) {
+			a->state = ACCT_KEYGEN;
+			log_info("account %s: generating a %s account key", a->name,
+			    key_type_name(a->cfg->key_type));
+			a->pending_keygen = keygen_submit(a->env->keygen, a->cfg->key_type,
+			    account_key_ready, a);
+			return;
+		}
+		if (a->url != NULL) {
+			account_settle(a, true, NULL);
+			return;
+		}
+		a->state = ACCT_LOOKUP;
+		account_register(a, true);
+		return;
+	case ACCT_REGISTER:
+		account_register(a, false);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- lifecycle and accessors ---- */
+
+struct acme_account *
+acme_account_new(struct acme_env *env, const struct config_account *cfg)
+{
+	struct acme_account *a = xcalloc(1, sizeof(*a));
+
+	a->env = env;
+	a->cfg = cfg;
+	a->name = xstrdup(cfg->name);
+	return a;
+}
+
+void
+acme_account_free(struct acme_account *a)
+{
+	struct acme_waiter *wt, *next;
+
+	if (a == NULL)
+		return;
+	while (a->calls)
+		acme_call_cancel(a->calls);
+	if (a->pending_get)
+		http_cancel(a->pending_get);
+	if (a->pending_keygen)
+		keygen_cancel(a->pending_keygen);
+	for (wt = a->waiters; wt; wt = next) {
+		next = wt->next;
+		free(wt);
+	}
+	for (size_t i = 0; i < a->nnonces; i++)
+		free(a->nonces[i]);
+	acme_directory_free(&a->dir);
+	privkey_free(a->key);
+	free(a->url);
+	free(a->name);
+	free(a);
+}
+
+const char *
+acme_account_name(const struct acme_account *a)
+{
+	return a->name;
+}
+
+const struct config_account *
+acme_account_config(const struct acme_account *a)
+{
+	return a->cfg;
+}
+
+void
+acme_account_set_config(struct acme_account *a, const struct config_account *cfg)
+{
+	a->cfg = cfg;
+}
+
+const struct acme_directory *
+acme_account_directory(const struct acme_account *a)
+{
+	return a->have_dir ? &a->dir : NULL;
+}
+
+const privkey_t *
+acme_account_key(const struct acme_account *a)
+{
+	return a->key;
+}
+
+const char *
+acme_account_url(const struct acme_account *a)
+{
+	return a->url;
+}
+
+const struct acme_counters *
+acme_account_counters(const struct acme_account *a)
+{
+	return &a->counters;
+}

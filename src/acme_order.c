@@ -1,0 +1,887 @@
+/*
+ * acme_order.c - the order state machine for one certificate (RFC 8555
+ * section 7.4): newOrder, authorizations, challenges, finalize, polling
+ * and download.
+ *
+ * It is re-entered only from completions (account ready, key generated,
+ * HTTP reply) and timers.  What a restart needs is persisted before it is
+ * relied on: the certificate key before newOrder, the order URL as soon as
+ * the CA returns it, and the fact that finalize was sent.  A restarted job
+ * with an order URL fetches the order and carries on from its status
+ * instead of ordering again.
+ *
+ * Authorizations run in parallel, each with its own small state (authz_rt).
+ */
+#include <string.h>
+
+#include <ev.h>
+
+#include "acme.h"
+#include "b64.h"
+#include "challenge.h"
+#include "http01.h"
+#include "jws.h"
+#include "keygen.h"
+#include "log.h"
+#include "util.h"
+
+#define POLL_FIRST 1.0          /* seconds before the first poll */
+#define POLL_MAX_NO_HINT 30.0   /* backoff cap without Retry-After */
+#define POLL_MAX_HINT 300.0     /* cap on a server's Retry-After */
+
+static const char *const order_state_names[ORDER_STATE__MAX] = {
+	[ORDER_INIT] = "init",
+	[ORDER_WAIT_ACCOUNT] = "wait-account",
+	[ORDER_KEYGEN] = "keygen",
+	[ORDER_NEW_ORDER] = "new-order",
+	[ORDER_RESUME] = "resume",
+	[ORDER_AUTHORIZE] = "authorize",
+	[ORDER_FINALIZE] = "finalize",
+	[ORDER_POLL] = "poll",
+	[ORDER_DOWNLOAD] = "download",
+	[ORDER_DONE] = "done",
+	[ORDER_FAILED] = "failed",
+};
+
+const char *
+order_state_name(enum order_state s)
+{
+	return (unsigned)s < ORDER_STATE__MAX ? order_state_names[s] : "?";
+}
+
+enum authz_state { AZ_FETCH, AZ_RESPOND, AZ_POLL, AZ_DONE, AZ_FAILED };
+
+struct authz_rt {
+	struct order_job *job;
+	char *url;
+	char *identifier;
+	enum authz_state state;
+	struct challenge_solver *solver;  /* published response, removed when done */
+	char *challenge_url;
+	char *challenge_type;
+	struct acme_call *call;
+	ev_timer timer;
+	double interval;
+};
+
+struct order_job {
+	struct acme_env *env;
+	struct acme_account *acct;
+	const struct config_cert *cert;
+	struct cert_state *st;
+	const char *name;
+	enum order_state state;
+	order_done_cb cb;
+	void *arg;
+
+	struct acme_waiter *waiter;
+	struct keygen_job *keygen;
+	struct acme_call *call;
+	ev_timer timer;
+	double interval;
+	double deadline;            /* ev_now() limit for the whole order */
+	bool resumed;
+	bool finalize_sent;
+	char *replaces;
+
+	privkey_t *key;
+	char *order_url;
+	struct acme_order order;
+	struct authz_rt *authz;
+	size_t nauthz;
+	size_t nauthz_done;
+	struct order_result result;
+};
+
+static void job_advance(struct order_job *j);
+static void job_handle_order(struct order_job *j);
+static void fetch_order(struct order_job *j);
+
+void
+order_result_clear(struct order_result *r)
+{
+	free(r->error);
+	acme_problem_free(r->problem);
+	free(r->chain_pem);
+	privkey_free(r->key);
+	memset(r, 0, sizeof(*r));
+}
+
+enum order_state
+order_job_state(const struct order_job *j)
+{
+	return j->state;
+}
+
+void
+order_update_cert(struct order_job *j, const struct config_cert *c)
+{
+	j->cert = c;
+	j->name = c->name;
+}
+
+static void
+save_state(struct order_job *j)
+{
+	char err[256];
+
+	if (store_cert_save(j->env->store, j->name, j->st, err, sizeof(err)) < 0)
+		log_err("%s: %s", j->name, err);
+}
+
+/* Forgets the order in flight: the next attempt orders afresh. */
+static void
+forget_order(struct order_job *j)
+{
+	free(j->st->order_url);
+	j->st->order_url = NULL;
+	j->st->order_finalized = false;
+	save_state(j);
+	store_order_key_remove(j->env->store, j->name);
+}
+
+static void
+authz_cleanup(struct authz_rt *az)
+{
+	struct order_job *j = az->job;
+
+	if (az->call) {
+		acme_call_cancel(az->call);
+		az->call = NULL;
+	}
+	ev_timer_stop(j->env->loop, &az->timer);
+	challenge_unpublish(az->solver);
+	az->solver = NULL;
+}
+
+static void
+job_release(struct order_job *j)
+{
+	for (size_t i = 0; i < j->nauthz; i++) {
+		authz_cleanup(&j->authz[i]);
+		free(j->authz[i].url);
+		free(j->authz[i].identifier);
+		free(j->authz[i].challenge_url);
+		free(j->authz[i].challenge_type);
+	}
+	free(j->authz);
+	j->authz = NULL;
+	j->nauthz = j->nauthz_done = 0;
+	if (j->waiter)
+		acme_waiter_cancel(j->waiter);
+	if (j->keygen)
+		keygen_cancel(j->keygen);
+	if (j->call)
+		acme_call_cancel(j->call);
+	j->waiter = NULL;
+	j->keygen = NULL;
+	j->call = NULL;
+	ev_timer_stop(j->env->loop, &j->timer);
+}
+
+static void
+job_free(struct order_job *j)
+{
+	job_release(j);
+	privkey_free(j->key);
+	free(j->order_url);
+	free(j->replaces);
+	acme_order_free(&j->order);
+	order_result_clear(&j->result);
+	free(j);
+}
+
+void
+order_cancel(struct order_job *j)
+{
+	if (j == NULL)
+		return;
+	job_free(j);
+}
+
+static void
+job_finish(struct order_job *j)
+{
+	job_release(j);
+	j->cb(j, &j->result, j->arg);
+	job_free(j);
+}
+
+static void
+job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fails the order; problem (if any) is moved into the result. */
+static void
+job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (problem) {
+		char *p = acme_problem_format(problem);
+		j->result.error = xasprintf("%s: %s", msg, p);
+		free(p);
+		free(msg);
+	} else {
+		j->result.error = msg;
+	}
+	acme_problem_free(j->result.problem);
+	j->result.problem = problem;
+	j->result.ok = false;
+	j->state = ORDER_FAILED;
+	log_err("%s: %s", j->name, j->result.error);
+	job_finish(j);
+}
+
+/* Takes the problem out of a reply so it can outlive the callback. */
+static struct acme_problem *
+take_problem(const struct acme_reply *r)
+{
+	struct acme_problem *p = r->problem;
+
+	((struct acme_reply *)r)->problem = NULL;
+	return p;
+}
+
+static void
+fail_reply(struct order_job *j, const struct acme_reply *r, const char *what, const char *url)
+{
+	long long ra = 0;
+
+	if (r->http && r->http->retry_after &&
+	    http_parse_retry_after(r->http->retry_after, time(NULL), &ra) == 0)
+		j->result.retry_after = ra;
+	if (r->problem)
+		job_fail(j, take_problem(r), "%s %s", what, url);
+	else if (r->error)
+		job_fail(j, NULL, "%s %s: %s", what, url, r->error);
+	else
+		job_fail(j, NULL, "%s %s: unexpected HTTP %ld", what, url, r->status);
+}
+
+static bool
+deadline_passed(struct order_job *j)
+{
+	return ev_now(j->env->loop) > j->deadline;
+}
+
+/* Delay before the next poll: the server's Retry-After (capped), else a
+ * doubling interval. */
+static double
+next_poll_delay(const struct acme_reply *r, double *interval)
+{
+	long long ra;
+
+	if (r && r->http && r->http->retry_after &&
+	    http_parse_retry_after(r->http->retry_after, time(NULL), &ra) == 0) {
+		double d = ra < 1 ? 1.0 : (double)ra;
+		return d > POLL_MAX_HINT ? POLL_MAX_HINT : d;
+	}
+	*interval = *interval <= 0 ? POLL_FIRST : *interval * 2;
+	if (*interval > POLL_MAX_NO_HINT)
+		*interval = POLL_MAX_NO_HINT;
+	return *interval;
+}
+
+/* ---- authorizations ---- */
+
+static int authz_fetch(struct authz_rt *az);
+
+static void
+authz_settle(struct authz_rt *az, bool ok)
+{
+	struct order_job *j = az->job;
+
+	authz_cleanup(az);
+	az->state = ok ? AZ_DONE : AZ_FAILED;
+	if (!ok)
+		return;
+	if (++j->nauthz_done == j->nauthz) {
+		/* Every name is authorized: the order should now be ready. */
+		j->interval = 0;
+		fetch_order(j);
+	}
+}
+
+static void
+authz_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct authz_rt *az = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	if (deadline_passed(az->job)) {
+		job_fail(az->job, NULL, "authorization for %s still pending after %llds",
+		    az->identifier ? az->identifier : az->url, az->job->env->order_timeout);
+		return;
+	}
+	(void)authz_fetch(az);
+}
+
+static void
+authz_poll_later(struct authz_rt *az, const struct acme_reply *r)
+{
+	double d = next_poll_delay(r, &az->interval);
+
+	az->state = AZ_POLL;
+	ev_timer_set(&az->timer, d, 0.);
+	ev_timer_start(az->job->env->loop, &az->timer);
+}
+
+static void
+challenge_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct authz_rt *az = arg;
+	struct order_job *j = az->job;
+
+	az->call = NULL;
+	if (r->status != 200) {
+		fail_reply(j, r, "responding to challenge", az->challenge_url);
+		return;
+	}
+	authz_poll_later(az, r);
+}
+
+static void
+authz_respond(struct authz_rt *az, const struct acme_authz *a)
+{
+	struct order_job *j = az->job;
+	const struct acme_challenge *ch = NULL;
+	struct acme_post_opts o = {0};
+	char err[512];
+
+	ch = challenge_choose(j->cert, a, err, sizeof(err));
+	if (ch == NULL) {
+		job_fail(j, NULL, "authorization for %s: %s", a->identifier, err);
+		return;
+	}
+	free(az->challenge_url);
+	free(az->challenge_type);
+	az->challenge_url = xstrdup(ch->url);
+	az->challenge_type = xstrdup(ch->type);
+	if (az->solver == NULL) {
+		az->solver = challenge_publish(j->env, j->cert, a->identifier, ch,
+		    acme_account_key(j->acct), err, sizeof(err));
+		if (az->solver == NULL) {
+			job_fail(j, NULL, "%s for %s: %s", ch->type, a->identifier, err);
+			return;
+		}
+	}
+	if (ch->status == ACME_STATUS_PROCESSING) {
+		/* Already triggered (a resumed order): just wait for it. */
+		authz_poll_later(az, NULL);
+		return;
+	}
+	log_info("%s: solving %s for %s", j->name, ch->type, a->identifier);
+	az->state = AZ_RESPOND;
+	o.url = az->challenge_url;
+	o.payload = "{}";
+	az->call = acme_post(j->acct, &o, challenge_done_cb, az);
+	if (az->call == NULL)
+		job_fail(j, NULL, "cannot respond to challenge %s", az->challenge_url);
+}
+
+static void
+authz_failed(struct authz_rt *az, struct acme_authz *a)
+{
+	struct order_job *j = az->job;
+	struct acme_problem *p = NULL;
+
+	for (size_t i = 0; i < a->nchallenges; i++) {
+		if (a->challenges[i].error) {
+			p = a->challenges[i].error;
+			a->challenges[i].error = NULL;
+			break;
+		}
+	}
+	/* Definitive: the order is invalid now, the next attempt starts anew. */
+	forget_order(j);
+	job_fail(j, p, "authorization for %s is %s (challenge tried: %s)", a->identifier,
+	    acme_status_name(a->status), az->challenge_type ? az->challenge_type : "none");
+}
+
+static void
+authz_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct authz_rt *az = arg;
+	struct order_job *j = az->job;
+	struct acme_authz a;
+	char err[256];
+
+	az->call = NULL;
+	if (r->status != 200) {
+		fail_reply(j, r, "fetching authorization", az->url);
+		return;
+	}
+	if (acme_authz_parse(r->http->body, r->http->body_len, &a, err, sizeof(err)) < 0) {
+		job_fail(j, NULL, "%s: %s", az->url, err);
+		return;
+	}
+	if (az->identifier == NULL)
+		az->identifier = xstrdup(a.identifier);
+	switch (a.status) {
+	case ACME_STATUS_VALID:
+		/* Done, whatever challenge types it lists (SCM pre-validation). */
+		if (az->state == AZ_FETCH)
+			log_info("%s: authorization for %s already valid", j->name,
+			    a.identifier);
+		else
+			log_info("%s: %s validated for %s", j->name,
+			    az->challenge_type ? az->challenge_type : "challenge", a.identifier);
+		acme_authz_free(&a);
+		authz_settle(az, true);
+		return;
+	case ACME_STATUS_PENDING:
+		if (az->state == AZ_FETCH) {
+			authz_respond(az, &a);
+		} else {
+			/* Our challenge may have gone invalid while the
+			 * authorization is still pending on some CAs. */
+			for (size_t i = 0; i < a.nchallenges; i++) {
+				if (az->challenge_url &&
+				    strcmp(a.challenges[i].url, az->challenge_url) == 0 &&
+				    a.challenges[i].status == ACME_STATUS_INVALID) {
+					a.status = ACME_STATUS_INVALID;
+					authz_failed(az, &a);
+					acme_authz_free(&a);
+					return;
+				}
+			}
+			authz_poll_later(az, r);
+		}
+		acme_authz_free(&a);
+		return;
+	default:
+		authz_failed(az, &a);
+		acme_authz_free(&a);
+		return;
+	}
+}
+
+/* -1 when the job failed (and is freed). */
+static int
+authz_fetch(struct authz_rt *az)
+{
+	struct acme_post_opts o = {0};
+
+	az->state = az->state == AZ_POLL ? AZ_POLL : AZ_FETCH;
+	o.url = az->url;
+	o.payload = "";
+	az->call = acme_post(az->job->acct, &o, authz_done_cb, az);
+	if (az->call == NULL) {
+		job_fail(az->job, NULL, "cannot fetch authorization %s", az->url);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+start_authorizations(struct order_job *j)
+{
+	j->state = ORDER_AUTHORIZE;
+	if (j->authz != NULL)
+		return; /* already in progress; a re-fetch of the order said pending */
+	if (j->order.authorizations.n == 0) {
+		job_fail(j, NULL, "order %s is pending but lists no authorizations",
+		    j->order_url);
+		return;
+	}
+	j->nauthz = j->order.authorizations.n;
+	j->nauthz_done = 0;
+	j->authz = xcalloc(j->nauthz, sizeof(*j->authz));
+	for (size_t i = 0; i < j->nauthz; i++) {
+		struct authz_rt *az = &j->authz[i];
+		az->job = j;
+		az->url = xstrdup(j->order.authorizations.v[i]);
+		ev_timer_init(&az->timer, authz_timer_cb, 0., 0.);
+		az->timer.data = az;
+	}
+	/* Each fetch may complete (even fail the job) only from the loop,
+	 * never inside acme_post, so starting them all here is safe. */
+	for (size_t i = 0; i < j->nauthz; i++)
+		if (authz_fetch(&j->authz[i]) < 0)
+			return;
+}
+
+/* ---- order object ---- */
+
+static void
+order_done_fetch_cb(const struct acme_reply *r, void *arg)
+{
+	struct order_job *j = arg;
+	char err[256];
+
+	j->call = NULL;
+	if (r->status == 404 && j->resumed) {
+		log_warn("%s: order %s no longer exists, ordering again", j->name, j->order_url);
+		forget_order(j);
+		free(j->order_url);
+		j->order_url = NULL;
+		j->resumed = false;
+		j->state = ORDER_KEYGEN;
+		job_advance(j);
+		return;
+	}
+	if (r->status != 200) {
+		fail_reply(j, r, "fetching order", j->order_url);
+		return;
+	}
+	acme_order_free(&j->order);
+	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
+	    sizeof(err)) < 0) {
+		job_fail(j, NULL, "%s: %s", j->order_url, err);
+		return;
+	}
+	if (j->order.status == ACME_STATUS_PROCESSING ||
+	    (j->order.status == ACME_STATUS_READY && j->finalize_sent) ||
+	    (j->order.status == ACME_STATUS_PENDING && j->authz != NULL &&
+	     j->nauthz_done == j->nauthz)) {
+		double d = next_poll_delay(r, &j->interval);
+		if (deadline_passed(j)) {
+			job_fail(j, NULL, "order %s still %s after %llds", j->order_url,
+			    acme_status_name(j->order.status), j->env->order_timeout);
+			return;
+		}
+		j->state = ORDER_POLL;
+		ev_timer_set(&j->timer, d, 0.);
+		ev_timer_start(j->env->loop, &j->timer);
+		return;
+	}
+	job_handle_order(j);
+}
+
+static void
+fetch_order(struct order_job *j)
+{
+	struct acme_post_opts o = {0};
+
+	o.url = j->order_url;
+	o.payload = "";
+	j->call = acme_post(j->acct, &o, order_done_fetch_cb, j);
+	if (j->call == NULL)
+		job_fail(j, NULL, "cannot fetch order %s", j->order_url);
+}
+
+static void
+order_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct order_job *j = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	fetch_order(j);
+}
+
+static void
+download_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct order_job *j = arg;
+
+	j->call = NULL;
+	if (r->status != 200 || r->http->body_len == 0) {
+		fail_reply(j, r, "downloading certificate", j->order.certificate);
+		return;
+	}
+	j->result.chain_pem = xstrndup(r->http->body, r->http->body_len);
+	j->result.chain_len = r->http->body_len;
+	j->result.key = j->key;
+	j->key = NULL;
+	j->result.ok = true;
+	j->state = ORDER_DONE;
+	log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
+	job_finish(j);
+}
+
+static void
+finalize_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct order_job *j = arg;
+	char err[256];
+
+	j->call = NULL;
+	if (r->status == 0) {
+		/* Timed out or the connection broke: the CA may well be issuing.
+		 * Never finalize again; poll the order instead. */
+		log_warn("%s: finalize %s: %s; polling the order", j->name, j->order.finalize,
+		    r->error ? r->error : "no response");
+		j->state = ORDER_POLL;
+		ev_timer_set(&j->timer, POLL_FIRST, 0.);
+		ev_timer_start(j->env->loop, &j->timer);
+		return;
+	}
+	if (acme_problem_is(r->problem, "orderNotReady")) {
+		fetch_order(j);
+		return;
+	}
+	if (r->status != 200) {
+		fail_reply(j, r, "finalize", j->order.finalize);
+		return;
+	}
+	acme_order_free(&j->order);
+	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
+	    sizeof(err)) < 0) {
+		job_fail(j, NULL, "finalize %s: %s", j->order_url, err);
+		return;
+	}
+	if (j->order.status == ACME_STATUS_VALID) {
+		job_handle_order(j);
+		return;
+	}
+	j->interval = 0;
+	j->state = ORDER_POLL;
+	ev_timer_set(&j->timer, next_poll_delay(r, &j->interval), 0.);
+	ev_timer_start(j->env->loop, &j->timer);
+}
+
+static void
+finalize(struct order_job *j)
+{
+	struct acme_post_opts o = {0};
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	char *csr = NULL, *payload = NULL;
+
+	if (csr_generate(j->key, &j->cert->domains, &der, &derlen) < 0) {
+		job_fail(j, NULL, "cannot build the CSR");
+		return;
+	}
+	csr = b64url_encode(der, derlen);
+	payload = acme_json_finalize(csr);
+	/* Persisted first: after a crash we poll rather than finalize twice. */
+	j->finalize_sent = true;
+	j->st->order_finalized = true;
+	save_state(j);
+	j->state = ORDER_FINALIZE;
+	log_info("%s: finalizing %s", j->name, j->order_url);
+	o.url = j->order.finalize;
+	o.payload = payload;
+	o.timeout_ms = (long)j->env->finalize_timeout * 1000;
+	j->call = acme_post(j->acct, &o, finalize_done_cb, j);
+	if (j->call == NULL)
+		job_fail(j, NULL, "cannot send finalize to %s", j->order.finalize);
+	free(der);
+	free(csr);
+	free(payload);
+}
+
+static void
+download(struct order_job *j)
+{
+	struct acme_post_opts o = {0};
+
+	j->state = ORDER_DOWNLOAD;
+	o.url = j->order.certificate;
+	o.payload = "";
+	o.accept = "application/pem-certificate-chain";
+	j->call = acme_post(j->acct, &o, download_done_cb, j);
+	if (j->call == NULL)
+		job_fail(j, NULL, "cannot download %s", j->order.certificate);
+}
+
+/* The order's identifiers must be exactly our names: a resumed order made
+ * for an older inventory is dropped, not finalized. */
+static bool
+order_matches(struct order_job *j)
+{
+	struct strlist want = {0};
+	bool eq;
+
+	for (size_t i = 0; i < j->cert->domains.n; i++)
+		strlist_add(&want, j->cert->domains.v[i]);
+	eq = strlist_equal_sorted(&want, &j->order.identifiers);
+	strlist_free(&want);
+	return eq;
+}
+
+static void
+job_handle_order(struct order_job *j)
+{
+	if (j->order.identifiers.n > 0 && !order_matches(j)) {
+		log_warn("%s: order %s is for other names, ordering again", j->name,
+		    j->order_url);
+		forget_order(j);
+		free(j->order_url);
+		j->order_url = NULL;
+		j->resumed = false;
+		j->finalize_sent = false;
+		j->state = ORDER_KEYGEN;
+		job_advance(j);
+		return;
+	}
+	switch (j->order.status) {
+	case ACME_STATUS_PENDING:
+		start_authorizations(j);
+		return;
+	case ACME_STATUS_READY:
+		finalize(j);
+		return;
+	case ACME_STATUS_VALID:
+		download(j);
+		return;
+	case ACME_STATUS_INVALID:
+	default: {
+		struct acme_problem *p = j->order.error;
+		j->order.error = NULL;
+		forget_order(j);
+		job_fail(j, p, "order %s is %s", j->order_url, acme_status_name(j->order.status));
+		return;
+	}
+	}
+}
+
+static void
+new_order_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct order_job *j = arg;
+	char err[256];
+
+	j->call = NULL;
+	if (r->status != 201 || r->http->location == NULL) {
+		if (j->replaces && r->problem && !acme_problem_is(r->problem, "rateLimited")) {
+			char *p = acme_problem_format(r->problem);
+			log_warn("%s: newOrder with replaces=%s refused (%s); ordering without it",
+			    j->name, j->replaces, p);
+			free(p);
+			free(j->replaces);
+			j->replaces = NULL;
+			j->state = ORDER_NEW_ORDER;
+			job_advance(j);
+			return;
+		}
+		fail_reply(j, r, "newOrder", acme_account_directory(j->acct)->new_order);
+		return;
+	}
+	j->order_url = xstrdup(r->http->location);
+	free(j->st->order_url);
+	j->st->order_url = xstrdup(j->order_url);
+	j->st->order_finalized = false;
+	j->st->order_started = time(NULL);
+	save_state(j);
+	log_info("%s: order %s created", j->name, j->order_url);
+	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
+	    sizeof(err)) < 0) {
+		job_fail(j, NULL, "newOrder: %s", err);
+		return;
+	}
+	job_handle_order(j);
+}
+
+static void
+order_key_ready(privkey_t *key, void *arg)
+{
+	struct order_job *j = arg;
+
+	j->keygen = NULL;
+	if (key == NULL) {
+		job_fail(j, NULL, "cannot generate a %s key", key_type_name(j->cert->key_type));
+		return;
+	}
+	j->key = key;
+	j->state = ORDER_NEW_ORDER;
+	job_advance(j);
+}
+
+static void
+account_ready_cb(bool ok, const char *error, void *arg)
+{
+	struct order_job *j = arg;
+
+	j->waiter = NULL;
+	if (!ok) {
+		job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
+		    error ? error : "unknown error");
+		return;
+	}
+	if (j->st->order_url) {
+		privkey_t *okey = store_order_key_load(j->env->store, j->name);
+		if (okey != NULL) {
+			privkey_free(j->key);
+			j->key = okey;
+			j->resumed = true;
+			j->finalize_sent = j->st->order_finalized;
+			j->order_url = xstrdup(j->st->order_url);
+			j->state = ORDER_RESUME;
+			log_info("%s: resuming order %s", j->name, j->order_url);
+			fetch_order(j);
+			return;
+		}
+		log_warn("%s: order %s has no stored key, ordering again", j->name,
+		    j->st->order_url);
+		forget_order(j);
+	}
+	j->state = ORDER_KEYGEN;
+	job_advance(j);
+}
+
+static void
+job_advance(struct order_job *j)
+{
+	struct acme_post_opts o = {0};
+	char err[256];
+	char *payload;
+
+	switch (j->state) {
+	case ORDER_INIT:
+		j->state = ORDER_WAIT_ACCOUNT;
+		j->waiter = acme_account_when_ready(j->acct, account_ready_cb, j);
+		return;
+	case ORDER_KEYGEN:
+		if (j->key != NULL) {
+			j->state = ORDER_NEW_ORDER;
+			job_advance(j);
+			return;
+		}
+		j->keygen = keygen_submit(j->env->keygen, j->cert->key_type, order_key_ready, j);
+		if (j->keygen == NULL)
+			job_fail(j, NULL, "cannot queue key generation");
+		return;
+	case ORDER_NEW_ORDER:
+		/* The key goes to disk before the CA hears of the order. */
+		if (store_order_key_save(j->env->store, j->name, j->key, err, sizeof(err)) < 0) {
+			job_fail(j, NULL, "%s", err);
+			return;
+		}
+		/* RFC 9773: replaces only where the CA offers ARI. */
+		if (j->replaces && acme_account_directory(j->acct)->renewal_info == NULL) {
+			free(j->replaces);
+			j->replaces = NULL;
+		}
+		payload = acme_json_new_order(&j->cert->domains, j->cert->profile, j->replaces);
+		o.url = acme_account_directory(j->acct)->new_order;
+		o.payload = payload;
+		j->call = acme_post(j->acct, &o, new_order_done_cb, j);
+		free(payload);
+		if (j->call == NULL)
+			job_fail(j, NULL, "cannot send newOrder");
+		return;
+	default:
+		return;
+	}
+}
+
+struct order_job *
+order_start(struct acme_env *env, struct acme_account *a, const struct order_params *p,
+    order_done_cb cb, void *arg)
+{
+	struct order_job *j = xcalloc(1, sizeof(*j));
+
+	j->env = env;
+	j->acct = a;
+	j->cert = p->cert;
+	j->st = p->state;
+	j->name = p->cert->name;
+	j->cb = cb;
+	j->arg = arg;
+	j->key = p->reuse_key;
+	j->replaces = xstrdup(p->replaces);
+	j->deadline = ev_now(env->loop) + (double)env->order_timeout;
+	ev_timer_init(&j->timer, order_timer_cb, 0., 0.);
+	j->timer.data = j;
+	j->state = ORDER_INIT;
+	job_advance(j);
+	return j;
+}
