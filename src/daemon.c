@@ -1,0 +1,291 @@
+/*
+ * daemon.c - wiring and lifecycle of certfleetd.
+ *
+ * Signals arrive as ev_signal watchers, so handlers run as ordinary loop
+ * callbacks.  SIGHUP reloads all-or-nothing: the new inventory is parsed
+ * and validated beside the old one and swapped in only if it is complete.
+ * SIGTERM stops new work, gives requests in flight a grace period (their
+ * state is persisted at every step, so anything cut short resumes on the
+ * next start) and exits 0.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "acme.h"
+#include "config.h"
+#include "daemon.h"
+#include "fleet.h"
+#include "hooks.h"
+#include "http.h"
+#include "http01.h"
+#include "keygen.h"
+#include "log.h"
+#include "notify.h"
+#include "store.h"
+#include "util.h"
+
+#define DRAIN_GRACE 20.0    /* seconds for requests in flight at SIGTERM */
+#define KEYGEN_THREADS 2
+
+struct daemon {
+	const struct daemon_opts *opts;
+	struct ev_loop *loop;
+	struct config *cfg;
+	struct store *store;
+	struct acme_env env;
+	struct fleet *fleet;
+	ev_signal sigterm, sigint, sighup;
+	ev_timer watchdog;
+	ev_timer grace;
+	bool stopping;
+};
+
+static bool
+needs_http01_server(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ncerts; i++) {
+		const struct config_cert *c = &cfg->certs[i];
+		for (size_t k = 0; k < c->nchallenges; k++)
+			if (c->challenges[k] == CHALLENGE_HTTP01 &&
+			    c->http01_mode == HTTP01_STANDALONE)
+				return true;
+	}
+	return false;
+}
+
+static void
+update_status(struct daemon *d)
+{
+	char *s = fleet_status_line(d->fleet);
+
+	notify_status(s);
+	free(s);
+}
+
+/* (Re)binds the built-in http-01 responder when the inventory needs it. */
+static int
+setup_http01(struct daemon *d, const struct config *cfg, const struct config *old)
+{
+	char err[256];
+
+	if (!needs_http01_server(cfg)) {
+		http01_server_free(d->env.http01);
+		d->env.http01 = NULL;
+		return 0;
+	}
+	if (d->env.http01 && old && strcmp(old->http01_listen, cfg->http01_listen) == 0)
+		return 0;
+	if (d->env.http01 && d->fleet && fleet_busy(d->fleet)) {
+		log_warn("http01_listen changed while orders are in flight; keeping %s until "
+		    "the next reload", old->http01_listen);
+		return 0;
+	}
+	http01_server_free(d->env.http01);
+	d->env.http01 = http01_server_new(d->loop, cfg->http01_listen, err, sizeof(err));
+	if (d->env.http01 == NULL) {
+		log_err("http-01 responder: %s", err);
+		return -1;
+	}
+	log_info("http-01 responder listening on %s", cfg->http01_listen);
+	return 0;
+}
+
+static void
+on_fleet_idle(struct fleet *f, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)f;
+	update_status(d);
+	if (d->opts->once || d->stopping)
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
+grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	log_warn("grace period over; stopping with work in flight (it resumes on the next start)");
+	hook_kill_all();
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)revents;
+	if (d->stopping) {
+		log_notice("second signal: stopping now");
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	d->stopping = true;
+	log_notice("%s received: finishing requests in flight", strsignal(w->signum));
+	notify_stopping();
+	fleet_drain(d->fleet);
+	if (!fleet_busy(d->fleet)) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_init(&d->grace, grace_cb, DRAIN_GRACE, 0.);
+	ev_timer_start(loop, &d->grace);
+}
+
+static void
+reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+	struct config *ncfg = NULL, *old;
+	char err[1024];
+
+	(void)loop;
+	(void)revents;
+	if (d->opts->once || d->stopping)
+		return;
+	notify_reloading();
+	log_notice("SIGHUP: reloading %s", d->opts->config_path);
+	if (config_load(d->opts->config_path, &ncfg, err, sizeof(err)) < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+		notify_ready();
+		update_status(d);
+		return;
+	}
+	if (strcmp(ncfg->state_dir, d->cfg->state_dir) != 0) {
+		log_err("reload failed, keeping the running configuration: state_dir cannot "
+		    "change without a restart (%s -> %s)", d->cfg->state_dir, ncfg->state_dir);
+		config_free(ncfg);
+		notify_ready();
+		return;
+	}
+	if (setup_http01(d, ncfg, d->cfg) < 0) {
+		log_err("reload failed, keeping the running configuration");
+		config_free(ncfg);
+		setup_http01(d, d->cfg, NULL);
+		notify_ready();
+		return;
+	}
+	old = d->cfg;
+	d->cfg = ncfg;
+	d->env.finalize_timeout = ncfg->finalize_timeout;
+	d->env.order_timeout = ncfg->order_timeout;
+	fleet_reconfigure(d->fleet, ncfg);
+	config_free(old);
+	log_notice("reloaded: %zu certificates, %zu accounts", ncfg->ncerts, ncfg->naccounts);
+	notify_ready();
+	update_status(d);
+}
+
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	notify_watchdog();
+	update_status(d);
+}
+
+static void
+daemon_cleanup(struct daemon *d)
+{
+	fleet_free(d->fleet);
+	hook_kill_all();
+	http01_server_free(d->env.http01);
+	keygen_pool_free(d->env.keygen);
+	http_client_free(d->env.http);
+	store_close(d->store);
+	config_free(d->cfg);
+	if (d->loop) {
+		ev_signal_stop(d->loop, &d->sigterm);
+		ev_signal_stop(d->loop, &d->sigint);
+		ev_signal_stop(d->loop, &d->sighup);
+		ev_timer_stop(d->loop, &d->watchdog);
+		ev_timer_stop(d->loop, &d->grace);
+	}
+}
+
+int
+daemon_run(const struct daemon_opts *o)
+{
+	struct daemon d = {0};
+	struct fleet_stats st;
+	char err[1024];
+	uint64_t wd_usec;
+	int rc = EXIT_RENEW_FAILED;
+
+	d.opts = o;
+	if (config_load(o->config_path, &d.cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return CONFIG_EXIT_INVALID;
+	}
+	if (store_open(d.cfg->state_dir, &d.store, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		config_free(d.cfg);
+		return EXIT_UNAVAILABLE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* The default loop: hooks are reaped with ev_child, which needs it. */
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	d.env.loop = d.loop;
+	d.env.store = d.store;
+	d.env.finalize_timeout = d.cfg->finalize_timeout;
+	d.env.order_timeout = d.cfg->order_timeout;
+	d.env.http = http_client_new(d.loop);
+	d.env.keygen = keygen_pool_new(d.loop, KEYGEN_THREADS);
+	ev_timer_init(&d.grace, grace_cb, 0., 0.);
+	if (d.env.http == NULL || d.env.keygen == NULL) {
+		log_err("cannot set up the HTTP client or the key generation threads");
+		goto out;
+	}
+	if (setup_http01(&d, d.cfg, NULL) < 0) {
+		rc = EXIT_UNAVAILABLE;
+		goto out;
+	}
+	d.fleet = fleet_new(&d.env, d.cfg, o->once);
+	if (fleet_load(d.fleet, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
+
+	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&d.sigint, stop_cb, SIGINT);
+	ev_signal_init(&d.sighup, reload_cb, SIGHUP);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sigint);
+	ev_signal_start(d.loop, &d.sighup);
+
+	if ((wd_usec = notify_watchdog_usec()) > 0) {
+		double every = (double)wd_usec / 2e6;
+		ev_timer_init(&d.watchdog, watchdog_cb, every, every);
+		d.watchdog.data = &d;
+		ev_timer_start(d.loop, &d.watchdog);
+	}
+	log_notice("certfleetd %s: %zu certificates, %zu accounts, state in %s%s",
+	    CERTFLEET_VERSION, d.cfg->ncerts, d.cfg->naccounts, d.cfg->state_dir,
+	    o->once ? " (one-shot run)" : "");
+	fleet_start(d.fleet);
+	notify_ready();
+	update_status(&d);
+
+	ev_run(d.loop, 0);
+
+	fleet_get_stats(d.fleet, &st);
+	if (o->once) {
+		log_notice("done: %lu issued or renewed, %lu failed", st.succeeded, st.failed);
+		rc = (st.failed == 0 && !d.stopping) ? 0 : EXIT_RENEW_FAILED;
+	} else {
+		log_notice("stopped");
+		rc = 0;
+	}
+out:
+	daemon_cleanup(&d);
+	return rc;
+}

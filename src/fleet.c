@@ -1,0 +1,814 @@
+/*
+ * fleet.c - scheduling and running renewals for every certificate.
+ *
+ * Each certificate has a cert_rt: its persisted state (read once at start,
+ * written on change), one ev_periodic for its next renewal moment (wall
+ * clock, so a suspended or long-idle machine still renews on time), and at
+ * most one order job in flight.  Due certificates wait in a FIFO until both
+ * their account and the fleet have room under their in-flight limits.
+ * With nothing due the loop has no active timer but the renewal moments.
+ */
+#include <string.h>
+
+#include <ev.h>
+
+#include "fleet.h"
+#include "hooks.h"
+#include "log.h"
+#include "renew.h"
+#include "scheduler.h"
+#include "util.h"
+
+struct acct_rt {
+	struct acme_account *acme;
+	const struct config_account *cfg;
+	int inflight;
+	int ari;                    /* renewalInfo offered: -1 unknown, 0 no, 1 yes */
+};
+
+struct cert_rt {
+	struct fleet *f;
+	const struct config_cert *cfg;
+	struct acct_rt *acct;
+	struct cert_state st;
+	struct order_job *job;
+	struct hook_run *hook;
+	ev_periodic timer;
+	double jitter_rand;         /* drawn once: a stable spot in the window */
+	time_t next;                /* scheduled moment, 0 none */
+	time_t ari_next;            /* next renewalInfo check, 0 none */
+	struct acme_waiter *ari_waiter;
+	struct http_req *ari_req;
+	bool queued;
+	bool force;
+	bool failing;
+	bool removed;               /* dropped by a reload while busy */
+	struct cert_rt *qnext;
+};
+
+struct fleet {
+	struct acme_env *env;
+	const struct config *cfg;
+	bool once;
+	bool draining;
+	struct acct_rt **accts;
+	size_t naccts;
+	struct cert_rt **certs;
+	size_t ncerts;
+	struct cert_rt *qhead, *qtail;
+	int inflight;
+	unsigned hooks;
+	unsigned long succeeded, failed;
+	fleet_idle_cb idle_cb;
+	void *idle_arg;
+	ev_idle idle_check;
+};
+
+static void cert_schedule(struct cert_rt *r);
+static void queue_run(struct fleet *f);
+
+/* ---- idle detection ---- */
+
+bool
+fleet_busy(const struct fleet *f)
+{
+	return f->inflight > 0 || f->hooks > 0 || (f->qhead != NULL && !f->draining);
+}
+
+static void
+idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct fleet *f = w->data;
+
+	(void)revents;
+	ev_idle_stop(loop, w);
+	if (!fleet_busy(f) && f->idle_cb)
+		f->idle_cb(f, f->idle_arg);
+}
+
+/* Checks for idleness from the loop, outside any callback stack. */
+static void
+maybe_idle(struct fleet *f)
+{
+	if (!fleet_busy(f))
+		ev_idle_start(f->env->loop, &f->idle_check);
+}
+
+void
+fleet_set_idle_cb(struct fleet *f, fleet_idle_cb cb, void *arg)
+{
+	f->idle_cb = cb;
+	f->idle_arg = arg;
+}
+
+/* ---- lookups ---- */
+
+static struct acct_rt *
+acct_find(struct fleet *f, const char *name)
+{
+	for (size_t i = 0; i < f->naccts; i++)
+		if (strcmp(f->accts[i]->cfg->name, name) == 0)
+			return f->accts[i];
+	return NULL;
+}
+
+static struct cert_rt *
+cert_find(struct fleet *f, const char *name)
+{
+	for (size_t i = 0; i < f->ncerts; i++)
+		if (strcmp(f->certs[i]->cfg->name, name) == 0)
+			return f->certs[i];
+	return NULL;
+}
+
+/* ---- persistence ---- */
+
+static void
+cert_save(struct cert_rt *r)
+{
+	char err[512];
+
+	if (store_cert_save(r->f->env->store, r->cfg->name, &r->st, err, sizeof(err)) < 0)
+		log_err("%s: %s", r->cfg->name, err);
+}
+
+/* ---- finishing a renewal ---- */
+
+static void
+cert_settled(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+
+	if (r->removed) {
+		cert_state_free(&r->st);
+		free(r);
+	} else if (!f->once && !f->draining) {
+		cert_schedule(r);
+	}
+	queue_run(f);
+	maybe_idle(f);
+}
+
+static void
+deploy_hook_done(const struct hook_result *res, void *arg)
+{
+	struct cert_rt *r = arg;
+
+	r->hook = NULL;
+	r->f->hooks--;
+	if (r->removed)
+		;
+	else if (res->exited && res->status == 0)
+		log_info("%s: deploy hook succeeded", r->cfg->name);
+	else if (res->timed_out)
+		log_err("%s: deploy hook killed after %llds (the certificate stays installed)",
+		    r->cfg->name, r->f->cfg->hook_timeout);
+	else if (res->exited)
+		log_err("%s: deploy hook exited with status %d (the certificate stays installed)",
+		    r->cfg->name, res->status);
+	else
+		log_err("%s: deploy hook killed by signal %d (the certificate stays installed)",
+		    r->cfg->name, res->status);
+	cert_settled(r);
+}
+
+static void
+run_deploy_hook(struct cert_rt *r)
+{
+	struct strlist env = {0};
+	char *label;
+
+	if (r->cfg->deploy_hook.n == 0) {
+		cert_settled(r);
+		return;
+	}
+	renew_hook_env(r->cfg, &r->st, &env);
+	label = xasprintf("deploy hook for %s", r->cfg->name);
+	r->hook = hook_start(r->f->env->loop, label, &r->cfg->deploy_hook, &env,
+	    (double)r->f->cfg->hook_timeout, deploy_hook_done, r);
+	free(label);
+	strlist_free(&env);
+	if (r->hook == NULL) {
+		log_err("%s: cannot start the deploy hook", r->cfg->name);
+		cert_settled(r);
+		return;
+	}
+	r->f->hooks++;
+}
+
+static void
+record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
+    long long retry_after)
+{
+	time_t now = time(NULL);
+	double delay;
+
+	r->failing = true;
+	r->st.failures++;
+	r->st.last_attempt = now;
+	free(r->st.last_error);
+	r->st.last_error = xstrdup(error);
+	free(r->st.last_problem);
+	r->st.last_problem = p && p->raw ? xstrdup(p->raw) : NULL;
+	delay = sched_backoff(r->st.failures, retry_after, random_unit());
+	r->st.next_attempt = now + (time_t)delay;
+	cert_save(r);
+	r->f->failed++;
+	if (r->st.not_after > 0) {
+		time_t lifetime = r->st.not_after - r->st.not_before;
+		time_t left = r->st.not_after - now;
+		char buf[64];
+		duration_format((double)(left > 0 ? left : 0), buf, sizeof(buf));
+		if (left <= lifetime / 6 || left <= 7 * 86400)
+			log_warn("%s: renewal failing (%d in a row) and the certificate expires in %s",
+			    r->cfg->name, r->st.failures, left > 0 ? buf : "0s (expired)");
+	}
+}
+
+static void
+order_finished(struct order_job *j, struct order_result *res, void *arg)
+{
+	struct cert_rt *r = arg;
+	struct fleet *f = r->f;
+	char err[1024];
+
+	(void)j;
+	r->job = NULL;
+	f->inflight--;
+	if (r->acct)
+		r->acct->inflight--;
+	if (r->removed) {
+		cert_settled(r);
+		return;
+	}
+	if (!res->ok) {
+		record_failure(r, res->error, res->problem, res->retry_after);
+		cert_settled(r);
+		return;
+	}
+	if (renew_install(f->env->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
+	    res->key, err, sizeof(err)) < 0) {
+		log_err("%s: %s", r->cfg->name, err);
+		/* The order is spent: the next attempt orders afresh. */
+		free(r->st.order_url);
+		r->st.order_url = NULL;
+		store_order_key_remove(f->env->store, r->cfg->name);
+		record_failure(r, err, NULL, 0);
+		cert_settled(r);
+		return;
+	}
+	r->failing = false;
+	r->force = false;
+	f->succeeded++;
+	run_deploy_hook(r);
+}
+
+/* ---- starting renewals ---- */
+
+static void
+cert_start(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+	struct order_params p = {0};
+
+	p.cert = r->cfg;
+	p.state = &r->st;
+	p.replaces = r->st.cert_id;
+	if (r->cfg->reuse_key)
+		p.reuse_key = renew_installed_key(r->cfg);
+	r->st.last_attempt = time(NULL);
+	f->inflight++;
+	r->acct->inflight++;
+	r->job = order_start(f->env, r->acct->acme, &p, order_finished, r);
+}
+
+static int
+fleet_max_inflight(const struct fleet *f)
+{
+	return f->cfg->max_inflight > 0 ? f->cfg->max_inflight : 256;
+}
+
+static void
+queue_run(struct fleet *f)
+{
+	struct cert_rt **pp = &f->qhead, *r;
+
+	f->qtail = NULL;
+	while ((r = *pp) != NULL) {
+		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 32;
+
+		if (f->draining || f->inflight >= fleet_max_inflight(f))
+			break;
+		if (r->acct->inflight >= amax) {
+			f->qtail = r;
+			pp = &r->qnext;
+			continue;
+		}
+		*pp = r->qnext;
+		r->qnext = NULL;
+		r->queued = false;
+		cert_start(r);
+	}
+	/* Re-find the tail (entries may have been skipped above). */
+	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
+		f->qtail = r;
+}
+
+static void
+cert_enqueue(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+
+	if (r->queued || r->job || r->hook || f->draining)
+		return;
+	r->queued = true;
+	r->qnext = NULL;
+	if (f->qtail)
+		f->qtail->qnext = r;
+	else
+		f->qhead = r;
+	f->qtail = r;
+}
+
+static void
+queue_remove(struct fleet *f, struct cert_rt *r)
+{
+	struct cert_rt **pp;
+
+	if (!r->queued)
+		return;
+	for (pp = &f->qhead; *pp; pp = &(*pp)->qnext) {
+		if (*pp == r) {
+			*pp = r->qnext;
+			break;
+		}
+	}
+	r->queued = false;
+	r->qnext = NULL;
+	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
+		f->qtail = r;
+}
+
+/* ---- scheduling ---- */
+
+/* The moment this certificate should next be renewed; 0 = now. */
+static time_t
+cert_due_time(struct cert_rt *r, char *why, size_t len)
+{
+	const struct cert_state *st = &r->st;
+	time_t t;
+
+	if (r->force) {
+		snprintf(why, len, "renewal requested");
+		return 0;
+	}
+	if (sched_needs_issue(r->cfg, st, why, len))
+		t = 0;
+	else if (st->ari_start > 0 && st->ari_end > 0) {
+		t = sched_ari_pick(st->ari_start, st->ari_end, r->jitter_rand);
+		snprintf(why, len, "inside the CA's renewal window");
+	} else {
+		t = sched_renewal_time(st->not_before, st->not_after, r->cfg->renew_before);
+		t = sched_apply_jitter(t, st->not_before, st->not_after, r->f->cfg->renew_jitter,
+		    r->jitter_rand);
+		snprintf(why, len, "renewal time reached");
+	}
+	/* After failures, wait out the backoff. */
+	if (st->failures > 0 && st->next_attempt > t)
+		t = st->next_attempt;
+	return t;
+}
+
+/* ---- ARI (RFC 9773) ---- */
+
+static bool
+ari_applies(const struct cert_rt *r)
+{
+	return !r->f->once && r->st.cert_id != NULL && r->acct != NULL && r->acct->ari != 0;
+}
+
+static void
+ari_settle(struct cert_rt *r, long long recheck)
+{
+	r->ari_next = time(NULL) + (time_t)recheck;
+	cert_save(r);
+	if (!r->f->draining)
+		cert_schedule(r);
+}
+
+static void
+ari_done_cb(const struct http_response *resp, void *arg)
+{
+	struct cert_rt *r = arg;
+	struct acme_renewal_info ri;
+	long long ra = 0;
+	char err[256], a[32], b[32];
+
+	r->ari_req = NULL;
+	if (resp->status != 200) {
+		log_warn("%s: renewalInfo: %s", r->cfg->name,
+		    resp->error ? resp->error : "unexpected HTTP status");
+		ari_settle(r, SCHED_ARI_ERROR_RETRY);
+		return;
+	}
+	if (acme_renewal_info_parse(resp->body, resp->body_len, &ri, err, sizeof(err)) < 0) {
+		log_warn("%s: %s", r->cfg->name, err);
+		ari_settle(r, SCHED_ARI_ERROR_RETRY);
+		return;
+	}
+	if (ri.start != r->st.ari_start || ri.end != r->st.ari_end) {
+		time_format_rfc3339(ri.start, a, sizeof(a));
+		time_format_rfc3339(ri.end, b, sizeof(b));
+		log_info("%s: the CA suggests renewing between %s and %s%s%s", r->cfg->name, a, b,
+		    ri.explanation_url ? "; see " : "",
+		    ri.explanation_url ? ri.explanation_url : "");
+	}
+	r->st.ari_start = ri.start;
+	r->st.ari_end = ri.end;
+	r->st.ari_checked = time(NULL);
+	acme_renewal_info_free(&ri);
+	if (resp->retry_after == NULL ||
+	    http_parse_retry_after(resp->retry_after, time(NULL), &ra) < 0)
+		ra = SCHED_ARI_ERROR_RETRY;
+	ari_settle(r, sched_ari_recheck(ra));
+}
+
+static void
+ari_ready_cb(bool ok, const char *error, void *arg)
+{
+	struct cert_rt *r = arg;
+	const struct acme_directory *dir;
+	char *url;
+
+	r->ari_waiter = NULL;
+	if (!ok) {
+		log_warn("%s: cannot check renewalInfo: %s", r->cfg->name, error);
+		ari_settle(r, SCHED_ARI_ERROR_RETRY);
+		return;
+	}
+	dir = acme_account_directory(r->acct->acme);
+	if (dir->renewal_info == NULL) {
+		r->acct->ari = 0;
+		r->ari_next = 0;
+		cert_schedule(r);
+		return;
+	}
+	r->acct->ari = 1;
+	url = xasprintf("%s%s%s", dir->renewal_info,
+	    dir->renewal_info[strlen(dir->renewal_info) - 1] == '/' ? "" : "/", r->st.cert_id);
+	r->ari_req = acme_get(r->acct->acme, url, ari_done_cb, r);
+	free(url);
+	if (r->ari_req == NULL)
+		ari_settle(r, SCHED_ARI_ERROR_RETRY);
+}
+
+static void
+ari_cancel(struct cert_rt *r)
+{
+	if (r->ari_waiter)
+		acme_waiter_cancel(r->ari_waiter);
+	if (r->ari_req)
+		http_cancel(r->ari_req);
+	r->ari_waiter = NULL;
+	r->ari_req = NULL;
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct cert_rt *r = w->data;
+	time_t now = time(NULL);
+
+	(void)revents;
+	ev_periodic_stop(loop, w);
+	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now &&
+	    (r->next == 0 || r->next > now)) {
+		r->ari_waiter = acme_account_when_ready(r->acct->acme, ari_ready_cb, r);
+		return;
+	}
+	r->next = 0;
+	log_info("%s: renewal due", r->cfg->name);
+	cert_enqueue(r);
+	queue_run(r->f);
+}
+
+static void
+cert_schedule(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+	char why[128];
+	time_t t, now = time(NULL);
+
+	ev_periodic_stop(f->env->loop, &r->timer);
+	if (r->job || r->hook || r->queued || r->ari_waiter || r->ari_req)
+		return;
+	t = cert_due_time(r, why, sizeof(why));
+	if (f->once) {
+		/* A one-shot run ignores jitter and backoff: the operator asked. */
+		char w2[128];
+		if (sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) || r->force ||
+		    now >= sched_renewal_time(r->st.not_before, r->st.not_after,
+		    r->cfg->renew_before)) {
+			log_info("%s: due (%s)", r->cfg->name,
+			    sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 : "renewal time reached");
+			cert_enqueue(r);
+		} else {
+			log_info("%s: not due", r->cfg->name);
+		}
+		return;
+	}
+	if (t <= now) {
+		log_info("%s: due now (%s)", r->cfg->name, why);
+		r->next = now;
+		cert_enqueue(r);
+		return;
+	}
+	r->next = t;
+	/* One timer per certificate: the earlier of its renewal moment and
+	 * its next renewalInfo check. */
+	if (ari_applies(r) && r->ari_next > 0 && r->ari_next < t)
+		t = r->ari_next;
+	ev_periodic_set(&r->timer, (ev_tstamp)t, 0., NULL);
+	ev_periodic_start(f->env->loop, &r->timer);
+	if (log_get_level() >= LOG_DEBUG) {
+		char buf[32];
+		time_format_rfc3339(t, buf, sizeof(buf));
+		log_debug("%s: next renewal at %s", r->cfg->name, buf);
+	}
+}
+
+/* ---- construction ---- */
+
+static struct acct_rt *
+acct_new(struct fleet *f, const struct config_account *ca)
+{
+	struct acct_rt *a = xcalloc(1, sizeof(*a));
+
+	a->cfg = ca;
+	a->ari = -1;
+	a->acme = acme_account_new(f->env, ca);
+	f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
+	f->accts[f->naccts++] = a;
+	return a;
+}
+
+static struct cert_rt *
+cert_new(struct fleet *f, const struct config_cert *cc)
+{
+	struct cert_rt *r = xcalloc(1, sizeof(*r));
+
+	r->f = f;
+	r->cfg = cc;
+	r->acct = acct_find(f, cc->account_name);
+	r->jitter_rand = random_unit();
+	cert_state_init(&r->st);
+	ev_periodic_init(&r->timer, timer_cb, 0., 0., NULL);
+	r->timer.data = r;
+	f->certs = xrealloc(f->certs, (f->ncerts + 1) * sizeof(*f->certs));
+	f->certs[f->ncerts++] = r;
+	return r;
+}
+
+struct fleet *
+fleet_new(struct acme_env *env, const struct config *cfg, bool once)
+{
+	struct fleet *f = xcalloc(1, sizeof(*f));
+
+	f->env = env;
+	f->cfg = cfg;
+	f->once = once;
+	ev_idle_init(&f->idle_check, idle_check_cb);
+	f->idle_check.data = f;
+	for (size_t i = 0; i < cfg->naccounts; i++)
+		acct_new(f, &cfg->accounts[i]);
+	for (size_t i = 0; i < cfg->ncerts; i++)
+		cert_new(f, &cfg->certs[i]);
+	return f;
+}
+
+static int
+cert_load(struct cert_rt *r, char *err, size_t errlen)
+{
+	cert_state_free(&r->st);
+	cert_state_init(&r->st);
+	if (store_cert_load(r->f->env->store, r->cfg->name, &r->st, err, errlen) < 0)
+		return -1;
+	r->failing = r->st.failures > 0;
+	/* Spread the first renewalInfo checks of a large fleet over minutes. */
+	if (r->st.cert_id != NULL)
+		r->ari_next = time(NULL) + (time_t)(random_unit() * 300);
+	return 0;
+}
+
+int
+fleet_load(struct fleet *f, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < f->ncerts; i++)
+		if (cert_load(f->certs[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+void
+fleet_start(struct fleet *f)
+{
+	for (size_t i = 0; i < f->ncerts; i++)
+		cert_schedule(f->certs[i]);
+	queue_run(f);
+	maybe_idle(f);
+}
+
+static void
+cert_stop(struct cert_rt *r)
+{
+	ev_periodic_stop(r->f->env->loop, &r->timer);
+	ari_cancel(r);
+	queue_remove(r->f, r);
+	if (r->job) {
+		order_cancel(r->job);
+		r->job = NULL;
+		r->f->inflight--;
+		if (r->acct)
+			r->acct->inflight--;
+	}
+}
+
+void
+fleet_free(struct fleet *f)
+{
+	if (f == NULL)
+		return;
+	ev_idle_stop(f->env->loop, &f->idle_check);
+	for (size_t i = 0; i < f->ncerts; i++) {
+		cert_stop(f->certs[i]);
+		cert_state_free(&f->certs[i]->st);
+		free(f->certs[i]);
+	}
+	for (size_t i = 0; i < f->naccts; i++) {
+		acme_account_free(f->accts[i]->acme);
+		free(f->accts[i]);
+	}
+	free(f->certs);
+	free(f->accts);
+	free(f);
+}
+
+void
+fleet_drain(struct fleet *f)
+{
+	f->draining = true;
+	for (size_t i = 0; i < f->ncerts; i++) {
+		ev_periodic_stop(f->env->loop, &f->certs[i]->timer);
+		ari_cancel(f->certs[i]);
+		queue_remove(f, f->certs[i]);
+	}
+	maybe_idle(f);
+}
+
+int
+fleet_renew_now(struct fleet *f, const char *name, bool force)
+{
+	struct cert_rt *r = cert_find(f, name);
+
+	if (r == NULL)
+		return -1;
+	r->force = force;
+	if (force || r->failing) {
+		r->st.next_attempt = 0;
+		r->force = true;
+	}
+	cert_schedule(r);
+	queue_run(f);
+	return 0;
+}
+
+void
+fleet_reconfigure(struct fleet *f, const struct config *cfg)
+{
+	struct acct_rt **oldaccts = f->accts;
+	size_t noldaccts = f->naccts;
+	struct cert_rt **oldcerts = f->certs;
+	size_t noldcerts = f->ncerts;
+
+	f->accts = NULL;
+	f->naccts = 0;
+	f->certs = NULL;
+	f->ncerts = 0;
+	f->cfg = cfg;
+
+	/* Accounts: keep the runtime (key, nonces, registration) of those
+	 * pointing at the same CA; replace the others. */
+	for (size_t i = 0; i < cfg->naccounts; i++) {
+		const struct config_account *ca = &cfg->accounts[i];
+		struct acct_rt *old = NULL;
+		for (size_t k = 0; k < noldaccts; k++)
+			if (oldaccts[k] && strcmp(oldaccts[k]->cfg->name, ca->name) == 0 &&
+			    strcmp(oldaccts[k]->cfg->directory_url, ca->directory_url) == 0)
+				old = oldaccts[k], oldaccts[k] = NULL;
+		if (old) {
+			old->cfg = ca;
+			acme_account_set_config(old->acme, ca);
+			f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
+			f->accts[f->naccts++] = old;
+		} else {
+			acct_new(f, ca);
+		}
+	}
+
+	for (size_t i = 0; i < cfg->ncerts; i++) {
+		const struct config_cert *cc = &cfg->certs[i];
+		struct cert_rt *old = NULL;
+		for (size_t k = 0; k < noldcerts; k++)
+			if (oldcerts[k] && strcmp(oldcerts[k]->cfg->name, cc->name) == 0)
+				old = oldcerts[k], oldcerts[k] = NULL;
+		if (old == NULL) {
+			struct cert_rt *r = cert_new(f, cc);
+			char err[512];
+			log_info("%s: added by reload", cc->name);
+			if (cert_load(r, err, sizeof(err)) < 0)
+				log_err("%s: %s (treating as never issued)", cc->name, err);
+			cert_schedule(r);
+			continue;
+		}
+		bool same_order = config_cert_order_equal(old->cfg, cc) &&
+		    acct_find(f, cc->account_name) == old->acct;
+		if (!same_order && (old->job || old->queued)) {
+			log_info("%s: changed by reload; restarting its renewal", cc->name);
+			cert_stop(old);
+		}
+		old->cfg = cc;
+		old->acct = acct_find(f, cc->account_name);
+		if (old->job)
+			order_update_cert(old->job, cc);
+		f->certs = xrealloc(f->certs, (f->ncerts + 1) * sizeof(*f->certs));
+		f->certs[f->ncerts++] = old;
+		if (!old->job && !old->hook)
+			cert_schedule(old);
+	}
+
+	for (size_t k = 0; k < noldcerts; k++) {
+		struct cert_rt *r = oldcerts[k];
+		if (r == NULL)
+			continue;
+		log_info("%s: removed by reload (its files are left in place)", r->cfg->name);
+		cert_stop(r);
+		if (r->hook) {
+			/* The hook's callback frees it. */
+			r->removed = true;
+			r->cfg = NULL;
+			continue;
+		}
+		cert_state_free(&r->st);
+		free(r);
+	}
+	for (size_t k = 0; k < noldaccts; k++) {
+		if (oldaccts[k] == NULL)
+			continue;
+		acme_account_free(oldaccts[k]->acme);
+		free(oldaccts[k]);
+	}
+	free(oldaccts);
+	free(oldcerts);
+	queue_run(f);
+	maybe_idle(f);
+}
+
+void
+fleet_get_stats(const struct fleet *f, struct fleet_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->total = f->ncerts;
+	s->succeeded = f->succeeded;
+	s->failed = f->failed;
+	for (size_t i = 0; i < f->ncerts; i++) {
+		const struct cert_rt *r = f->certs[i];
+		if (r->job)
+			s->renewing++;
+		if (r->queued)
+			s->queued++;
+		if (r->failing)
+			s->failing++;
+		if (r->next > 0 && (s->next_time == 0 || r->next < s->next_time)) {
+			s->next_time = r->next;
+			s->next_name = r->cfg->name;
+		}
+	}
+}
+
+char *
+fleet_status_line(const struct fleet *f)
+{
+	struct fleet_stats s;
+	struct buf b = {0};
+
+	fleet_get_stats(f, &s);
+	buf_appendf(&b, "%zu certificate%s, %zu renewing, %zu failing", s.total,
+	    s.total == 1 ? "" : "s", s.renewing + s.queued, s.failing);
+	if (s.next_name) {
+		char d[64];
+		time_t now = time(NULL);
+		duration_format((double)(s.next_time > now ? s.next_time - now : 0), d, sizeof(d));
+		buf_appendf(&b, "; next: %s in %s", s.next_name, d);
+	}
+	return buf_steal(&b, NULL);
+}

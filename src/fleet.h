@@ -1,0 +1,66 @@
+/*
+ * fleet.h - the set of certificates one daemon looks after: per certificate
+ * its state, its renewal timer and its order in flight; per account its
+ * runtime and its limit on orders in flight.
+ */
+#ifndef CERTFLEET_FLEET_H
+#define CERTFLEET_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "acme.h"
+#include "config.h"
+
+struct fleet;
+
+/* once: issue what is missing, renew what is due, then report idle. */
+struct fleet *fleet_new(struct acme_env *env, const struct config *cfg, bool once);
+void fleet_free(struct fleet *f);
+
+/* Reads every certificate's state (once).  -1 with err when a state file is
+ * corrupt (named in err). */
+int fleet_load(struct fleet *f, char *err, size_t errlen);
+
+/* Starts what is due and arms timers for the rest. */
+void fleet_start(struct fleet *f);
+
+/*
+ * Swaps in a new configuration (already validated).  Added certificates
+ * are scheduled, removed ones unscheduled (their orders cancelled, files
+ * left alone), changed ones re-evaluated; orders in flight for unchanged
+ * certificates carry on.  The fleet takes no ownership of cfg; the caller
+ * frees the old one after this returns.
+ */
+void fleet_reconfigure(struct fleet *f, const struct config *cfg);
+
+/* Stops starting new work (shutdown). */
+void fleet_drain(struct fleet *f);
+
+/* Called (from the loop) whenever no order and no hook is in flight any more
+ * after work was started, and in once mode once everything is done. */
+typedef void (*fleet_idle_cb)(struct fleet *f, void *arg);
+void fleet_set_idle_cb(struct fleet *f, fleet_idle_cb cb, void *arg);
+bool fleet_busy(const struct fleet *f);
+
+/* Requests a renewal now (certfleetctl renew); force ignores the schedule. 0
+ * ok, -1 unknown name. */
+int fleet_renew_now(struct fleet *f, const char *name, bool force);
+
+struct fleet_stats {
+	size_t total;
+	size_t renewing;
+	size_t failing;
+	size_t queued;
+	unsigned long succeeded;  /* since start */
+	unsigned long failed;     /* since start */
+	time_t next_time;         /* 0 when nothing scheduled */
+	const char *next_name;
+};
+void fleet_get_stats(const struct fleet *f, struct fleet_stats *s);
+
+/* One line for STATUS=. Caller frees. */
+char *fleet_status_line(const struct fleet *f);
+
+#endif

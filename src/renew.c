@@ -1,0 +1,156 @@
+/*
+ * renew.c - from a downloaded chain to a live certificate.
+ *
+ * Order matters for crash safety: the material is checked, installed
+ * (install_lineage switches live/NAME in one rename), and only then is the
+ * state updated and the order forgotten.  A crash between install and the
+ * state write leaves the order URL in the state: the restart downloads the
+ * same certificate again and installs it as the next version, which is
+ * harmless.
+ */
+#include <string.h>
+
+#include "b64.h"
+#include "install.h"
+#include "log.h"
+#include "renew.h"
+#include "util.h"
+
+int
+renew_install(struct store *s, const struct config_cert *c, struct cert_state *st,
+    const char *chain_pem, size_t chain_len, const privkey_t *key, char *err, size_t errlen)
+{
+	struct cert_info info = {0};
+	struct install_opts io = {0};
+	struct install_material m = {0};
+	char *leaf = NULL, *chain = NULL, *full = NULL, *kpem = NULL, *kept;
+	char why[512], serr[512];
+	size_t klen = 0;
+	int version = 0, rc = -1;
+
+	if (cert_split_chain(chain_pem, chain_len, &leaf, &chain, &full, why, sizeof(why)) < 0 ||
+	    cert_check_issued(full ? full : chain_pem, full ? strlen(full) : chain_len, key,
+	    &c->domains, &info, why, sizeof(why)) < 0) {
+		kept = store_keep_rejected(s, c->name, chain_pem, chain_len);
+		snprintf(err, errlen, "issued certificate rejected: %s (kept in %s)", why,
+		    kept ? kept : "nowhere: could not save it");
+		free(kept);
+		goto out;
+	}
+	if ((kpem = privkey_to_pem(key, &klen)) == NULL) {
+		snprintf(err, errlen, "cannot encode the private key");
+		goto out;
+	}
+	io.output_dir = c->output_dir;
+	io.name = c->name;
+	io.owner = c->owner;
+	io.group = c->group;
+	io.mode = c->mode;
+	m.key_pem = kpem;
+	m.key_len = klen;
+	m.cert_pem = leaf;
+	m.chain_pem = chain ? chain : "";
+	m.fullchain_pem = full;
+	if (install_lineage(&io, &m, &version, err, errlen) < 0)
+		goto out;
+
+	strlist_free(&st->names);
+	for (size_t i = 0; i < c->domains.n; i++)
+		strlist_add(&st->names, c->domains.v[i]);
+	st->key_type = (int)c->key_type;
+	free(st->account);
+	st->account = xstrdup(c->account_name);
+	st->version = version;
+	free(st->serial);
+	st->serial = xstrdup(info.serial_hex);
+	st->not_before = info.not_before;
+	st->not_after = info.not_after;
+	st->last_success = time(NULL);
+	st->failures = 0;
+	st->next_attempt = 0;
+	st->revoked = false;
+	st->ari_start = st->ari_end = st->ari_checked = 0;
+	free(st->last_error);
+	st->last_error = NULL;
+	free(st->last_problem);
+	st->last_problem = NULL;
+	free(st->order_url);
+	st->order_url = NULL;
+	st->order_finalized = false;
+	free(st->cert_id);
+	st->cert_id = NULL;
+	if (info.aki != NULL && info.serial != NULL) {
+		char *a = b64url_encode(info.aki, info.aki_len);
+		char *b = b64url_encode(info.serial, info.serial_len);
+		st->cert_id = xasprintf("%s.%s", a, b);
+		free(a);
+		free(b);
+	}
+	if (store_cert_save(s, c->name, st, serr, sizeof(serr)) < 0)
+		log_err("%s: installed version %d but %s", c->name, version, serr);
+	store_order_key_remove(s, c->name);
+	{
+		char na[32];
+		time_format_rfc3339(info.not_after, na, sizeof(na));
+		log_notice("%s: installed certificate %s (serial %s, valid until %s) as version %d",
+		    c->name, c->domains.v[0], info.serial_hex, na, version);
+	}
+	rc = 0;
+out:
+	cert_info_free(&info);
+	free(leaf);
+	free(chain);
+	free(full);
+	free_secret_str(kpem);
+	return rc;
+}
+
+void
+renew_hook_env(const struct config_cert *c, const struct cert_state *st, struct strlist *env)
+{
+	char *lineage = install_live_path(c->output_dir, c->name, NULL);
+	char *names = strlist_join(&c->domains, " ");
+	char na[32];
+	char *p;
+
+	time_format_rfc3339(st->not_after, na, sizeof(na));
+#define ADD(fmt, ...) do { p = xasprintf(fmt, __VA_ARGS__); strlist_add(env, p); free(p); } while (0)
+	ADD("RENEWED_LINEAGE=%s", lineage);
+	ADD("RENEWED_DOMAINS=%s", names);
+	ADD("CERTFLEET_NAME=%s", c->name);
+	ADD("CERTFLEET_CERT=%s/cert.pem", lineage);
+	ADD("CERTFLEET_KEY=%s/privkey.pem", lineage);
+	ADD("CERTFLEET_FULLCHAIN=%s/fullchain.pem", lineage);
+	ADD("CERTFLEET_CHAIN=%s/chain.pem", lineage);
+	ADD("CERTFLEET_SERIAL=%s", st->serial ? st->serial : "");
+	ADD("CERTFLEET_NOT_AFTER=%s", na);
+#undef ADD
+	free(lineage);
+	free(names);
+}
+
+privkey_t *
+renew_installed_key(const struct config_cert *c)
+{
+	size_t len = 0;
+	char *pem = install_read_live(c->output_dir, c->name, "privkey.pem", &len);
+	privkey_t *k;
+
+	if (pem == NULL)
+		return NULL;
+	k = privkey_from_pem(pem, len);
+	free_secret(pem, len);
+	if (k == NULL) {
+		log_warn("%s: reuse_key: cannot read %s/live/%s/privkey.pem; generating a new key",
+		    c->name, c->output_dir, c->name);
+		return NULL;
+	}
+	if (privkey_type(k) != c->key_type) {
+		log_info("%s: reuse_key: the installed key is %s, the inventory asks for %s; "
+		    "generating a new key", c->name, key_type_name(privkey_type(k)),
+		    key_type_name(c->key_type));
+		privkey_free(k);
+		return NULL;
+	}
+	return k;
+}

@@ -1,0 +1,100 @@
+/*
+ * scheduler.c - renewal arithmetic.  See scheduler.h.
+ *
+ * Everything is derived from the certificate's own lifetime: a fixed
+ * "30 days before expiry" would be wrong for a 6-day certificate and
+ * wasteful for a 199-day one.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "scheduler.h"
+
+time_t
+sched_renewal_time(time_t not_before, time_t not_after, long long renew_before)
+{
+	time_t lifetime = not_after > not_before ? not_after - not_before : 0;
+
+	if (renew_before > 0) {
+		/* A renew_before longer than the lifetime means "at once". */
+		if (renew_before >= (long long)lifetime)
+			return not_before;
+		return not_after - (time_t)renew_before;
+	}
+	return not_after - lifetime / 3;
+}
+
+time_t
+sched_apply_jitter(time_t t, time_t not_before, time_t not_after, long long jitter,
+    double rand)
+{
+	long long cap = (long long)(not_after - not_before) / 10;
+	long long j = jitter < cap ? jitter : cap;
+	time_t r;
+
+	if (j <= 0 || rand <= 0)
+		return t;
+	r = t - (time_t)((double)j * rand);
+	return r < not_before ? not_before : r;
+}
+
+time_t
+sched_ari_pick(time_t start, time_t end, double rand)
+{
+	if (end <= start)
+		return start;
+	return start + (time_t)((double)(end - start) * rand);
+}
+
+long long
+sched_ari_recheck(long long retry_after)
+{
+	if (retry_after < SCHED_ARI_RETRY_MIN)
+		return SCHED_ARI_RETRY_MIN;
+	if (retry_after > SCHED_ARI_RETRY_MAX)
+		return SCHED_ARI_RETRY_MAX;
+	return retry_after;
+}
+
+double
+sched_backoff(int failures, long long retry_after, double rand)
+{
+	double d;
+
+	if (failures < 1)
+		failures = 1;
+	d = failures > 20 ? SCHED_BACKOFF_MAX : SCHED_BACKOFF_MIN * pow(2, failures - 1);
+	if (d > SCHED_BACKOFF_MAX)
+		d = SCHED_BACKOFF_MAX;
+	d *= 0.8 + 0.4 * rand;
+	if (retry_after > 0 && (double)retry_after > d)
+		d = (double)retry_after;
+	return d;
+}
+
+bool
+sched_needs_issue(const struct config_cert *c, const struct cert_state *st, char *reason,
+    size_t len)
+{
+	if (st->version == 0 || st->not_after == 0) {
+		snprintf(reason, len, "no certificate issued yet");
+		return true;
+	}
+	if (!strlist_equal_sorted(&c->domains, &st->names)) {
+		snprintf(reason, len, "names changed in the inventory");
+		return true;
+	}
+	if (st->key_type != (int)c->key_type) {
+		snprintf(reason, len, "key type changed in the inventory");
+		return true;
+	}
+	if (st->account == NULL || strcmp(st->account, c->account_name) != 0) {
+		snprintf(reason, len, "account changed in the inventory");
+		return true;
+	}
+	if (st->revoked) {
+		snprintf(reason, len, "certificate was revoked");
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,56 @@
+/*
+ * scheduler.h - when each certificate is renewed: pure functions of its
+ * lifetime, the inventory, ARI windows and failure history, so they can be
+ * tested without a clock or a CA.
+ */
+#ifndef CERTFLEET_SCHEDULER_H
+#define CERTFLEET_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "store.h"
+
+#define SCHED_BACKOFF_MIN 60.0          /* first retry after a failure */
+#define SCHED_BACKOFF_MAX (6 * 3600.0)  /* cap */
+#define SCHED_ARI_RETRY_MIN 60          /* clamp of ARI Retry-After */
+#define SCHED_ARI_RETRY_MAX 86400
+#define SCHED_ARI_ERROR_RETRY (6 * 3600)
+
+/*
+ * Renewal moment without ARI: not_after - renew_before when set, else when
+ * a third of the lifetime (not_after - not_before) remains.
+ */
+time_t sched_renewal_time(time_t not_before, time_t not_after, long long renew_before);
+
+/*
+ * Spreads t earlier by up to jitter seconds (rand in [0,1)), never by more
+ * than a tenth of the lifetime so short-lived certificates keep most of
+ * their renewal window, and never before not_before.
+ */
+time_t sched_apply_jitter(time_t t, time_t not_before, time_t not_after, long long jitter,
+    double rand);
+
+/* A uniformly random moment in [start, end] (rand in [0,1)). */
+time_t sched_ari_pick(time_t start, time_t end, double rand);
+
+/* Clamps an ARI Retry-After to [1 min, 1 day]. */
+long long sched_ari_recheck(long long retry_after);
+
+/*
+ * Delay before retry number `failures` (1 = first failure): 60 s doubling
+ * up to 6 h, with +-20% jitter; a CA's Retry-After (rateLimited) wins when
+ * larger.
+ */
+double sched_backoff(int failures, long long retry_after, double rand);
+
+/*
+ * Whether the installed material no longer matches the inventory (or there
+ * is none): then the certificate is due now.  Writes the reason.
+ */
+bool sched_needs_issue(const struct config_cert *c, const struct cert_state *st,
+    char *reason, size_t len);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * check_scheduler.c - renewal arithmetic: lifetime thirds, renew_before,
+ * jitter bounds, ARI window picks and clamps, backoff.
+ */
+#include "scheduler.h"
+#include "testutil.h"
+
+#define DAY 86400
+
+START_TEST(test_renewal_third)
+{
+	/* 90-day certificate: renew with 30 days left. */
+	ck_assert_int_eq(sched_renewal_time(0, 90 * DAY, 0), 60 * DAY);
+	/* 6-day certificate: 2 days left. */
+	ck_assert_int_eq(sched_renewal_time(1000, 1000 + 6 * DAY, 0), 1000 + 4 * DAY);
+	/* 199-day certificate. */
+	ck_assert_int_eq(sched_renewal_time(0, 199 * DAY, 0), 199 * DAY - (199 * DAY) / 3);
+}
+END_TEST
+
+START_TEST(test_renew_before)
+{
+	ck_assert_int_eq(sched_renewal_time(0, 90 * DAY, 30 * DAY), 60 * DAY);
+	ck_assert_int_eq(sched_renewal_time(0, 90 * DAY, 10 * DAY), 80 * DAY);
+	/* Longer than the lifetime: at once. */
+	ck_assert_int_eq(sched_renewal_time(500, 500 + 6 * DAY, 30 * DAY), 500);
+}
+END_TEST
+
+START_TEST(test_jitter_bounds)
+{
+	time_t nb = 0, na = 90 * DAY, t = 60 * DAY;
+
+	for (int i = 0; i < 1000; i++) {
+		double r = i / 1000.0;
+		time_t j = sched_apply_jitter(t, nb, na, 3600, r);
+		ck_assert(j <= t);
+		ck_assert(j >= t - 3600);
+	}
+	ck_assert_int_eq(sched_apply_jitter(t, nb, na, 3600, 0.0), t);
+	/* A 1-hour certificate: jitter capped at a tenth of the lifetime. */
+	ck_assert_int_eq(sched_apply_jitter(2400, 0, 3600, 3600, 0.9999), 2400 - 359);
+	/* Never before not_before. */
+	ck_assert(sched_apply_jitter(100, 50, 100000, 1000, 0.999) >= 50);
+}
+END_TEST
+
+START_TEST(test_ari)
+{
+	ck_assert_int_eq(sched_ari_pick(1000, 2000, 0.0), 1000);
+	ck_assert_int_eq(sched_ari_pick(1000, 2000, 0.5), 1500);
+	ck_assert(sched_ari_pick(1000, 2000, 0.99999) <= 2000);
+	ck_assert_int_eq(sched_ari_pick(2000, 1000, 0.5), 2000);
+	ck_assert_int_eq(sched_ari_recheck(5), 60);
+	ck_assert_int_eq(sched_ari_recheck(3600), 3600);
+	ck_assert_int_eq(sched_ari_recheck(10 * DAY), DAY);
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	ck_assert(sched_backoff(1, 0, 0.5) == 60.0);
+	ck_assert(sched_backoff(2, 0, 0.5) == 120.0);
+	ck_assert(sched_backoff(3, 0, 0.5) == 240.0);
+	ck_assert(sched_backoff(30, 0, 0.5) == 6 * 3600.0);
+	ck_assert(sched_backoff(1, 0, 0.0) == 48.0);
+	ck_assert(sched_backoff(1, 0, 0.99999) < 72.0);
+	/* rateLimited Retry-After wins when larger. */
+	ck_assert(sched_backoff(1, 7200, 0.5) == 7200.0);
+	ck_assert(sched_backoff(10, 60, 0.5) == 6 * 3600.0);
+}
+END_TEST
+
+START_TEST(test_needs_issue)
+{
+	struct config_cert c = {0};
+	struct cert_state st;
+	char why[128];
+
+	cert_state_init(&st);
+	strlist_add(&c.domains, "a.example.com");
+	strlist_add(&c.domains, "b.example.com");
+	c.key_type = KEY_EC_P256;
+	c.account_name = (char *)"acct";
+	ck_assert(sched_needs_issue(&c, &st, why, sizeof(why)));
+	ck_assert_str_eq(why, "no certificate issued yet");
+	st.version = 1;
+	st.not_before = 1;
+	st.not_after = 2;
+	strlist_add(&st.names, "b.example.com");
+	strlist_add(&st.names, "a.example.com");
+	st.key_type = KEY_EC_P256;
+	st.account = xstrdup("acct");
+	ck_assert(!sched_needs_issue(&c, &st, why, sizeof(why)));
+	st.key_type = KEY_RSA_3072;
+	ck_assert(sched_needs_issue(&c, &st, why, sizeof(why)));
+	ck_assert_str_eq(why, "key type changed in the inventory");
+	st.key_type = KEY_EC_P256;
+	strlist_add(&c.domains, "c.example.com");
+	ck_assert(sched_needs_issue(&c, &st, why, sizeof(why)));
+	ck_assert_str_eq(why, "names changed in the inventory");
+	strlist_free(&c.domains);
+	cert_state_free(&st);
+}
+END_TEST
+
+static Suite *
+scheduler_suite(void)
+{
+	Suite *s = suite_create("scheduler");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_renewal_third);
+	tcase_add_test(tc, test_renew_before);
+	tcase_add_test(tc, test_jitter_bounds);
+	tcase_add_test(tc, test_ari);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_needs_issue);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(scheduler_suite)
