@@ -62,7 +62,13 @@ struct fleet {
 	fleet_idle_cb idle_cb;
 	void *idle_arg;
 	ev_idle idle_check;
+	/* post_hook batching: names settled since the last post hook. */
+	struct strlist batch_renewed, batch_failed;
+	ev_timer post_timer;
+	bool post_running;
 };
+
+#define POST_HOOK_DEBOUNCE 5.0  /* seconds without a renewal settling */
 
 static void cert_schedule(struct cert_rt *r);
 static void queue_run(struct fleet *f);
@@ -72,8 +78,11 @@ static void queue_run(struct fleet *f);
 bool
 fleet_busy(const struct fleet *f)
 {
-	return f->inflight > 0 || f->hooks > 0 || (f->qhead != NULL && !f->draining);
+	return f->inflight > 0 || f->hooks > 0 || (f->qhead != NULL && !f->draining) ||
+	    f->post_running || ev_is_active(&f->post_timer);
 }
+
+static bool post_hook_start(struct fleet *f);
 
 static void
 idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -82,6 +91,9 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 	(void)revents;
 	ev_idle_stop(loop, w);
+	/* A one-shot run has no debounce: the batch is everything. */
+	if (f->once && !f->post_running && post_hook_start(f))
+		return;
 	if (!fleet_busy(f) && f->idle_cb)
 		f->idle_cb(f, f->idle_arg);
 }
@@ -99,6 +111,90 @@ fleet_set_idle_cb(struct fleet *f, fleet_idle_cb cb, void *arg)
 {
 	f->idle_cb = cb;
 	f->idle_arg = arg;
+}
+
+/* ---- post_hook: once per batch of renewals ---- */
+
+static void maybe_idle(struct fleet *f);
+
+static void
+post_hook_done(const struct hook_result *res, void *arg)
+{
+	struct fleet *f = arg;
+
+	f->post_running = false;
+	if (res->exited && res->status == 0)
+		log_info("post hook succeeded");
+	else if (res->timed_out)
+		log_err("post hook killed after %llds", f->cfg->hook_timeout);
+	else if (res->exited)
+		log_err("post hook exited with status %d", res->status);
+	else
+		log_err("post hook killed by signal %d", res->status);
+	maybe_idle(f);
+}
+
+/* Starts the post hook for the names collected so far; false when there is
+ * nothing to run. */
+static bool
+post_hook_start(struct fleet *f)
+{
+	struct strlist env = {0};
+	char *ren, *fai, *p;
+
+	if (f->cfg->post_hook.n == 0 || (f->batch_renewed.n == 0 && f->batch_failed.n == 0)) {
+		strlist_free(&f->batch_renewed);
+		strlist_free(&f->batch_failed);
+		return false;
+	}
+	ren = strlist_join(&f->batch_renewed, " ");
+	fai = strlist_join(&f->batch_failed, " ");
+	p = xasprintf("CERTFLEET_RENEWED=%s", ren);
+	strlist_add(&env, p);
+	free(p);
+	p = xasprintf("CERTFLEET_FAILED=%s", fai);
+	strlist_add(&env, p);
+	free(p);
+	log_info("running the post hook (%zu renewed, %zu failed)", f->batch_renewed.n,
+	    f->batch_failed.n);
+	strlist_free(&f->batch_renewed);
+	strlist_free(&f->batch_failed);
+	f->post_running = hook_start(f->env->loop, "post hook", &f->cfg->post_hook, &env,
+	    (double)f->cfg->hook_timeout, post_hook_done, f) != NULL;
+	free(ren);
+	free(fai);
+	strlist_free(&env);
+	return f->post_running;
+}
+
+static void
+post_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fleet *f = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	/* Still renewing: the batch is not over yet. */
+	if (f->inflight > 0 || f->qhead != NULL || f->hooks > 0 || f->post_running) {
+		ev_timer_set(w, POST_HOOK_DEBOUNCE, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	post_hook_start(f);
+	maybe_idle(f);
+}
+
+static void
+batch_note(struct fleet *f, const char *name, bool ok)
+{
+	if (f->cfg->post_hook.n == 0)
+		return;
+	strlist_add(ok ? &f->batch_renewed : &f->batch_failed, name);
+	if (f->once)
+		return;
+	ev_timer_stop(f->env->loop, &f->post_timer);
+	ev_timer_set(&f->post_timer, POST_HOOK_DEBOUNCE, 0.);
+	ev_timer_start(f->env->loop, &f->post_timer);
 }
 
 /* ---- lookups ---- */
@@ -243,6 +339,7 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	}
 	if (!res->ok) {
 		record_failure(r, res->error, res->problem, res->retry_after);
+		batch_note(f, r->cfg->name, false);
 		cert_settled(r);
 		return;
 	}
@@ -254,12 +351,14 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		r->st.order_url = NULL;
 		store_order_key_remove(f->env->store, r->cfg->name);
 		record_failure(r, err, NULL, 0);
+		batch_note(f, r->cfg->name, false);
 		cert_settled(r);
 		return;
 	}
 	r->failing = false;
 	r->force = false;
 	f->succeeded++;
+	batch_note(f, r->cfg->name, true);
 	run_deploy_hook(r);
 }
 
@@ -279,6 +378,8 @@ cert_start(struct cert_rt *r)
 	r->st.last_attempt = time(NULL);
 	f->inflight++;
 	r->acct->inflight++;
+	log_info("%s: starting renewal (account %s: %d in flight, all accounts: %d)",
+	    r->cfg->name, r->acct->cfg->name, r->acct->inflight, f->inflight);
 	r->job = order_start(f->env, r->acct->acme, &p, order_finished, r);
 }
 
@@ -579,6 +680,8 @@ fleet_new(struct acme_env *env, const struct config *cfg, bool once)
 	f->once = once;
 	ev_idle_init(&f->idle_check, idle_check_cb);
 	f->idle_check.data = f;
+	ev_timer_init(&f->post_timer, post_timer_cb, 0., 0.);
+	f->post_timer.data = f;
 	for (size_t i = 0; i < cfg->naccounts; i++)
 		acct_new(f, &cfg->accounts[i]);
 	for (size_t i = 0; i < cfg->ncerts; i++)
@@ -639,6 +742,9 @@ fleet_free(struct fleet *f)
 	if (f == NULL)
 		return;
 	ev_idle_stop(f->env->loop, &f->idle_check);
+	ev_timer_stop(f->env->loop, &f->post_timer);
+	strlist_free(&f->batch_renewed);
+	strlist_free(&f->batch_failed);
 	for (size_t i = 0; i < f->ncerts; i++) {
 		cert_stop(f->certs[i]);
 		cert_state_free(&f->certs[i]->st);
@@ -657,6 +763,12 @@ void
 fleet_drain(struct fleet *f)
 {
 	f->draining = true;
+	/* Renewals already installed still need their web servers reloaded. */
+	if (ev_is_active(&f->post_timer)) {
+		ev_timer_stop(f->env->loop, &f->post_timer);
+		if (!f->post_running)
+			post_hook_start(f);
+	}
 	for (size_t i = 0; i < f->ncerts; i++) {
 		ev_periodic_stop(f->env->loop, &f->certs[i]->timer);
 		ari_cancel(f->certs[i]);

@@ -16,9 +16,11 @@ sched_renewal_time(time_t not_before, time_t not_after, long long renew_before)
 	time_t lifetime = not_after > not_before ? not_after - not_before : 0;
 
 	if (renew_before > 0) {
-		/* A renew_before longer than the lifetime means "at once". */
-		if (renew_before >= (long long)lifetime)
-			return not_before;
+		/* A renew_before near or beyond the lifetime (30d on a 6-day
+		 * certificate) would renew right after every issuance: cap it
+		 * at half the lifetime. */
+		if (renew_before > (long long)lifetime / 2)
+			renew_before = (long long)lifetime / 2;
 		return not_after - (time_t)renew_before;
 	}
 	return not_after - lifetime / 3;

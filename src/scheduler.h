@@ -20,8 +20,8 @@
 #define SCHED_ARI_ERROR_RETRY (6 * 3600)
 
 /*
- * Renewal moment without ARI: not_after - renew_before when set, else when
- * a third of the lifetime (not_after - not_before) remains.
+ * Renewal moment without ARI: not_after - renew_before when set (capped at
+ * half the lifetime), else when a third of the lifetime remains.
  */
 time_t sched_renewal_time(time_t not_before, time_t not_after, long long renew_before);
 

@@ -22,8 +22,8 @@ START_TEST(test_renew_before)
 {
 	ck_assert_int_eq(sched_renewal_time(0, 90 * DAY, 30 * DAY), 60 * DAY);
 	ck_assert_int_eq(sched_renewal_time(0, 90 * DAY, 10 * DAY), 80 * DAY);
-	/* Longer than the lifetime: at once. */
-	ck_assert_int_eq(sched_renewal_time(500, 500 + 6 * DAY, 30 * DAY), 500);
+	/* Longer than half the lifetime: capped, never "right after issuance". */
+	ck_assert_int_eq(sched_renewal_time(500, 500 + 6 * DAY, 30 * DAY), 500 + 3 * DAY);
 }
 END_TEST
 
