@@ -53,9 +53,14 @@ fsync_dir(const char *dir)
 int
 mkdir_p(const char *path, mode_t mode)
 {
-	char *p = xstrdup(path), *q;
+	char *p = NULL, *q;
 	int rc = 0;
 
+	if (path == NULL || *path == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	p = xstrdup(path);
 	for (q = p + 1; ; q++) {
 		if (*q != '/' && *q != '\0')
 			continue;
@@ -71,9 +76,12 @@ mkdir_p(const char *path, mode_t mode)
 	}
 	if (rc == 0) {
 		struct stat st;
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			if (errno == 0)
-				errno = ENOTDIR;
+		/* errno still holds the EEXIST of the last mkdir(): a file in
+		 * the way must read as ENOTDIR. */
+		if (stat(path, &st) < 0) {
+			rc = -1;
+		} else if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
 			rc = -1;
 		}
 	}
@@ -119,24 +127,27 @@ atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, u
 	 * set on the empty file, before any data exists in it. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot write %s: cannot create %s: %s", path, tmp,
+		    strerror(errno));
 		goto out;
 	}
 	if ((owner != (uid_t)-1 || group != (gid_t)-1) && fchown(fd, owner, group) < 0) {
-		snprintf(err, errlen, "cannot chown %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot write %s: cannot chown %s: %s", path, tmp,
+		    strerror(errno));
 		goto out;
 	}
 	if (fchmod(fd, mode) < 0) {
-		snprintf(err, errlen, "cannot chmod %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot write %s: cannot chmod %s: %s", path, tmp,
+		    strerror(errno));
 		goto out;
 	}
 	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
@@ -145,7 +156,8 @@ atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, u
 		goto out;
 	}
 	if (fsync_dir(dir) < 0) {
-		snprintf(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "%s written but cannot sync directory %s: %s", path, dir,
+		    strerror(errno));
 		goto out_renamed;
 	}
 	rc = 0;
@@ -208,9 +220,12 @@ store_open_common(const char *state_dir, struct store **out, bool lock, char *er
 	s->readonly = !lock;
 	if (!lock) {
 		struct stat st;
-		if (stat(state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen, "state directory %s: %s", state_dir,
-			    errno ? strerror(errno) : "not a directory");
+		if (stat(state_dir, &st) < 0) {
+			snprintf(err, errlen, "state directory %s: %s", state_dir, strerror(errno));
+			goto fail;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "state directory %s: not a directory", state_dir);
 			goto fail;
 		}
 		*out = s;
@@ -234,13 +249,19 @@ store_open_common(const char *state_dir, struct store **out, bool lock, char *er
 		goto fail;
 	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int lock_errno = errno; /* pread() below may overwrite it */
 		char other[32] = "";
-		ssize_t n = pread(s->lock_fd, other, sizeof(other) - 1, 0);
+		ssize_t n;
+
+		if (lock_errno != EWOULDBLOCK) {
+			snprintf(err, errlen, "cannot lock %s: %s", p, strerror(lock_errno));
+			goto fail;
+		}
+		n = pread(s->lock_fd, other, sizeof(other) - 1, 0);
 		other[n > 0 ? n : 0] = '\0';
 		other[strcspn(other, "\n")] = '\0';
-		if (errno == EWOULDBLOCK || errno == EAGAIN || n >= 0)
-			snprintf(err, errlen, "state directory %s is in use by another certfleetd "
-			    "(pid %s)", state_dir, *other ? other : "unknown");
+		snprintf(err, errlen, "state directory %s is in use by another certfleetd "
+		    "(pid %s)", state_dir, *other ? other : "unknown");
 		goto fail;
 	}
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -409,7 +430,8 @@ store_account_load(struct store *s, const char *name, struct account_record *out
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	root = cJSON_ParseWithLength(json, len);
+	/* Trailing bytes mean a damaged file (read_file() NUL-terminates). */
+	root = cJSON_ParseWithLengthOpts(json, len + 1, NULL, true);
 	if (!cJSON_IsObject(root)) {
 		snprintf(err, errlen, "%s: not valid JSON", path);
 		goto out;
@@ -460,12 +482,16 @@ store_cert_list(struct store *s, struct strlist *out)
 	char *d = xasprintf("%s/certs", s->dir);
 	DIR *dp = opendir(d);
 	struct dirent *e;
+	struct stat st;
 
 	free(d);
 	if (dp == NULL)
 		return -1;
+	/* Only directories: a stray file (an editor's backup, say) is not a
+	 * certificate. */
 	while ((e = readdir(dp)) != NULL)
-		if (safe_name(e->d_name))
+		if (safe_name(e->d_name) && fstatat(dirfd(dp), e->d_name, &st, 0) == 0 &&
+		    S_ISDIR(st.st_mode))
 			strlist_add(out, e->d_name);
 	closedir(dp);
 	return 0;
@@ -474,14 +500,31 @@ store_cert_list(struct store *s, struct strlist *out)
 char *
 store_keep_rejected(struct store *s, const char *name, const char *pem, size_t len)
 {
-	char err[512], file[64], *path;
+	char err[512], file[64], *path = NULL;
+	long long now = (long long)time(NULL);
+	struct stat st;
 
 	if (store_ensure_dir(s, "certs", name, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return NULL;
 	}
-	snprintf(file, sizeof(file), "rejected-%lld.pem", (long long)time(NULL));
-	path = store_path(s, "certs", name, file);
+	/* A second rejection within the same second must not replace the
+	 * first: both are evidence. */
+	for (int i = 1; ; i++) {
+		if (i == 1)
+			snprintf(file, sizeof(file), "rejected-%lld.pem", now);
+		else
+			snprintf(file, sizeof(file), "rejected-%lld-%d.pem", now, i);
+		free(path);
+		path = store_path(s, "certs", name, file);
+		if (lstat(path, &st) < 0 && errno == ENOENT)
+			break;
+		if (i == 1000) {
+			log_err("%s: too many rejected certificates kept this second", path);
+			free(path);
+			return NULL;
+		}
+	}
 	if (atomic_write_file(path, pem, len, 0600, (uid_t)-1, (gid_t)-1, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		free(path);

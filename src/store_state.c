@@ -157,7 +157,9 @@ store_cert_load(struct store *s, const char *name, struct cert_state *st, char *
 			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	o = cJSON_ParseWithLength(json, len);
+	/* Trailing bytes after the object mean the file is damaged: refuse it
+	 * rather than trust its first part.  read_file() NUL-terminates. */
+	o = cJSON_ParseWithLengthOpts(json, len + 1, NULL, true);
 	if (!cJSON_IsObject(o)) {
 		snprintf(err, errlen, "%s: not valid JSON", path);
 		goto out;

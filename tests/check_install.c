@@ -1,0 +1,437 @@
+/*
+ * check_install.c - unit tests for install.c: version numbering, the
+ * live/NAME -> ../archive/NAME/.liveN switch, file modes and ownership,
+ * failures that must leave the live link alone, and the live path helpers.
+ * The material is plain text: install.c copies bytes and parses nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "install.h"
+#include "store.h"
+#include "testutil.h"
+#include "util.h"
+
+/* basedir belongs to the parent (unchecked fixture) so that the tmpdir of
+ * a failed test, which ends without the checked teardown, still goes. */
+static char basedir[64], tmpdir[96];
+static const char *const files[] = {"cert", "chain", "fullchain", "privkey"};
+
+static void
+base_setup(void)
+{
+	snprintf(basedir, sizeof(basedir), "/tmp/check_install.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(basedir));
+}
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t.XXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+teardown(void)
+{
+	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+base_teardown(void)
+{
+	nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Material of version v: every file's text says which file and version. */
+struct material {
+	char text[4][64];
+	struct install_material m;
+};
+
+static void
+material_make(struct material *mt, int v)
+{
+	for (int i = 0; i < 4; i++)
+		snprintf(mt->text[i], sizeof(mt->text[i]), "%s of version %d\n", files[i], v);
+	mt->m.cert_pem = mt->text[0];
+	mt->m.chain_pem = mt->text[1];
+	mt->m.fullchain_pem = mt->text[2];
+	mt->m.key_pem = mt->text[3];
+	mt->m.key_len = strlen(mt->text[3]);
+}
+
+static struct install_opts
+opts_make(void)
+{
+	struct install_opts o = {
+		.output_dir = tmpdir, .name = "example.com",
+		.owner = (uid_t)-1, .group = (gid_t)-1, .mode = 0644,
+	};
+	return o;
+}
+
+static int
+install(const struct install_opts *o, int v_material, int *version, char *err, size_t errlen)
+{
+	struct material mt;
+
+	material_make(&mt, v_material);
+	*version = -42;
+	err[0] = '\0';
+	return install_lineage(o, &mt.m, version, err, errlen);
+}
+
+static char *
+live_link(const char *name)
+{
+	char *link = xasprintf("%s/live/%s", tmpdir, name), buf[PATH_MAX];
+	ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+
+	ck_assert_msg(n > 0, "readlink %s: %s", link, strerror(errno));
+	buf[n] = '\0';
+	free(link);
+	return xstrdup(buf);
+}
+
+/* Every live/NAME/X.pem holds version v's text. */
+static void
+assert_live_is(const char *name, int v)
+{
+	char want_link[128];
+	char *l = live_link(name);
+
+	snprintf(want_link, sizeof(want_link), "../archive/%s/.live%d", name, v);
+	ck_assert_str_eq(l, want_link);
+	free(l);
+	for (int i = 0; i < 4; i++) {
+		char file[32], want[64];
+		size_t len = 0;
+		snprintf(file, sizeof(file), "%s.pem", files[i]);
+		snprintf(want, sizeof(want), "%s of version %d\n", files[i], v);
+		char *data = install_read_live(tmpdir, name, file, &len);
+		ck_assert_msg(data != NULL, "live/%s/%s unreadable", name, file);
+		ck_assert_str_eq(data, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(data);
+	}
+}
+
+static mode_t
+mode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+/* Entries of dir whose name starts with prefix. */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_versions)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+
+	for (int n = 1; n <= 3; n++) {
+		ck_assert_msg(install(&o, n, &v, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(v, n);
+		assert_live_is("example.com", n);
+	}
+	/* Older versions stay in the archive, as real files, and each
+	 * .liveN holds relative links to its own version. */
+	for (int n = 1; n <= 3; n++) {
+		for (int i = 0; i < 4; i++) {
+			struct stat st;
+			char buf[64], want[64];
+			char *p = xasprintf("%s/archive/example.com/%s%d.pem", tmpdir, files[i], n);
+			char *q = xasprintf("%s/archive/example.com/.live%d/%s.pem", tmpdir, n,
+			    files[i]);
+			ck_assert_int_eq(lstat(p, &st), 0);
+			ck_assert(S_ISREG(st.st_mode));
+			ssize_t len = readlink(q, buf, sizeof(buf) - 1);
+			ck_assert_int_gt(len, 0);
+			buf[len] = '\0';
+			snprintf(want, sizeof(want), "../%s%d.pem", files[i], n);
+			ck_assert_str_eq(buf, want);
+			free(p);
+			free(q);
+		}
+	}
+	/* No temporary left beside the link or in the archive. */
+	char *live = xasprintf("%s/live", tmpdir);
+	char *arch = xasprintf("%s/archive/example.com", tmpdir);
+	ck_assert_int_eq(count_prefixed(live, "."), 2);
+	ck_assert_int_eq(count_prefixed(arch, "."), 2 + 3); /* ., .., .live1-3 */
+	free(live);
+	free(arch);
+
+	/* Lineages are independent. */
+	o.name = "other.example";
+	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(v, 1);
+	assert_live_is("other.example", 1);
+	assert_live_is("example.com", 3);
+}
+END_TEST
+
+START_TEST(test_modes)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+
+	umask(077); /* the modes asked for win over the daemon's umask */
+	o.mode = 0644;
+	ck_assert_msg(install(&o, 1, &v, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; i < 4; i++) {
+		char *p = xasprintf("%s/live/example.com/%s.pem", tmpdir, files[i]);
+		mode_t want = i == 3 ? 0600 : 0644;
+		ck_assert_msg(mode_of(p) == want, "%s: %03o", p, (unsigned)mode_of(p));
+		free(p);
+	}
+
+	/* With a group the key becomes group-readable, never more. */
+	o.mode = 0640;
+	o.group = getgid();
+	o.owner = getuid();
+	ck_assert_msg(install(&o, 2, &v, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; i < 4; i++) {
+		struct stat st;
+		char *p = xasprintf("%s/live/example.com/%s.pem", tmpdir, files[i]);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0640);
+		ck_assert_uint_eq(st.st_uid, getuid());
+		ck_assert_uint_eq(st.st_gid, getgid());
+		free(p);
+	}
+
+	if (geteuid() == 0) {
+		/* Root installs for a service user: owner and group applied. */
+		o.owner = 4242;
+		o.group = 4343;
+		o.mode = 0604;
+		ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+		for (int i = 0; i < 4; i++) {
+			struct stat st;
+			char *p = xasprintf("%s/live/example.com/%s.pem", tmpdir, files[i]);
+			ck_assert_int_eq(stat(p, &st), 0);
+			ck_assert_uint_eq(st.st_uid, 4242);
+			ck_assert_uint_eq(st.st_gid, 4343);
+			ck_assert_uint_eq(st.st_mode & 07777, i == 3 ? 0640 : 0604);
+			free(p);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_chain_absent)
+{
+	struct install_opts o = opts_make();
+	struct material mt;
+	char err[512] = "";
+	size_t len = 99;
+	int v;
+
+	material_make(&mt, 1);
+	mt.m.chain_pem = NULL; /* a lone leaf */
+	ck_assert_msg(install_lineage(&o, &mt.m, &v, err, sizeof(err)) == 0, "%s", err);
+	char *data = install_read_live(tmpdir, "example.com", "chain.pem", &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(len, 0);
+	free(data);
+	/* The key is written with its explicit length, not strlen(). */
+	mt.m.key_len = 5;
+	ck_assert_int_eq(install_lineage(&o, &mt.m, &v, err, sizeof(err)), 0);
+	data = install_read_live(tmpdir, "example.com", "privkey.pem", &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_str_eq(data, "privk");
+	free(data);
+}
+END_TEST
+
+START_TEST(test_failure_keeps_live)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+
+	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), 0);
+	/* Block the switch itself: a non-empty directory where the temporary
+	 * link is made.  Everything for version 2 gets written, then the
+	 * switch fails. */
+	char *blocker = xasprintf("%s/live/.example.com.tmp", tmpdir);
+	char *inside = xasprintf("%s/keep", blocker);
+	ck_assert_int_eq(mkdir(blocker, 0700), 0);
+	FILE *f = fopen(inside, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(install(&o, 2, &v, err, sizeof(err)), -1);
+	ck_assert_int_eq(v, -42); /* not touched on failure */
+	ck_assert_msg(strstr(err, blocker) != NULL, "message does not name %s: %s", blocker,
+	    err);
+	assert_live_is("example.com", 1);
+
+	/* The next attempt never reuses the half-made version 2. */
+	ck_assert_int_eq(unlink(inside), 0);
+	ck_assert_int_eq(rmdir(blocker), 0);
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 3);
+	assert_live_is("example.com", 3);
+	free(blocker);
+	free(inside);
+}
+END_TEST
+
+START_TEST(test_stray_version_skipped)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+
+	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), 0);
+	/* Leftovers of an interrupted version 2 (a .live2 that is a plain
+	 * file, say) push the number past them and stay untouched. */
+	char *stray = xasprintf("%s/archive/example.com/.live2", tmpdir);
+	FILE *f = fopen(stray, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("stray", f);
+	fclose(f);
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 3);
+	assert_live_is("example.com", 3);
+	struct stat st;
+	ck_assert_int_eq(lstat(stray, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_size, 5);
+
+	/* So does a lone archive file of a higher version. */
+	char *high = xasprintf("%s/archive/example.com/fullchain9.pem", tmpdir);
+	f = fopen(high, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(install(&o, 10, &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(v, 10);
+	assert_live_is("example.com", 10);
+	free(stray);
+	free(high);
+}
+END_TEST
+
+START_TEST(test_refuses_real_directory)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+	char *link = xasprintf("%s/live/example.com", tmpdir);
+	char *mine = xasprintf("%s/fullchain.pem", link);
+
+	/* Someone's hand-made live/NAME (certbot's own layout, say). */
+	ck_assert_int_eq(mkdir_p(link, 0755), 0);
+	FILE *f = fopen(mine, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("operator's file", f);
+	fclose(f);
+	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, link) != NULL, "message does not name %s: %s", link, err);
+	ck_assert_msg(strstr(err, "not a symbolic link") != NULL, "%s", err);
+	struct stat st;
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	size_t len;
+	char *data = install_read_live(tmpdir, "example.com", "fullchain.pem", &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_str_eq(data, "operator's file");
+	free(data);
+	/* Refused before writing anything into the archive. */
+	char *arch = xasprintf("%s/archive/example.com/cert1.pem", tmpdir);
+	ck_assert_int_eq(access(arch, F_OK), -1);
+	free(arch);
+	free(link);
+	free(mine);
+}
+END_TEST
+
+START_TEST(test_live_paths)
+{
+	struct install_opts o = opts_make();
+	char err[512], *p, want[256];
+	size_t len = 7;
+	int v;
+
+	p = install_live_path("/srv/tls", "example.com", "fullchain.pem");
+	ck_assert_str_eq(p, "/srv/tls/live/example.com/fullchain.pem");
+	free(p);
+	p = install_live_path("/srv/tls", "example.com", NULL);
+	ck_assert_str_eq(p, "/srv/tls/live/example.com");
+	free(p);
+
+	ck_assert_ptr_null(install_read_live(tmpdir, "example.com", "fullchain.pem", &len));
+	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), 0);
+	char *data = install_read_live(tmpdir, "example.com", "fullchain.pem", &len);
+	snprintf(want, sizeof(want), "fullchain of version 1\n");
+	ck_assert_ptr_nonnull(data);
+	ck_assert_str_eq(data, want);
+	ck_assert_uint_eq(len, strlen(want));
+	free(data);
+	ck_assert_ptr_null(install_read_live(tmpdir, "example.com", "missing.pem", &len));
+	/* The path helper names a path that reaches the same file. */
+	p = install_live_path(tmpdir, "example.com", "cert.pem");
+	ck_assert_int_eq(read_file(p, &data, &len, 1 << 20), 0);
+	ck_assert_str_eq(data, "cert of version 1\n");
+	free(data);
+	free(p);
+}
+END_TEST
+
+static Suite *
+install_suite(void)
+{
+	Suite *s = suite_create("install");
+	TCase *tc = tcase_create("lineage");
+
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_versions);
+	tcase_add_test(tc, test_modes);
+	tcase_add_test(tc, test_chain_absent);
+	tcase_add_test(tc, test_failure_keeps_live);
+	tcase_add_test(tc, test_stray_version_skipped);
+	tcase_add_test(tc, test_refuses_real_directory);
+	tcase_add_test(tc, test_live_paths);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(install_suite)

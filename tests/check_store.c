@@ -1,0 +1,773 @@
+/*
+ * check_store.c - unit tests for store.c and store_state.c: atomic file
+ * writes (modes, replacement, no temporary left behind), mkdir_p, the
+ * state directory lock, account records, per-certificate state, order keys
+ * and rejected certificates.  Each test works in its own mkdtemp()
+ * directory under /tmp, removed by the teardown.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "store.h"
+#include "testutil.h"
+#include "util.h"
+
+/* basedir is made and removed by the parent (unchecked fixture): a test
+ * that fails ends its forked process without the checked teardown, and
+ * its tmpdir inside basedir must still go. */
+static char basedir[64], tmpdir[96];
+/* Strings made by tp(), freed by the teardown: keeps tests short. */
+static char *owned[64];
+static size_t nowned;
+
+static void
+base_setup(void)
+{
+	snprintf(basedir, sizeof(basedir), "/tmp/check_store.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(basedir));
+}
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t.XXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+teardown(void)
+{
+	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	while (nowned > 0)
+		free(owned[--nowned]);
+}
+
+static void
+base_teardown(void)
+{
+	nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *
+own(char *p)
+{
+	ck_assert_uint_lt(nowned, ARRAY_SIZE(owned));
+	owned[nowned++] = p;
+	return p;
+}
+
+/* TMPDIR/fmt...; freed by the teardown.  open_store() uses TMPDIR/state. */
+static char *tp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *
+tp(const char *fmt, ...)
+{
+	va_list ap;
+	char *rel;
+
+	va_start(ap, fmt);
+	rel = own(xvasprintf(fmt, ap));
+	va_end(ap);
+	return own(xasprintf("%s/%s", tmpdir, rel));
+}
+
+#define ck_assert_time_eq(a, b) ck_assert_int_eq((long long)(a), (long long)(b))
+
+static mode_t
+mode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+static char *
+slurp(const char *path)
+{
+	char *data = NULL;
+	size_t len;
+
+	ck_assert_msg(read_file(path, &data, &len, 1 << 20) == 0, "read %s: %s", path,
+	    strerror(errno));
+	return own(data);
+}
+
+static void
+spew(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Entries of dir whose name starts with prefix (e.g. ".f.tmp."). */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- atomic_write_file ---- */
+
+static const mode_t umasks[] = {022, 000};
+
+START_TEST(test_atomic_modes)
+{
+	static const mode_t modes[] = {0600, 0644, 0640};
+	char err[512] = "";
+
+	umask(umasks[_i]);
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		char *p = tp("f%zu", i);
+		ck_assert_msg(atomic_write_file(p, "data", 4, modes[i], (uid_t)-1, (gid_t)-1,
+		    err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(mode_of(p) == modes[i], "umask %03o mode %03o: got %03o",
+		    (unsigned)umasks[_i], (unsigned)modes[i], (unsigned)mode_of(p));
+		ck_assert_str_eq(slurp(p), "data");
+		/* Rewriting with another mode takes the new one. */
+		ck_assert_int_eq(atomic_write_file(p, "x", 1, 0600, (uid_t)-1, (gid_t)-1,
+		    err, sizeof(err)), 0);
+		ck_assert_uint_eq(mode_of(p), 0600);
+	}
+}
+END_TEST
+
+START_TEST(test_atomic_replaces)
+{
+	char err[512] = "", old[16] = "";
+	char *p = tp("file");
+	int fd;
+
+	spew(p, "old contents");
+	fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(atomic_write_file(p, "new", 3, 0644, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(slurp(p), "new");
+	/* Replaced by rename, not rewritten in place: a reader that had the
+	 * old file open still sees all of the old contents. */
+	ck_assert_int_eq(read(fd, old, sizeof(old) - 1), 12);
+	ck_assert_str_eq(old, "old contents");
+	close(fd);
+	ck_assert_int_eq(atomic_write_file(p, "", 0, 0644, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(slurp(p), "");
+	ck_assert_int_eq(count_prefixed(tmpdir, ".file.tmp."), 0);
+}
+END_TEST
+
+START_TEST(test_atomic_failures)
+{
+	char err[512] = "";
+	char *dir = tp("dir"), *orphan = tp("missing/file");
+	struct stat st;
+
+	/* The target is a directory: rename() fails after the temporary
+	 * file was written, and the temporary must go. */
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(atomic_write_file(dir, "x", 1, 0600, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, dir) != NULL, "message does not name %s: %s", dir, err);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	/* The parent is missing: nothing is created. */
+	err[0] = '\0';
+	ck_assert_int_eq(atomic_write_file(orphan, "x", 1, 0600, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, orphan) != NULL, "message does not name %s: %s", orphan,
+	    err);
+	ck_assert_int_eq(access(tp("missing"), F_OK), -1);
+	ck_assert_int_eq(count_prefixed(tmpdir, "."), 2); /* "." and ".." only */
+}
+END_TEST
+
+START_TEST(test_atomic_ownership)
+{
+	char err[512] = "";
+	char *p = tp("owned");
+	struct stat st;
+
+	ck_assert_int_eq(atomic_write_file(p, "a", 1, 0644, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_uint_eq(st.st_gid, getegid());
+	ck_assert_msg(atomic_write_file(p, "b", 1, 0644, getuid(), getgid(), err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, getuid());
+	ck_assert_uint_eq(st.st_gid, getgid());
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	if (geteuid() != 0)
+		return;
+	/* Only root can give files away: owner and group apply independently. */
+	ck_assert_int_eq(atomic_write_file(p, "c", 1, 0640, 4242, (gid_t)-1, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 4242);
+	ck_assert_uint_eq(st.st_gid, getegid());
+	ck_assert_int_eq(atomic_write_file(p, "d", 1, 0640, (uid_t)-1, 4343, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_uint_eq(st.st_gid, 4343);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+}
+END_TEST
+
+/* ---- mkdir_p ---- */
+
+START_TEST(test_mkdir_p_nested)
+{
+	char *p = tp("a/b/c");
+
+	umask(0);
+	ck_assert_int_eq(mkdir_p(p, 0750), 0);
+	ck_assert_uint_eq(mode_of(tp("a")), 0750);
+	ck_assert_uint_eq(mode_of(tp("a/b")), 0750);
+	ck_assert_uint_eq(mode_of(p), 0750);
+	/* Existing components are fine, and keep their mode. */
+	ck_assert_int_eq(chmod(tp("a/b"), 0700), 0);
+	ck_assert_int_eq(mkdir_p(p, 0755), 0);
+	ck_assert_uint_eq(mode_of(tp("a/b")), 0700);
+	ck_assert_int_eq(mkdir_p(tp("x/y/"), 0700), 0);
+	ck_assert_uint_eq(mode_of(tp("x/y")), 0700);
+}
+END_TEST
+
+START_TEST(test_mkdir_p_file_in_the_way)
+{
+	spew(tp("file"), "x");
+	errno = 0;
+	ck_assert_int_eq(mkdir_p(tp("file/sub/dir"), 0700), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	errno = 0;
+	ck_assert_int_eq(mkdir_p(tp("file"), 0700), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_int_eq(mkdir_p("", 0700), -1);
+}
+END_TEST
+
+/* ---- store_open and its lock ---- */
+
+START_TEST(test_store_open_layout)
+{
+	static const char *const subs[] = {"", "/accounts", "/certs"};
+	char err[512] = "", pid[32];
+	char *state = tp("state/deeper");
+	struct store *s = NULL;
+
+	umask(022);
+	ck_assert_msg(store_open(state, &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(store_dir(s), state);
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		char *d = tp("state/deeper%s", subs[i]);
+		ck_assert_msg(mode_of(d) == 0700, "%s: mode %03o", d, (unsigned)mode_of(d));
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	ck_assert_str_eq(slurp(tp("state/deeper/lock")), pid);
+	store_close(s);
+	store_close(NULL);
+}
+END_TEST
+
+/* Forks a child that tries store_open(state); true if it failed with want. */
+static bool
+child_open_fails(const char *state, const char *want)
+{
+	pid_t child = fork();
+	int status;
+
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct store *c = NULL;
+		char cerr[512] = "";
+		_exit(store_open(state, &c, cerr, sizeof(cerr)) == -1 &&
+		    (want == NULL || strcmp(cerr, want) == 0) ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+START_TEST(test_store_open_locked)
+{
+	char err[512] = "", want[512];
+	char *state = tp("state");
+	struct store *s = NULL, *s2 = NULL;
+
+	ck_assert_int_eq(store_open(state, &s, err, sizeof(err)), 0);
+	/* A second open file description conflicts even in the same process. */
+	ck_assert_int_eq(store_open(state, &s2, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want),
+	    "state directory %s is in use by another certfleetd (pid %ld)", state,
+	    (long)getpid());
+	ck_assert_str_eq(err, want);
+	ck_assert_msg(child_open_fails(state, want),
+	    "a forked child could take the lock (or got another message)");
+	/* The failed attempts did not release it. */
+	ck_assert_int_eq(store_open(state, &s2, err, sizeof(err)), -1);
+	store_close(s);
+	ck_assert_msg(store_open(state, &s2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(child_open_fails(state, NULL));
+	store_close(s2);
+}
+END_TEST
+
+START_TEST(test_store_open_readonly)
+{
+	char err[512] = "";
+	char *missing = tp("nonexistent"), *file = tp("plainfile"), *state = tp("state");
+	struct store *s = NULL, *ro = NULL;
+	struct cert_state st;
+
+	ck_assert_int_eq(store_open_readonly(missing, &ro, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, missing) != NULL, "%s", err);
+	ck_assert_int_eq(access(missing, F_OK), -1); /* not created */
+	spew(file, "x");
+	ck_assert_int_eq(store_open_readonly(file, &ro, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, file) && strstr(err, "not a directory"), "%s", err);
+
+	/* Read-only use takes no lock: works beside the daemon. */
+	ck_assert_int_eq(store_open(state, &s, err, sizeof(err)), 0);
+	ck_assert_msg(store_open_readonly(state, &ro, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(store_dir(ro), state);
+	ck_assert_int_eq(store_cert_load(ro, "none", &st, err, sizeof(err)), 0);
+	cert_state_free(&st);
+	store_close(ro);
+	store_close(s);
+}
+END_TEST
+
+/* ---- accounts ---- */
+
+static struct store *
+open_store(void)
+{
+	char err[512] = "";
+	struct store *s = NULL;
+
+	ck_assert_msg(store_open(tp("state"), &s, err, sizeof(err)) == 0, "%s", err);
+	return s;
+}
+
+static void
+assert_same_key(const privkey_t *a, const privkey_t *b)
+{
+	char *ja = own(privkey_jwk_json(a)), *jb = own(privkey_jwk_json(b));
+
+	ck_assert(ja && jb);
+	ck_assert_str_eq(ja, jb);
+}
+
+START_TEST(test_account_roundtrip)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	privkey_t *k = privkey_generate(KEY_EC_P384);
+	struct account_record r = {0}, in;
+
+	ck_assert_ptr_nonnull(k);
+	/* Nothing stored: rc 0, every field NULL (whatever the caller left). */
+	memset(&in, 0x5a, sizeof(in));
+	ck_assert_int_eq(store_account_load(s, "sectigo", &in, err, sizeof(err)), 0);
+	ck_assert(!in.url && !in.directory && !in.key);
+	ck_assert_msg(store_account_save_key(s, "sectigo", k, err, sizeof(err)) == 0, "%s", err);
+	/* Key alone: the URL is still unknown. */
+	ck_assert_int_eq(store_account_load(s, "sectigo", &in, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(in.key);
+	ck_assert_ptr_null(in.url);
+	ck_assert_ptr_null(in.directory);
+	account_record_free(&in);
+
+	r.url = "https://acme.example/acct/17";
+	r.directory = "https://acme.sectigo.com/v2/OV";
+	ck_assert_msg(store_account_save(s, "sectigo", &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(store_account_load(s, "sectigo", &in, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(in.key);
+	ck_assert_int_eq(privkey_type(in.key), KEY_EC_P384);
+	assert_same_key(k, in.key);
+	ck_assert_str_eq(in.url, r.url);
+	ck_assert_str_eq(in.directory, r.directory);
+	account_record_free(&in);
+	account_record_free(&in); /* twice is harmless */
+	account_record_free(NULL);
+	ck_assert_uint_eq(mode_of(tp("state/accounts/sectigo/key.pem")), 0600);
+	ck_assert_uint_eq(mode_of(tp("state/accounts/sectigo/account.json")), 0600);
+	privkey_free(k);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_account_corrupt)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	struct account_record in;
+	char *jp = tp("state/accounts/acme/account.json"), *kp = tp("state/accounts/acme/key.pem");
+
+	ck_assert_int_eq(mkdir(tp("state/accounts/acme"), 0700), 0);
+	spew(jp, "{\"url\": \"https://x\", ");
+	ck_assert_int_eq(store_account_load(s, "acme", &in, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, jp) != NULL, "message does not name %s: %s", jp, err);
+	ck_assert_ptr_null(in.url);
+
+	spew(jp, "{\"url\": \"https://x\"}");
+	spew(kp, "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n");
+	err[0] = '\0';
+	ck_assert_int_eq(store_account_load(s, "acme", &in, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, kp) != NULL, "message does not name %s: %s", kp, err);
+	ck_assert_ptr_null(in.key);
+	ck_assert_ptr_null(in.url);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_account_unsafe_names)
+{
+	static const char *const bad[] = {"../x", ".x", "a/b", "", "..", "."};
+	char err[512];
+	struct store *s = open_store();
+	privkey_t *k = privkey_generate(KEY_EC_P256);
+	struct account_record r = {.url = "https://u", .directory = "https://d"}, in;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err[0] = '\0';
+		ck_assert_msg(store_account_save_key(s, bad[i], k, err, sizeof(err)) == -1,
+		    "saved a key under '%s'", bad[i]);
+		ck_assert(err[0] != '\0');
+		err[0] = '\0';
+		ck_assert_int_eq(store_account_save(s, bad[i], &r, err, sizeof(err)), -1);
+		ck_assert(err[0] != '\0');
+		err[0] = '\0';
+		ck_assert_int_eq(store_account_load(s, bad[i], &in, err, sizeof(err)), -1);
+		ck_assert(err[0] != '\0');
+		ck_assert_ptr_null(in.key);
+	}
+	/* Nothing escaped the accounts directory. */
+	ck_assert_int_eq(access(tp("state/x"), F_OK), -1);
+	ck_assert_int_eq(access(tp("state/accounts/a"), F_OK), -1);
+	ck_assert_int_eq(count_prefixed(tmpdir, "x"), 0);
+	privkey_free(k);
+	store_close(s);
+}
+END_TEST
+
+/* ---- cert_state ---- */
+
+static void
+fill_state(struct cert_state *st)
+{
+	cert_state_init(st);
+	strlist_add(&st->names, "www.example.com");
+	strlist_add(&st->names, "example.com");
+	strlist_add(&st->names, "192.0.2.7");
+	st->key_type = KEY_RSA_3072;
+	st->account = xstrdup("sectigo-ov");
+	st->order_url = xstrdup("https://acme.example/order/99");
+	st->order_finalized = true;
+	st->order_started = 1795894427;
+	st->version = 7;
+	st->serial = xstrdup("04A1B2C3D4E5F60718293A4B5C6D7E8F");
+	st->not_before = 1790000000;
+	st->not_after = 1807000000;
+	st->cert_id = xstrdup("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+	st->last_success = 1790000100;
+	st->last_attempt = 1795894500;
+	st->failures = 3;
+	st->last_error = xstrdup("finalize: urn:ietf:params:acme:error:rateLimited: slow down");
+	st->last_problem = xstrdup("{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
+	    "\"detail\":\"too many \\\"orders\\\"\",\"status\":429,"
+	    "\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:caa\"}]}");
+	st->next_attempt = 1795898100;
+	st->ari_start = 1801000000;
+	st->ari_end = 1801086400;
+	st->ari_checked = 1795890000;
+	st->revoked = true;
+}
+
+START_TEST(test_cert_state_roundtrip)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	struct cert_state st, in;
+
+	/* No file yet: an empty state and rc 0. */
+	memset(&in, 0x5a, sizeof(in));
+	ck_assert_int_eq(store_cert_load(s, "web", &in, err, sizeof(err)), 0);
+	ck_assert_int_eq(in.key_type, -1);
+	ck_assert(in.names.n == 0 && !in.names.v && !in.account && !in.last_problem);
+	ck_assert(in.version == 0 && in.not_after == 0 && !in.revoked);
+
+	fill_state(&st);
+	ck_assert_msg(store_cert_save(s, "web", &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(store_cert_load(s, "web", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(in.names.n, 3);
+	ck_assert_str_eq(in.names.v[0], "www.example.com");
+	ck_assert_str_eq(in.names.v[1], "example.com");
+	ck_assert_str_eq(in.names.v[2], "192.0.2.7");
+	ck_assert_int_eq(in.key_type, KEY_RSA_3072);
+	ck_assert_str_eq(in.account, st.account);
+	ck_assert_str_eq(in.order_url, st.order_url);
+	ck_assert(in.order_finalized);
+	ck_assert_time_eq(in.order_started, st.order_started);
+	ck_assert_int_eq(in.version, 7);
+	ck_assert_str_eq(in.serial, st.serial);
+	ck_assert_time_eq(in.not_before, st.not_before);
+	ck_assert_time_eq(in.not_after, st.not_after);
+	ck_assert_str_eq(in.cert_id, st.cert_id);
+	ck_assert_time_eq(in.last_success, st.last_success);
+	ck_assert_time_eq(in.last_attempt, st.last_attempt);
+	ck_assert_int_eq(in.failures, 3);
+	ck_assert_str_eq(in.last_error, st.last_error);
+	ck_assert_pstr_eq(in.last_problem, st.last_problem);
+	ck_assert_time_eq(in.next_attempt, st.next_attempt);
+	ck_assert_time_eq(in.ari_start, st.ari_start);
+	ck_assert_time_eq(in.ari_end, st.ari_end);
+	ck_assert_time_eq(in.ari_checked, st.ari_checked);
+	ck_assert(in.revoked);
+	cert_state_free(&in);
+	ck_assert_uint_eq(mode_of(tp("state/certs/web/state.json")), 0600);
+
+	/* Saving a cleared state must clear every field on disk too. */
+	cert_state_free(&st);
+	ck_assert_int_eq(st.key_type, -1);
+	st.key_type = KEY_EC_P256; /* 0 is a real key type, not "none" */
+	ck_assert_int_eq(store_cert_save(s, "web", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_cert_load(s, "web", &in, err, sizeof(err)), 0);
+	ck_assert_int_eq(in.key_type, KEY_EC_P256);
+	ck_assert_uint_eq(in.names.n, 0);
+	ck_assert(!in.account && !in.order_url && !in.serial && !in.cert_id);
+	ck_assert(!in.last_error && !in.last_problem);
+	ck_assert(!in.order_finalized && !in.revoked);
+	ck_assert_int_eq(in.version, 0);
+	ck_assert_int_eq(in.failures, 0);
+	ck_assert_time_eq(in.order_started | in.not_before | in.not_after | in.last_success |
+	    in.last_attempt | in.next_attempt | in.ari_start | in.ari_end | in.ari_checked, 0);
+	cert_state_free(&in);
+	cert_state_free(&st);
+	cert_state_free(NULL);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_cert_state_corrupt)
+{
+	static const char *const bad[] = {"{\"names\": [\"a\"", "", "[1, 2]", "\"text\"",
+	    "{} trailing"};
+	char err[512] = "", want[600];
+	struct store *s = open_store();
+	struct cert_state in;
+	char *p = tp("state/certs/broken/state.json");
+
+	ck_assert_int_eq(mkdir(tp("state/certs/broken"), 0700), 0);
+	snprintf(want, sizeof(want), "%s: not valid JSON", p);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		spew(p, bad[i]);
+		err[0] = '\0';
+		ck_assert_msg(store_cert_load(s, "broken", &in, err, sizeof(err)) == -1,
+		    "accepted \"%s\"", bad[i]);
+		ck_assert_str_eq(err, want);
+		ck_assert_int_eq(in.key_type, -1);
+		ck_assert_uint_eq(in.names.n, 0);
+	}
+	/* A directory where the file should be is unreadable, not "absent". */
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	err[0] = '\0';
+	ck_assert_int_eq(store_cert_load(s, "broken", &in, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, p) != NULL, "%s", err);
+
+	err[0] = '\0';
+	ck_assert_int_eq(store_cert_load(s, "../accounts", &in, err, sizeof(err)), -1);
+	ck_assert(err[0] != '\0');
+	ck_assert_int_eq(store_cert_save(s, "a/b", &in, err, sizeof(err)), -1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_cert_state_unknown_fields)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	struct cert_state in;
+
+	ck_assert_int_eq(mkdir(tp("state/certs/future"), 0700), 0);
+	spew(tp("state/certs/future/state.json"),
+	    "{\"v\": 9, \"names\": [\"a.example\", 5, \"b.example\"], \"colour\": \"blue\","
+	    " \"nested\": {\"version\": 99}, \"version\": 4, \"key_type\": 2,"
+	    " \"not_after\": \"2026-11-28T19:33:47Z\", \"last_problem\": \"not an object\","
+	    " \"revoked\": false, \"list\": [1, {\"x\": null}]}");
+	ck_assert_msg(store_cert_load(s, "future", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(in.names.n, 2);
+	ck_assert_str_eq(in.names.v[0], "a.example");
+	ck_assert_str_eq(in.names.v[1], "b.example");
+	ck_assert_int_eq(in.version, 4);
+	ck_assert_int_eq(in.key_type, KEY_RSA_2048);
+	ck_assert_time_eq(in.not_after, 1795894427LL);
+	ck_assert_ptr_null(in.last_problem);
+	ck_assert(!in.revoked);
+	cert_state_free(&in);
+	store_close(s);
+}
+END_TEST
+
+/* ---- order keys, rejected certificates, listing ---- */
+
+START_TEST(test_order_key)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	privkey_t *k = privkey_generate(KEY_EC_P256), *in = NULL;
+	char *p = tp("state/certs/mail/order-key.pem");
+
+	ck_assert_ptr_null(store_order_key_load(s, "mail"));
+	ck_assert_msg(store_order_key_save(s, "mail", k, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(mode_of(p), 0600);
+	in = store_order_key_load(s, "mail");
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(privkey_type(in), KEY_EC_P256);
+	assert_same_key(k, in);
+	privkey_free(in);
+
+	store_order_key_remove(s, "mail");
+	ck_assert_int_eq(access(p, F_OK), -1);
+	ck_assert_ptr_null(store_order_key_load(s, "mail"));
+	store_order_key_remove(s, "mail"); /* already gone: harmless */
+	store_order_key_remove(s, "../mail");
+
+	ck_assert_int_eq(store_order_key_save(s, "../mail", k, err, sizeof(err)), -1);
+	ck_assert_ptr_null(store_order_key_load(s, "../certs/mail"));
+	spew(p, "garbage");
+	ck_assert_ptr_null(store_order_key_load(s, "mail"));
+	privkey_free(k);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_keep_rejected)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	struct store *s = open_store();
+	char *dir = tp("state/certs/shop/"), *p1, *p2;
+
+	umask(0);
+	p1 = own(store_keep_rejected(s, "shop", pem, sizeof(pem) - 1));
+	ck_assert_ptr_nonnull(p1);
+	ck_assert_msg(strncmp(p1, dir, strlen(dir)) == 0, "%s not under %s", p1, dir);
+	ck_assert_msg(strncmp(p1 + strlen(dir), "rejected-", 9) == 0, "%s", p1);
+	ck_assert_uint_eq(mode_of(p1), 0600);
+	ck_assert_str_eq(slurp(p1), pem);
+
+	/* A second rejection (same second, most likely) keeps the first. */
+	p2 = own(store_keep_rejected(s, "shop", "other", 5));
+	ck_assert_ptr_nonnull(p2);
+	ck_assert_str_ne(p1, p2);
+	ck_assert_str_eq(slurp(p1), pem);
+	ck_assert_str_eq(slurp(p2), "other");
+	ck_assert_ptr_null(store_keep_rejected(s, "../shop", pem, sizeof(pem) - 1));
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_cert_list)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	struct strlist l = {0}, want = {0};
+	struct cert_state st;
+	privkey_t *k = privkey_generate(KEY_EC_P256);
+
+	ck_assert_int_eq(store_cert_list(s, &l), 0);
+	ck_assert_uint_eq(l.n, 0);
+	cert_state_init(&st);
+	ck_assert_int_eq(store_cert_save(s, "alpha", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_cert_save(s, "beta", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_order_key_save(s, "gamma", k, err, sizeof(err)), 0);
+	privkey_free(k);
+	/* Neither a stray file nor a hidden directory is a certificate. */
+	spew(tp("state/certs/notes.txt"), "x");
+	ck_assert_int_eq(mkdir(tp("state/certs/.trash"), 0700), 0);
+
+	ck_assert_int_eq(store_cert_list(s, &l), 0);
+	strlist_add(&want, "alpha");
+	strlist_add(&want, "beta");
+	strlist_add(&want, "gamma");
+	ck_assert_uint_eq(l.n, 3);
+	ck_assert(strlist_equal_sorted(&l, &want));
+	strlist_free(&l);
+	strlist_free(&want);
+	store_close(s);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("atomic");
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_atomic_modes, 0, (int)ARRAY_SIZE(umasks));
+	tcase_add_test(tc, test_atomic_replaces);
+	tcase_add_test(tc, test_atomic_failures);
+	tcase_add_test(tc, test_atomic_ownership);
+	tcase_add_test(tc, test_mkdir_p_nested);
+	tcase_add_test(tc, test_mkdir_p_file_in_the_way);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("open");
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_store_open_layout);
+	tcase_add_test(tc, test_store_open_locked);
+	tcase_add_test(tc, test_store_open_readonly);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("records");
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_account_roundtrip);
+	tcase_add_test(tc, test_account_corrupt);
+	tcase_add_test(tc, test_account_unsafe_names);
+	tcase_add_test(tc, test_cert_state_roundtrip);
+	tcase_add_test(tc, test_cert_state_corrupt);
+	tcase_add_test(tc, test_cert_state_unknown_fields);
+	tcase_add_test(tc, test_order_key);
+	tcase_add_test(tc, test_keep_rejected);
+	tcase_add_test(tc, test_cert_list);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(store_suite)
