@@ -186,10 +186,15 @@ child_exec(const struct strlist *argv, char **envp, int outfd, int errpipe)
 	nullfd = open("/dev/null", O_RDONLY);
 	if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
 		goto fail;
-	/* Keep 0-2 and the error pipe (CLOEXEC) only. */
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != errpipe)
-			close(fd);
+	/* Keep 0-2 and the error pipe (CLOEXEC) only, however high the
+	 * daemon's descriptors go (many connections reach past 1024). */
+	if (errpipe < 3 || close_range(3, (unsigned)errpipe - 1, 0) < 0 ||
+	    close_range((unsigned)errpipe + 1, ~0u, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (int fd = 3; fd < (max > 0 ? max : 1024); fd++)
+			if (fd != errpipe)
+				close(fd);
+	}
 	execvpe(argv->v[0], argv->v, envp);
 fail:
 	e = errno;

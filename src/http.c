@@ -26,14 +26,26 @@
 #endif
 
 #define BODY_MAX (4u << 20)
+/*
+ * Transfers handed to libcurl at once; the rest wait in our own FIFO.  It
+ * keeps every transfer on one multiplexed HTTP/2 connection (below the
+ * stream limit we set and servers' usual 100-250): libcurl 7.88 stalled
+ * transfers that had to wait for a second connection under the socket API
+ * until they timed out.  Queued requests start their timeout only when
+ * they are handed over.
+ */
+#define ACTIVE_MAX 64
 #define DEFAULT_TIMEOUT_MS 60000L
+#define RETRY_AFTER_MAX (10LL * 365 * 86400)
 
 struct http_client {
 	struct ev_loop *loop;
 	CURLM *multi;
 	ev_timer timer;
 	struct http_req *reqs;      /* in flight */
-	size_t ninflight;
+	size_t ninflight;           /* all requests, queued or active */
+	size_t nactive;             /* handed to libcurl */
+	struct http_req *qhead, *qtail; /* waiting for a slot (qnext) */
 	int running;
 };
 
@@ -54,7 +66,9 @@ struct http_req {
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_cb cb;
 	void *arg;
+	bool active;
 	struct http_req *prev, *next;
+	struct http_req *qnext;
 };
 
 static void check_multi_info(struct http_client *c);
@@ -224,14 +238,67 @@ req_free(struct http_req *r)
 	free(r);
 }
 
+static void
+queue_remove(struct http_client *c, struct http_req *r)
+{
+	struct http_req **pp, *prev = NULL;
+
+	for (pp = &c->qhead; *pp; prev = *pp, pp = &(*pp)->qnext) {
+		if (*pp == r) {
+			*pp = r->qnext;
+			if (c->qtail == r)
+				c->qtail = prev;
+			r->qnext = NULL;
+			return;
+		}
+	}
+}
+
+/* Hands queued requests to libcurl while there is room. */
+static void
+queue_run(struct http_client *c)
+{
+	while (c->qhead && c->nactive < ACTIVE_MAX) {
+		struct http_req *r = c->qhead;
+		CURLMcode mrc;
+
+		c->qhead = r->qnext;
+		if (c->qhead == NULL)
+			c->qtail = NULL;
+		r->qnext = NULL;
+		if ((mrc = curl_multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
+			/* Reported like any failed transfer, from the loop. */
+			snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_multi_strerror(mrc));
+			r->active = false;
+			req_unlink(r);
+			r->resp.error = xasprintf("cannot start request: %s", r->errbuf);
+			r->resp.body = (char *)"";
+			r->cb(&r->resp, r->arg);
+			req_free(r);
+			continue;
+		}
+		r->active = true;
+		c->nactive++;
+	}
+}
+
 void
 http_cancel(struct http_req *r)
 {
+	struct http_client *c;
+
 	if (r == NULL)
 		return;
-	curl_multi_remove_handle(r->c->multi, r->easy);
+	c = r->c;
+	if (r->active) {
+		curl_multi_remove_handle(c->multi, r->easy);
+		c->nactive--;
+	} else {
+		queue_remove(c, r);
+	}
 	req_unlink(r);
 	req_free(r);
+	queue_run(c);
 }
 
 static void
@@ -241,6 +308,8 @@ req_complete(struct http_req *r, CURLcode code)
 	double t = 0;
 
 	curl_multi_remove_handle(c->multi, r->easy);
+	r->active = false;
+	c->nactive--;
 	req_unlink(r);
 	curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &t);
 	r->resp.elapsed = t;
@@ -277,6 +346,7 @@ check_multi_info(struct http_client *c)
 		/* msg is invalid once the handle is removed: copy the code. */
 		req_complete(r, msg->data.result);
 	}
+	queue_run(c);
 }
 
 /* ---- loop glue ---- */
@@ -385,7 +455,11 @@ http_client_new(struct ev_loop *loop)
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+	/* No CURLMOPT_MAX_HOST_CONNECTIONS: with libcurl 7.88 transfers queued
+	 * behind that limit were not always woken when a connection freed up
+	 * under the socket API, and stalled until their timeout (seen with a
+	 * few hundred concurrent orders).  Multiplexing keeps the number of
+	 * connections small anyway. */
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
 	return c;
 }
@@ -461,8 +535,13 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	if (o->method && strcmp(o->method, "HEAD") == 0) {
 		curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);
 	} else if (o->method && strcmp(o->method, "POST") == 0) {
-		r->body = xstrndup(o->body ? o->body : "", o->body ? o->body_len : 0);
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)(o->body ? o->body_len : 0));
+		size_t blen = o->body ? o->body_len : 0;
+		/* Copied by length, not as a string: the body may hold NULs. */
+		r->body = xmalloc(blen + 1);
+		if (blen > 0)
+			memcpy(r->body, o->body, blen);
+		r->body[blen] = '\0';
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
 	}
 	r->next = c->reqs;
@@ -470,12 +549,22 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 		c->reqs->prev = r;
 	c->reqs = r;
 	c->ninflight++;
+	if (c->nactive >= ACTIVE_MAX) {
+		if (c->qtail)
+			c->qtail->qnext = r;
+		else
+			c->qhead = r;
+		c->qtail = r;
+		return r;
+	}
 	if ((mrc = curl_multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
 		log_err("%s: %s", o->url, curl_multi_strerror(mrc));
 		req_unlink(r);
 		req_free(r);
 		return NULL;
 	}
+	r->active = true;
+	c->nactive++;
 	return r;
 }
 
@@ -521,6 +610,10 @@ parse_http_date(const char *v, time_t *out)
 	} else {
 		return -1;
 	}
+	/* Only blanks may follow: "19945" must not pass as 1994. */
+	for (const char *q = v + n; *q; q++)
+		if (*q != ' ' && *q != '\t')
+			return -1;
 	if (strcasecmp(tz, "GMT") != 0 && strcasecmp(tz, "UTC") != 0)
 		return -1;
 	if ((tm.tm_mon = month_index(mon)) < 0 || day < 1 || day > 31 || year < 1970 ||
@@ -544,13 +637,12 @@ http_parse_retry_after(const char *value, time_t now, long long *delay)
 		value++;
 	if (*value >= '0' && *value <= '9') {
 		long long d = 0;
-		for (p = value; *p >= '0' && *p <= '9'; p++) {
-			if (d > 10LL * 365 * 86400)
-				break; /* absurd: clamp rather than overflow */
-			d = d * 10 + (*p - '0');
-		}
-		while (*p >= '0' && *p <= '9')
-			p++;
+		/* Absurd values are clamped to ten years rather than overflow. */
+		for (p = value; *p >= '0' && *p <= '9'; p++)
+			if (d <= RETRY_AFTER_MAX)
+				d = d * 10 + (*p - '0');
+		if (d > RETRY_AFTER_MAX)
+			d = RETRY_AFTER_MAX;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p != '\0')

@@ -387,6 +387,51 @@ http01_server_hits(const struct http01_server *s)
 
 /* ---- webroot ---- */
 
+/*
+ * mkdir -p where each directory we create gets exactly 0755 whatever the
+ * umask (root's is often 027 or 077 on hardened hosts, and the web server
+ * must traverse them); directories that exist keep their mode.
+ */
+static int
+mkdir_public(const char *path)
+{
+	char *p = xstrdup(path), *q;
+	struct stat st;
+	int rc = -1, e;
+
+	if (*p == '\0') {
+		errno = ENOENT;
+		goto out;
+	}
+	for (q = p + 1; ; q++) {
+		char c = *q;
+		if (c != '/' && c != '\0')
+			continue;
+		*q = '\0';
+		if (mkdir(p, 0755) == 0) {
+			if (chmod(p, 0755) < 0)
+				goto out;
+		} else if (errno != EEXIST) {
+			goto out;
+		}
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &st) < 0)
+		goto out;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto out;
+	}
+	rc = 0;
+out:
+	e = errno;
+	free(p);
+	errno = e;
+	return rc;
+}
+
 int
 http01_webroot_publish(const char *docroot, const char *token, const char *keyauth,
     char *err, size_t errlen)
@@ -399,7 +444,7 @@ http01_webroot_publish(const char *docroot, const char *token, const char *keyau
 		return -1;
 	}
 	dir = xasprintf("%s/.well-known/acme-challenge", docroot);
-	if (mkdir_p(dir, 0755) < 0) {
+	if (mkdir_public(dir) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		free(dir);
 		return -1;

@@ -43,6 +43,7 @@ worker(void *arg)
 {
 	struct keygen_pool *p = arg;
 	struct keygen_job *j;
+	bool skip;
 
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
@@ -56,9 +57,11 @@ worker(void *arg)
 		p->queue = j->next;
 		if (p->queue == NULL)
 			p->queue_tail = NULL;
+		/* Read under the lock: keygen_cancel() writes it from the loop. */
+		skip = j->cancelled;
 		pthread_mutex_unlock(&p->mu);
 
-		j->key = j->cancelled ? NULL : privkey_generate(j->type);
+		j->key = skip ? NULL : privkey_generate(j->type);
 
 		pthread_mutex_lock(&p->mu);
 		j->next = p->done;
