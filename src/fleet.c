@@ -13,65 +13,15 @@
 #include <ev.h>
 
 #include "fleet.h"
+#include "fleet_internal.h"
 #include "hooks.h"
 #include "log.h"
 #include "renew.h"
 #include "scheduler.h"
 #include "util.h"
 
-struct acct_rt {
-	struct acme_account *acme;
-	const struct config_account *cfg;
-	int inflight;
-	int ari;                    /* renewalInfo offered: -1 unknown, 0 no, 1 yes */
-};
-
-struct cert_rt {
-	struct fleet *f;
-	const struct config_cert *cfg;
-	struct acct_rt *acct;
-	struct cert_state st;
-	struct order_job *job;
-	struct hook_run *hook;
-	ev_periodic timer;
-	double jitter_rand;         /* drawn once: a stable spot in the window */
-	time_t next;                /* scheduled moment, 0 none */
-	time_t ari_next;            /* next renewalInfo check, 0 none */
-	struct acme_waiter *ari_waiter;
-	struct http_req *ari_req;
-	bool queued;
-	bool force;
-	bool failing;
-	bool removed;               /* dropped by a reload while busy */
-	struct cert_rt *qnext;
-};
-
-struct fleet {
-	struct acme_env *env;
-	const struct config *cfg;
-	bool once;
-	bool draining;
-	struct acct_rt **accts;
-	size_t naccts;
-	struct cert_rt **certs;
-	size_t ncerts;
-	struct cert_rt *qhead, *qtail;
-	int inflight;
-	unsigned hooks;
-	unsigned long succeeded, failed;
-	fleet_idle_cb idle_cb;
-	void *idle_arg;
-	ev_idle idle_check;
-	/* post_hook batching: names settled since the last post hook. */
-	struct strlist batch_renewed, batch_failed;
-	ev_timer post_timer;
-	bool post_running;
-};
-
 #define POST_HOOK_DEBOUNCE 5.0  /* seconds without a renewal settling */
 
-static void cert_schedule(struct cert_rt *r);
-static void queue_run(struct fleet *f);
 
 /* ---- idle detection ---- */
 
@@ -219,7 +169,7 @@ cert_find(struct fleet *f, const char *name)
 
 /* ---- persistence ---- */
 
-static void
+void
 cert_save(struct cert_rt *r)
 {
 	char err[512];
@@ -389,7 +339,7 @@ fleet_max_inflight(const struct fleet *f)
 	return f->cfg->max_inflight > 0 ? f->cfg->max_inflight : 256;
 }
 
-static void
+void
 queue_run(struct fleet *f)
 {
 	struct cert_rt **pp = &f->qhead, *r;
@@ -415,7 +365,7 @@ queue_run(struct fleet *f)
 		f->qtail = r;
 }
 
-static void
+void
 cert_enqueue(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
@@ -480,100 +430,6 @@ cert_due_time(struct cert_rt *r, char *why, size_t len)
 	return t;
 }
 
-/* ---- ARI (RFC 9773) ---- */
-
-static bool
-ari_applies(const struct cert_rt *r)
-{
-	return !r->f->once && r->st.cert_id != NULL && r->acct != NULL && r->acct->ari != 0;
-}
-
-static void
-ari_settle(struct cert_rt *r, long long recheck)
-{
-	r->ari_next = time(NULL) + (time_t)recheck;
-	cert_save(r);
-	if (!r->f->draining)
-		cert_schedule(r);
-}
-
-static void
-ari_done_cb(const struct http_response *resp, void *arg)
-{
-	struct cert_rt *r = arg;
-	struct acme_renewal_info ri;
-	long long ra = 0;
-	char err[256], a[32], b[32];
-
-	r->ari_req = NULL;
-	if (resp->status != 200) {
-		log_warn("%s: renewalInfo: %s", r->cfg->name,
-		    resp->error ? resp->error : "unexpected HTTP status");
-		ari_settle(r, SCHED_ARI_ERROR_RETRY);
-		return;
-	}
-	if (acme_renewal_info_parse(resp->body, resp->body_len, &ri, err, sizeof(err)) < 0) {
-		log_warn("%s: %s", r->cfg->name, err);
-		ari_settle(r, SCHED_ARI_ERROR_RETRY);
-		return;
-	}
-	if (ri.start != r->st.ari_start || ri.end != r->st.ari_end) {
-		time_format_rfc3339(ri.start, a, sizeof(a));
-		time_format_rfc3339(ri.end, b, sizeof(b));
-		log_info("%s: the CA suggests renewing between %s and %s%s%s", r->cfg->name, a, b,
-		    ri.explanation_url ? "; see " : "",
-		    ri.explanation_url ? ri.explanation_url : "");
-	}
-	r->st.ari_start = ri.start;
-	r->st.ari_end = ri.end;
-	r->st.ari_checked = time(NULL);
-	acme_renewal_info_free(&ri);
-	if (resp->retry_after == NULL ||
-	    http_parse_retry_after(resp->retry_after, time(NULL), &ra) < 0)
-		ra = SCHED_ARI_ERROR_RETRY;
-	ari_settle(r, sched_ari_recheck(ra));
-}
-
-static void
-ari_ready_cb(bool ok, const char *error, void *arg)
-{
-	struct cert_rt *r = arg;
-	const struct acme_directory *dir;
-	char *url;
-
-	r->ari_waiter = NULL;
-	if (!ok) {
-		log_warn("%s: cannot check renewalInfo: %s", r->cfg->name, error);
-		ari_settle(r, SCHED_ARI_ERROR_RETRY);
-		return;
-	}
-	dir = acme_account_directory(r->acct->acme);
-	if (dir->renewal_info == NULL) {
-		r->acct->ari = 0;
-		r->ari_next = 0;
-		cert_schedule(r);
-		return;
-	}
-	r->acct->ari = 1;
-	url = xasprintf("%s%s%s", dir->renewal_info,
-	    dir->renewal_info[strlen(dir->renewal_info) - 1] == '/' ? "" : "/", r->st.cert_id);
-	r->ari_req = acme_get(r->acct->acme, url, ari_done_cb, r);
-	free(url);
-	if (r->ari_req == NULL)
-		ari_settle(r, SCHED_ARI_ERROR_RETRY);
-}
-
-static void
-ari_cancel(struct cert_rt *r)
-{
-	if (r->ari_waiter)
-		acme_waiter_cancel(r->ari_waiter);
-	if (r->ari_req)
-		http_cancel(r->ari_req);
-	r->ari_waiter = NULL;
-	r->ari_req = NULL;
-}
-
 static void
 timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
@@ -584,7 +440,7 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	ev_periodic_stop(loop, w);
 	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now &&
 	    (r->next == 0 || r->next > now)) {
-		r->ari_waiter = acme_account_when_ready(r->acct->acme, ari_ready_cb, r);
+		ari_check(r);
 		return;
 	}
 	r->next = 0;
@@ -593,7 +449,7 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	queue_run(r->f);
 }
 
-static void
+void
 cert_schedule(struct cert_rt *r)
 {
 	struct fleet *f = r->f;

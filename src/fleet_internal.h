@@ -1,0 +1,76 @@
+/*
+ * fleet_internal.h - the fleet's runtime structures, shared by fleet.c and
+ * the files that implement parts of it (fleet_ari.c).
+ */
+#ifndef CERTFLEET_FLEET_INTERNAL_H
+#define CERTFLEET_FLEET_INTERNAL_H
+
+#include <ev.h>
+
+#include "acme.h"
+#include "fleet.h"
+#include "hooks.h"
+#include "store.h"
+#include "util.h"
+
+struct acct_rt {
+	struct acme_account *acme;
+	const struct config_account *cfg;
+	int inflight;
+	int ari;                    /* renewalInfo offered: -1 unknown, 0 no, 1 yes */
+};
+
+struct cert_rt {
+	struct fleet *f;
+	const struct config_cert *cfg;
+	struct acct_rt *acct;
+	struct cert_state st;
+	struct order_job *job;
+	struct hook_run *hook;
+	ev_periodic timer;
+	double jitter_rand;         /* drawn once: a stable spot in the window */
+	time_t next;                /* scheduled moment, 0 none */
+	time_t ari_next;            /* next renewalInfo check, 0 none */
+	struct acme_waiter *ari_waiter;
+	struct http_req *ari_req;
+	bool queued;
+	bool force;
+	bool failing;
+	bool removed;               /* dropped by a reload while busy */
+	struct cert_rt *qnext;
+};
+
+struct fleet {
+	struct acme_env *env;
+	const struct config *cfg;
+	bool once;
+	bool draining;
+	struct acct_rt **accts;
+	size_t naccts;
+	struct cert_rt **certs;
+	size_t ncerts;
+	struct cert_rt *qhead, *qtail;
+	int inflight;
+	unsigned hooks;
+	unsigned long succeeded, failed;
+	fleet_idle_cb idle_cb;
+	void *idle_arg;
+	ev_idle idle_check;
+	/* post_hook batching: names settled since the last post hook. */
+	struct strlist batch_renewed, batch_failed;
+	ev_timer post_timer;
+	bool post_running;
+};
+
+/* fleet.c */
+void cert_save(struct cert_rt *r);
+void cert_schedule(struct cert_rt *r);
+void cert_enqueue(struct cert_rt *r);
+void queue_run(struct fleet *f);
+
+/* fleet_ari.c */
+bool ari_applies(const struct cert_rt *r);
+void ari_check(struct cert_rt *r);
+void ari_cancel(struct cert_rt *r);
+
+#endif
