@@ -27,14 +27,15 @@
 
 #define BODY_MAX (4u << 20)
 /*
- * Transfers handed to libcurl at once; the rest wait in our own FIFO.  It
- * keeps every transfer on one multiplexed HTTP/2 connection (below the
- * stream limit we set and servers' usual 100-250): libcurl 7.88 stalled
- * transfers that had to wait for a second connection under the socket API
- * until they timed out.  Queued requests start their timeout only when
- * they are handed over.
+ * Transfers handed to libcurl at once; the rest wait in our own FIFO rather
+ * than in libcurl's (CURLMOPT_MAX_HOST_CONNECTIONS): libcurl 7.88 did not
+ * always wake transfers it had queued under the socket API, and they
+ * stalled until their timeout.  Below the stream limit of one HTTP/2
+ * connection (we set 100; servers' usual is 100-250).  Queued requests
+ * start their timeout only when they are handed over.
  */
 #define ACTIVE_MAX 64
+#define HTTP2_MIN_CURL 0x080600 /* libcurl 8.6.0 */
 #define DEFAULT_TIMEOUT_MS 60000L
 #define RETRY_AFTER_MAX (10LL * 365 * 86400)
 
@@ -45,6 +46,7 @@ struct http_client {
 	struct http_req *reqs;      /* in flight */
 	size_t ninflight;           /* all requests, queued or active */
 	size_t nactive;             /* handed to libcurl */
+	bool http2;
 	struct http_req *qhead, *qtail; /* waiting for a slot (qnext) */
 	int running;
 };
@@ -454,7 +456,18 @@ http_client_new(struct ev_loop *loop)
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	/*
+	 * HTTP/2, multiplexed over one connection per CA, only with a libcurl
+	 * whose HTTP/2 code was rewritten (8.x).  With 7.88 (Debian 12) and
+	 * the socket API, streams multiplexed on a busy connection stalled
+	 * until their timeout once a few hundred orders ran at once (seen in
+	 * make bench); there each request in flight gets its own kept-alive
+	 * HTTP/1.1 connection instead, at most ACTIVE_MAX of them.
+	 */
+	c->http2 = curl_version_info(CURLVERSION_NOW)->version_num >= HTTP2_MIN_CURL &&
+	    (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2);
+	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
+	    c->http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
 	/* No CURLMOPT_MAX_HOST_CONNECTIONS: with libcurl 7.88 transfers queued
 	 * behind that limit were not always woken when a connection freed up
 	 * under the socket API, and stalled until their timeout (seen with a
@@ -510,8 +523,12 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, 1L);
+	if (c->http2) {
+		curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, 1L);
+	} else {
+		curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	}
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
 	    o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
