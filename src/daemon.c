@@ -10,6 +10,7 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <ev.h>
 
@@ -191,6 +192,19 @@ watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	update_status(d);
 }
 
+/* One line with what the run cost, for operators and the benchmark. */
+static void
+log_resources(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return;
+	log_info("resources: cpu %.3fs user %.3fs system, peak RSS %ld KiB",
+	    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
+}
+
 static void
 daemon_cleanup(struct daemon *d)
 {
@@ -278,6 +292,7 @@ daemon_run(const struct daemon_opts *o)
 	ev_run(d.loop, 0);
 
 	fleet_get_stats(d.fleet, &st);
+	log_resources();
 	if (o->once) {
 		log_notice("done: %lu issued or renewed, %lu failed", st.succeeded, st.failed);
 		rc = (st.failed == 0 && !d.stopping) ? 0 : EXIT_RENEW_FAILED;
