@@ -110,7 +110,7 @@ install: all
 	test -e $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml || \
 		install -m 0600 etc/certfleet.yaml $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml
 	install -m 0644 man/certfleet.yaml.5 $(DESTDIR)$(mandir)/man5/
-	install -m 0644 man/certfleetd.8 $(DESTDIR)$(mandir)/man8/
+	install -m 0644 man/certfleetd.8 man/certfleetctl.8 $(DESTDIR)$(mandir)/man8/
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 		systemd/certfleetd.service.in > $(DESTDIR)$(systemdunitdir)/certfleetd.service
 	chmod 0644 $(DESTDIR)$(systemdunitdir)/certfleetd.service

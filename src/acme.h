@@ -19,6 +19,8 @@
 struct ev_loop;
 struct keygen_pool;
 struct http01_server;
+struct tlsalpn_server;
+struct dns_probe_pool;
 
 /* What every state machine shares; owned by the daemon. */
 struct acme_env {
@@ -26,6 +28,11 @@ struct acme_env {
 	struct http_client *http;
 	struct keygen_pool *keygen;
 	struct http01_server *http01;   /* NULL when no certificate uses it */
+	struct tlsalpn_server *tlsalpn; /* NULL when no certificate uses it */
+	struct dns_probe_pool *dns;     /* dns-01 propagation checks */
+	const char *dns_resolver;       /* config's dns_resolver or NULL; copied by users */
+	long long hook_timeout;         /* seconds, dns-01 hooks */
+	long long dns_propagation_timeout; /* seconds */
 	struct store *store;
 	long long finalize_timeout;     /* seconds */
 	long long order_timeout;        /* seconds */
@@ -59,6 +66,30 @@ typedef void (*acme_ready_cb)(bool ok, const char *error, void *arg);
 struct acme_waiter *acme_account_when_ready(struct acme_account *a, acme_ready_cb cb,
     void *arg);
 void acme_waiter_cancel(struct acme_waiter *w);
+
+/* Reads what the store holds for the account (key, URL, a staged rollover
+ * key, deactivation) without talking to the CA; once.  0 ok, -1 with err. */
+int acme_account_load(struct acme_account *a, char *err, size_t errlen);
+
+/*
+ * Key rollover, the account's side (the request is acme_key_change):
+ * stage saves the new key as key-next.pem and holds it (key is taken over,
+ * freed on failure); commit makes it the account key (one rename on disk)
+ * once the CA confirmed; drop forgets it after the CA refused.  recheck
+ * makes the next acme_account_when_ready() ask the CA which key it has
+ * (after a keyChange whose outcome is unknown).
+ */
+int acme_account_stage_key(struct acme_account *a, privkey_t *key, char *err, size_t errlen);
+const privkey_t *acme_account_next_key(const struct acme_account *a);
+int acme_account_commit_key(struct acme_account *a, char *err, size_t errlen);
+void acme_account_drop_key(struct acme_account *a);
+void acme_account_recheck(struct acme_account *a);
+
+/* Records (in the store too) that the CA deactivated the account: from
+ * then on acme_account_when_ready() fails at once, sending nothing. */
+int acme_account_set_deactivated(struct acme_account *a, time_t when, char *err,
+    size_t errlen);
+time_t acme_account_deactivated(const struct acme_account *a);  /* 0: active */
 
 /* Requests sent to the CA by this account, per kind (tests, stats). */
 struct acme_counters {
@@ -96,6 +127,59 @@ void acme_call_cancel(struct acme_call *c);
 
 /* Unauthenticated GET with the account's TLS settings (ARI). */
 struct http_req *acme_get(struct acme_account *a, const char *url, http_done_cb cb, void *arg);
+
+/* ---- operations (acme_ops.c) ---- */
+
+/*
+ * Each sends one signed request once the account is ready (see
+ * acme_account_when_ready) and returns the call (cancel with
+ * acme_call_cancel), or NULL with a reason in err when it could not start
+ * (the callback is then not called).
+ */
+/* RFC 8555 7.6: revokes the first certificate of cert_pem with an RFC 5280
+ * reason code, signed by cert_key (jwk) when given, else by the account. */
+struct acme_call *acme_revoke(struct acme_account *a, const char *cert_pem, size_t len,
+    const privkey_t *cert_key, int reason, acme_reply_cb cb, void *arg, char *err,
+    size_t errlen);
+/* RFC 8555 7.3.5: asks the CA to switch the account to its staged key
+ * (acme_account_stage_key); the inner JWS is signed by the new key. */
+struct acme_call *acme_key_change(struct acme_account *a, acme_reply_cb cb, void *arg,
+    char *err, size_t errlen);
+/* RFC 8555 7.3.6: {"status":"deactivated"} to the account URL. */
+struct acme_call *acme_deactivate(struct acme_account *a, acme_reply_cb cb, void *arg,
+    char *err, size_t errlen);
+/* True for the RFC 5280 reason codes ACME accepts (0-10 but 7). */
+bool acme_revoke_reason_valid(int reason);
+
+/*
+ * Profiles (draft-ietf-acme-profiles): 0 when profile may be requested
+ * (the directory lists it, or lists no profiles at all), -1 with "the CA
+ * offers no profile 'X' (it offers: a, b)" in err.
+ */
+int acme_profile_check(const struct acme_directory *d, const char *profile, char *err,
+    size_t errlen);
+
+/*
+ * Preferred chain.  preferred is either "sha256:HEX" (colons allowed) -
+ * matching a chain holding, above the leaf, a certificate with that DER
+ * SHA-256 fingerprint - or an issuer common name, matching a chain whose
+ * top certificate was issued by it (case-insensitive), as certbot does.
+ */
+bool acme_chain_matches(const char *pem, size_t len, const char *preferred);
+
+/*
+ * Picks the chain to install once the default chain (resp) is downloaded:
+ * the default if it matches preferred or offers no alternates; otherwise
+ * each Link: rel="alternate" chain in turn (POST-as-GET), the first that
+ * matches; the default, with a log line, when none does or they cannot be
+ * fetched.  cb receives the chosen chain (taken over) from the loop,
+ * never from this call.  NULL when the default is to be kept at once.
+ */
+struct acme_chain_pick;
+typedef void (*acme_chain_cb)(char *pem, size_t len, void *arg);
+struct acme_chain_pick *acme_chain_pick(struct acme_account *a, const char *name,
+    const char *preferred, const struct http_response *resp, acme_chain_cb cb, void *arg);
+void acme_chain_pick_cancel(struct acme_chain_pick *p);
 
 /* ---- orders (acme_order.c) ---- */
 

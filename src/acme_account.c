@@ -9,6 +9,11 @@
  * was lost is looked up with onlyReturnExisting before a new registration
  * (older Sectigo EAB credentials are single use, so registering twice with
  * the same credential fails).
+ *
+ * A key rollover interrupted by a crash leaves accounts/NAME/key-next.pem:
+ * before anything else is sent, the CA is asked (onlyReturnExisting,
+ * signed with the new key) whether it already knows the new key, and the
+ * key it knows is kept.  A deactivated account sends nothing at all.
  */
 #include <string.h>
 
@@ -29,6 +34,7 @@ enum account_state {
 	ACCT_KEYGEN,
 	ACCT_LOOKUP,
 	ACCT_REGISTER,
+	ACCT_RESOLVE,               /* which key does the CA have? (rollover) */
 	ACCT_READY,
 	ACCT_STATE__MAX
 };
@@ -51,6 +57,9 @@ struct acme_account {
 	struct acme_directory dir;
 	bool have_dir;
 	privkey_t *key;
+	privkey_t *next_key;            /* rollover in progress (key-next.pem) */
+	time_t deactivated;             /* 0: active */
+	bool loaded;                    /* the store was read */
 	char *url;
 	char *nonces[NONCE_POOL_MAX];
 	size_t nnonces;
@@ -71,6 +80,8 @@ struct acme_call {
 	const privkey_t *jwk_key;
 	bool use_jwk;
 	int attempts;
+	bool reregistered;          /* already retried after accountDoesNotExist */
+	struct acme_waiter *waiter; /* waiting for the account to be found again */
 	struct http_req *req;
 	acme_reply_cb cb;
 	void *arg;
@@ -78,6 +89,7 @@ struct acme_call {
 };
 
 static void account_advance(struct acme_account *a);
+static int account_load(struct acme_account *a, char *err, size_t errlen);
 
 /* ---- waiters ---- */
 
@@ -125,10 +137,27 @@ struct acme_waiter *
 acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 {
 	struct acme_waiter *wt = xcalloc(1, sizeof(*wt));
+	char err[512];
 
 	wt->a = a;
 	wt->cb = cb;
 	wt->arg = arg;
+	if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
+		log_err("account %s: %s", a->name, err);
+		waiter_schedule(wt, false, err);
+		return wt;
+	}
+	if (a->deactivated != 0) {
+		char when[32], *msg;
+
+		time_format_rfc3339(a->deactivated, when, sizeof(when));
+		msg = xasprintf("account %s was deactivated at %s; point its certificates at "
+		    "another account (or remove %s/accounts/%s to register a new one)", a->name,
+		    when, store_dir(a->env->store), a->name);
+		waiter_schedule(wt, false, msg);
+		free(msg);
+		return wt;
+	}
 	if (a->state == ACCT_READY) {
 		waiter_schedule(wt, true, NULL);
 		return wt;
@@ -221,6 +250,18 @@ is_problem(const struct http_response *r)
 }
 
 static void
+call_account_again_cb(bool ok, const char *error, void *arg)
+{
+	struct acme_call *c = arg;
+
+	c->waiter = NULL;
+	if (!ok)
+		call_fail(c, "%s", error);
+	else if (call_send(c) < 0)
+		call_fail(c, "cannot resend %s", c->url);
+}
+
+static void
 call_done_cb(const struct http_response *resp, void *arg)
 {
 	struct acme_call *c = arg;
@@ -246,6 +287,28 @@ call_done_cb(const struct http_response *resp, void *arg)
 		acme_problem_free(reply.problem);
 		if (call_send(c) < 0)
 			call_fail(c, "cannot resend %s", c->url);
+		return;
+	}
+	if (acme_problem_is(reply.problem, "accountDoesNotExist") && c->jwk_key == NULL &&
+	    !c->use_jwk && !c->reregistered && a->url != NULL &&
+	    (a->state == ACCT_READY || a->state == ACCT_IDLE)) {
+		/*
+		 * The CA lost or deleted the account behind our URL (a reset
+		 * test CA, an account removed by an administrator).  Find it
+		 * again by its key or register anew (with EAB), as on a first
+		 * start, then send this request once more, signed for the
+		 * account found.
+		 */
+		log_warn("account %s: the CA no longer knows %s; looking it up or registering "
+		    "again", a->name, a->url);
+		acme_problem_free(reply.problem);
+		if (a->state == ACCT_READY) {
+			free(a->url);
+			a->url = NULL;
+			a->state = ACCT_IDLE;
+		}
+		c->reregistered = true;
+		c->waiter = acme_account_when_ready(a, call_account_again_cb, c);
 		return;
 	}
 	call_unlink(c);
@@ -360,6 +423,8 @@ acme_call_cancel(struct acme_call *c)
 		return;
 	if (c->req)
 		http_cancel(c->req);
+	if (c->waiter)
+		acme_waiter_cancel(c->waiter);
 	call_free(c);
 }
 
@@ -509,30 +574,111 @@ account_register(struct acme_account *a, bool only_existing)
 }
 
 static void
-account_advance(struct acme_account *a)
+resolve_done_cb(const struct acme_reply *r, void *arg)
+{
+	struct acme_account *a = arg;
+	char err[512];
+
+	a->pending_call = NULL;
+	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
+		/* The CA switched to the new key before we could record it. */
+		if (acme_account_commit_key(a, err, sizeof(err)) < 0) {
+			account_settle(a, false, err);
+			return;
+		}
+		log_notice("account %s: the interrupted key rollover had completed at the CA; "
+		    "using the new key", a->name);
+		if (a->url == NULL || strcmp(a->url, r->http->location) != 0)
+			save_url(a, r->http->location);
+	} else if (acme_problem_is(r->problem, "accountDoesNotExist")) {
+		log_notice("account %s: the interrupted key rollover did not happen at the CA; "
+		    "keeping the old key", a->name);
+		acme_account_drop_key(a);
+	} else {
+		char *p = r->problem ? acme_problem_format(r->problem) : NULL;
+		char *msg = xasprintf("cannot resolve the interrupted key rollover (both keys "
+		    "kept): %s %s", a->dir.new_account, p ? p : r->error ? r->error : "unexpected "
+		    "reply");
+		account_settle(a, false, msg);
+		free(msg);
+		free(p);
+		return;
+	}
+	a->state = ACCT_DIRECTORY;
+	account_advance(a);
+}
+
+/* Asks the CA whether it knows the staged key: onlyReturnExisting signed
+ * by that key. */
+static void
+account_resolve(struct acme_account *a)
+{
+	struct acme_post_opts o = {0};
+	char *payload = acme_json_new_account(NULL, NULL, true);
+
+	a->state = ACCT_RESOLVE;
+	log_info("account %s: a key rollover was interrupted; asking %s which key it has",
+	    a->name, a->cfg->directory_url);
+	o.url = a->dir.new_account;
+	o.payload = payload;
+	o.jwk_key = a->next_key;
+	a->pending_call = acme_post(a, &o, resolve_done_cb, a);
+	free(payload);
+	if (a->pending_call == NULL)
+		account_settle(a, false, "cannot send the rollover lookup");
+}
+
+/* Reads the stored key, URL, staged rollover key and deactivation, once.
+ * -1 with err when the store is unreadable. */
+static int
+account_load(struct acme_account *a, char *err, size_t errlen)
 {
 	struct account_record rec = {0};
+	privkey_t *next = NULL;
+
+	if (store_account_load(a->env->store, a->name, &rec, err, errlen) < 0 ||
+	    store_account_load_next_key(a->env->store, a->name, &next, err, errlen) < 0) {
+		account_record_free(&rec);
+		return -1;
+	}
+	privkey_free(a->key);
+	privkey_free(a->next_key);
+	a->next_key = next;
+	a->key = rec.key;
+	rec.key = NULL;
+	/* A URL registered at another CA is of no use here. */
+	if (rec.url && rec.directory && strcmp(rec.directory, a->cfg->directory_url) == 0) {
+		free(a->url);
+		a->url = rec.url;
+		rec.url = NULL;
+		a->deactivated = rec.deactivated;
+	}
+	if (a->key == NULL && a->next_key != NULL) {
+		/* Promotion is one rename, so this is not a rollover's doing;
+		 * the staged key is the only one there is. */
+		log_warn("account %s: key-next.pem without key.pem; using it as the key",
+		    a->name);
+		if (acme_account_commit_key(a, err, errlen) < 0) {
+			account_record_free(&rec);
+			return -1;
+		}
+	}
+	account_record_free(&rec);
+	a->loaded = true;
+	return 0;
+}
+
+static void
+account_advance(struct acme_account *a)
+{
 	struct http_request_opts ho = {0};
-	char err[256];
+	char err[512];
 
 	switch (a->state) {
 	case ACCT_IDLE:
-		if (a->key == NULL) {
-			if (store_account_load(a->env->store, a->name, &rec, err,
-			    sizeof(err)) < 0) {
-				account_settle(a, false, err);
-				return;
-			}
-			a->key = rec.key;
-			rec.key = NULL;
-			/* A URL registered at another CA is of no use here. */
-			if (rec.url && rec.directory &&
-			    strcmp(rec.directory, a->cfg->directory_url) == 0) {
-				free(a->url);
-				a->url = rec.url;
-				rec.url = NULL;
-			}
-			account_record_free(&rec);
+		if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
+			account_settle(a, false, err);
+			return;
 		}
 		a->state = ACCT_DIRECTORY;
 		ho.method = "GET";
@@ -550,6 +696,10 @@ account_advance(struct acme_account *a)
 			    key_type_name(a->cfg->key_type));
 			a->pending_keygen = keygen_submit(a->env->keygen, a->cfg->key_type,
 			    account_key_ready, a);
+			return;
+		}
+		if (a->next_key != NULL) {
+			account_resolve(a);
 			return;
 		}
 		if (a->url != NULL) {
@@ -601,6 +751,7 @@ acme_account_free(struct acme_account *a)
 		free(a->nonces[i]);
 	acme_directory_free(&a->dir);
 	privkey_free(a->key);
+	privkey_free(a->next_key);
 	free(a->url);
 	free(a->name);
 	free(a);
@@ -646,4 +797,82 @@ const struct acme_counters *
 acme_account_counters(const struct acme_account *a)
 {
 	return &a->counters;
+}
+
+/* ---- key rollover and deactivation (the account's side) ---- */
+
+int
+acme_account_load(struct acme_account *a, char *err, size_t errlen)
+{
+	return a->loaded ? 0 : account_load(a, err, errlen);
+}
+
+int
+acme_account_stage_key(struct acme_account *a, privkey_t *key, char *err, size_t errlen)
+{
+	/* On disk before the CA hears of it: after a crash either key may be
+	 * the one the CA has, and both must still exist. */
+	if (store_account_save_next_key(a->env->store, a->name, key, err, errlen) < 0) {
+		privkey_free(key);
+		return -1;
+	}
+	privkey_free(a->next_key);
+	a->next_key = key;
+	return 0;
+}
+
+const privkey_t *
+acme_account_next_key(const struct acme_account *a)
+{
+	return a->next_key;
+}
+
+int
+acme_account_commit_key(struct acme_account *a, char *err, size_t errlen)
+{
+	if (a->next_key == NULL) {
+		snprintf(err, errlen, "account %s: no new key to switch to", a->name);
+		return -1;
+	}
+	if (store_account_promote_next_key(a->env->store, a->name, err, errlen) < 0)
+		return -1;
+	privkey_free(a->key);
+	a->key = a->next_key;
+	a->next_key = NULL;
+	return 0;
+}
+
+void
+acme_account_drop_key(struct acme_account *a)
+{
+	store_account_drop_next_key(a->env->store, a->name);
+	privkey_free(a->next_key);
+	a->next_key = NULL;
+}
+
+void
+acme_account_recheck(struct acme_account *a)
+{
+	/* Only from rest: a registration in progress finishes first and the
+	 * next one resolves. */
+	if (a->state == ACCT_READY)
+		a->state = ACCT_IDLE;
+}
+
+int
+acme_account_set_deactivated(struct acme_account *a, time_t when, char *err, size_t errlen)
+{
+	struct account_record rec = {0};
+
+	rec.url = a->url;
+	rec.directory = a->cfg->directory_url;
+	rec.deactivated = when;
+	a->deactivated = when;
+	return store_account_save(a->env->store, a->name, &rec, err, errlen);
+}
+
+time_t
+acme_account_deactivated(const struct acme_account *a)
+{
+	return a->deactivated;
 }

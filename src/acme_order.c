@@ -10,13 +10,15 @@
  * with an order URL fetches the order and carries on from its status
  * instead of ordering again.
  *
- * Authorizations run in parallel, each with its own small state (authz_rt).
+ * Authorizations run in parallel, each with its own small state (authz_rt,
+ * in acme_authz.c).
  */
 #include <string.h>
 
 #include <ev.h>
 
 #include "acme.h"
+#include "acme_order_internal.h"
 #include "b64.h"
 #include "challenge.h"
 #include "http01.h"
@@ -49,53 +51,8 @@ order_state_name(enum order_state s)
 	return (unsigned)s < ORDER_STATE__MAX ? order_state_names[s] : "?";
 }
 
-enum authz_state { AZ_FETCH, AZ_RESPOND, AZ_POLL, AZ_DONE, AZ_FAILED };
-
-struct authz_rt {
-	struct order_job *job;
-	char *url;
-	char *identifier;
-	enum authz_state state;
-	struct challenge_solver *solver;  /* published response, removed when done */
-	char *challenge_url;
-	char *challenge_type;
-	struct acme_call *call;
-	ev_timer timer;
-	double interval;
-};
-
-struct order_job {
-	struct acme_env *env;
-	struct acme_account *acct;
-	const struct config_cert *cert;
-	struct cert_state *st;
-	const char *name;
-	enum order_state state;
-	order_done_cb cb;
-	void *arg;
-
-	struct acme_waiter *waiter;
-	struct keygen_job *keygen;
-	struct acme_call *call;
-	ev_timer timer;
-	double interval;
-	double deadline;            /* ev_now() limit for the whole order */
-	bool resumed;
-	bool finalize_sent;
-	char *replaces;
-
-	privkey_t *key;
-	char *order_url;
-	struct acme_order order;
-	struct authz_rt *authz;
-	size_t nauthz;
-	size_t nauthz_done;
-	struct order_result result;
-};
-
 static void job_advance(struct order_job *j);
 static void job_handle_order(struct order_job *j);
-static void fetch_order(struct order_job *j);
 
 void
 order_result_clear(struct order_result *r)
@@ -130,7 +87,7 @@ save_state(struct order_job *j)
 }
 
 /* Forgets the order in flight: the next attempt orders afresh. */
-static void
+void
 forget_order(struct order_job *j)
 {
 	free(j->st->order_url);
@@ -140,19 +97,6 @@ forget_order(struct order_job *j)
 	store_order_key_remove(j->env->store, j->name);
 }
 
-static void
-authz_cleanup(struct authz_rt *az)
-{
-	struct order_job *j = az->job;
-
-	if (az->call) {
-		acme_call_cancel(az->call);
-		az->call = NULL;
-	}
-	ev_timer_stop(j->env->loop, &az->timer);
-	challenge_unpublish(az->solver);
-	az->solver = NULL;
-}
 
 static void
 job_release(struct order_job *j)
@@ -173,9 +117,11 @@ job_release(struct order_job *j)
 		keygen_cancel(j->keygen);
 	if (j->call)
 		acme_call_cancel(j->call);
+	acme_chain_pick_cancel(j->chain_pick);
 	j->waiter = NULL;
 	j->keygen = NULL;
 	j->call = NULL;
+	j->chain_pick = NULL;
 	ev_timer_stop(j->env->loop, &j->timer);
 }
 
@@ -207,12 +153,8 @@ job_finish(struct order_job *j)
 	job_free(j);
 }
 
-static void
-job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Fails the order; problem (if any) is moved into the result. */
-static void
+void
 job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)
 {
 	va_list ap;
@@ -247,7 +189,7 @@ take_problem(const struct acme_reply *r)
 	return p;
 }
 
-static void
+void
 fail_reply(struct order_job *j, const struct acme_reply *r, const char *what, const char *url)
 {
 	long long ra = 0;
@@ -263,7 +205,7 @@ fail_reply(struct order_job *j, const struct acme_reply *r, const char *what, co
 		job_fail(j, NULL, "%s %s: unexpected HTTP %ld", what, url, r->status);
 }
 
-static bool
+bool
 deadline_passed(struct order_job *j)
 {
 	return ev_now(j->env->loop) > j->deadline;
@@ -271,7 +213,7 @@ deadline_passed(struct order_job *j)
 
 /* Delay before the next poll: the server's Retry-After (capped), else a
  * doubling interval. */
-static double
+double
 next_poll_delay(const struct acme_reply *r, double *interval)
 {
 	long long ra;
@@ -285,226 +227,6 @@ next_poll_delay(const struct acme_reply *r, double *interval)
 	if (*interval > POLL_MAX_NO_HINT)
 		*interval = POLL_MAX_NO_HINT;
 	return *interval;
-}
-
-/* ---- authorizations ---- */
-
-static int authz_fetch(struct authz_rt *az);
-
-static void
-authz_settle(struct authz_rt *az, bool ok)
-{
-	struct order_job *j = az->job;
-
-	authz_cleanup(az);
-	az->state = ok ? AZ_DONE : AZ_FAILED;
-	if (!ok)
-		return;
-	if (++j->nauthz_done == j->nauthz) {
-		/* Every name is authorized: the order should now be ready. */
-		j->interval = 0;
-		fetch_order(j);
-	}
-}
-
-static void
-authz_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct authz_rt *az = w->data;
-
-	(void)revents;
-	ev_timer_stop(loop, w);
-	if (deadline_passed(az->job)) {
-		job_fail(az->job, NULL, "authorization for %s still pending after %llds",
-		    az->identifier ? az->identifier : az->url, az->job->env->order_timeout);
-		return;
-	}
-	(void)authz_fetch(az);
-}
-
-static void
-authz_poll_later(struct authz_rt *az, const struct acme_reply *r)
-{
-	double d = next_poll_delay(r, &az->interval);
-
-	az->state = AZ_POLL;
-	ev_timer_set(&az->timer, d, 0.);
-	ev_timer_start(az->job->env->loop, &az->timer);
-}
-
-static void
-challenge_done_cb(const struct acme_reply *r, void *arg)
-{
-	struct authz_rt *az = arg;
-	struct order_job *j = az->job;
-
-	az->call = NULL;
-	if (r->status != 200) {
-		fail_reply(j, r, "responding to challenge", az->challenge_url);
-		return;
-	}
-	authz_poll_later(az, r);
-}
-
-static void
-authz_respond(struct authz_rt *az, const struct acme_authz *a)
-{
-	struct order_job *j = az->job;
-	const struct acme_challenge *ch = NULL;
-	struct acme_post_opts o = {0};
-	char err[512];
-
-	ch = challenge_choose(j->cert, a, err, sizeof(err));
-	if (ch == NULL) {
-		job_fail(j, NULL, "authorization for %s: %s", a->identifier, err);
-		return;
-	}
-	free(az->challenge_url);
-	free(az->challenge_type);
-	az->challenge_url = xstrdup(ch->url);
-	az->challenge_type = xstrdup(ch->type);
-	if (az->solver == NULL) {
-		az->solver = challenge_publish(j->env, j->cert, a->identifier, ch,
-		    acme_account_key(j->acct), err, sizeof(err));
-		if (az->solver == NULL) {
-			job_fail(j, NULL, "%s for %s: %s", ch->type, a->identifier, err);
-			return;
-		}
-	}
-	if (ch->status == ACME_STATUS_PROCESSING) {
-		/* Already triggered (a resumed order): just wait for it. */
-		authz_poll_later(az, NULL);
-		return;
-	}
-	log_info("%s: solving %s for %s", j->name, ch->type, a->identifier);
-	az->state = AZ_RESPOND;
-	o.url = az->challenge_url;
-	o.payload = "{}";
-	az->call = acme_post(j->acct, &o, challenge_done_cb, az);
-	if (az->call == NULL)
-		job_fail(j, NULL, "cannot respond to challenge %s", az->challenge_url);
-}
-
-static void
-authz_failed(struct authz_rt *az, struct acme_authz *a)
-{
-	struct order_job *j = az->job;
-	struct acme_problem *p = NULL;
-
-	for (size_t i = 0; i < a->nchallenges; i++) {
-		if (a->challenges[i].error) {
-			p = a->challenges[i].error;
-			a->challenges[i].error = NULL;
-			break;
-		}
-	}
-	/* Definitive: the order is invalid now, the next attempt starts anew. */
-	forget_order(j);
-	job_fail(j, p, "authorization for %s is %s (challenge tried: %s)", a->identifier,
-	    acme_status_name(a->status), az->challenge_type ? az->challenge_type : "none");
-}
-
-static void
-authz_done_cb(const struct acme_reply *r, void *arg)
-{
-	struct authz_rt *az = arg;
-	struct order_job *j = az->job;
-	struct acme_authz a;
-	char err[256];
-
-	az->call = NULL;
-	if (r->status != 200) {
-		fail_reply(j, r, "fetching authorization", az->url);
-		return;
-	}
-	if (acme_authz_parse(r->http->body, r->http->body_len, &a, err, sizeof(err)) < 0) {
-		job_fail(j, NULL, "%s: %s", az->url, err);
-		return;
-	}
-	if (az->identifier == NULL)
-		az->identifier = xstrdup(a.identifier);
-	switch (a.status) {
-	case ACME_STATUS_VALID:
-		/* Done, whatever challenge types it lists (SCM pre-validation). */
-		if (az->state == AZ_FETCH)
-			log_info("%s: authorization for %s already valid", j->name,
-			    a.identifier);
-		else
-			log_info("%s: %s validated for %s", j->name,
-			    az->challenge_type ? az->challenge_type : "challenge", a.identifier);
-		acme_authz_free(&a);
-		authz_settle(az, true);
-		return;
-	case ACME_STATUS_PENDING:
-		if (az->state == AZ_FETCH) {
-			authz_respond(az, &a);
-		} else {
-			/* Our challenge may have gone invalid while the
-			 * authorization is still pending on some CAs. */
-			for (size_t i = 0; i < a.nchallenges; i++) {
-				if (az->challenge_url &&
-				    strcmp(a.challenges[i].url, az->challenge_url) == 0 &&
-				    a.challenges[i].status == ACME_STATUS_INVALID) {
-					a.status = ACME_STATUS_INVALID;
-					authz_failed(az, &a);
-					acme_authz_free(&a);
-					return;
-				}
-			}
-			authz_poll_later(az, r);
-		}
-		acme_authz_free(&a);
-		return;
-	default:
-		authz_failed(az, &a);
-		acme_authz_free(&a);
-		return;
-	}
-}
-
-/* -1 when the job failed (and is freed). */
-static int
-authz_fetch(struct authz_rt *az)
-{
-	struct acme_post_opts o = {0};
-
-	az->state = az->state == AZ_POLL ? AZ_POLL : AZ_FETCH;
-	o.url = az->url;
-	o.payload = "";
-	az->call = acme_post(az->job->acct, &o, authz_done_cb, az);
-	if (az->call == NULL) {
-		job_fail(az->job, NULL, "cannot fetch authorization %s", az->url);
-		return -1;
-	}
-	return 0;
-}
-
-static void
-start_authorizations(struct order_job *j)
-{
-	j->state = ORDER_AUTHORIZE;
-	if (j->authz != NULL)
-		return; /* already in progress; a re-fetch of the order said pending */
-	if (j->order.authorizations.n == 0) {
-		job_fail(j, NULL, "order %s is pending but lists no authorizations",
-		    j->order_url);
-		return;
-	}
-	j->nauthz = j->order.authorizations.n;
-	j->nauthz_done = 0;
-	j->authz = xcalloc(j->nauthz, sizeof(*j->authz));
-	for (size_t i = 0; i < j->nauthz; i++) {
-		struct authz_rt *az = &j->authz[i];
-		az->job = j;
-		az->url = xstrdup(j->order.authorizations.v[i]);
-		ev_timer_init(&az->timer, authz_timer_cb, 0., 0.);
-		az->timer.data = az;
-	}
-	/* Each fetch may complete (even fail the job) only from the loop,
-	 * never inside acme_post, so starting them all here is safe. */
-	for (size_t i = 0; i < j->nauthz; i++)
-		if (authz_fetch(&j->authz[i]) < 0)
-			return;
 }
 
 /* ---- order object ---- */
@@ -554,7 +276,7 @@ order_done_fetch_cb(const struct acme_reply *r, void *arg)
 	job_handle_order(j);
 }
 
-static void
+void
 fetch_order(struct order_job *j)
 {
 	struct acme_post_opts o = {0};
@@ -576,6 +298,22 @@ order_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	fetch_order(j);
 }
 
+/* The chain to install (taken over): the default or a preferred alternate. */
+static void
+chain_chosen_cb(char *pem, size_t len, void *arg)
+{
+	struct order_job *j = arg;
+
+	j->chain_pick = NULL;
+	j->result.chain_pem = pem;
+	j->result.chain_len = len;
+	j->result.key = j->key;
+	j->key = NULL;
+	j->result.ok = true;
+	j->state = ORDER_DONE;
+	job_finish(j);
+}
+
 static void
 download_done_cb(const struct acme_reply *r, void *arg)
 {
@@ -586,14 +324,11 @@ download_done_cb(const struct acme_reply *r, void *arg)
 		fail_reply(j, r, "downloading certificate", j->order.certificate);
 		return;
 	}
-	j->result.chain_pem = xstrndup(r->http->body, r->http->body_len);
-	j->result.chain_len = r->http->body_len;
-	j->result.key = j->key;
-	j->key = NULL;
-	j->result.ok = true;
-	j->state = ORDER_DONE;
 	log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
-	job_finish(j);
+	j->chain_pick = acme_chain_pick(j->acct, j->name, j->cert->preferred_chain, r->http,
+	    chain_chosen_cb, j);
+	if (j->chain_pick == NULL)
+		chain_chosen_cb(xstrndup(r->http->body, r->http->body_len), r->http->body_len, j);
 }
 
 static void
@@ -741,6 +476,11 @@ new_order_done_cb(const struct acme_reply *r, void *arg)
 
 	j->call = NULL;
 	if (r->status != 201 || r->http->location == NULL) {
+		if (acme_problem_is(r->problem, "invalidProfile")) {
+			job_fail(j, take_problem(r), "the CA refused profile '%s' for this order",
+			    j->cert->profile ? j->cert->profile : "(none)");
+			return;
+		}
 		if (j->replaces && r->problem && !acme_problem_is(r->problem, "rateLimited")) {
 			char *p = acme_problem_format(r->problem);
 			log_warn("%s: newOrder with replaces=%s refused (%s); ordering without it",
@@ -840,6 +580,12 @@ job_advance(struct order_job *j)
 			job_fail(j, NULL, "cannot queue key generation");
 		return;
 	case ORDER_NEW_ORDER:
+		/* A profile the directory does not list would only be refused. */
+		if (acme_profile_check(acme_account_directory(j->acct), j->cert->profile, err,
+		    sizeof(err)) < 0) {
+			job_fail(j, NULL, "profile: %s; no order sent", err);
+			return;
+		}
 		/* The key goes to disk before the CA hears of the order. */
 		if (store_order_key_save(j->env->store, j->name, j->key, err, sizeof(err)) < 0) {
 			job_fail(j, NULL, "%s", err);

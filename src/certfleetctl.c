@@ -1,19 +1,497 @@
 /*
- * certfleetctl.c - the operator's command line.  This first version reads
- * the store directly (status works whether or not the daemon runs); the
- * control-socket commands come with the control module.
+ * certfleetctl.c - the operator's command line: parses the command, asks
+ * the daemon over the control socket (ctl_client.c) and prints the answer
+ * (ctl_print.c).  status and show fall back to reading the inventory and
+ * the store directly, read-only and without the daemon's lock, when no
+ * daemon answers.  Only main() exits; every failure is one line on stderr
+ * and a documented exit status (enum ctl_exit).
  */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "ctl_client.h"
+#include "fleet_report.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#ifndef CERTFLEET_SYSCONFDIR
+#define CERTFLEET_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG CERTFLEET_SYSCONFDIR "/certfleet/certfleet.yaml"
+#define DEFAULT_SOCKET "/run/certfleet/control.sock"
+#define DEFAULT_TIMEOUT 300.0
+
+struct ctl {
+	const char *config_path;
+	bool config_given;
+	const char *socket;
+	double timeout;
+	struct config *cfg;         /* loaded on demand */
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: certfleetctl [-c FILE] [--socket PATH] [--timeout SECONDS] COMMAND [ARGS]\n"
+	    "commands:\n"
+	    "  status [--json]                       every certificate, one line each\n"
+	    "  show NAME [--json]                    everything known about one certificate\n"
+	    "  renew NAME... | --all [--force]       renew now (--force: even if not due)\n"
+	    "  reload                                re-read the inventory (as SIGHUP)\n"
+	    "  revoke NAME [--reason R] [--cert-key] [--no-reissue]\n"
+	    "  account list [--json]\n"
+	    "  account rollover ACCOUNT              replace the account key\n"
+	    "  account deactivate ACCOUNT --yes      deactivate at the CA (permanent)\n"
+	    "options:\n"
+	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
+	    "      --socket PATH   control socket (default: control_socket of the inventory)\n"
+	    "      --timeout SECS  how long to wait for the daemon (default 300, 0: no limit)\n"
+	    "exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 daemon not running,\n"
+	    "             5 permission denied, 78 invalid inventory\n");
+}
+
+static int
+fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("certfleetctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return rc;
+}
+
+static int
+load_config(struct ctl *x)
+{
+	char err[1024];
+
+	if (x->cfg)
+		return CTL_EXIT_OK;
+	if (access(x->config_path, R_OK) < 0 && errno == EACCES)
+		return fail(CTL_EXIT_DENIED, "cannot read the inventory %s: %s", x->config_path,
+		    strerror(errno));
+	if (config_load(x->config_path, &x->cfg, err, sizeof(err)) < 0)
+		return fail(CTL_EXIT_CONFIG, "%s", err);
+	return CTL_EXIT_OK;
+}
+
+/*
+ * The socket: --socket, else the inventory's control_socket.  Without -c,
+ * an inventory this user may not read (an operator in the socket's group)
+ * means the default socket rather than an error.
+ */
+static int
+socket_path(struct ctl *x, const char **out)
+{
+	int rc;
+
+	if (x->socket) {
+		*out = x->socket;
+		return CTL_EXIT_OK;
+	}
+	if (!x->config_given && access(x->config_path, R_OK) < 0 && errno == EACCES) {
+		*out = DEFAULT_SOCKET;
+		return CTL_EXIT_OK;
+	}
+	if ((rc = load_config(x)) != CTL_EXIT_OK)
+		return rc;
+	*out = x->cfg->control_socket;
+	return CTL_EXIT_OK;
+}
+
+/* One request; on success *result (caller deletes). */
+static int
+call(struct ctl *x, const char *cmd, cJSON *args, cJSON **result, bool quiet_nodaemon)
+{
+	const char *path;
+	char err[1024];
+	int rc;
+
+	*result = NULL;
+	if ((rc = socket_path(x, &path)) != CTL_EXIT_OK) {
+		cJSON_Delete(args);
+		return rc;
+	}
+	rc = ctl_call(path, cmd, args, x->timeout, result, err, sizeof(err));
+	if (rc != CTL_EXIT_OK && !(rc == CTL_EXIT_NODAEMON && quiet_nodaemon))
+		fail(rc, "%s", err);
+	return rc;
+}
+
+/* Per-command options (argv[0] is the command), permuted so that options
+ * may follow the names: "show www --json".  Returns the option character,
+ * -1 at the end, '?' after getopt's own message. */
+static int
+next_opt(int argc, char **argv, const struct option *longopts)
+{
+	return getopt_long(argc, argv, "", longopts, NULL);
+}
+
+static void
+reset_getopt(void)
+{
+	optind = 0;     /* GNU: reinitialise fully */
+	opterr = 1;
+}
+
+/* ---- status, show: the daemon, else the store ---- */
+
+static int
+open_store(struct ctl *x, struct store **s)
+{
+	char err[1024];
+	int rc;
+
+	if ((rc = load_config(x)) != CTL_EXIT_OK)
+		return rc;
+	if (access(x->cfg->state_dir, R_OK | X_OK) < 0)
+		return fail(errno == EACCES ? CTL_EXIT_DENIED : CTL_EXIT_FAILED,
+		    "cannot read the state directory %s: %s", x->cfg->state_dir, strerror(errno));
+	if (store_open_readonly(x->cfg->state_dir, s, err, sizeof(err)) < 0)
+		return fail(CTL_EXIT_FAILED, "%s", err);
+	return CTL_EXIT_OK;
+}
+
+static const char offline_note[] = "(daemon not running; from the store)";
+
+static int
+cmd_status(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0} };
+	struct store *s = NULL;
+	cJSON *r = NULL;
+	bool json = false;
+	int ch, rc;
+
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		if (ch != 'j')
+			return CTL_EXIT_USAGE;
+		json = true;
+	}
+	if (optind != argc)
+		return fail(CTL_EXIT_USAGE, "status takes no arguments");
+	rc = call(x, "status", NULL, &r, true);
+	if (rc == CTL_EXIT_NODAEMON) {
+		if ((rc = open_store(x, &s)) != CTL_EXIT_OK)
+			return rc;
+		r = report_offline_status(x->cfg, s);
+		cJSON_AddStringToObject(r, "source", "store");
+		store_close(s);
+		if (json)
+			fprintf(stderr, "%s\n", offline_note);
+		else
+			printf("%s\n", offline_note);
+	} else if (rc != CTL_EXIT_OK) {
+		return rc;
+	}
+	if (json)
+		ctl_print_json(r);
+	else
+		ctl_print_status(r);
+	cJSON_Delete(r);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_show(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0} };
+	struct store *s = NULL;
+	cJSON *r = NULL, *args;
+	bool json = false;
+	int ch, rc;
+
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		if (ch != 'j')
+			return CTL_EXIT_USAGE;
+		json = true;
+	}
+	if (optind + 1 != argc)
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl show NAME [--json]");
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "name", argv[optind]);
+	rc = call(x, "show", args, &r, true);
+	if (rc == CTL_EXIT_NODAEMON) {
+		if ((rc = open_store(x, &s)) != CTL_EXIT_OK)
+			return rc;
+		r = report_offline_cert(x->cfg, s, argv[optind]);
+		store_close(s);
+		if (r == NULL)
+			return fail(CTL_EXIT_NOTFOUND, "no certificate named '%s' in %s",
+			    argv[optind], x->config_path);
+		cJSON_AddStringToObject(r, "source", "store");
+		if (json)
+			fprintf(stderr, "%s\n", offline_note);
+		else
+			printf("%s\n", offline_note);
+	} else if (rc != CTL_EXIT_OK) {
+		return rc;
+	}
+	if (json)
+		ctl_print_json(r);
+	else
+		ctl_print_show(r);
+	cJSON_Delete(r);
+	return CTL_EXIT_OK;
+}
+
+/* ---- commands that need the daemon ---- */
+
+static int
+cmd_renew(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"all", no_argument, NULL, 'a'},
+		{"force", no_argument, NULL, 'f'}, {0, 0, 0, 0} };
+	bool all = false, force = false;
+	cJSON *args, *names, *r = NULL, *it;
+	int ch, rc;
+
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		if (ch == 'a')
+			all = true;
+		else if (ch == 'f')
+			force = true;
+		else
+			return CTL_EXIT_USAGE;
+	}
+	if (all == (optind < argc))
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl renew NAME... | --all [--force]");
+	args = cJSON_CreateObject();
+	names = cJSON_AddArrayToObject(args, "names");
+	for (int i = optind; i < argc; i++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(argv[i]));
+	cJSON_AddBoolToObject(args, "all", all);
+	cJSON_AddBoolToObject(args, "force", force);
+	if ((rc = call(x, "renew", args, &r, false)) != CTL_EXIT_OK)
+		return rc;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "requested"))
+		printf("%s: renewal requested%s\n", it->valuestring, force ? " (forced)" : "");
+	cJSON_Delete(r);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_reload(struct ctl *x, int argc, char **argv)
+{
+	cJSON *r = NULL;
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		return fail(CTL_EXIT_USAGE, "reload takes no arguments");
+	if ((rc = call(x, "reload", NULL, &r, false)) != CTL_EXIT_OK)
+		return rc;
+	printf("reloaded: %d certificates\n",
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "certificates")));
+	cJSON_Delete(r);
+	return CTL_EXIT_OK;
+}
+
+/* RFC 5280 CRLReason, by name (any case, '-' or '_' ignored) or number. */
+static int
+parse_reason(const char *s)
+{
+	static const char *const names[] = { "unspecified", "keycompromise", "cacompromise",
+		"affiliationchanged", "superseded", "cessationofoperation", "certificatehold",
+		NULL, "removefromcrl", "privilegewithdrawn", "aacompromise" };
+	char norm[64];
+	size_t k = 0;
+	char *end;
+	long v;
+
+	v = strtol(s, &end, 10);
+	if (*s && *end == '\0')
+		return v >= 0 && v <= 10 && v != 7 ? (int)v : -1;
+	for (; *s && k + 1 < sizeof(norm); s++)
+		if (*s != '-' && *s != '_')
+			norm[k++] = *s;
+	norm[k] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i] && strcasecmp(norm, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+cmd_revoke(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"reason", required_argument, NULL, 'r'},
+		{"cert-key", no_argument, NULL, 'k'}, {"no-reissue", no_argument, NULL, 'n'},
+		{0, 0, 0, 0} };
+	bool cert_key = false, no_reissue = false;
+	int ch, rc, reason = 0;
+	cJSON *args, *r = NULL;
+
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		switch (ch) {
+		case 'r':
+			if ((reason = parse_reason(optarg)) < 0)
+				return fail(CTL_EXIT_USAGE, "unknown revocation reason '%s' (use a "
+				    "name such as keyCompromise or superseded, or 0-10)", optarg);
+			break;
+		case 'k': cert_key = true; break;
+		case 'n': no_reissue = true; break;
+		default: return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl revoke NAME [--reason R] "
+		    "[--cert-key] [--no-reissue]");
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "name", argv[optind]);
+	cJSON_AddNumberToObject(args, "reason", reason);
+	cJSON_AddBoolToObject(args, "cert_key", cert_key);
+	cJSON_AddBoolToObject(args, "no_reissue", no_reissue);
+	if ((rc = call(x, "revoke", args, &r, false)) != CTL_EXIT_OK)
+		return rc;
+	printf("%s: revoked%s\n", argv[optind], no_reissue ? "" : "; a new certificate is "
+	    "being issued");
+	cJSON_Delete(r);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_account(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"json", no_argument, NULL, 'j'},
+		{"yes", no_argument, NULL, 'y'}, {0, 0, 0, 0} };
+	bool json = false, yes = false;
+	const char *sub;
+	cJSON *args = NULL, *r = NULL;
+	int ch, rc;
+
+	if (argc < 2)
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl account list [--json] | "
+		    "rollover ACCOUNT | deactivate ACCOUNT --yes");
+	sub = argv[1];
+	argc--;
+	argv++;
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		if (ch == 'j')
+			json = true;
+		else if (ch == 'y')
+			yes = true;
+		else
+			return CTL_EXIT_USAGE;
+	}
+	if (strcmp(sub, "list") == 0) {
+		if (optind != argc || yes)
+			return fail(CTL_EXIT_USAGE, "usage: certfleetctl account list [--json]");
+		if ((rc = call(x, "account-list", NULL, &r, false)) != CTL_EXIT_OK)
+			return rc;
+		if (json)
+			ctl_print_json(r);
+		else
+			ctl_print_accounts(r);
+		cJSON_Delete(r);
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(sub, "rollover") != 0 && strcmp(sub, "deactivate") != 0)
+		return fail(CTL_EXIT_USAGE, "unknown account command '%s' (list, rollover, "
+		    "deactivate)", sub);
+	if (optind + 1 != argc || json || (yes && strcmp(sub, "rollover") == 0))
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl account %s ACCOUNT%s", sub,
+		    strcmp(sub, "deactivate") == 0 ? " --yes" : "");
+	if (strcmp(sub, "deactivate") == 0 && !yes)
+		return fail(CTL_EXIT_USAGE, "deactivating account '%s' cannot be undone: its "
+		    "certificates stop renewing; add --yes to confirm", argv[optind]);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "account", argv[optind]);
+	if (yes)
+		cJSON_AddTrueToObject(args, "confirm");
+	rc = call(x, strcmp(sub, "rollover") == 0 ? "account-rollover" : "account-deactivate",
+	    args, &r, false);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	printf("%s: %s\n", argv[optind], strcmp(sub, "rollover") == 0 ?
+	    "account key replaced" : "account deactivated");
+	cJSON_Delete(r);
+	return CTL_EXIT_OK;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct ctl *x, int argc, char **argv);
+} commands[] = {
+	{"status", cmd_status},
+	{"show", cmd_show},
+	{"renew", cmd_renew},
+	{"reload", cmd_reload},
+	{"revoke", cmd_revoke},
+	{"account", cmd_account},
+};
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("certfleetctl %s\n", CERTFLEET_VERSION);
-		return 0;
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"socket", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ctl x = { DEFAULT_CONFIG, false, NULL, DEFAULT_TIMEOUT, NULL };
+	char *end;
+	int ch, rc = -1;
+
+	/* config_load() may log (warnings about the inventory): plain lines on
+	 * stderr, warnings and worse only. */
+	log_init("certfleetctl", LOG_WARNING, LOG_STYLE_PLAIN);
+	while ((ch = getopt_long(argc, argv, "+c:Vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': x.config_path = optarg; x.config_given = true; break;
+		case 's': x.socket = optarg; break;
+		case 't':
+			x.timeout = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || x.timeout < 0)
+				return fail(CTL_EXIT_USAGE, "--timeout: expected seconds, got '%s'",
+				    optarg);
+			break;
+		case 'V': printf("certfleetctl %s\n", CERTFLEET_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return CTL_EXIT_USAGE;
+		}
 	}
-	fprintf(stderr, "certfleetctl: not implemented yet\n");
-	return 69;
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+			/* getopt's messages then read "certfleetctl renew: ...". */
+			char *prog = xasprintf("certfleetctl %s", commands[i].name);
+			sub_argv[0] = prog;
+			reset_getopt();
+			rc = commands[i].fn(&x, sub_argc, sub_argv);
+			free(prog);
+			break;
+		}
+	}
+	if (rc < 0) {
+		fprintf(stderr, "certfleetctl: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		rc = CTL_EXIT_USAGE;
+	}
+	config_free(x.cfg);
+	return rc;
 }

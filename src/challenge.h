@@ -1,17 +1,22 @@
 /*
  * challenge.h - picks a challenge for an authorization and publishes the
- * response by whichever means the certificate's inventory entry says
- * (built-in http-01 responder, webroot, ...).  The order state machine
- * knows nothing of how a response is served.
+ * response by whichever means the certificate's inventory entry says:
+ * http-01 (built-in responder or webroot), dns-01 (a hook, then a
+ * propagation check) or tls-alpn-01 (built-in responder).  The order
+ * state machine knows nothing of how a response is served.
  */
 #ifndef CERTFLEET_CHALLENGE_H
 #define CERTFLEET_CHALLENGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "acme.h"
 
 struct challenge_solver;
+
+/* The challenge types certfleet can solve. */
+bool challenge_supported(enum challenge_type t);
 
 /*
  * The first challenge of the certificate's preference list that the
@@ -21,13 +26,27 @@ struct challenge_solver;
 const struct acme_challenge *challenge_choose(const struct config_cert *cert,
     const struct acme_authz *a, char *err, size_t errlen);
 
-/* Publishes the response for ch (synchronously: token file or responder
- * table).  NULL with err on failure.  Undo with challenge_unpublish. */
+/*
+ * Called once the response is in place (ok) or could not be put in place
+ * (error: one line).  Publication may take minutes for dns-01 (hook, then
+ * DNS propagation); http-01 and tls-alpn-01 are ready at once.
+ */
+typedef void (*challenge_ready_cb)(bool ok, const char *error, void *arg);
+
+/*
+ * Starts publishing the response to ch for authorization a.  NULL with err
+ * when it cannot even start (cb is not called).  Otherwise cb runs once,
+ * on the loop and never from inside this call, unless the solver is
+ * unpublished first.  Always undo with challenge_unpublish, whatever the
+ * outcome.
+ */
 struct challenge_solver *challenge_publish(struct acme_env *env,
-    const struct config_cert *cert, const char *identifier,
+    const struct config_cert *cert, const struct acme_authz *a,
     const struct acme_challenge *ch, const privkey_t *account_key,
-    char *err, size_t errlen);
-/* Removes what was published, whatever the outcome; NULL is fine. */
+    challenge_ready_cb cb, void *arg, char *err, size_t errlen);
+
+/* Removes what was published (for dns-01: the hook's remove, which
+ * finishes in the background); cb is not called any more.  NULL is fine. */
 void challenge_unpublish(struct challenge_solver *s);
 
 #endif

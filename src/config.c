@@ -509,6 +509,7 @@ void config_free(struct config *c)
 	free(c->control_socket);
 	free(c->http01_listen);
 	free(c->tlsalpn01_listen);
+	free(c->dns_resolver);
 	strlist_free(&c->post_hook);
 	for (size_t i = 0; i < c->naccounts; i++)
 		cfg_account_free_members(&c->accounts[i]);

@@ -70,8 +70,14 @@ struct config {
 	char *path;
 	char *state_dir;            /* default /var/lib/certfleet */
 	char *control_socket;       /* default /run/certfleet/control.sock */
+	mode_t control_socket_mode; /* default 0660 */
+	uid_t control_socket_owner; /* (uid_t)-1: the daemon's user */
+	gid_t control_socket_group; /* (gid_t)-1: the daemon's group; read-only access */
+	gid_t control_admin_group;  /* (gid_t)-1: none; members may run every command */
 	char *http01_listen;        /* built-in responder "ADDR:PORT"; default "[::]:80" */
 	char *tlsalpn01_listen;     /* default "[::]:443" */
+	char *dns_resolver;         /* "ADDR[:PORT]" asked for dns-01 propagation instead
+	                             * of the authoritative servers; NULL: discover them */
 	long long finalize_timeout; /* seconds, default 120 */
 	long long order_timeout;    /* seconds, default 1800 */
 	long long hook_timeout;     /* seconds, default 300 */

@@ -116,6 +116,8 @@ int cfg_name(struct cfg_ctx *x, const struct ynode *n, const char *path, const c
 int cfg_key_type(struct cfg_ctx *x, const struct ynode *n, const char *path,
     enum key_type *out);
 int cfg_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t *out);
+/* Mode of the control socket: owner read+write required. */
+int cfg_socket_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t *out);
 int cfg_owner(struct cfg_ctx *x, const struct ynode *n, const char *path, uid_t *out);
 int cfg_group(struct cfg_ctx *x, const struct ynode *n, const char *path, gid_t *out);
 /* "ADDR:PORT" with a numeric address ("[::]:80", "0.0.0.0:80"). */
@@ -132,6 +134,15 @@ int cfg_domains(struct cfg_ctx *x, const struct ynode *n, const char *path,
     struct strlist *out);
 /* A readable regular file holding at least one PEM certificate. */
 int cfg_ca_bundle(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out);
+/* preferred_chain: an issuer common name, or "sha256:" and a SHA-256
+ * fingerprint (64 hex digits, colons allowed between bytes). */
+int cfg_preferred_chain(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    char **out);
+/* Rejects cc when an entry already in c orders the same thing (names, key
+ * type, account, profile); the same names with another key type (RSA and
+ * ECDSA side by side) are allowed. */
+int cfg_cert_unique(struct cfg_ctx *x, const struct config *c, const struct ynode *map,
+    const char *path, const struct config_cert *cc);
 
 /*
  * The EAB HMAC key, inline (file_node NULL: the inventory itself must not

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "crypto.h"
+#include "netaddr.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/certfleet"
 #define DEFAULT_OUTPUT_DIR "/etc/certfleet"
@@ -33,7 +34,8 @@ static void replace_str(char **dst, char *s)
 /* ---- the top level ---- */
 
 static const char *const top_keys[] = { "state_dir", "output_dir", "control_socket",
-	"http01_listen", "tlsalpn01_listen", "timeouts", "renew_jitter", "max_inflight",
+	"control_socket_mode", "control_socket_owner", "control_socket_group",
+	"control_admin_group", "http01_listen", "tlsalpn01_listen", "dns_resolver", "timeouts", "renew_jitter", "max_inflight",
 	"post_hook", "accounts", "defaults", "certificates", NULL };
 static const char *const timeout_keys[] = { "finalize", "order", "hook", "dns_propagation",
 	NULL };
@@ -90,6 +92,14 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 			return -1;
 		}
 		replace_str(&c->control_socket, s);
+	} else if (strcmp(key, "control_socket_mode") == 0) {
+		return cfg_socket_mode(x, v, key, &c->control_socket_mode);
+	} else if (strcmp(key, "control_socket_owner") == 0) {
+		return cfg_owner(x, v, key, &c->control_socket_owner);
+	} else if (strcmp(key, "control_socket_group") == 0) {
+		return cfg_group(x, v, key, &c->control_socket_group);
+	} else if (strcmp(key, "control_admin_group") == 0) {
+		return cfg_group(x, v, key, &c->control_admin_group);
 	} else if (strcmp(key, "http01_listen") == 0) {
 		if (cfg_listen(x, v, key, &s) < 0)
 			return -1;
@@ -98,6 +108,19 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 		if (cfg_listen(x, v, key, &s) < 0)
 			return -1;
 		replace_str(&c->tlsalpn01_listen, s);
+	} else if (strcmp(key, "dns_resolver") == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (cfg_string(x, v, key, &s) < 0)
+			return -1;
+		if (netaddr_parse(s, 53, &ss, &len) < 0) {
+			cfg_error(x, v, key, "bad DNS server '%s': expected a numeric ADDR or "
+			    "ADDR:PORT such as \"127.0.0.1:53\" or \"[::1]:53\"", s);
+			free(s);
+			return -1;
+		}
+		replace_str(&c->dns_resolver, s);
 	} else if (strcmp(key, "timeouts") == 0) {
 		return parse_timeouts(x, v, c);
 	} else if (strcmp(key, "renew_jitter") == 0) {
@@ -466,7 +489,7 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 			return -1;
 		replace_str(&s->c.profile, str);
 	} else if (strcmp(key, "preferred_chain") == 0) {
-		if (cfg_string(x, v, path, &str) < 0)
+		if (cfg_preferred_chain(x, v, path, &str) < 0)
 			return -1;
 		replace_str(&s->c.preferred_chain, str);
 	}
@@ -542,7 +565,7 @@ static int cert_finish(struct cfg_ctx *x, const struct config *c, const struct y
 		}
 	}
 	s->c.line = map->line;
-	return 0;
+	return cfg_cert_unique(x, c, map, path, &s->c);
 }
 
 static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *output_dir,
@@ -611,6 +634,10 @@ int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 	c->path = xstrdup(x->file);
 	c->state_dir = xstrdup(DEFAULT_STATE_DIR);
 	c->control_socket = xstrdup(DEFAULT_CONTROL_SOCKET);
+	c->control_socket_mode = 0660;
+	c->control_socket_owner = (uid_t)-1;
+	c->control_socket_group = (gid_t)-1;
+	c->control_admin_group = (gid_t)-1;
 	c->http01_listen = xstrdup(DEFAULT_HTTP01_LISTEN);
 	c->tlsalpn01_listen = xstrdup(DEFAULT_TLSALPN01_LISTEN);
 	c->finalize_timeout = 120;

@@ -12,6 +12,7 @@
 #include "config_internal.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -193,6 +194,30 @@ int cfg_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t 
 	if (!(v & 0400))
 		return cfg_error(x, n, path, "mode %04lo does not let the owner read the "
 		    "certificate; use \"0644\" or \"0640\"", v);
+	*out = (mode_t)v;
+	return 0;
+}
+
+int cfg_socket_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t *out)
+{
+	const char *s;
+	unsigned long v;
+
+	if (n->kind != YNODE_SCALAR || cfg_null(n) || n->scalar == YSCALAR_BOOL)
+		return cfg_error(x, n, path, "expected an octal mode such as \"0660\", got %s",
+		    ynode_describe(n));
+	s = n->str;
+	if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+		s += 2;
+	if (*s == '\0' || strlen(s) > 4 || strspn(s, "01234567") != strlen(s))
+		return cfg_error(x, n, path, "bad mode '%s': expected octal permissions such "
+		    "as \"0660\"", n->str);
+	v = strtoul(s, NULL, 8);
+	/* Connecting needs write permission: an owner without it could not
+	 * use the socket, and extra bits mean nothing on a socket. */
+	if (v > 0777 || (v & 0600) != 0600)
+		return cfg_error(x, n, path, "mode %s: a socket needs owner read and write "
+		    "and no setuid, setgid or sticky bits; use \"0660\" or \"0600\"", n->str);
 	*out = (mode_t)v;
 	return 0;
 }
@@ -611,4 +636,57 @@ int cfg_domains(struct cfg_ctx *x, const struct ynode *n, const char *path,
 fail:
 	strlist_free(&l);
 	return -1;
+}
+
+int cfg_preferred_chain(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
+{
+	size_t digits = 0;
+	char *s;
+
+	if (cfg_string(x, n, path, &s) < 0)
+		return -1;
+	if (*s == '\0') {
+		free(s);
+		return cfg_error(x, n, path, "must not be empty (an issuer common name, or "
+		    "sha256: and a certificate fingerprint)");
+	}
+	if (strncasecmp(s, "sha256:", 7) == 0) {
+		/* Hex digits, optionally colon-separated in pairs as openssl
+		 * x509 -fingerprint prints them. */
+		for (const char *p = s + 7; *p; p++) {
+			if (isxdigit((unsigned char)*p))
+				digits++;
+			else if (*p != ':' || digits % 2 != 0 || p[1] == '\0' || p[1] == ':')
+				digits = 1000;
+		}
+		if (digits != 64) {
+			cfg_error(x, n, path, "'%s' is not sha256: followed by a SHA-256 "
+			    "fingerprint (64 hex digits, colons allowed between bytes)", s);
+			free(s);
+			return -1;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int cfg_cert_unique(struct cfg_ctx *x, const struct config *c, const struct ynode *map,
+    const char *path, const struct config_cert *cc)
+{
+	for (size_t k = 0; k < c->ncerts; k++) {
+		const struct config_cert *o = &c->certs[k];
+
+		/* Same names with another key type is the dual RSA/ECDSA setup
+		 * (or another CA, another profile): a different certificate. */
+		if (o->key_type != cc->key_type || !strlist_equal_sorted(&o->domains, &cc->domains) ||
+		    strcmp(o->account_name, cc->account_name) != 0 ||
+		    (o->profile == NULL) != (cc->profile == NULL) ||
+		    (o->profile && strcmp(o->profile, cc->profile) != 0))
+			continue;
+		return cfg_error(x, map, path, "certificate '%s' orders the same names with the "
+		    "same key type, account and profile as '%s' (line %d); remove one, or give "
+		    "it another key_type to install RSA and ECDSA certificates side by side",
+		    cc->name, o->name, o->line);
+	}
+	return 0;
 }

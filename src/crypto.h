@@ -119,6 +119,12 @@ int cert_split_chain(const char *pem, size_t len, char **leaf, char **chain,
 int cert_check_issued(const char *fullchain_pem, size_t len, const privkey_t *k,
     const struct strlist *names, struct cert_info *info, char *err, size_t errlen);
 
+/* cert_check_issued, then cert_split_chain, parsing the text once.  On
+ * failure nothing is allocated. */
+int cert_accept_issued(const char *pem, size_t len, const privkey_t *k,
+    const struct strlist *names, struct cert_info *info, char **leaf, char **chain,
+    char **fullchain, char *err, size_t errlen);
+
 /* DER of the first certificate in a PEM text (for revocation). */
 int cert_pem_to_der(const char *pem, size_t len, unsigned char **der, size_t *derlen);
 

@@ -422,17 +422,15 @@ out:
 	return s;
 }
 
-int cert_split_chain(const char *pem, size_t len, char **leaf, char **chain,
-    char **fullchain, char *err, size_t errlen)
+/* The split of cert_split_chain, on certificates parsed already. */
+static int split_sk(STACK_OF(X509) *sk, char **leaf, char **chain, char **fullchain,
+    char *err, size_t errlen)
 {
-	STACK_OF(X509) *sk = NULL;
 	char *l = NULL, *c = NULL, *f = NULL;
 	char e[256];
 	int n, rc = -1;
 
 	*leaf = *chain = *fullchain = NULL;
-	if ((sk = pem_parse_all(pem, len, err, errlen)) == NULL)
-		goto out;
 	n = sk_X509_num(sk);
 	if ((l = pem_encode_range(sk, 0, 1)) == NULL ||
 	    (c = pem_encode_range(sk, 1, n)) == NULL ||
@@ -450,14 +448,27 @@ out:
 	free(l);
 	free(c);
 	free(f);
+	return rc;
+}
+
+int cert_split_chain(const char *pem, size_t len, char **leaf, char **chain,
+    char **fullchain, char *err, size_t errlen)
+{
+	STACK_OF(X509) *sk;
+	int rc;
+
+	*leaf = *chain = *fullchain = NULL;
+	if ((sk = pem_parse_all(pem, len, err, errlen)) == NULL)
+		return -1;
+	rc = split_sk(sk, leaf, chain, fullchain, err, errlen);
 	sk_X509_pop_free(sk, X509_free);
 	return rc;
 }
 
-int cert_check_issued(const char *fullchain_pem, size_t len, const privkey_t *k,
+/* The checks of cert_check_issued, on certificates parsed already. */
+static int check_issued_sk(STACK_OF(X509) *sk, const privkey_t *k,
     const struct strlist *names, struct cert_info *info, char *err, size_t errlen)
 {
-	STACK_OF(X509) *sk = NULL;
 	struct cert_info ci = { 0 };
 	X509 *x;
 	EVP_PKEY *pub;
@@ -465,8 +476,6 @@ int cert_check_issued(const char *fullchain_pem, size_t len, const privkey_t *k,
 	int rc = -1;
 
 	memset(info, 0, sizeof(*info));
-	if ((sk = pem_parse_all(fullchain_pem, len, err, errlen)) == NULL)
-		goto out;
 	x = sk_X509_value(sk, 0);
 	if (cert_info_from_x509(x, &ci, err, errlen) < 0)
 		goto out;
@@ -511,6 +520,42 @@ out:
 	free(want);
 	free(got);
 	cert_info_free(&ci);
+	return rc;
+}
+
+int cert_check_issued(const char *fullchain_pem, size_t len, const privkey_t *k,
+    const struct strlist *names, struct cert_info *info, char *err, size_t errlen)
+{
+	STACK_OF(X509) *sk;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((sk = pem_parse_all(fullchain_pem, len, err, errlen)) == NULL)
+		return -1;
+	rc = check_issued_sk(sk, k, names, info, err, errlen);
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
+}
+
+/* Parsing a certificate costs OpenSSL 3 a public-key decoder lookup, the
+ * largest CPU cost of an issuance: parse the CA's text once for both. */
+int cert_accept_issued(const char *pem, size_t len, const privkey_t *k,
+    const struct strlist *names, struct cert_info *info, char **leaf, char **chain,
+    char **fullchain, char *err, size_t errlen)
+{
+	STACK_OF(X509) *sk;
+	int rc = -1;
+
+	memset(info, 0, sizeof(*info));
+	*leaf = *chain = *fullchain = NULL;
+	if ((sk = pem_parse_all(pem, len, err, errlen)) == NULL)
+		return -1;
+	if (check_issued_sk(sk, k, names, info, err, errlen) == 0) {
+		if (split_sk(sk, leaf, chain, fullchain, err, errlen) == 0)
+			rc = 0;
+		else
+			cert_info_free(info);
+	}
 	sk_X509_pop_free(sk, X509_free);
 	return rc;
 }

@@ -16,7 +16,10 @@
 
 #include "acme.h"
 #include "config.h"
+#include "control.h"
 #include "daemon.h"
+#include "dns01.h"
+#include "dns_probe.h"
 #include "fleet.h"
 #include "hooks.h"
 #include "http.h"
@@ -25,10 +28,13 @@
 #include "log.h"
 #include "notify.h"
 #include "store.h"
+#include "tlsalpn.h"
 #include "util.h"
 
 #define DRAIN_GRACE 20.0    /* seconds for requests in flight at SIGTERM */
 #define KEYGEN_THREADS 2
+#define DNS_THREADS 2
+#define DNS01_DRAIN_MAX 60.0 /* seconds for dns-01 removals at exit */
 
 struct daemon {
 	const struct daemon_opts *opts;
@@ -37,6 +43,8 @@ struct daemon {
 	struct store *store;
 	struct acme_env env;
 	struct fleet *fleet;
+	struct ctl_server *ctl;     /* NULL in --once runs or when it failed */
+	struct ctl_env ctl_env;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
 	ev_timer grace;
@@ -53,6 +61,16 @@ needs_http01_server(const struct config *cfg)
 			    c->http01_mode == HTTP01_STANDALONE)
 				return true;
 	}
+	return false;
+}
+
+static bool
+needs_tlsalpn_server(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ncerts; i++)
+		for (size_t k = 0; k < cfg->certs[i].nchallenges; k++)
+			if (cfg->certs[i].challenges[k] == CHALLENGE_TLSALPN01)
+				return true;
 	return false;
 }
 
@@ -91,6 +109,43 @@ setup_http01(struct daemon *d, const struct config *cfg, const struct config *ol
 	}
 	log_info("http-01 responder listening on %s", cfg->http01_listen);
 	return 0;
+}
+
+/* (Re)binds the built-in tls-alpn-01 responder, as setup_http01 does. */
+static int
+setup_tlsalpn(struct daemon *d, const struct config *cfg, const struct config *old)
+{
+	char err[256];
+
+	if (!needs_tlsalpn_server(cfg)) {
+		tlsalpn_server_free(d->env.tlsalpn);
+		d->env.tlsalpn = NULL;
+		return 0;
+	}
+	if (d->env.tlsalpn && old && strcmp(old->tlsalpn01_listen, cfg->tlsalpn01_listen) == 0)
+		return 0;
+	if (d->env.tlsalpn && d->fleet && fleet_busy(d->fleet)) {
+		log_warn("tlsalpn01_listen changed while orders are in flight; keeping %s until "
+		    "the next reload", old->tlsalpn01_listen);
+		return 0;
+	}
+	tlsalpn_server_free(d->env.tlsalpn);
+	d->env.tlsalpn = tlsalpn_server_new(d->loop, cfg->tlsalpn01_listen, err, sizeof(err));
+	if (d->env.tlsalpn == NULL) {
+		log_err("tls-alpn-01 responder: %s", err);
+		return -1;
+	}
+	log_info("tls-alpn-01 responder listening on %s", cfg->tlsalpn01_listen);
+	return 0;
+}
+
+/* The settings the state machines read from the environment. */
+static void
+env_settings(struct acme_env *env, const struct config *cfg)
+{
+	env->hook_timeout = cfg->hook_timeout;
+	env->dns_propagation_timeout = cfg->dns_propagation_timeout;
+	env->dns_resolver = cfg->dns_resolver;
 }
 
 static void
@@ -137,48 +192,109 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &d->grace);
 }
 
+/* The control socket's settings from cfg. */
 static void
-reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+ctl_opts(const struct config *cfg, struct ctl_server_opts *o)
 {
-	struct daemon *d = w->data;
-	struct config *ncfg = NULL, *old;
-	char err[1024];
+	*o = (struct ctl_server_opts){0};
+	o->path = cfg->control_socket;
+	o->mode = cfg->control_socket_mode;
+	o->owner = cfg->control_socket_owner;
+	o->group = cfg->control_socket_group;
+	o->admin_group = cfg->control_admin_group;
+}
 
-	(void)loop;
-	(void)revents;
-	if (d->opts->once || d->stopping)
-		return;
+/*
+ * Reloads the inventory, all or nothing: SIGHUP and certfleetctl reload.
+ * 0 done; -1 with the reason in err, the running configuration kept.
+ */
+static int
+daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
+{
+	struct config *ncfg = NULL, *old;
+	struct ctl_server_opts co;
+
+	if (d->opts->once || d->stopping) {
+		snprintf(err, errlen, "the daemon is stopping");
+		return -1;
+	}
 	notify_reloading();
-	log_notice("SIGHUP: reloading %s", d->opts->config_path);
-	if (config_load(d->opts->config_path, &ncfg, err, sizeof(err)) < 0) {
+	log_notice("%s: reloading %s", why, d->opts->config_path);
+	if (config_load(d->opts->config_path, &ncfg, err, errlen) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		notify_ready();
 		update_status(d);
-		return;
+		return -1;
 	}
 	if (strcmp(ncfg->state_dir, d->cfg->state_dir) != 0) {
-		log_err("reload failed, keeping the running configuration: state_dir cannot "
-		    "change without a restart (%s -> %s)", d->cfg->state_dir, ncfg->state_dir);
+		snprintf(err, errlen, "state_dir cannot change without a restart (%s -> %s)",
+		    d->cfg->state_dir, ncfg->state_dir);
+		log_err("reload failed, keeping the running configuration: %s", err);
 		config_free(ncfg);
 		notify_ready();
-		return;
+		return -1;
 	}
-	if (setup_http01(d, ncfg, d->cfg) < 0) {
+	if (setup_http01(d, ncfg, d->cfg) < 0 || setup_tlsalpn(d, ncfg, d->cfg) < 0) {
+		snprintf(err, errlen, "cannot set up a challenge responder (see the log)");
 		log_err("reload failed, keeping the running configuration");
 		config_free(ncfg);
 		setup_http01(d, d->cfg, NULL);
+		setup_tlsalpn(d, d->cfg, NULL);
 		notify_ready();
-		return;
+		return -1;
 	}
+	ctl_opts(ncfg, &co);
+	if (d->ctl && ctl_server_reconfigure(d->ctl, &co, err, errlen) < 0)
+		log_err("control socket: %s (keeping the previous settings)", err);
 	old = d->cfg;
 	d->cfg = ncfg;
 	d->env.finalize_timeout = ncfg->finalize_timeout;
 	d->env.order_timeout = ncfg->order_timeout;
+	env_settings(&d->env, ncfg);
 	fleet_reconfigure(d->fleet, ncfg);
 	config_free(old);
 	log_notice("reloaded: %zu certificates, %zu accounts", ncfg->ncerts, ncfg->naccounts);
 	notify_ready();
 	update_status(d);
+	return 0;
+}
+
+static void
+reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	char err[1024];
+
+	(void)loop;
+	(void)revents;
+	daemon_reload(w->data, "SIGHUP", err, sizeof(err));
+}
+
+static int
+ctl_reload(void *arg, char *err, size_t errlen)
+{
+	return daemon_reload(arg, "certfleetctl reload", err, errlen);
+}
+
+/* The control socket; a daemon without one still renews, so a failure is
+ * logged, not fatal. */
+static void
+setup_control(struct daemon *d)
+{
+	struct ctl_server_opts co;
+	char err[512];
+
+	d->ctl_env.fleet = d->fleet;
+	d->ctl_env.reload = ctl_reload;
+	d->ctl_env.reload_arg = d;
+	d->ctl_env.config_path = d->opts->config_path;
+	d->ctl_env.started = time(NULL);
+	ctl_opts(d->cfg, &co);
+	d->ctl = ctl_server_new(d->loop, &co, ctl_daemon_commands, &d->ctl_env, err,
+	    sizeof(err));
+	if (d->ctl == NULL)
+		log_err("control socket: %s; certfleetctl cannot reach this daemon", err);
+	else
+		log_info("control socket %s", co.path);
 }
 
 static void
@@ -209,8 +325,15 @@ static void
 daemon_cleanup(struct daemon *d)
 {
 	fleet_free(d->fleet);
+	/* After the fleet: an operation's late reply must find its connection. */
+	ctl_server_free(d->ctl);
+	if (d->loop)
+		dns01_drain(d->loop, d->cfg && d->cfg->hook_timeout < DNS01_DRAIN_MAX ?
+		    (double)d->cfg->hook_timeout : DNS01_DRAIN_MAX);
 	hook_kill_all();
 	http01_server_free(d->env.http01);
+	tlsalpn_server_free(d->env.tlsalpn);
+	dns_probe_pool_free(d->env.dns);
 	keygen_pool_free(d->env.keygen);
 	http_client_free(d->env.http);
 	store_close(d->store);
@@ -252,12 +375,14 @@ daemon_run(const struct daemon_opts *o)
 	d.env.order_timeout = d.cfg->order_timeout;
 	d.env.http = http_client_new(d.loop);
 	d.env.keygen = keygen_pool_new(d.loop, KEYGEN_THREADS);
+	d.env.dns = dns_probe_pool_new(d.loop, DNS_THREADS);
+	env_settings(&d.env, d.cfg);
 	ev_timer_init(&d.grace, grace_cb, 0., 0.);
-	if (d.env.http == NULL || d.env.keygen == NULL) {
-		log_err("cannot set up the HTTP client or the key generation threads");
+	if (d.env.http == NULL || d.env.keygen == NULL || d.env.dns == NULL) {
+		log_err("cannot set up the HTTP client, the key generation or the DNS threads");
 		goto out;
 	}
-	if (setup_http01(&d, d.cfg, NULL) < 0) {
+	if (setup_http01(&d, d.cfg, NULL) < 0 || setup_tlsalpn(&d, d.cfg, NULL) < 0) {
 		rc = EXIT_UNAVAILABLE;
 		goto out;
 	}
@@ -267,6 +392,8 @@ daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
+	if (!o->once)
+		setup_control(&d);
 
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d.sigint, stop_cb, SIGINT);

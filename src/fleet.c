@@ -249,6 +249,9 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	time_t now = time(NULL);
 	double delay;
 
+	/* A forced renewal was tried: a failure falls back to the backoff,
+	 * or it would be retried at once, forever. */
+	r->force = false;
 	r->failing = true;
 	r->st.failures++;
 	r->st.last_attempt = now;
@@ -260,6 +263,14 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	r->st.next_attempt = now + (time_t)delay;
 	cert_save(r);
 	r->f->failed++;
+	{
+		char d[64], at[32];
+		duration_format(delay, d, sizeof(d));
+		time_format_rfc3339(r->st.next_attempt, at, sizeof(at));
+		log_info("%s: attempt %d failed; next attempt in %s (at %s)%s", r->cfg->name,
+		    r->st.failures, d, at, retry_after > 0 && (double)retry_after >= delay ?
+		    ", as the CA asked" : "");
+	}
 	if (r->st.not_after > 0) {
 		time_t lifetime = r->st.not_after - r->st.not_before;
 		time_t left = r->st.not_after - now;
@@ -307,6 +318,10 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	}
 	r->failing = false;
 	r->force = false;
+	/* The new certificate's window is polled like any other (a CA may
+	 * move it early, say ahead of a mass revocation); the last Retry-After
+	 * was about the old one. */
+	r->ari_next = r->st.cert_id ? time(NULL) + SCHED_ARI_POLL : 0;
 	f->succeeded++;
 	batch_note(f, r->cfg->name, true);
 	run_deploy_hook(r);
@@ -425,8 +440,11 @@ cert_due_time(struct cert_rt *r, char *why, size_t len)
 		snprintf(why, len, "renewal time reached");
 	}
 	/* After failures, wait out the backoff. */
-	if (st->failures > 0 && st->next_attempt > t)
+	if (st->failures > 0 && st->next_attempt > t) {
 		t = st->next_attempt;
+		snprintf(why, len, "retry after %d failed attempt%s", st->failures,
+		    st->failures == 1 ? "" : "s");
+	}
 	return t;
 }
 
@@ -434,7 +452,10 @@ static void
 timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
 	struct cert_rt *r = w->data;
-	time_t now = time(NULL);
+	/* The loop's clock, which reached the whole second the timer was set
+	 * for: time(2) may still read the second before it, which would take
+	 * a renewalInfo check for the renewal itself. */
+	time_t now = (time_t)ev_now(loop);
 
 	(void)revents;
 	ev_periodic_stop(loop, w);
@@ -488,9 +509,14 @@ cert_schedule(struct cert_rt *r)
 	ev_periodic_set(&r->timer, (ev_tstamp)t, 0., NULL);
 	ev_periodic_start(f->env->loop, &r->timer);
 	if (log_get_level() >= LOG_DEBUG) {
-		char buf[32];
-		time_format_rfc3339(t, buf, sizeof(buf));
-		log_debug("%s: next renewal at %s", r->cfg->name, buf);
+		char buf[32], abuf[32];
+		time_format_rfc3339(r->next, buf, sizeof(buf));
+		if (ari_applies(r) && r->ari_next > 0)
+			time_format_rfc3339(r->ari_next, abuf, sizeof(abuf));
+		else
+			snprintf(abuf, sizeof(abuf), "none");
+		log_debug("%s: next renewal at %s (%s); next renewalInfo check at %s",
+		    r->cfg->name, buf, why, abuf);
 	}
 }
 
@@ -553,9 +579,11 @@ cert_load(struct cert_rt *r, char *err, size_t errlen)
 	if (store_cert_load(r->f->env->store, r->cfg->name, &r->st, err, errlen) < 0)
 		return -1;
 	r->failing = r->st.failures > 0;
-	/* Spread the first renewalInfo checks of a large fleet over minutes. */
+	/* Spread the first renewalInfo checks of a large fleet over minutes
+	 * (a single certificate is checked at once). */
 	if (r->st.cert_id != NULL)
-		r->ari_next = time(NULL) + (time_t)(random_unit() * 300);
+		r->ari_next = time(NULL) + (time_t)sched_ari_first_check(r->f->ncerts,
+		    random_unit());
 	return 0;
 }
 
@@ -599,6 +627,7 @@ fleet_free(struct fleet *f)
 		return;
 	ev_idle_stop(f->env->loop, &f->idle_check);
 	ev_timer_stop(f->env->loop, &f->post_timer);
+	fleet_ops_drop(f);
 	strlist_free(&f->batch_renewed);
 	strlist_free(&f->batch_failed);
 	for (size_t i = 0; i < f->ncerts; i++) {
@@ -732,6 +761,7 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 	for (size_t k = 0; k < noldaccts; k++) {
 		if (oldaccts[k] == NULL)
 			continue;
+		fleet_ops_account_gone(f, oldaccts[k]->acme);
 		acme_account_free(oldaccts[k]->acme);
 		free(oldaccts[k]);
 	}

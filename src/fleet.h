@@ -48,6 +48,39 @@ bool fleet_busy(const struct fleet *f);
  * ok, -1 unknown name. */
 int fleet_renew_now(struct fleet *f, const char *name, bool force);
 
+/*
+ * Operator operations (certfleetctl, through the control socket), in
+ * fleet_ops.c.  Each checks its arguments at once: unknown name or account
+ * -> FLEET_OP_NOTFOUND, something already running for it -> FLEET_OP_BUSY,
+ * with a one-line reason in err and cb never called.  Otherwise it returns
+ * FLEET_OP_OK and calls cb exactly once, later, from the loop, with the
+ * outcome: status, a one-line error (NULL when ok) and the CA's problem
+ * document when there was one (NULL otherwise; valid during the call).
+ */
+enum fleet_op_status { FLEET_OP_OK = 0, FLEET_OP_NOTFOUND, FLEET_OP_BUSY, FLEET_OP_FAILED,
+	FLEET_OP_USAGE };
+struct cJSON;
+typedef void (*fleet_op_cb)(void *arg, enum fleet_op_status status, const char *error,
+    const struct cJSON *problem);
+
+/* RFC 8555 7.6; reason is an RFC 5280 CRLReason code (0 unspecified, 1
+ * keyCompromise, 3 affiliationChanged, 4 superseded, 5 cessationOfOperation).
+ * by_cert_key signs with the certificate's key instead of the account's.
+ * Unless no_reissue, a revoked certificate still in the inventory is
+ * renewed at once afterwards. */
+enum fleet_op_status fleet_revoke(struct fleet *f, const char *name, int reason,
+    bool by_cert_key, bool no_reissue, fleet_op_cb cb, void *arg, char *err, size_t errlen);
+/* RFC 8555 7.3.5, crash-safe (new key stored before the request, the old
+ * one kept until the CA confirms). */
+enum fleet_op_status fleet_account_rollover(struct fleet *f, const char *account,
+    fleet_op_cb cb, void *arg, char *err, size_t errlen);
+/* RFC 8555 7.3.6.  The account's certificates stop renewing. */
+enum fleet_op_status fleet_account_deactivate(struct fleet *f, const char *account,
+    fleet_op_cb cb, void *arg, char *err, size_t errlen);
+/* [{"name":..,"directory":..,"url":..,"status":..,"key_type":..}, ...]; caller
+ * frees (cJSON_Delete). */
+struct cJSON *fleet_accounts_json(struct fleet *f);
+
 struct fleet_stats {
 	size_t total;
 	size_t renewing;

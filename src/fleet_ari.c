@@ -23,8 +23,12 @@ ari_settle(struct cert_rt *r, long long recheck)
 {
 	r->ari_next = time(NULL) + (time_t)recheck;
 	cert_save(r);
-	if (!r->f->draining)
-		cert_schedule(r);
+	if (r->f->draining)
+		return;
+	/* A window already passed makes the certificate due now: it is only
+	 * queued by cert_schedule, so start the queue too. */
+	cert_schedule(r);
+	queue_run(r->f);
 }
 
 static void
@@ -37,13 +41,17 @@ ari_done_cb(const struct http_response *resp, void *arg)
 
 	r->ari_req = NULL;
 	if (resp->status != 200) {
-		log_warn("%s: renewalInfo: %s", r->cfg->name,
-		    resp->error ? resp->error : "unexpected HTTP status");
+		if (resp->error)
+			log_warn("%s: renewalInfo for %s: %s; checking again in 6h",
+			    r->cfg->name, r->st.cert_id, resp->error);
+		else
+			log_warn("%s: renewalInfo for %s: HTTP %ld; checking again in 6h",
+			    r->cfg->name, r->st.cert_id, resp->status);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
 	}
 	if (acme_renewal_info_parse(resp->body, resp->body_len, &ri, err, sizeof(err)) < 0) {
-		log_warn("%s: %s", r->cfg->name, err);
+		log_warn("%s: %s; checking again in 6h", r->cfg->name, err);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
 	}
@@ -60,7 +68,7 @@ ari_done_cb(const struct http_response *resp, void *arg)
 	acme_renewal_info_free(&ri);
 	if (resp->retry_after == NULL ||
 	    http_parse_retry_after(resp->retry_after, time(NULL), &ra) < 0)
-		ra = SCHED_ARI_ERROR_RETRY;
+		ra = SCHED_ARI_POLL;
 	ari_settle(r, sched_ari_recheck(ra));
 }
 
@@ -82,6 +90,7 @@ ari_ready_cb(bool ok, const char *error, void *arg)
 		r->acct->ari = 0;
 		r->ari_next = 0;
 		cert_schedule(r);
+		queue_run(r->f);
 		return;
 	}
 	r->acct->ari = 1;

@@ -60,6 +60,7 @@ struct fleet {
 	struct strlist batch_renewed, batch_failed;
 	ev_timer post_timer;
 	bool post_running;
+	struct fleet_op *ops;       /* operator operations in flight (fleet_ops.c) */
 };
 
 /* fleet.c */
@@ -67,6 +68,12 @@ void cert_save(struct cert_rt *r);
 void cert_schedule(struct cert_rt *r);
 void cert_enqueue(struct cert_rt *r);
 void queue_run(struct fleet *f);
+
+/* fleet_ops.c: an account about to be freed by a reload (its operations
+ * fail), and every operation dropped at fleet_free (no callbacks: the
+ * control connections may be gone already). */
+void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
+void fleet_ops_drop(struct fleet *f);
 
 /* fleet_ari.c */
 bool ari_applies(const struct cert_rt *r);

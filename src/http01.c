@@ -21,6 +21,7 @@
 
 #include "http01.h"
 #include "log.h"
+#include "netaddr.h"
 #include "store.h"
 #include "util.h"
 
@@ -234,83 +235,18 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- server ---- */
 
-/* "ADDR:PORT", "[V6]:PORT"; 0 ok. */
-static int
-parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *colon, *p;
-	long port;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (spec[0] == '[') {
-		p = strchr(spec, ']');
-		if (p == NULL || p[1] != ':' || (size_t)(p - spec - 1) >= sizeof(host))
-			return -1;
-		memcpy(host, spec + 1, (size_t)(p - spec - 1));
-		host[p - spec - 1] = '\0';
-		colon = p + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
-			return -1;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-	}
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535 || colon[1] == '\0')
-		return -1;
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*v4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*v6);
-		return 0;
-	}
-	return -1;
-}
-
 struct http01_server *
 http01_server_new(struct ev_loop *loop, const char *listen_addr, char *err, size_t errlen)
 {
 	struct http01_server *s;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, one = 1, zero = 0;
+	int fd, port;
 
-	if (parse_listen(listen_addr, &ss, &len) < 0) {
-		snprintf(err, errlen, "invalid listen address '%s' (want ADDR:PORT or [ADDR]:PORT)",
-		    listen_addr);
+	if ((fd = netaddr_listen(listen_addr, &port, err, errlen)) < 0)
 		return NULL;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", listen_addr, strerror(errno));
-		close(fd);
-		return NULL;
-	}
 	s = xcalloc(1, sizeof(*s));
 	s->loop = loop;
 	s->fd = fd;
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-		    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	s->port = port;
 	ev_io_init(&s->accept_io, accept_cb, fd, EV_READ);
 	s->accept_io.data = s;
 	ev_io_start(loop, &s->accept_io);
@@ -347,7 +283,7 @@ http01_server_add(struct http01_server *s, const char *token, const char *keyaut
 {
 	struct token *t;
 
-	if (!token_valid(token))
+	if (!token_valid(token) || keyauth == NULL)
 		return -1;
 	for (t = s->tokens; t; t = t->next) {
 		if (strcmp(t->token, token) == 0) {
@@ -450,8 +386,9 @@ http01_webroot_publish(const char *docroot, const char *token, const char *keyau
 		return -1;
 	}
 	path = xasprintf("%s/%s", dir, token);
-	rc = atomic_write_file(path, keyauth, strlen(keyauth), 0644, (uid_t)-1, (gid_t)-1, err,
-	    errlen);
+	/* Lives for one validation: whole when seen, no need to survive a crash. */
+	rc = atomic_write_file_ex(path, keyauth, strlen(keyauth), 0644, (uid_t)-1, (gid_t)-1,
+	    AW_NO_FSYNC, err, errlen);
 	free(path);
 	free(dir);
 	return rc;

@@ -121,8 +121,10 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 		mode_t mode = key ? (o->group != (gid_t)-1 ? 0640 : 0600) : o->mode;
 		free(path);
 		path = xasprintf("%s/%s%d.pem", archive, files[i], v);
-		if (atomic_write_file(path, data[i], lens[i], mode, o->owner, o->group, err,
-		    errlen) < 0)
+		/* New names nothing points at yet: the directory is synced
+		 * once, below, before the switch makes them live. */
+		if (atomic_write_file_ex(path, data[i], lens[i], mode, o->owner, o->group,
+		    AW_NO_DIRSYNC, err, errlen) < 0)
 			goto out;
 	}
 	vdir = xasprintf("%s/.live%d", archive, v);

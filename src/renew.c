@@ -28,9 +28,8 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	size_t klen = 0;
 	int version = 0, rc = -1;
 
-	if (cert_split_chain(chain_pem, chain_len, &leaf, &chain, &full, why, sizeof(why)) < 0 ||
-	    cert_check_issued(full ? full : chain_pem, full ? strlen(full) : chain_len, key,
-	    &c->domains, &info, why, sizeof(why)) < 0) {
+	if (cert_accept_issued(chain_pem, chain_len, key, &c->domains, &info, &leaf, &chain,
+	    &full, why, sizeof(why)) < 0) {
 		kept = store_keep_rejected(s, c->name, chain_pem, chain_len);
 		snprintf(err, errlen, "issued certificate rejected: %s (kept in %s)", why,
 		    kept ? kept : "nowhere: could not save it");

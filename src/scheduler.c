@@ -32,12 +32,14 @@ sched_apply_jitter(time_t t, time_t not_before, time_t not_after, long long jitt
 {
 	long long cap = (long long)(not_after - not_before) / 10;
 	long long j = jitter < cap ? jitter : cap;
-	time_t r;
 
+	/* Never spend more than half of what is left before expiry (a tiny
+	 * renew_before would otherwise be pushed past not_after). */
+	if (j > (long long)(not_after - t) / 2)
+		j = (long long)(not_after - t) / 2;
 	if (j <= 0 || rand <= 0)
 		return t;
-	r = t - (time_t)((double)j * rand);
-	return r < not_before ? not_before : r;
+	return t + (time_t)((double)j * rand);
 }
 
 time_t
@@ -56,6 +58,16 @@ sched_ari_recheck(long long retry_after)
 	if (retry_after > SCHED_ARI_RETRY_MAX)
 		return SCHED_ARI_RETRY_MAX;
 	return retry_after;
+}
+
+double
+sched_ari_first_check(size_t ncerts, double rand)
+{
+	double spread = (double)ncerts / SCHED_ARI_START_RATE;
+
+	if (spread > SCHED_ARI_START_SPREAD)
+		spread = SCHED_ARI_START_SPREAD;
+	return spread * rand;
 }
 
 double
@@ -94,7 +106,9 @@ sched_needs_issue(const struct config_cert *c, const struct cert_state *st, char
 		snprintf(reason, len, "account changed in the inventory");
 		return true;
 	}
-	if (st->revoked) {
+	/* Revoked with --no-reissue: the operator renews it, or the normal
+	 * schedule does. */
+	if (st->revoked && !st->revoked_no_reissue) {
 		snprintf(reason, len, "certificate was revoked");
 		return true;
 	}

@@ -18,6 +18,9 @@
 #define SCHED_ARI_RETRY_MIN 60          /* clamp of ARI Retry-After */
 #define SCHED_ARI_RETRY_MAX 86400
 #define SCHED_ARI_ERROR_RETRY (6 * 3600)
+#define SCHED_ARI_POLL (6 * 3600)        /* no Retry-After, or a new certificate */
+#define SCHED_ARI_START_RATE 20.0       /* first checks per second */
+#define SCHED_ARI_START_SPREAD 300.0
 
 /*
  * Renewal moment without ARI: not_after - renew_before when set (capped at
@@ -26,9 +29,10 @@
 time_t sched_renewal_time(time_t not_before, time_t not_after, long long renew_before);
 
 /*
- * Spreads t earlier by up to jitter seconds (rand in [0,1)), never by more
- * than a tenth of the lifetime so short-lived certificates keep most of
- * their renewal window, and never before not_before.
+ * Spreads t later by up to jitter seconds (rand in [0,1)): the result lies
+ * in [t, t + jitter).  Never by more than a tenth of the lifetime, so
+ * short-lived certificates keep most of their renewal window, nor by more
+ * than half of the time left between t and not_after.
  */
 time_t sched_apply_jitter(time_t t, time_t not_before, time_t not_after, long long jitter,
     double rand);
@@ -38,6 +42,15 @@ time_t sched_ari_pick(time_t start, time_t end, double rand);
 
 /* Clamps an ARI Retry-After to [1 min, 1 day]. */
 long long sched_ari_recheck(long long retry_after);
+
+/*
+ * Delay before a certificate's first renewalInfo check after start-up
+ * (rand in [0,1)): a fleet of ncerts spreads its checks at about
+ * SCHED_ARI_START_RATE per second, over SCHED_ARI_START_SPREAD at most, so
+ * 10,000 certificates do not hit the CA at once while one certificate is
+ * checked at once.
+ */
+double sched_ari_first_check(size_t ncerts, double rand);
 
 /*
  * Delay before retry number `failures` (1 = first failure): 60 s doubling

@@ -54,12 +54,16 @@ int
 mkdir_p(const char *path, mode_t mode)
 {
 	char *p = NULL, *q;
+	struct stat st;
 	int rc = 0;
 
 	if (path == NULL || *path == '\0') {
 		errno = ENOENT;
 		return -1;
 	}
+	/* The common case, on every state write: it is there already. */
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
 	p = xstrdup(path);
 	for (q = p + 1; ; q++) {
 		if (*q != '/' && *q != '\0')
@@ -75,7 +79,6 @@ mkdir_p(const char *path, mode_t mode)
 			break;
 	}
 	if (rc == 0) {
-		struct stat st;
 		/* errno still holds the EEXIST of the last mkdir(): a file in
 		 * the way must read as ENOTDIR. */
 		if (stat(path, &st) < 0) {
@@ -111,6 +114,13 @@ int
 atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, uid_t owner,
     gid_t group, char *err, size_t errlen)
 {
+	return atomic_write_file_ex(path, data, len, mode, owner, group, 0, err, errlen);
+}
+
+int
+atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen)
+{
 	char *dir = NULL, *tmp = NULL, *slash;
 	unsigned char rnd[6];
 	int fd = -1, rc = -1;
@@ -141,7 +151,7 @@ atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, u
 		    strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (!(flags & AW_NO_FSYNC) && fsync(fd) < 0)) {
 		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
 		goto out;
 	}
@@ -155,7 +165,7 @@ atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, u
 		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
-	if (fsync_dir(dir) < 0) {
+	if (!(flags & (AW_NO_FSYNC | AW_NO_DIRSYNC)) && fsync_dir(dir) < 0) {
 		snprintf(err, errlen, "%s written but cannot sync directory %s: %s", path, dir,
 		    strerror(errno));
 		goto out_renamed;
@@ -387,6 +397,85 @@ store_order_key_remove(struct store *s, const char *name)
 	free(path);
 }
 
+/* ---- account key rollover ---- */
+
+int
+store_account_save_next_key(struct store *s, const char *name, const privkey_t *key,
+    char *err, size_t errlen)
+{
+	return save_key(s, "accounts", name, "key-next.pem", key, err, errlen);
+}
+
+int
+store_account_load_next_key(struct store *s, const char *name, privkey_t **key, char *err,
+    size_t errlen)
+{
+	bool absent;
+
+	*key = NULL;
+	if (!safe_name(name)) {
+		snprintf(err, errlen, "invalid account name '%s'", name);
+		return -1;
+	}
+	*key = load_key(s, "accounts", name, "key-next.pem", &absent);
+	if (*key == NULL && !absent) {
+		snprintf(err, errlen, "%s/accounts/%s/key-next.pem is unreadable or corrupt",
+		    s->dir, name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_account_promote_next_key(struct store *s, const char *name, char *err, size_t errlen)
+{
+	char *from = NULL, *to = NULL, *dir = NULL;
+	int rc = -1;
+
+	if (!safe_name(name)) {
+		snprintf(err, errlen, "invalid account name '%s'", name);
+		return -1;
+	}
+	from = store_path(s, "accounts", name, "key-next.pem");
+	to = store_path(s, "accounts", name, "key.pem");
+	dir = xasprintf("%s/accounts/%s", s->dir, name);
+	/* One rename: after a crash key.pem is either the old key (and
+	 * key-next.pem is still there to be resolved) or the new one. */
+	if (rename(from, to) < 0) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", from, to, strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(dir) < 0) {
+		snprintf(err, errlen, "%s renamed but cannot sync %s: %s", from, dir,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(from);
+	free(to);
+	free(dir);
+	return rc;
+}
+
+void
+store_account_drop_next_key(struct store *s, const char *name)
+{
+	char *path, *dir;
+
+	if (!safe_name(name))
+		return;
+	path = store_path(s, "accounts", name, "key-next.pem");
+	if (unlink(path) == 0) {
+		dir = xasprintf("%s/accounts/%s", s->dir, name);
+		fsync_dir(dir);
+		free(dir);
+	} else if (errno != ENOENT) {
+		log_warn("cannot remove %s: %s", path, strerror(errno));
+	}
+	free(path);
+}
+
 /* ---- account records ---- */
 
 void
@@ -407,6 +496,7 @@ store_account_load(struct store *s, const char *name, struct account_record *out
 	char *path = NULL, *json = NULL;
 	size_t len = 0;
 	cJSON *root = NULL;
+	const char *ts;
 	bool absent;
 	int rc = -1;
 
@@ -438,6 +528,9 @@ store_account_load(struct store *s, const char *name, struct account_record *out
 	}
 	out->url = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(root, "url")));
 	out->directory = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(root, "directory")));
+	ts = cJSON_GetStringValue(cJSON_GetObjectItem(root, "deactivated"));
+	if (ts != NULL && time_parse_rfc3339(ts, &out->deactivated) < 0)
+		out->deactivated = 0;
 	rc = 0;
 out:
 	if (rc < 0)
@@ -463,6 +556,10 @@ store_account_save(struct store *s, const char *name, const struct account_recor
 		cJSON_AddStringToObject(root, "url", r->url);
 	if (r->directory)
 		cJSON_AddStringToObject(root, "directory", r->directory);
+	if (r->deactivated) {
+		time_format_rfc3339(r->deactivated, ts, sizeof(ts));
+		cJSON_AddStringToObject(root, "deactivated", ts);
+	}
 	time_format_rfc3339(time(NULL), ts, sizeof(ts));
 	cJSON_AddStringToObject(root, "saved", ts);
 	json = cJSON_Print(root);

@@ -4,6 +4,7 @@
  * Layout under state_dir:
  *   lock                       flock()ed by the one daemon using it
  *   accounts/NAME/key.pem      account private key (0600)
+ *   accounts/NAME/key-next.pem key of a rollover in progress (0600)
  *   accounts/NAME/account.json {"url":..., "directory":..., "key_type":...}
  *   certs/NAME/state.json      struct cert_state
  *   certs/NAME/order-key.pem   key of the order in flight (0600)
@@ -43,6 +44,14 @@ const char *store_dir(const struct store *s);
  */
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
     uid_t owner, gid_t group, char *err, size_t errlen);
+/* The same with flags: AW_NO_DIRSYNC leaves the directory fsync to the
+ * caller (who writes several files there and syncs it once);
+ * AW_NO_FSYNC skips both (files that need no durability, such as http-01
+ * tokens: still never seen half-written). */
+#define AW_NO_DIRSYNC 0x1u
+#define AW_NO_FSYNC   0x2u
+int atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen);
 /* fsync() of a directory. 0 ok. */
 int fsync_dir(const char *dir);
 /* mkdir -p with mode for each created component. 0 ok. */
@@ -53,6 +62,7 @@ struct account_record {
 	char *url;          /* account URL (kid); NULL if never registered */
 	char *directory;    /* directory URL it was registered with */
 	privkey_t *key;     /* NULL if none stored yet */
+	time_t deactivated; /* when the CA confirmed deactivation; 0: active */
 };
 void account_record_free(struct account_record *r);
 /* 0 ok (fields NULL when nothing stored), -1 on unreadable/corrupt data. */
@@ -64,6 +74,21 @@ int store_account_save_key(struct store *s, const char *name, const privkey_t *k
     char *err, size_t errlen);
 int store_account_save(struct store *s, const char *name, const struct account_record *r,
     char *err, size_t errlen);
+
+/*
+ * Key rollover (RFC 8555 7.3.5) is made crash-safe by key-next.pem: the new
+ * key is saved there before keyChange is sent, promoted over key.pem (one
+ * rename) once the CA confirms, and dropped when the CA refuses.  A
+ * leftover key-next.pem means a rollover whose outcome is unknown.
+ * load: 0 with *key NULL when there is none, -1 when it is unreadable.
+ */
+int store_account_save_next_key(struct store *s, const char *name, const privkey_t *key,
+    char *err, size_t errlen);
+int store_account_load_next_key(struct store *s, const char *name, privkey_t **key,
+    char *err, size_t errlen);
+int store_account_promote_next_key(struct store *s, const char *name, char *err,
+    size_t errlen);
+void store_account_drop_next_key(struct store *s, const char *name);
 
 /* Per-certificate state, kept small: read once at start, written on change. */
 struct cert_state {
@@ -85,7 +110,12 @@ struct cert_state {
 	char *last_problem;     /* problem document JSON of the last error, or NULL */
 	time_t next_attempt;    /* earliest retry after failures (0: none) */
 	time_t ari_start, ari_end, ari_checked; /* ARI window; 0 unknown */
-	bool revoked;
+	bool revoked;           /* the installed certificate was revoked: re-issue */
+	/* The last revocation (certfleetctl revoke), kept after re-issue. */
+	char *revoked_serial;
+	time_t revoked_at;      /* 0: never revoked */
+	int revoked_reason;     /* RFC 5280 CRLReason (with revoked_at) */
+	bool revoked_no_reissue; /* with revoked: renew on the normal schedule only */
 };
 void cert_state_init(struct cert_state *st);
 void cert_state_free(struct cert_state *st);

@@ -36,6 +36,7 @@ cert_state_free(struct cert_state *st)
 	free(st->cert_id);
 	free(st->last_error);
 	free(st->last_problem);
+	free(st->revoked_serial);
 	cert_state_init(st);
 }
 
@@ -126,6 +127,13 @@ store_cert_save(struct store *s, const char *name, const struct cert_state *st, 
 	add_time(o, "ari_checked", st->ari_checked);
 	if (st->revoked)
 		cJSON_AddTrueToObject(o, "revoked");
+	if (st->revoked_at) {
+		add_time(o, "revoked_at", st->revoked_at);
+		add_str(o, "revoked_serial", st->revoked_serial);
+		cJSON_AddNumberToObject(o, "revoked_reason", st->revoked_reason);
+		if (st->revoked_no_reissue)
+			cJSON_AddTrueToObject(o, "revoked_no_reissue");
+	}
 	json = cJSON_Print(o);
 	cJSON_Delete(o);
 	path = store_path(s, "certs", name, "state.json");
@@ -192,6 +200,11 @@ store_cert_load(struct store *s, const char *name, struct cert_state *st, char *
 	st->ari_end = get_time(o, "ari_end");
 	st->ari_checked = get_time(o, "ari_checked");
 	st->revoked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "revoked"));
+	st->revoked_at = get_time(o, "revoked_at");
+	st->revoked_serial = get_str(o, "revoked_serial");
+	st->revoked_reason = (int)get_int(o, "revoked_reason", 0);
+	st->revoked_no_reissue = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+	    "revoked_no_reissue"));
 	rc = 0;
 out:
 	if (rc < 0)

@@ -1,0 +1,72 @@
+/*
+ * acme_order_internal.h - the order job and its authorizations, shared by
+ * acme_order.c (the order) and acme_authz.c (its authorizations).
+ */
+#ifndef CERTFLEET_ACME_ORDER_INTERNAL_H
+#define CERTFLEET_ACME_ORDER_INTERNAL_H
+
+#include <ev.h>
+
+#include "acme.h"
+
+enum authz_state { AZ_FETCH, AZ_PUBLISH, AZ_RESPOND, AZ_POLL, AZ_DONE, AZ_FAILED };
+
+struct authz_rt {
+	struct order_job *job;
+	char *url;
+	char *identifier;
+	enum authz_state state;
+	struct challenge_solver *solver;  /* published response, removed when done */
+	char *challenge_url;
+	char *challenge_type;
+	bool challenge_triggered;         /* already processing at the CA (resumed) */
+	struct acme_call *call;
+	ev_timer timer;
+	double interval;
+};
+
+struct order_job {
+	struct acme_env *env;
+	struct acme_account *acct;
+	const struct config_cert *cert;
+	struct cert_state *st;
+	const char *name;
+	enum order_state state;
+	order_done_cb cb;
+	void *arg;
+
+	struct acme_waiter *waiter;
+	struct keygen_job *keygen;
+	struct acme_call *call;
+	ev_timer timer;
+	double interval;
+	double deadline;            /* ev_now() limit for the whole order */
+	bool resumed;
+	bool finalize_sent;
+	char *replaces;
+	struct acme_chain_pick *chain_pick;  /* fetching alternate chains */
+
+	privkey_t *key;
+	char *order_url;
+	struct acme_order order;
+	struct authz_rt *authz;
+	size_t nauthz;
+	size_t nauthz_done;
+	struct order_result result;
+};
+
+/* acme_order.c */
+void job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void fail_reply(struct order_job *j, const struct acme_reply *r, const char *what,
+    const char *url);
+bool deadline_passed(struct order_job *j);
+double next_poll_delay(const struct acme_reply *r, double *interval);
+void fetch_order(struct order_job *j);
+void forget_order(struct order_job *j);
+
+/* acme_authz.c */
+void authz_cleanup(struct authz_rt *az);
+void start_authorizations(struct order_job *j);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * control_cmds.c - the daemon's control commands: the table control.c
+ * dispatches to, each handler turning a request's args into a fleet call
+ * and its outcome into one reply.
+ *
+ * Operations that talk to the CA (revoke, account rollover and
+ * deactivation) answer later: the connection is the callback's argument
+ * and control.c keeps it alive until that one reply, even when the client
+ * has gone.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "fleet.h"
+#include "fleet_report.h"
+#include "util.h"
+
+/* ---- arguments ---- */
+
+/* A required non-empty string argument; replies usage and returns NULL
+ * when missing. */
+static const char *
+arg_string(struct ctl_conn *c, const cJSON *args, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, key));
+
+	if (s == NULL || *s == '\0')
+		ctl_reply_error(c, CTL_E_USAGE, NULL, "missing argument \"%s\"", key);
+	return s && *s ? s : NULL;
+}
+
+static bool
+arg_bool(const cJSON *args, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, key));
+}
+
+/* ---- asynchronous outcomes ---- */
+
+static const char *
+op_code(enum fleet_op_status st)
+{
+	switch (st) {
+	case FLEET_OP_OK: return NULL;
+	case FLEET_OP_NOTFOUND: return CTL_E_NOTFOUND;
+	case FLEET_OP_BUSY: return CTL_E_BUSY;
+	case FLEET_OP_USAGE: return CTL_E_USAGE;
+	case FLEET_OP_FAILED: break;
+	}
+	return CTL_E_FAILED;
+}
+
+static void
+op_done(void *arg, enum fleet_op_status status, const char *error, const struct cJSON *problem)
+{
+	struct ctl_conn *c = arg;
+	cJSON *extra = NULL;
+
+	if (status == FLEET_OP_OK) {
+		ctl_reply_ok(c, NULL);
+		return;
+	}
+	if (problem) {
+		extra = cJSON_CreateObject();
+		cJSON_AddItemToObject(extra, "problem", cJSON_Duplicate(problem, true));
+	}
+	ctl_reply_error(c, op_code(status), extra, "%s", error ? error : "operation failed");
+}
+
+/* The immediate part of an operation: a refusal is the reply, an accepted
+ * operation replies from op_done(). */
+static void
+op_started(struct ctl_conn *c, enum fleet_op_status st, const char *err)
+{
+	if (st != FLEET_OP_OK)
+		ctl_reply_error(c, op_code(st), NULL, "%s", *err ? err : "refused");
+}
+
+/* ---- handlers ---- */
+
+static void
+cmd_status(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	cJSON *r = fleet_status_json(env->fleet);
+	char buf[32];
+
+	(void)args;
+	cJSON_AddStringToObject(r, "source", "daemon");
+	cJSON_AddNumberToObject(r, "pid", (double)getpid());
+	cJSON_AddStringToObject(r, "version", CERTFLEET_VERSION);
+	if (env->config_path)
+		cJSON_AddStringToObject(r, "config", env->config_path);
+	time_format_rfc3339(env->started, buf, sizeof(buf));
+	cJSON_AddStringToObject(r, "started", buf);
+	ctl_reply_ok(c, r);
+}
+
+static void
+cmd_show(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	const char *name;
+	cJSON *r;
+
+	if ((name = arg_string(c, args, "name")) == NULL)
+		return;
+	if ((r = fleet_cert_json(env->fleet, name)) == NULL) {
+		ctl_reply_error(c, CTL_E_NOTFOUND, NULL, "no certificate named '%s'", name);
+		return;
+	}
+	cJSON_AddStringToObject(r, "source", "daemon");
+	ctl_reply_ok(c, r);
+}
+
+static void
+cmd_renew(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(args, "names"), *it;
+	bool all = arg_bool(args, "all"), force = arg_bool(args, "force");
+	struct strlist todo = {0}, unknown = {0};
+	cJSON *r;
+
+	if (all == (cJSON_GetArraySize(names) > 0) ||
+	    (names != NULL && !cJSON_IsArray(names))) {
+		ctl_reply_error(c, CTL_E_USAGE, NULL, "renew takes certificate names or \"all\"");
+		return;
+	}
+	/* Check every name before starting anything: all or nothing. */
+	if (all) {
+		fleet_cert_names(env->fleet, &todo);
+	} else {
+		cJSON_ArrayForEach(it, names) {
+			if (!cJSON_IsString(it)) {
+				ctl_reply_error(c, CTL_E_USAGE, NULL, "certificate names must be "
+				    "strings");
+				goto out;
+			}
+			if (fleet_cert_known(env->fleet, it->valuestring))
+				strlist_add(&todo, it->valuestring);
+			else
+				strlist_add(&unknown, it->valuestring);
+		}
+	}
+	if (unknown.n) {
+		char *u = strlist_join(&unknown, ", ");
+		ctl_reply_error(c, CTL_E_NOTFOUND, NULL, "no certificate named %s", u);
+		free(u);
+		goto out;
+	}
+	r = cJSON_CreateObject();
+	for (size_t i = 0; i < todo.n; i++)
+		fleet_renew_now(env->fleet, todo.v[i], force);
+	cJSON_AddItemToObject(r, "requested",
+	    cJSON_CreateStringArray((const char *const *)todo.v, (int)todo.n));
+	cJSON_AddBoolToObject(r, "force", force);
+	ctl_reply_ok(c, r);
+out:
+	strlist_free(&todo);
+	strlist_free(&unknown);
+}
+
+static void
+cmd_reload(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	struct fleet_stats s;
+	char err[1024] = "";
+	cJSON *r;
+
+	(void)args;
+	if (env->reload == NULL || env->reload(env->reload_arg, err, sizeof(err)) < 0) {
+		ctl_reply_error(c, CTL_E_FAILED, NULL, "reload failed, the running configuration "
+		    "stays: %s", *err ? err : "not possible now");
+		return;
+	}
+	fleet_get_stats(env->fleet, &s);
+	r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "certificates", (double)s.total);
+	ctl_reply_ok(c, r);
+}
+
+static void
+cmd_revoke(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(args, "reason");
+	const char *name;
+	char err[512] = "";
+	int code = 0;
+
+	if ((name = arg_string(c, args, "name")) == NULL)
+		return;
+	if (reason != NULL) {
+		if (!cJSON_IsNumber(reason) || reason->valuedouble < 0 ||
+		    reason->valuedouble > 10 || reason->valuedouble != (int)reason->valuedouble ||
+		    reason->valueint == 7) {
+			ctl_reply_error(c, CTL_E_USAGE, NULL, "\"reason\" must be an RFC 5280 "
+			    "reason code (0-10 but 7)");
+			return;
+		}
+		code = reason->valueint;
+	}
+	op_started(c, fleet_revoke(env->fleet, name, code, arg_bool(args, "cert_key"),
+	    arg_bool(args, "no_reissue"), op_done, c, err, sizeof(err)), err);
+}
+
+static void
+cmd_account_list(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+
+	(void)args;
+	ctl_reply_ok(c, fleet_accounts_json(env->fleet));
+}
+
+static void
+cmd_account_rollover(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	const char *acct;
+	char err[512] = "";
+
+	if ((acct = arg_string(c, args, "account")) == NULL)
+		return;
+	op_started(c, fleet_account_rollover(env->fleet, acct, op_done, c, err, sizeof(err)),
+	    err);
+}
+
+static void
+cmd_account_deactivate(struct ctl_conn *c, const cJSON *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	const char *acct;
+	char err[512] = "";
+
+	if ((acct = arg_string(c, args, "account")) == NULL)
+		return;
+	/* Permanent at the CA: the client must say so explicitly. */
+	if (!arg_bool(args, "confirm")) {
+		ctl_reply_error(c, CTL_E_USAGE, NULL, "deactivating account '%s' is permanent; "
+		    "confirm it (certfleetctl account deactivate %s --yes)", acct, acct);
+		return;
+	}
+	op_started(c, fleet_account_deactivate(env->fleet, acct, op_done, c, err, sizeof(err)),
+	    err);
+}
+
+const struct ctl_command ctl_daemon_commands[] = {
+	{"status", cmd_status, false},
+	{"show", cmd_show, false},
+	{"account-list", cmd_account_list, false},
+	{"renew", cmd_renew, true},
+	{"reload", cmd_reload, true},
+	{"revoke", cmd_revoke, true},
+	{"account-rollover", cmd_account_rollover, true},
+	{"account-deactivate", cmd_account_deactivate, true},
+	{NULL, NULL, false},
+};

@@ -1,0 +1,305 @@
+/*
+ * ctl_print.c - certfleetctl's human output: the status table, the show
+ * listing and the account table, all read from the same JSON a script gets
+ * with --json (fleet_report.h), so the two never disagree.
+ */
+#include <string.h>
+
+#include "ctl_client.h"
+#include "util.h"
+
+static const char *
+jstr(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static double
+jnum(const cJSON *o, const char *key, double dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static time_t
+jtime(const cJSON *o, const char *key)
+{
+	const char *s = jstr(o, key);
+	time_t t = 0;
+
+	if (s && time_parse_rfc3339(s, &t) == 0)
+		return t;
+	return 0;
+}
+
+/* "2026-12-28 10:00" (UTC) into buf. */
+static void
+fmt_date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+static void
+fmt_left(const cJSON *c, char *buf, size_t len)
+{
+	time_t na = jtime(c, "not_after"), now = time(NULL);
+
+	if (na == 0)
+		snprintf(buf, len, "-");
+	else if (na <= now)
+		snprintf(buf, len, "expired");
+	else
+		duration_format((double)(na - now), buf, len);
+}
+
+static void
+fmt_next(const cJSON *c, char *buf, size_t len)
+{
+	const char *state = jstr(c, "state");
+	time_t t = jtime(c, "next_renewal"), now = time(NULL);
+	char d[48];
+
+	if (state && (strcmp(state, "renewing") == 0 || strcmp(state, "queued") == 0 ||
+	    strcmp(state, "deploy-hook") == 0)) {
+		snprintf(buf, len, "%s", state);
+		return;
+	}
+	if (t == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (t <= now) {
+		snprintf(buf, len, "now");
+		return;
+	}
+	duration_format((double)(t - now), d, sizeof(d));
+	snprintf(buf, len, "in %s", d);
+}
+
+static void
+fmt_last(const cJSON *c, char *buf, size_t len)
+{
+	const char *r = jstr(c, "last_result");
+	int failures = (int)jnum(c, "failures", 0);
+
+	if (r && strcmp(r, "failed") == 0)
+		snprintf(buf, len, "failed (%d)", failures);
+	else
+		snprintf(buf, len, "%s", r ? r : "-");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "revoked")))
+		snprintf(buf + strlen(buf), len - strlen(buf), ", revoked");
+}
+
+static void
+fmt_names(const cJSON *c, char *buf, size_t len)
+{
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(c, "names");
+	int n = cJSON_GetArraySize(names);
+	const char *first = cJSON_GetStringValue(cJSON_GetArrayItem(names, 0));
+
+	if (n > 1)
+		snprintf(buf, len, "%s (+%d)", first ? first : "?", n - 1);
+	else
+		snprintf(buf, len, "%s", first ? first : "-");
+}
+
+#define NCOLS 7
+
+void
+ctl_print_status(const cJSON *status)
+{
+	static const char *const head[NCOLS] = { "NAME", "NAMES", "KEY", "NOT AFTER (UTC)",
+		"LEFT", "NEXT RENEWAL", "LAST RESULT" };
+	const cJSON *certs = cJSON_GetObjectItemCaseSensitive(status, "certificates"), *c;
+	int n = cJSON_GetArraySize(certs), w[NCOLS];
+	char (*cell)[NCOLS][128];
+	int i = 0;
+
+	for (int k = 0; k < NCOLS; k++)
+		w[k] = (int)strlen(head[k]);
+	cell = xcalloc((size_t)n + 1, sizeof(*cell));
+	cJSON_ArrayForEach(c, certs) {
+		const char *name = jstr(c, "name"), *kt = jstr(c, "key_type");
+		snprintf(cell[i][0], sizeof(cell[i][0]), "%s", name ? name : "?");
+		fmt_names(c, cell[i][1], sizeof(cell[i][1]));
+		snprintf(cell[i][2], sizeof(cell[i][2]), "%s", kt ? kt : "-");
+		fmt_date(jtime(c, "not_after"), cell[i][3], sizeof(cell[i][3]));
+		fmt_left(c, cell[i][4], sizeof(cell[i][4]));
+		fmt_next(c, cell[i][5], sizeof(cell[i][5]));
+		fmt_last(c, cell[i][6], sizeof(cell[i][6]));
+		for (int k = 0; k < NCOLS; k++)
+			if ((int)strlen(cell[i][k]) > w[k])
+				w[k] = (int)strlen(cell[i][k]);
+		i++;
+	}
+	for (int k = 0; k < NCOLS; k++)
+		printf("%-*s%s", k + 1 < NCOLS ? w[k] : 0, head[k], k + 1 < NCOLS ? "  " : "\n");
+	for (i = 0; i < n; i++)
+		for (int k = 0; k < NCOLS; k++)
+			printf("%-*s%s", k + 1 < NCOLS ? w[k] : 0, cell[i][k],
+			    k + 1 < NCOLS ? "  " : "\n");
+	free(cell);
+}
+
+static void
+line(const char *label, const char *value)
+{
+	if (value && *value)
+		printf("%-16s %s\n", label, value);
+}
+
+static void
+line_time(const cJSON *o, const char *key, const char *label)
+{
+	time_t t = jtime(o, key);
+	char d[48], when[96];
+
+	if (t == 0)
+		return;
+	fmt_date(t, when, sizeof(when));
+	if (t > time(NULL)) {
+		duration_format((double)(t - time(NULL)), d, sizeof(d));
+		printf("%-16s %s UTC (in %s)\n", label, when, d);
+	} else {
+		duration_format((double)(time(NULL) - t), d, sizeof(d));
+		printf("%-16s %s UTC (%s ago)\n", label, when, d);
+	}
+}
+
+static char *
+join_array(const cJSON *a)
+{
+	struct buf b = {0};
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, a)
+		buf_appendf(&b, "%s%s", b.len ? ", " : "", cJSON_IsString(it) ? it->valuestring : "?");
+	return buf_steal(&b, NULL);
+}
+
+void
+ctl_print_show(const cJSON *c)
+{
+	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(c, "config");
+	const cJSON *ord = cJSON_GetObjectItemCaseSensitive(c, "order");
+	const cJSON *ari = cJSON_GetObjectItemCaseSensitive(c, "ari");
+	const cJSON *prob = cJSON_GetObjectItemCaseSensitive(c, "last_problem");
+	char buf[256], *s;
+
+	line("name:", jstr(c, "name"));
+	s = join_array(cJSON_GetObjectItemCaseSensitive(c, "names"));
+	line("names:", s);
+	free(s);
+	line("key type:", jstr(c, "key_type"));
+	line("account:", jstr(c, "account"));
+	line("state:", jstr(c, "state"));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "installed"))) {
+		snprintf(buf, sizeof(buf), "version %d, serial %s", (int)jnum(c, "version", 0),
+		    jstr(c, "serial") ? jstr(c, "serial") : "?");
+		line("installed:", buf);
+	} else {
+		line("installed:", "no");
+	}
+	line_time(c, "not_before", "not before:");
+	line_time(c, "not_after", "not after:");
+	fmt_next(c, buf, sizeof(buf));
+	if (strcmp(buf, "-") == 0 || strcmp(buf, "now") == 0 || strncmp(buf, "in ", 3) == 0)
+		line_time(c, "next_renewal", "next renewal:");
+	else
+		line("next renewal:", buf);
+	line("due because:", jstr(c, "due_reason"));
+	fmt_last(c, buf, sizeof(buf));
+	line("last result:", buf);
+	line_time(c, "last_success", "last success:");
+	line_time(c, "last_attempt", "last attempt:");
+	line("last error:", jstr(c, "last_error"));
+	line_time(c, "next_attempt", "next attempt:");
+	if (prob) {
+		s = cJSON_Print(prob);
+		printf("%-16s ", "last problem:");
+		for (const char *p = s; *p; p++) {
+			putchar(*p);
+			if (*p == '\n')
+				printf("%-16s ", "");
+		}
+		putchar('\n');
+		cJSON_free(s);
+	}
+	if (ord) {
+		snprintf(buf, sizeof(buf), "%s%s", jstr(ord, "url") ? jstr(ord, "url") : "?",
+		    cJSON_IsTrue(cJSON_GetObjectItem(ord, "finalized")) ? " (finalized)" : "");
+		line("order:", buf);
+		line_time(ord, "started", "order started:");
+	}
+	if (ari) {
+		line_time(ari, "start", "ARI from:");
+		line_time(ari, "end", "ARI until:");
+		line_time(ari, "checked", "ARI checked:");
+	}
+	line("cert id:", jstr(c, "cert_id"));
+	if (cJSON_GetObjectItemCaseSensitive(c, "installed_names")) {
+		s = join_array(cJSON_GetObjectItemCaseSensitive(c, "installed_names"));
+		line("installed names:", s);
+		free(s);
+	}
+	line("state error:", jstr(c, "state_error"));
+	if (cfg) {
+		s = join_array(cJSON_GetObjectItemCaseSensitive(cfg, "challenges"));
+		line("challenges:", s);
+		free(s);
+		line("fullchain:", jstr(cfg, "fullchain"));
+		line("profile:", jstr(cfg, "profile"));
+		line("preferred chain:", jstr(cfg, "preferred_chain"));
+		line("webroot:", jstr(cfg, "webroot"));
+		line("dns-01 hook:", jstr(cfg, "dns01_hook"));
+		if (cJSON_GetObjectItem(cfg, "deploy_hook")) {
+			s = join_array(cJSON_GetObjectItem(cfg, "deploy_hook"));
+			line("deploy hook:", s);
+			free(s);
+		}
+		line("reuse key:", cJSON_IsTrue(cJSON_GetObjectItem(cfg, "reuse_key")) ? "yes" : "no");
+	}
+}
+
+void
+ctl_print_accounts(const cJSON *accounts)
+{
+	static const char *const head[4] = { "NAME", "STATUS", "KEY", "URL" };
+	const cJSON *a;
+	int w[4];
+
+	for (int k = 0; k < 4; k++)
+		w[k] = (int)strlen(head[k]);
+	cJSON_ArrayForEach(a, accounts) {
+		const char *v[4] = { jstr(a, "name"), jstr(a, "status"), jstr(a, "key_type"),
+			jstr(a, "url") };
+		for (int k = 0; k < 4; k++)
+			if (v[k] && (int)strlen(v[k]) > w[k])
+				w[k] = (int)strlen(v[k]);
+	}
+	printf("%-*s  %-*s  %-*s  %s\n", w[0], head[0], w[1], head[1], w[2], head[2], head[3]);
+	cJSON_ArrayForEach(a, accounts) {
+		const char *v[4] = { jstr(a, "name"), jstr(a, "status"), jstr(a, "key_type"),
+			jstr(a, "url") };
+		printf("%-*s  %-*s  %-*s  %s\n", w[0], v[0] ? v[0] : "?", w[1],
+		    v[1] ? v[1] : "-", w[2], v[2] ? v[2] : "-", v[3] ? v[3] : "(not registered)");
+		if (jstr(a, "directory"))
+			printf("%-*s  directory %s\n", w[0], "", jstr(a, "directory"));
+	}
+}
+
+void
+ctl_print_json(const cJSON *o)
+{
+	char *s = cJSON_Print(o);
+
+	printf("%s\n", s ? s : "null");
+	cJSON_free(s);
+}
