@@ -2,6 +2,8 @@
  * check_scheduler.c - renewal arithmetic: lifetime thirds, renew_before,
  * jitter bounds, ARI window picks and clamps, backoff.
  */
+#include <math.h>
+
 #include "scheduler.h"
 #include "testutil.h"
 
@@ -29,19 +31,42 @@ END_TEST
 
 START_TEST(test_jitter_bounds)
 {
-	time_t nb = 0, na = 90 * DAY, t = 60 * DAY;
+	time_t nb = 0, na = 90 * DAY, t = 60 * DAY, lo = t + 3600, hi = t;
 
+	/* Later than due, by less than the bound, and actually spread. */
 	for (int i = 0; i < 1000; i++) {
 		double r = i / 1000.0;
 		time_t j = sched_apply_jitter(t, nb, na, 3600, r);
-		ck_assert(j <= t);
-		ck_assert(j >= t - 3600);
+		ck_assert(j >= t);
+		ck_assert(j < t + 3600);
+		lo = j < lo ? j : lo;
+		hi = j > hi ? j : hi;
 	}
+	ck_assert_int_eq(lo, t);
+	ck_assert(hi >= t + 3590);
 	ck_assert_int_eq(sched_apply_jitter(t, nb, na, 3600, 0.0), t);
+	ck_assert_int_eq(sched_apply_jitter(t, nb, na, 3600, 0.5), t + 1800);
+	/* No jitter configured. */
+	ck_assert_int_eq(sched_apply_jitter(t, nb, na, 0, 0.7), t);
 	/* A 1-hour certificate: jitter capped at a tenth of the lifetime. */
-	ck_assert_int_eq(sched_apply_jitter(2400, 0, 3600, 3600, 0.9999), 2400 - 359);
-	/* Never before not_before. */
-	ck_assert(sched_apply_jitter(100, 50, 100000, 1000, 0.999) >= 50);
+	ck_assert_int_eq(sched_apply_jitter(2400, 0, 3600, 3600, 0.9999), 2400 + 359);
+	/* A renewal moment 100 s before expiry: at most half of that. */
+	ck_assert(sched_apply_jitter(99900, 0, 100000, 5000, 0.9999) <= 99950);
+	ck_assert(sched_apply_jitter(99900, 0, 100000, 5000, 0.9999) >= 99940);
+	/* Already expired: no spread at all. */
+	ck_assert_int_eq(sched_apply_jitter(200000, 0, 100000, 5000, 0.9), 200000);
+}
+END_TEST
+
+START_TEST(test_ari_first_check)
+{
+	/* One certificate is checked at once, a big fleet spread out. */
+	ck_assert(sched_ari_first_check(1, 0.99) < 0.1);
+	ck_assert(sched_ari_first_check(100, 0.5) == 2.5);
+	ck_assert(sched_ari_first_check(10000, 0.0) == 0.0);
+	ck_assert(sched_ari_first_check(10000, 0.5) == 150.0);
+	ck_assert(sched_ari_first_check(10000, 0.99) > 290.0);
+	ck_assert(sched_ari_first_check(1000000, 0.99) <= SCHED_ARI_START_SPREAD);
 }
 END_TEST
 
@@ -68,6 +93,33 @@ START_TEST(test_backoff)
 	/* rateLimited Retry-After wins when larger. */
 	ck_assert(sched_backoff(1, 7200, 0.5) == 7200.0);
 	ck_assert(sched_backoff(10, 60, 0.5) == 6 * 3600.0);
+}
+END_TEST
+
+/* Every step doubles within +-20 % until the 6 h cap, for any draw. */
+START_TEST(test_backoff_sequence)
+{
+	for (int k = 1; k <= 40; k++) {
+		double base = 60.0 * pow(2, k - 1);
+
+		if (base > SCHED_BACKOFF_MAX)
+			base = SCHED_BACKOFF_MAX;
+		for (int i = 0; i < 100; i++) {
+			double d = sched_backoff(k, 0, i / 100.0);
+			ck_assert_msg(d >= 0.8 * base && d < 1.2 * base,
+			    "failure %d draw %d: %.1f outside [%.1f, %.1f)", k, i, d,
+			    0.8 * base, 1.2 * base);
+		}
+	}
+	/* Nonsense counts behave like a first failure. */
+	ck_assert(sched_backoff(0, 0, 0.5) == 60.0);
+	ck_assert(sched_backoff(-3, 0, 0.5) == 60.0);
+	/* Beyond the cap, a CA's Retry-After still wins: it knows best. */
+	ck_assert(sched_backoff(30, 86400, 0.99) == 86400.0);
+	/* A smaller Retry-After does not shorten the backoff. */
+	ck_assert(sched_backoff(5, 10, 0.5) == 960.0);
+	/* A negative or zero Retry-After is ignored. */
+	ck_assert(sched_backoff(2, -100, 0.5) == 120.0);
 }
 END_TEST
 
@@ -115,6 +167,8 @@ scheduler_suite(void)
 	tcase_add_test(tc, test_jitter_bounds);
 	tcase_add_test(tc, test_ari);
 	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_backoff_sequence);
+	tcase_add_test(tc, test_ari_first_check);
 	tcase_add_test(tc, test_needs_issue);
 	suite_add_tcase(s, tc);
 	return s;

@@ -43,36 +43,9 @@ T_NAME=$(basename "$0")
 pass() { T_PASS=$((T_PASS + 1)); echo "  ok: ${*:-check $T_PASS}"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "  FAILED: ${*:-check}"; }
 
-# _port_used PORT: a TCP listener or a UDP socket on PORT (any address).
-_port_used() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p="$hex" 'FNR > 1 {
-      n = split($2, a, ":")
-      if (a[n] == p && (FILENAME ~ /udp/ || $4 == "0A")) found = 1
-    } END { exit !found }' /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null
-}
-
-# _pick_ports SKIP: exports the first free port block after skipping SKIP
-# blocks (block k = the defaults + 100*k).  Returns 1 when none is free.
-_pick_ports() {
-  local k p ok
-  for ((k = $1; k < 30; k++)); do
-    ok=1
-    for p in $((14000 + 100 * k)) $((15000 + 100 * k)) $((5002 + 100 * k)) \
-             $((5001 + 100 * k)) $((8053 + 100 * k)) $((8055 + 100 * k)); do
-      if _port_used "$p"; then ok=0; break; fi
-    done
-    if [ "$ok" = 1 ]; then
-      export PEBBLE_PORT=$((14000 + 100 * k)) PEBBLE_MGMT_PORT=$((15000 + 100 * k))
-      export HTTP01_PORT=$((5002 + 100 * k)) TLSALPN_PORT=$((5001 + 100 * k))
-      export DNS_PORT=$((8053 + 100 * k)) CTS_PORT=$((8055 + 100 * k))
-      T_PORT_BLOCK=$k
-      return 0
-    fi
-  done
-  return 1
-}
+# _port_used, _pick_ports: shared with the benchmark.
+# shellcheck source=tests/pebble/ports.sh
+. "$TOP/tests/pebble/ports.sh"
 
 # _stop_pidfile FILE: TERM the process, KILL it if it lingers.
 _stop_pidfile() {
@@ -250,3 +223,60 @@ finish() {
   [ "$T_FAIL" = 0 ]
   exit $?
 }
+
+# ari_proxy_start: starts tests/integration/ari-proxy.py in front of this
+# test's Pebble (RFC 9773 renewalInfo served from $WORK/ari-ctl, every request
+# logged to $WORK/ari-proxy.log) with a throwaway CA of its own; exports
+# PROXY_DIR_URL and PROXY_CA (the bundle to give an account as ca_bundle).
+ari_proxy_start() {
+  local d=$WORK/ari-proxy
+  mkdir -p "$d" "$WORK/ari-ctl"
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=certfleet test CA for the ARI proxy" -keyout "$d/ca.key" -out "$d/ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" &&
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$d/server.key" -out "$d/server.csr" &&
+    printf '%s\n' "subjectAltName=IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+      "extendedKeyUsage=serverAuth" > "$d/server.ext" &&
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+      -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$d/server.ext" -out "$d/server.pem"
+  ) > "$d/openssl.log" 2>&1 || { cat "$d/openssl.log"; fail "cannot make the ARI proxy's certificate"; return 1; }
+  python3 "$TOP/tests/integration/ari-proxy.py" --upstream "$PEBBLE_DIR_URL" \
+    --upstream-ca "$PEBBLE_CA" --cert "$d/server.pem" --key "$d/server.key" \
+    --control "$WORK/ari-ctl" --log "$WORK/ari-proxy.log" --port-file "$d/port" \
+    > "$d/stderr.log" 2>&1 &
+  echo $! > "$WORK/ari-proxy.pid"
+  wait_for "[ -s '$d/port' ]" 10 || { cat "$d/stderr.log"; fail "ARI proxy did not start"; return 1; }
+  PROXY_PORT=$(cat "$d/port")
+  PROXY_DIR_URL="https://127.0.0.1:$PROXY_PORT/dir"
+  PROXY_CA=$d/ca.pem
+  export PROXY_PORT PROXY_DIR_URL PROXY_CA
+}
+
+# pebble_relaunch: starts Pebble and its DNS server again after
+# `pebble-ctl stop "$WORK/pebble"`, on the same ports with the same TLS
+# certificate and EAB keys (pebble-ctl start would make new ones, which a
+# running daemon could not know).  Pebble's accounts and orders are gone,
+# as after any restart of it.
+pebble_relaunch() {
+  local d
+  d=$(cd "$WORK/pebble" && pwd -P) || return 1
+  env CERTFLEET_PEBBLE_DIR="$d" pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" \
+    -management "127.0.0.1:$CTS_PORT" -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
+    -http01 "" -https01 "" -tlsalpn01 "" < /dev/null >> "$d/challtestsrv.log" 2>&1 &
+  echo $! > "$d/challtestsrv.pid"
+  env CERTFLEET_PEBBLE_DIR="$d" PEBBLE_VA_NOSLEEP="${PEBBLE_VA_NOSLEEP:-1}" \
+    pebble -config "$d/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" \
+    < /dev/null >> "$d/pebble.log" 2>&1 &
+  echo $! > "$d/pebble.pid"
+  wait_for "curl --noproxy '*' -sf --max-time 2 --cacert '$PEBBLE_CA' -o /dev/null '$PEBBLE_DIR_URL'" 30
+}
+
+# log_epoch LINE: the unix time of a daemon log line (its leading
+# 2026-01-02T15:04:05Z stamp).
+log_epoch() { date -u -d "$(printf '%s' "$1" | cut -d' ' -f1 | sed 's/T/ /; s/Z$//')" +%s; }
+
+# iso_epoch STAMP: 2026-01-02T15:04:05Z -> unix time.
+iso_epoch() { date -u -d "$(printf '%s' "$1" | sed 's/T/ /; s/Z$//')" +%s; }
