@@ -4,10 +4,9 @@
  * Each probe is a handful of blocking DNS exchanges (system resolver for
  * the discovery, then one UDP query per authoritative address, TCP when
  * the answer is truncated), each bounded by a short timeout.  They run on
- * a small pool of threads, like key generation (keygen.c): finished probes
- * go into a done list and an ev_async wakes the loop, which runs the
- * callbacks.  A cancelled probe is only marked; the loop frees it when
- * the worker hands it back.
+ * a workpool (workpool.c), like key generation (keygen.c): the callbacks
+ * run on the loop thread.  A cancelled probe is only marked; the loop
+ * frees it when the worker hands it back.
  *
  * Queries are built here and answers parsed with libresolv's ns_* parser
  * (pure functions, safe on any thread); the system resolver is used
@@ -20,20 +19,18 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <resolv.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <ev.h>
-
 #include "crypto.h"
 #include "dns_probe.h"
 #include "log.h"
 #include "netaddr.h"
 #include "util.h"
+#include "workpool.h"
 
 #define QUERY_TIMEOUT_MS 2000   /* one UDP try, or one TCP exchange */
 #define QUERY_TRIES 2
@@ -42,31 +39,22 @@
 #define MAX_WALK 32
 #define ANSWER_MAX 65536
 
-struct dns_probe_job {
-	struct dns_probe_pool *p;
+/*
+ * struct dns_probe_pool and struct dns_probe_job are never defined: they
+ * are the workpool and its job handle under the names dns_probe.h gives
+ * them, converted back before any use.  What a job carries is a
+ * probe_req.
+ */
+struct probe_req {
 	char *name;
 	char *value;
 	char *server;
 	dns_probe_cb cb;
 	void *arg;
-	bool cancelled;
-	/* results, written by the worker */
+	/* results, written by the worker, read on the loop */
 	bool ok;
 	unsigned nservers;
 	char *detail;
-	struct dns_probe_job *next;
-};
-
-struct dns_probe_pool {
-	struct ev_loop *loop;
-	ev_async async;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct dns_probe_job *queue, *queue_tail;
-	struct dns_probe_job *done;
-	pthread_t *threads;
-	int nthreads;
-	bool stop;
 };
 
 struct server {
@@ -471,7 +459,7 @@ out:
 /* ---- one probe ---- */
 
 static void
-run_probe(struct dns_probe_job *j)
+run_probe(struct probe_req *j)
 {
 	struct server srv[MAX_SERVERS];
 	unsigned nsrv = 0, have = 0, skipped = 0;
@@ -547,42 +535,33 @@ out:
 
 /* ---- the pool ---- */
 
-static void *
-worker(void *arg)
+/* On a worker thread. */
+static void
+job_work(void *arg)
 {
-	struct dns_probe_pool *p = arg;
-	struct dns_probe_job *j;
-	bool skip;
-
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (!p->stop && p->queue == NULL)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->stop) {
-			pthread_mutex_unlock(&p->mu);
-			return NULL;
-		}
-		j = p->queue;
-		p->queue = j->next;
-		if (p->queue == NULL)
-			p->queue_tail = NULL;
-		skip = j->cancelled;
-		pthread_mutex_unlock(&p->mu);
-
-		if (!skip)
-			run_probe(j);
-
-		pthread_mutex_lock(&p->mu);
-		j->next = p->done;
-		p->done = j;
-		pthread_mutex_unlock(&p->mu);
-		ev_async_send(p->loop, &p->async);
-	}
+	run_probe(arg);
 }
 
+/* On the loop thread, unless cancelled. */
 static void
-job_free(struct dns_probe_job *j)
+job_done(void *arg)
 {
+	struct probe_req *j = arg;
+	struct dns_probe_result r = {
+		.ok = j->ok,
+		.nservers = j->nservers,
+		.detail = j->detail ? j->detail : "",
+	};
+
+	j->cb(&r, j->arg);
+}
+
+/* Every probe ends here, delivered, cancelled or dropped. */
+static void
+job_free(void *arg)
+{
+	struct probe_req *j = arg;
+
 	free(j->name);
 	free(j->value);
 	free(j->server);
@@ -590,118 +569,40 @@ job_free(struct dns_probe_job *j)
 	free(j);
 }
 
-static void
-async_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct dns_probe_pool *p = w->data;
-	struct dns_probe_job *done, *next;
-
-	(void)loop;
-	(void)revents;
-	pthread_mutex_lock(&p->mu);
-	done = p->done;
-	p->done = NULL;
-	pthread_mutex_unlock(&p->mu);
-	for (; done; done = next) {
-		next = done->next;
-		if (!done->cancelled) {
-			struct dns_probe_result r = {
-				.ok = done->ok,
-				.nservers = done->nservers,
-				.detail = done->detail ? done->detail : "",
-			};
-			done->cb(&r, done->arg);
-		}
-		job_free(done);
-	}
-}
-
 struct dns_probe_pool *
 dns_probe_pool_new(struct ev_loop *loop, int nthreads)
 {
-	struct dns_probe_pool *p = xcalloc(1, sizeof(*p));
-
-	p->loop = loop;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	ev_async_init(&p->async, async_cb);
-	p->async.data = p;
-	ev_async_start(loop, &p->async);
-	p->threads = xcalloc((size_t)nthreads, sizeof(pthread_t));
-	for (int i = 0; i < nthreads; i++) {
-		if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
-			log_err("cannot start a DNS check thread");
-			break;
-		}
-		p->nthreads++;
-	}
-	if (p->nthreads == 0) {
-		dns_probe_pool_free(p);
-		return NULL;
-	}
-	return p;
+	return (struct dns_probe_pool *)workpool_new(loop, nthreads, "DNS check");
 }
 
+/*
+ * Blocks the loop until running probes end.  A probe is not interruptible
+ * (the resolver calls have no cancel), but each exchange is bounded by
+ * QUERY_TIMEOUT_MS and QUERY_TRIES, so the wait is bounded too.
+ */
 void
 dns_probe_pool_free(struct dns_probe_pool *p)
 {
-	struct dns_probe_job *j, *next;
-
-	if (p == NULL)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	for (int i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	for (j = p->queue; j; j = next) {
-		next = j->next;
-		job_free(j);
-	}
-	for (j = p->done; j; j = next) {
-		next = j->next;
-		job_free(j);
-	}
-	ev_async_stop(p->loop, &p->async);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	free(p->threads);
-	free(p);
+	workpool_free((struct workpool *)p);
 }
 
 struct dns_probe_job *
 dns_probe_submit(struct dns_probe_pool *p, const char *name, const char *value,
     const char *server, dns_probe_cb cb, void *arg)
 {
-	struct dns_probe_job *j = xcalloc(1, sizeof(*j));
+	struct probe_req *j = xcalloc(1, sizeof(*j));
 
-	j->p = p;
 	j->name = xstrdup(name);
 	j->value = xstrdup(value);
 	j->server = xstrdup(server);
 	j->cb = cb;
 	j->arg = arg;
-	pthread_mutex_lock(&p->mu);
-	if (p->queue_tail)
-		p->queue_tail->next = j;
-	else
-		p->queue = j;
-	p->queue_tail = j;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	return j;
+	return (struct dns_probe_job *)workpool_submit((struct workpool *)p, job_work, job_done,
+	    job_free, j);
 }
 
 void
 dns_probe_cancel(struct dns_probe_job *j)
 {
-	struct dns_probe_pool *p;
-
-	if (j == NULL)
-		return;
-	p = j->p;
-	pthread_mutex_lock(&p->mu);
-	j->cancelled = true;
-	pthread_mutex_unlock(&p->mu);
+	workpool_cancel((struct workpool_job *)j);
 }
