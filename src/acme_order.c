@@ -27,7 +27,7 @@
 #include "log.h"
 #include "util.h"
 
-#define POLL_FIRST 1.0          /* seconds before the first poll */
+#define POLL_FIRST 0.5          /* seconds before the first poll */
 #define POLL_MAX_NO_HINT 30.0   /* backoff cap without Retry-After */
 #define POLL_MAX_HINT 300.0     /* cap on a server's Retry-After */
 
