@@ -16,24 +16,6 @@
 #include "scheduler.h"
 #include "util.h"
 
-static void
-add_time(cJSON *o, const char *key, time_t t)
-{
-	char buf[32];
-
-	if (t == 0)
-		return;
-	time_format_rfc3339(t, buf, sizeof(buf));
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-static void
-add_str(cJSON *o, const char *key, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, key, v);
-}
-
 static cJSON *
 strlist_json(const struct strlist *l)
 {
@@ -87,11 +69,11 @@ config_json(const struct config_cert *cc)
 	cJSON_AddBoolToObject(o, "reuse_key", cc->reuse_key);
 	if (cc->renew_before > 0)
 		cJSON_AddNumberToObject(o, "renew_before", (double)cc->renew_before);
-	add_str(o, "profile", cc->profile);
-	add_str(o, "preferred_chain", cc->preferred_chain);
+	json_add_str(o, "profile", cc->profile);
+	json_add_str(o, "preferred_chain", cc->preferred_chain);
 	if (cc->webroot)
-		add_str(o, "webroot", cc->webroot);
-	add_str(o, "dns01_hook", cc->dns01_hook);
+		json_add_str(o, "webroot", cc->webroot);
+	json_add_str(o, "dns01_hook", cc->dns01_hook);
 	if (cc->deploy_hook.n)
 		cJSON_AddItemToObject(o, "deploy_hook", strlist_json(&cc->deploy_hook));
 	return o;
@@ -113,19 +95,19 @@ report_cert_json(const struct config_cert *cc, const struct cert_state *st, cons
 	cJSON_AddBoolToObject(o, "installed", st->version > 0);
 	if (st->version > 0)
 		cJSON_AddNumberToObject(o, "version", st->version);
-	add_str(o, "serial", st->serial);
-	add_time(o, "not_before", st->not_before);
-	add_time(o, "not_after", st->not_after);
+	json_add_str(o, "serial", st->serial);
+	json_add_time(o, "not_before", st->not_before);
+	json_add_time(o, "not_after", st->not_after);
 	if (st->not_after > 0)
 		cJSON_AddNumberToObject(o, "seconds_left", (double)(st->not_after - now));
-	add_time(o, "next_renewal", next);
+	json_add_time(o, "next_renewal", next);
 	if (sched_needs_issue(cc, st, why, sizeof(why)))
 		cJSON_AddStringToObject(o, "due_reason", why);
 	cJSON_AddStringToObject(o, "last_result", last_result(st));
-	add_time(o, "last_success", st->last_success);
-	add_time(o, "last_attempt", st->last_attempt);
+	json_add_time(o, "last_success", st->last_success);
+	json_add_time(o, "last_attempt", st->last_attempt);
 	cJSON_AddNumberToObject(o, "failures", st->failures);
-	add_str(o, "last_error", st->last_error);
+	json_add_str(o, "last_error", st->last_error);
 	cJSON_AddBoolToObject(o, "revoked", st->revoked);
 	if (!detail)
 		return o;
@@ -136,20 +118,20 @@ report_cert_json(const struct config_cert *cc, const struct cert_state *st, cons
 	if (st->key_type >= 0 && st->key_type < KEY_TYPE__MAX)
 		cJSON_AddStringToObject(o, "installed_key_type",
 		    key_type_name((enum key_type)st->key_type));
-	add_str(o, "installed_account", st->account);
-	add_str(o, "cert_id", st->cert_id);
-	add_time(o, "next_attempt", st->next_attempt);
+	json_add_str(o, "installed_account", st->account);
+	json_add_str(o, "cert_id", st->cert_id);
+	json_add_time(o, "next_attempt", st->next_attempt);
 	if (st->order_url) {
 		cJSON *ord = cJSON_AddObjectToObject(o, "order");
 		cJSON_AddStringToObject(ord, "url", st->order_url);
 		cJSON_AddBoolToObject(ord, "finalized", st->order_finalized);
-		add_time(ord, "started", st->order_started);
+		json_add_time(ord, "started", st->order_started);
 	}
 	if (st->ari_start || st->ari_checked) {
 		cJSON *ari = cJSON_AddObjectToObject(o, "ari");
-		add_time(ari, "start", st->ari_start);
-		add_time(ari, "end", st->ari_end);
-		add_time(ari, "checked", st->ari_checked);
+		json_add_time(ari, "start", st->ari_start);
+		json_add_time(ari, "end", st->ari_end);
+		json_add_time(ari, "checked", st->ari_checked);
 	}
 	if (st->last_problem) {
 		cJSON *p = cJSON_Parse(st->last_problem);

@@ -40,24 +40,6 @@ cert_state_free(struct cert_state *st)
 	cert_state_init(st);
 }
 
-static void
-add_time(cJSON *o, const char *key, time_t t)
-{
-	char buf[32];
-
-	if (t == 0)
-		return;
-	time_format_rfc3339(t, buf, sizeof(buf));
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-static void
-add_str(cJSON *o, const char *key, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, key, v);
-}
-
 static time_t
 get_time(const cJSON *o, const char *key)
 {
@@ -100,36 +82,36 @@ store_cert_save(struct store *s, const char *name, const struct cert_state *st, 
 		    cJSON_CreateStringArray((const char *const *)st->names.v, (int)st->names.n));
 	if (st->key_type >= 0)
 		cJSON_AddNumberToObject(o, "key_type", st->key_type);
-	add_str(o, "account", st->account);
-	add_str(o, "order_url", st->order_url);
+	json_add_str(o, "account", st->account);
+	json_add_str(o, "order_url", st->order_url);
 	if (st->order_finalized)
 		cJSON_AddTrueToObject(o, "order_finalized");
-	add_time(o, "order_started", st->order_started);
+	json_add_time(o, "order_started", st->order_started);
 	if (st->version)
 		cJSON_AddNumberToObject(o, "version", st->version);
-	add_str(o, "serial", st->serial);
-	add_time(o, "not_before", st->not_before);
-	add_time(o, "not_after", st->not_after);
-	add_str(o, "cert_id", st->cert_id);
-	add_time(o, "last_success", st->last_success);
-	add_time(o, "last_attempt", st->last_attempt);
+	json_add_str(o, "serial", st->serial);
+	json_add_time(o, "not_before", st->not_before);
+	json_add_time(o, "not_after", st->not_after);
+	json_add_str(o, "cert_id", st->cert_id);
+	json_add_time(o, "last_success", st->last_success);
+	json_add_time(o, "last_attempt", st->last_attempt);
 	if (st->failures)
 		cJSON_AddNumberToObject(o, "failures", st->failures);
-	add_str(o, "last_error", st->last_error);
+	json_add_str(o, "last_error", st->last_error);
 	if (st->last_problem) {
 		cJSON *p = cJSON_Parse(st->last_problem);
 		if (p)
 			cJSON_AddItemToObject(o, "last_problem", p);
 	}
-	add_time(o, "next_attempt", st->next_attempt);
-	add_time(o, "ari_start", st->ari_start);
-	add_time(o, "ari_end", st->ari_end);
-	add_time(o, "ari_checked", st->ari_checked);
+	json_add_time(o, "next_attempt", st->next_attempt);
+	json_add_time(o, "ari_start", st->ari_start);
+	json_add_time(o, "ari_end", st->ari_end);
+	json_add_time(o, "ari_checked", st->ari_checked);
 	if (st->revoked)
 		cJSON_AddTrueToObject(o, "revoked");
 	if (st->revoked_at) {
-		add_time(o, "revoked_at", st->revoked_at);
-		add_str(o, "revoked_serial", st->revoked_serial);
+		json_add_time(o, "revoked_at", st->revoked_at);
+		json_add_str(o, "revoked_serial", st->revoked_serial);
 		cJSON_AddNumberToObject(o, "revoked_reason", st->revoked_reason);
 		if (st->revoked_no_reissue)
 			cJSON_AddTrueToObject(o, "revoked_no_reissue");
