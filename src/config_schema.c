@@ -518,8 +518,8 @@ static int cert_apply(struct cfg_ctx *x, const struct config *c, const struct yn
 }
 
 /* What can only be checked once an entry and its defaults are merged. */
-static int cert_finish(struct cfg_ctx *x, const struct config *c, const struct ynode *map,
-    const char *path, struct cert_spec *s)
+static int cert_finish(struct cfg_ctx *x, const struct config *c, struct cfg_cert_index *ix,
+    const struct ynode *map, const char *path, struct cert_spec *s)
 {
 	const struct ynode *dn = cfg_map_get(map, "domains");
 	char sub[CFG_PATH_LEN];
@@ -528,12 +528,6 @@ static int cert_finish(struct cfg_ctx *x, const struct config *c, const struct y
 		return cfg_missing(x, map, path, "name");
 	if (dn == NULL)
 		return cfg_missing(x, map, path, "domains");
-	for (size_t k = 0; k < c->ncerts; k++)
-		if (strcmp(c->certs[k].name, s->c.name) == 0) {
-			cfg_path_key(sub, sizeof(sub), path, "name");
-			return cfg_error(x, cfg_map_get(map, "name"), sub, "duplicate certificate "
-			    "name '%s' (first at line %d)", s->c.name, c->certs[k].line);
-		}
 	if (s->c.account_name == NULL) {
 		if (c->naccounts == 0)
 			return cfg_error(x, map, path, "no accounts are defined; add one under "
@@ -565,7 +559,7 @@ static int cert_finish(struct cfg_ctx *x, const struct config *c, const struct y
 		}
 	}
 	s->c.line = map->line;
-	return cfg_cert_unique(x, c, map, path, &s->c);
+	return cfg_cert_unique(x, c, ix, map, path, &s->c);
 }
 
 static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *output_dir,
@@ -574,6 +568,7 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 	const struct ynode *defs = cfg_map_get(root, "defaults");
 	const struct ynode *list = cfg_map_get(root, "certificates");
 	struct cert_spec tmpl = { 0 }, s = { 0 };
+	struct cfg_cert_index *ix = NULL;
 	char path[CFG_PATH_LEN];
 	int rc = -1;
 
@@ -598,6 +593,7 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 		goto out;
 	}
 	c->certs = xcalloc(list->nkids, sizeof(*c->certs));
+	ix = cfg_cert_index_new(list->nkids);
 	for (size_t i = 0; i < list->nkids; i++) {
 		const struct ynode *map = list->kids[i];
 
@@ -609,13 +605,14 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 		}
 		spec_copy(&s, &tmpl);
 		if (cert_apply(x, c, map, path, &s, false) < 0 ||
-		    cert_finish(x, c, map, path, &s) < 0)
+		    cert_finish(x, c, ix, map, path, &s) < 0)
 			goto out;
 		c->certs[c->ncerts++] = s.c;
 		memset(&s, 0, sizeof(s));
 	}
 	rc = 0;
 out:
+	cfg_cert_index_free(ix);
 	cfg_cert_free_members(&s.c);
 	cfg_cert_free_members(&tmpl.c);
 	return rc;

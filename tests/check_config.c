@@ -313,6 +313,14 @@ static const struct bad_case bad_cases[] = {
 	/* references between entries */
 	{ "dup-cert-name.yaml", NULL, 0, NULL, NULL, 0, "10:11: certificates[2].name: duplicate "
 	  "certificate name 'www' (first at line 6)" },
+	/* the same order under two names: names compared as a set (order and
+	 * case ignored), whatever stands between the two */
+	{ NULL, ACCOUNT "certificates:\n  - name: a\n    domains: [www.example.com, example.com]\n"
+	  "  - name: other\n    domains: [other.example.com]\n"
+	  "  - name: b\n    domains: [Example.COM, WWW.example.com]\n", 0, NULL,
+	  NULL, 0, "10:5: certificates[2]: certificate 'b' orders the same names with the "
+	  "same key type, account and profile as 'a' (line 6); remove one, or give it another "
+	  "key_type to install RSA and ECDSA certificates side by side" },
 	{ "unknown-account.yaml", NULL, 0, NULL, NULL, 0,
 	  "8:14: certificates[0].account: unknown account 'cb'; did you mean 'ca'?" },
 	{ NULL, ACCOUNT "defaults:\n  account: sectigo\n", 0, NULL, NULL, 0,
@@ -371,6 +379,32 @@ START_TEST(test_bad)
 	if (b->aux != NULL)
 		put(b->aux, b->aux_text, b->aux_mode);
 	load_err("c.yaml", b->expect);
+}
+END_TEST
+
+/* Many entries load quickly (the duplicate checks are hashed) and the
+ * same names stay allowed with another key type, profile or account. */
+START_TEST(test_many_and_dual)
+{
+	struct buf b = { 0 };
+	struct config *c;
+
+	buf_appendf(&b, "%s  cb:\n    directory: https://b.example.com/dir\n"
+	    "    contact: mailto:ops@example.com\ncertificates:\n", ACCOUNT);
+	for (int i = 0; i < 3000; i++)
+		buf_appendf(&b, "  - {name: c%d, account: ca, domains: [c%d.example.com, "
+		    "www.c%d.example.com]}\n", i, i, i);
+	buf_appendf(&b, "  - {name: rsa, account: ca, key_type: rsa2048, "
+	    "domains: [www.c7.example.com, c7.example.com]}\n"
+	    "  - {name: other-ca, account: cb, domains: [c7.example.com, www.c7.example.com]}\n"
+	    "  - {name: prof, account: ca, profile: shortlived, "
+	    "domains: [c7.example.com, www.c7.example.com]}\n");
+	buf_append(&b, "", 1);
+	put("c.yaml", b.data, 0600);
+	c = load_ok("c.yaml");
+	ck_assert_uint_eq(c->ncerts, 3003);
+	config_free(c);
+	free(b.data);
 }
 END_TEST
 
@@ -704,6 +738,7 @@ static Suite *config_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
+	tcase_add_test(tc, test_many_and_dual);
 	tcase_add_test(tc, test_unreadable_inventory);
 	tcase_add_test(tc, test_error_one_line);
 	tcase_add_test(tc, test_full);
