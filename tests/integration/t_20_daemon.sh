@@ -30,6 +30,7 @@ output_dir: @WORK@/out
 http01_listen: "127.0.0.1:@HTTP01_PORT@"
 renew_jitter: 0s
 post_hook: [@WORK@/post]
+control_socket: @WORK@/ctl.sock
 accounts:
   pebble:
     directory: @DIR_URL@
