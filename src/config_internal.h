@@ -146,10 +146,14 @@ int cfg_preferred_chain(struct cfg_ctx *x, const struct ynode *n, const char *pa
 struct cfg_cert_index;
 struct cfg_cert_index *cfg_cert_index_new(size_t ncerts);
 void cfg_cert_index_free(struct cfg_cert_index *ix);
-/* Rejects cc when an entry already in c has its name, or orders the same
- * thing (names, key type, account, profile); the same names with another
- * key type (RSA and ECDSA side by side) are allowed.  On success cc is
- * recorded in ix as c->certs[c->ncerts], where the caller then puts it. */
+/* Rejects a name an entry already in c has. */
+int cfg_cert_name_unique(struct cfg_ctx *x, const struct config *c,
+    const struct cfg_cert_index *ix, const struct ynode *map, const char *path,
+    const char *name);
+/* Rejects cc when an entry already in c orders the same thing (names, key
+ * type, account, profile); the same names with another key type (RSA and
+ * ECDSA side by side) are allowed.  On success cc is recorded in ix (name
+ * and order) as c->certs[c->ncerts], where the caller then puts it. */
 int cfg_cert_unique(struct cfg_ctx *x, const struct config *c, struct cfg_cert_index *ix,
     const struct ynode *map, const char *path, const struct config_cert *cc);
 

@@ -528,6 +528,8 @@ static int cert_finish(struct cfg_ctx *x, const struct config *c, struct cfg_cer
 		return cfg_missing(x, map, path, "name");
 	if (dn == NULL)
 		return cfg_missing(x, map, path, "domains");
+	if (cfg_cert_name_unique(x, c, ix, map, path, s->c.name) < 0)
+		return -1;
 	if (s->c.account_name == NULL) {
 		if (c->naccounts == 0)
 			return cfg_error(x, map, path, "no accounts are defined; add one under "

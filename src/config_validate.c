@@ -752,22 +752,32 @@ same_order(const struct config_cert *o, const struct config_cert *cc)
 	    (o->profile == NULL || strcmp(o->profile, cc->profile) == 0);
 }
 
-int cfg_cert_unique(struct cfg_ctx *x, const struct config *c, struct cfg_cert_index *ix,
-    const struct ynode *map, const char *path, const struct config_cert *cc)
+int cfg_cert_name_unique(struct cfg_ctx *x, const struct config *c,
+    const struct cfg_cert_index *ix, const struct ynode *map, const char *path,
+    const char *name)
 {
-	uint64_t nh = fnv1a(0xcbf29ce484222325ULL, cc->name), sh = order_hash(cc);
+	uint64_t nh = fnv1a(0xcbf29ce484222325ULL, name);
 	size_t i, k;
 	char sub[CFG_PATH_LEN];
 
 	for (i = nh & ix->mask; (k = ix->name_slot[i]) != 0; i = (i + 1) & ix->mask) {
 		const struct config_cert *o = &c->certs[k - 1];
 
-		if (ix->name_h[k - 1] == nh && strcmp(o->name, cc->name) == 0) {
+		if (ix->name_h[k - 1] == nh && strcmp(o->name, name) == 0) {
 			cfg_path_key(sub, sizeof(sub), path, "name");
 			return cfg_error(x, cfg_map_get(map, "name"), sub, "duplicate certificate "
-			    "name '%s' (first at line %d)", cc->name, o->line);
+			    "name '%s' (first at line %d)", name, o->line);
 		}
 	}
+	return 0;
+}
+
+int cfg_cert_unique(struct cfg_ctx *x, const struct config *c, struct cfg_cert_index *ix,
+    const struct ynode *map, const char *path, const struct config_cert *cc)
+{
+	uint64_t nh = fnv1a(0xcbf29ce484222325ULL, cc->name), sh = order_hash(cc);
+	size_t i, k;
+
 	for (i = sh & ix->mask; (k = ix->set_slot[i]) != 0; i = (i + 1) & ix->mask) {
 		const struct config_cert *o = &c->certs[k - 1];
 

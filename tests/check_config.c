@@ -313,6 +313,12 @@ static const struct bad_case bad_cases[] = {
 	/* references between entries */
 	{ "dup-cert-name.yaml", NULL, 0, NULL, NULL, 0, "10:11: certificates[2].name: duplicate "
 	  "certificate name 'www' (first at line 6)" },
+	/* a repeated name is what is reported, not what else the entry lacks */
+	{ NULL, ACCOUNT "  cb:\n    directory: https://b.example.com/dir\n"
+	  "    contact: mailto:ops@example.com\ncertificates:\n"
+	  "  - {name: www, account: ca, domains: [www.example.com]}\n"
+	  "  - name: www\n    domains: [other.example.com]\n", 0, NULL, NULL, 0,
+	  "10:11: certificates[1].name: duplicate certificate name 'www' (first at line 9)" },
 	/* the same order under two names: names compared as a set (order and
 	 * case ignored), whatever stands between the two */
 	{ NULL, ACCOUNT "certificates:\n  - name: a\n    domains: [www.example.com, example.com]\n"
