@@ -686,27 +686,18 @@ fnv1a(uint64_t h, const char *s)
 	return (h ^ 0xff) * 0x100000001b3ULL;       /* a separator */
 }
 
-static int
-cmp_name(const void *a, const void *b)
-{
-	return strcasecmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* What a certificate orders, as strlist_equal_sorted() and the checks below
  * compare it: the set of names (order and repeats ignored; they are lower
  * case already), key type, account and profile. */
 static uint64_t
 order_hash(const struct config_cert *cc)
 {
-	const char **v = xcalloc(cc->domains.n + 1, sizeof(*v));
+	size_t n;
+	const char **v = strlist_sorted_set(&cc->domains, &n);
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	for (size_t i = 0; i < cc->domains.n; i++)
-		v[i] = cc->domains.v[i];
-	qsort(v, cc->domains.n, sizeof(*v), cmp_name);
-	for (size_t i = 0; i < cc->domains.n; i++)
-		if (i == 0 || strcasecmp(v[i - 1], v[i]) != 0)
-			h = fnv1a(h, v[i]);
+	for (size_t i = 0; i < n; i++)
+		h = fnv1a(h, v[i]);
 	free(v);
 	h = (h ^ (uint64_t)cc->key_type) * 0x100000001b3ULL;
 	h = fnv1a(h, cc->account_name);

@@ -213,8 +213,7 @@ static int cmp_casestr(const void *a, const void *b)
 	return strcasecmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted, de-duplicated shallow copy of l's pointers. */
-static const char **strlist_sorted_set(const struct strlist *l, size_t *n)
+const char **strlist_sorted_set(const struct strlist *l, size_t *n)
 {
 	const char **v = xcalloc(l->n + 1, sizeof(*v));
 	size_t k = 0;

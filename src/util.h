@@ -50,6 +50,9 @@ struct strlist {
 };
 void strlist_add(struct strlist *l, const char *s);
 void strlist_free(struct strlist *l);
+/* l's strings sorted and de-duplicated (both ASCII case-insensitively): *n
+ * of l's own pointers; free() the array only. */
+const char **strlist_sorted_set(const struct strlist *l, size_t *n);
 /* As sets: order and duplicates ignored, ASCII case-insensitive (the lists
  * hold DNS names). */
 bool strlist_equal_sorted(const struct strlist *a, const struct strlist *b);
