@@ -17,19 +17,18 @@
 #include "store.h"
 
 struct ev_loop;
-struct keygen_pool;
 struct http01_server;
 struct tlsalpn_server;
-struct dns_probe_pool;
+struct workpool;
 
 /* What every state machine shares; owned by the daemon. */
 struct acme_env {
 	struct ev_loop *loop;
 	struct http_client *http;
-	struct keygen_pool *keygen;
+	struct workpool *keygen;        /* key generation (keygen.c) */
 	struct http01_server *http01;   /* NULL when no certificate uses it */
 	struct tlsalpn_server *tlsalpn; /* NULL when no certificate uses it */
-	struct dns_probe_pool *dns;     /* dns-01 propagation checks */
+	struct workpool *dns;           /* dns-01 propagation checks (dns_probe.c) */
 	const char *dns_resolver;       /* config's dns_resolver or NULL; copied by users */
 	long long hook_timeout;         /* seconds, dns-01 hooks */
 	long long dns_propagation_timeout; /* seconds */

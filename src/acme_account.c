@@ -24,6 +24,7 @@
 #include "keygen.h"
 #include "log.h"
 #include "util.h"
+#include "workpool.h"
 
 #define NONCE_POOL_MAX 32
 #define BAD_NONCE_RETRIES 8
@@ -65,7 +66,7 @@ struct acme_account {
 	size_t nnonces;
 	struct acme_waiter *waiters;
 	struct http_req *pending_get;   /* directory fetch */
-	struct keygen_job *pending_keygen;
+	struct workpool_job *pending_keygen;
 	struct acme_call *pending_call;
 	struct acme_counters counters;
 	struct acme_call *calls;        /* in flight, for free() */
@@ -742,7 +743,7 @@ acme_account_free(struct acme_account *a)
 	if (a->pending_get)
 		http_cancel(a->pending_get);
 	if (a->pending_keygen)
-		keygen_cancel(a->pending_keygen);
+		workpool_cancel(a->pending_keygen);
 	for (wt = a->waiters; wt; wt = next) {
 		next = wt->next;
 		free(wt);

@@ -26,6 +26,7 @@
 #include "keygen.h"
 #include "log.h"
 #include "util.h"
+#include "workpool.h"
 
 #define POLL_FIRST 0.5          /* seconds before the first poll */
 #define POLL_MAX_NO_HINT 30.0   /* backoff cap without Retry-After */
@@ -114,7 +115,7 @@ job_release(struct order_job *j)
 	if (j->waiter)
 		acme_waiter_cancel(j->waiter);
 	if (j->keygen)
-		keygen_cancel(j->keygen);
+		workpool_cancel(j->keygen);
 	if (j->call)
 		acme_call_cancel(j->call);
 	acme_chain_pick_cancel(j->chain_pick);

@@ -36,7 +36,7 @@ struct order_job {
 	void *arg;
 
 	struct acme_waiter *waiter;
-	struct keygen_job *keygen;
+	struct workpool_job *keygen;
 	struct acme_call *call;
 	ev_timer timer;
 	double interval;

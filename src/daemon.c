@@ -19,17 +19,16 @@
 #include "control.h"
 #include "daemon.h"
 #include "dns01.h"
-#include "dns_probe.h"
 #include "fleet.h"
 #include "hooks.h"
 #include "http.h"
 #include "http01.h"
-#include "keygen.h"
 #include "log.h"
 #include "notify.h"
 #include "store.h"
 #include "tlsalpn.h"
 #include "util.h"
+#include "workpool.h"
 
 #define DRAIN_GRACE 20.0    /* seconds for requests in flight at SIGTERM */
 #define KEYGEN_THREADS 2
@@ -333,8 +332,8 @@ daemon_cleanup(struct daemon *d)
 	hook_kill_all();
 	http01_server_free(d->env.http01);
 	tlsalpn_server_free(d->env.tlsalpn);
-	dns_probe_pool_free(d->env.dns);
-	keygen_pool_free(d->env.keygen);
+	workpool_free(d->env.dns);
+	workpool_free(d->env.keygen);
 	http_client_free(d->env.http);
 	store_close(d->store);
 	config_free(d->cfg);
@@ -374,8 +373,8 @@ daemon_run(const struct daemon_opts *o)
 	d.env.finalize_timeout = d.cfg->finalize_timeout;
 	d.env.order_timeout = d.cfg->order_timeout;
 	d.env.http = http_client_new(d.loop);
-	d.env.keygen = keygen_pool_new(d.loop, KEYGEN_THREADS);
-	d.env.dns = dns_probe_pool_new(d.loop, DNS_THREADS);
+	d.env.keygen = workpool_new(d.loop, KEYGEN_THREADS, "key generation");
+	d.env.dns = workpool_new(d.loop, DNS_THREADS, "DNS check");
 	env_settings(&d.env, d.cfg);
 	ev_timer_init(&d.grace, grace_cb, 0., 0.);
 	if (d.env.http == NULL || d.env.keygen == NULL || d.env.dns == NULL) {

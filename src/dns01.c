@@ -20,6 +20,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "util.h"
+#include "workpool.h"
 
 #define DEFAULT_POLL 5.0
 
@@ -27,7 +28,7 @@ enum dns01_state { D_ADDING, D_CHECKING, D_PUBLISHED, D_FAILED, D_REMOVING };
 
 struct dns01_task {
 	struct ev_loop *loop;
-	struct dns_probe_pool *probes;
+	struct workpool *probes;
 	char *cert_name, *domain, *record, *value, *hook, *resolver;
 	double hook_timeout, propagation_timeout, poll_interval;
 	enum dns01_state state;
@@ -36,7 +37,7 @@ struct dns01_task {
 	bool detached;              /* dns01_unpublish() was called */
 	bool add_running;
 	bool remove_running;
-	struct dns_probe_job *probe;
+	struct workpool_job *probe;
 	ev_timer timer;             /* next check; deferred report or free */
 	double started, deadline;
 	char *error;                /* a failure not yet reported */
@@ -75,7 +76,7 @@ static void
 task_free(struct dns01_task *t)
 {
 	ev_timer_stop(t->loop, &t->timer);
-	dns_probe_cancel(t->probe);
+	workpool_cancel(t->probe);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -293,7 +294,7 @@ add_done(const struct hook_result *r, void *arg)
 }
 
 struct dns01_task *
-dns01_publish(struct ev_loop *loop, struct dns_probe_pool *probes, const struct dns01_opts *o,
+dns01_publish(struct ev_loop *loop, struct workpool *probes, const struct dns01_opts *o,
     dns01_done_cb cb, void *arg)
 {
 	struct dns01_task *t = xcalloc(1, sizeof(*t));
@@ -333,7 +334,7 @@ dns01_unpublish(struct dns01_task *t)
 		return;
 	t->detached = true;
 	t->cb = NULL;
-	dns_probe_cancel(t->probe);
+	workpool_cancel(t->probe);
 	t->probe = NULL;
 	ev_timer_stop(t->loop, &t->timer);
 	if (t->add_running)

@@ -22,7 +22,7 @@
 #include "util.h"
 
 struct ev_loop;
-struct dns_probe_pool;
+struct workpool;
 struct dns01_task;
 
 struct dns01_opts {
@@ -48,7 +48,7 @@ typedef void (*dns01_done_cb)(bool ok, const char *error, void *arg);
  * never from inside this call.  Strings are copied.  Always ends with
  * dns01_unpublish(), also after a failure.
  */
-struct dns01_task *dns01_publish(struct ev_loop *loop, struct dns_probe_pool *probes,
+struct dns01_task *dns01_publish(struct ev_loop *loop, struct workpool *probes,
     const struct dns01_opts *o, dns01_done_cb cb, void *arg);
 
 /*

@@ -39,12 +39,7 @@
 #define MAX_WALK 32
 #define ANSWER_MAX 65536
 
-/*
- * struct dns_probe_pool and struct dns_probe_job are never defined: they
- * are the workpool and its job handle under the names dns_probe.h gives
- * them, converted back before any use.  What a job carries is a
- * probe_req.
- */
+/* What a job carries. */
 struct probe_req {
 	char *name;
 	char *value;
@@ -569,25 +564,8 @@ job_free(void *arg)
 	free(j);
 }
 
-struct dns_probe_pool *
-dns_probe_pool_new(struct ev_loop *loop, int nthreads)
-{
-	return (struct dns_probe_pool *)workpool_new(loop, nthreads, "DNS check");
-}
-
-/*
- * Blocks the loop until running probes end.  A probe is not interruptible
- * (the resolver calls have no cancel), but each exchange is bounded by
- * QUERY_TIMEOUT_MS and QUERY_TRIES, so the wait is bounded too.
- */
-void
-dns_probe_pool_free(struct dns_probe_pool *p)
-{
-	workpool_free((struct workpool *)p);
-}
-
-struct dns_probe_job *
-dns_probe_submit(struct dns_probe_pool *p, const char *name, const char *value,
+struct workpool_job *
+dns_probe_submit(struct workpool *p, const char *name, const char *value,
     const char *server, dns_probe_cb cb, void *arg)
 {
 	struct probe_req *j = xcalloc(1, sizeof(*j));
@@ -597,12 +575,5 @@ dns_probe_submit(struct dns_probe_pool *p, const char *name, const char *value,
 	j->server = xstrdup(server);
 	j->cb = cb;
 	j->arg = arg;
-	return (struct dns_probe_job *)workpool_submit((struct workpool *)p, job_work, job_done,
-	    job_free, j);
-}
-
-void
-dns_probe_cancel(struct dns_probe_job *j)
-{
-	workpool_cancel((struct workpool_job *)j);
+	return workpool_submit(p, job_work, job_done, job_free, j);
 }

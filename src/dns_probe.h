@@ -8,6 +8,11 @@
  * the system resolver) and every address of every one of them is asked
  * directly, without recursion: a record counts as published only when
  * all of them serve it, since the CA may ask any.
+ *
+ * Probes run on a workpool (workpool.h; the daemon makes one for them).
+ * workpool_cancel() drops a probe's callback; a probe already running is
+ * not interrupted (the resolver has no cancel), but each exchange has a
+ * short timeout, so workpool_free() waits a bounded time.
  */
 #ifndef CERTFLEET_DNS_PROBE_H
 #define CERTFLEET_DNS_PROBE_H
@@ -15,9 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct ev_loop;
-struct dns_probe_pool;
-struct dns_probe_job;
+struct workpool;
+struct workpool_job;
 
 struct dns_probe_result {
 	bool ok;            /* every server answered with the value */
@@ -29,9 +33,6 @@ struct dns_probe_result {
 /* r is valid during the call only. */
 typedef void (*dns_probe_cb)(const struct dns_probe_result *r, void *arg);
 
-struct dns_probe_pool *dns_probe_pool_new(struct ev_loop *loop, int nthreads);
-/* Waits for running probes, drops queued ones (no callbacks), joins. */
-void dns_probe_pool_free(struct dns_probe_pool *p);
 
 /*
  * Checks once whether the TXT record name ("_acme-challenge.example.com."
@@ -40,10 +41,8 @@ void dns_probe_pool_free(struct dns_probe_pool *p);
  * operator trusts); NULL discovers the authoritative servers.  cb runs on
  * the loop.  Never NULL.
  */
-struct dns_probe_job *dns_probe_submit(struct dns_probe_pool *p, const char *name,
+struct workpool_job *dns_probe_submit(struct workpool *p, const char *name,
     const char *value, const char *server, dns_probe_cb cb, void *arg);
-/* The callback will not be called. */
-void dns_probe_cancel(struct dns_probe_job *j);
 
 /* ---- wire format helpers (exposed for the unit tests) ---- */
 

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "renew.h"
 #include "util.h"
+#include "workpool.h"
 
 enum op_kind { OP_REVOKE, OP_ROLLOVER, OP_DEACTIVATE, OP_KIND__MAX };
 
@@ -49,7 +50,7 @@ struct fleet_op {
 	privkey_t *cert_key;        /* signing key when revoking by certificate key */
 
 	struct acme_waiter *waiter;
-	struct keygen_job *keygen;
+	struct workpool_job *keygen;
 	struct acme_call *call;
 	fleet_op_cb cb;
 	void *arg;
@@ -109,7 +110,7 @@ op_free(struct fleet_op *op)
 		return;
 	acme_waiter_cancel(op->waiter);
 	if (op->keygen)
-		keygen_cancel(op->keygen);
+		workpool_cancel(op->keygen);
 	acme_call_cancel(op->call);
 	free(op->cert);
 	free(op->account);

@@ -12,11 +12,7 @@
 #include "util.h"
 #include "workpool.h"
 
-/*
- * struct keygen_pool and struct keygen_job are never defined: they are
- * the workpool and its job handle under the names keygen.h gives them,
- * converted back before any use.  What a job carries is a keygen_req.
- */
+/* What a job carries. */
 struct keygen_req {
 	enum key_type type;
 	privkey_t *key;         /* written by the worker, read on the loop */
@@ -54,34 +50,13 @@ job_release(void *arg)
 	free(r);
 }
 
-struct keygen_pool *
-keygen_pool_new(struct ev_loop *loop, int nthreads)
-{
-	return (struct keygen_pool *)workpool_new(loop, nthreads, "key generation");
-}
-
-/* Blocks the loop until running generations end (a second or two at
- * worst, for RSA 4096); queued ones are dropped, not waited for. */
-void
-keygen_pool_free(struct keygen_pool *p)
-{
-	workpool_free((struct workpool *)p);
-}
-
-struct keygen_job *
-keygen_submit(struct keygen_pool *p, enum key_type t, keygen_done_cb cb, void *arg)
+struct workpool_job *
+keygen_submit(struct workpool *p, enum key_type t, keygen_done_cb cb, void *arg)
 {
 	struct keygen_req *r = xcalloc(1, sizeof(*r));
 
 	r->type = t;
 	r->cb = cb;
 	r->arg = arg;
-	return (struct keygen_job *)workpool_submit((struct workpool *)p, job_work, job_done,
-	    job_release, r);
-}
-
-void
-keygen_cancel(struct keygen_job *j)
-{
-	workpool_cancel((struct workpool_job *)j);
+	return workpool_submit(p, job_work, job_done, job_release, r);
 }

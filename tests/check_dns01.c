@@ -25,6 +25,7 @@
 #include "log.h"
 #include "testutil.h"
 #include "util.h"
+#include "workpool.h"
 
 /* ---- hand-built answers ---- */
 
@@ -310,7 +311,7 @@ fake_stop(void)
 /* ---- whole publications ---- */
 
 static char tmpdir[64], hook[128], hooklog[128], resolver[64];
-static struct dns_probe_pool *pool;
+static struct workpool *pool;
 
 struct outcome {
 	int calls;
@@ -395,7 +396,7 @@ setup(void)
 	unsetenv("HOOK_ADD_EXIT");
 	fake_start();
 	snprintf(resolver, sizeof(resolver), "127.0.0.1:%d", fake.port);
-	pool = dns_probe_pool_new(ev_default_loop(0), 2);
+	pool = workpool_new(ev_default_loop(0), 2, "DNS check");
 	ck_assert_ptr_nonnull(pool);
 }
 
@@ -404,7 +405,7 @@ teardown(void)
 {
 	char cmd[128];
 
-	dns_probe_pool_free(pool);
+	workpool_free(pool);
 	fake_stop();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

@@ -13,6 +13,7 @@
 #include "keygen.h"
 #include "testutil.h"
 #include "util.h"
+#include "workpool.h"
 
 /* Generous: under valgrind one RSA-4096 key takes about a minute and the
  * threads are serialised. */
@@ -83,7 +84,7 @@ setup(void)
 START_TEST(test_every_type_concurrently)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct keygen_pool *p = keygen_pool_new(loop, 4);
+	struct workpool *p = workpool_new(loop, 4, "key generation");
 	struct result res[KEY_TYPE__MAX * PER_TYPE];
 
 	ck_assert_ptr_nonnull(p);
@@ -105,14 +106,14 @@ START_TEST(test_every_type_concurrently)
 		ck_assert_msg(res[i].on_loop_thread, "%s #%zu: callback off the loop thread",
 		    key_type_name(res[i].want), i);
 	}
-	keygen_pool_free(p);
+	workpool_free(p);
 }
 END_TEST
 
 START_TEST(test_single_thread_pool_serves_all)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct keygen_pool *p = keygen_pool_new(loop, 1);
+	struct workpool *p = workpool_new(loop, 1, "key generation");
 	struct result res[6];
 
 	ck_assert_ptr_nonnull(p);
@@ -128,7 +129,7 @@ START_TEST(test_single_thread_pool_serves_all)
 		ck_assert(res[i].ok);
 		ck_assert(res[i].on_loop_thread);
 	}
-	keygen_pool_free(p);
+	workpool_free(p);
 }
 END_TEST
 
@@ -138,26 +139,26 @@ START_TEST(test_cancel)
 	/* One worker: jobs finish in submission order, so once the last
 	 * callback ran, the cancelled jobs have been through the worker and
 	 * the loop too. */
-	struct keygen_pool *p = keygen_pool_new(loop, 1);
+	struct workpool *p = workpool_new(loop, 1, "key generation");
 	struct result cancelled[3], kept[2];
-	struct keygen_job *j;
+	struct workpool_job *j;
 
 	ck_assert_ptr_nonnull(p);
 	memset(cancelled, 0, sizeof(cancelled));
 	memset(kept, 0, sizeof(kept));
 	cancelled[0].want = KEY_RSA_2048;
 	j = keygen_submit(p, cancelled[0].want, done_cb, &cancelled[0]);
-	keygen_cancel(j);
+	workpool_cancel(j);
 	kept[0].want = KEY_EC_P256;
 	keygen_submit(p, kept[0].want, done_cb, &kept[0]);
 	cancelled[1].want = KEY_EC_P256;
 	j = keygen_submit(p, cancelled[1].want, done_cb, &cancelled[1]);
 	cancelled[2].want = KEY_EC_P384;
-	keygen_cancel(keygen_submit(p, cancelled[2].want, done_cb, &cancelled[2]));
-	keygen_cancel(j);
+	workpool_cancel(keygen_submit(p, cancelled[2].want, done_cb, &cancelled[2]));
+	workpool_cancel(j);
 	kept[1].want = KEY_EC_P384;
 	keygen_submit(p, kept[1].want, done_cb, &kept[1]);
-	keygen_cancel(NULL);
+	workpool_cancel(NULL);
 
 	nexpected = 2;
 	run_until_done(loop);
@@ -166,7 +167,7 @@ START_TEST(test_cancel)
 	ck_assert(kept[0].ok && kept[1].ok);
 	for (size_t i = 0; i < ARRAY_SIZE(cancelled); i++)
 		ck_assert_msg(cancelled[i].calls == 0, "cancelled job %zu called back", i);
-	keygen_pool_free(p);
+	workpool_free(p);
 	ck_assert_int_eq(ncallbacks, 2);
 }
 END_TEST
@@ -174,33 +175,33 @@ END_TEST
 START_TEST(test_free_with_queued_jobs)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct keygen_pool *p = keygen_pool_new(loop, 2);
+	struct workpool *p = workpool_new(loop, 2, "key generation");
 	struct result res[8];
 
 	ck_assert_ptr_nonnull(p);
 	memset(res, 0, sizeof(res));
 	/* Two are probably running, the rest queued; some cancelled too. */
 	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
-		struct keygen_job *j;
+		struct workpool_job *j;
 		res[i].want = i < 2 ? KEY_RSA_2048 : KEY_EC_P256;
 		j = keygen_submit(p, res[i].want, done_cb, &res[i]);
 		if (i % 3 == 2)
-			keygen_cancel(j);
+			workpool_cancel(j);
 	}
-	keygen_pool_free(p);
+	workpool_free(p);
 	/* Dropped without callbacks, and nothing left to wake the loop. */
 	ev_run(loop, EVRUN_NOWAIT);
 	for (size_t i = 0; i < ARRAY_SIZE(res); i++)
 		ck_assert_int_eq(res[i].calls, 0);
 	ck_assert_int_eq(ncallbacks, 0);
-	keygen_pool_free(NULL);
+	workpool_free(NULL);
 }
 END_TEST
 
 START_TEST(test_free_with_undelivered_results)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct keygen_pool *p = keygen_pool_new(loop, 1);
+	struct workpool *p = workpool_new(loop, 1, "key generation");
 	struct result first = {.want = KEY_EC_P256}, res[3];
 
 	ck_assert_ptr_nonnull(p);
@@ -210,12 +211,12 @@ START_TEST(test_free_with_undelivered_results)
 	run_until_done(loop);
 	ck_assert_int_eq(first.calls, 1);
 	/* Results finished by the worker but never collected by the loop are
-	 * freed by keygen_pool_free (valgrind checks), without callbacks. */
+	 * freed by workpool_free (valgrind checks), without callbacks. */
 	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
 		res[i].want = KEY_EC_P256;
 		keygen_submit(p, res[i].want, done_cb, &res[i]);
 	}
-	keygen_pool_free(p);
+	workpool_free(p);
 	for (size_t i = 0; i < ARRAY_SIZE(res); i++)
 		ck_assert_int_eq(res[i].calls, 0);
 	ck_assert_int_eq(ncallbacks, 1);

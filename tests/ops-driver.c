@@ -32,6 +32,7 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
+#include "workpool.h"
 
 static struct ev_loop *loop;
 static struct fleet *fleet;
@@ -186,7 +187,7 @@ main(int argc, char **argv)
 	env.hook_timeout = cfg->hook_timeout;
 	env.dns_propagation_timeout = cfg->dns_propagation_timeout;
 	env.http = http_client_new(loop);
-	env.keygen = keygen_pool_new(loop, 2);
+	env.keygen = workpool_new(loop, 2, "key generation");
 	env.http01 = http01_server_new(loop, cfg->http01_listen, err, sizeof(err));
 	if (env.http01 == NULL)
 		fprintf(stderr, "http-01 responder: %s (re-issue will fail)\n", err);
@@ -268,7 +269,7 @@ out:
 		acme_account_free(probe_acct);
 	fleet_free(fleet);
 	http01_server_free(env.http01);
-	keygen_pool_free(env.keygen);
+	workpool_free(env.keygen);
 	http_client_free(env.http);
 	store_close(store);
 	config_free(cfg);
