@@ -72,7 +72,7 @@ $(BUILD)/certfleetctl: $(BUILD)/certfleetctl.o $(BUILD)/libcertfleet.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libcertfleet.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libcertfleet.a | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-o $@ $< $(BUILD)/libcertfleet.a $(DEP_LIBS) $(CHECK_LIBS)

@@ -23,6 +23,7 @@
 #include "dns01.h"
 #include "dns_probe.h"
 #include "log.h"
+#include "testloop.h"
 #include "testutil.h"
 #include "util.h"
 #include "workpool.h"
@@ -331,25 +332,11 @@ done_cb(bool ok, const char *error, void *arg)
 	ev_break(ev_default_loop(0), EVBREAK_ALL);
 }
 
-static void
-guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
-}
-
 /* Runs the loop until a callback breaks it or `secs` pass. */
 static void
 run_loop(double secs)
 {
-	struct ev_loop *loop = ev_default_loop(0);
-	ev_timer guard;
-
-	ev_timer_init(&guard, guard_cb, secs, 0.);
-	ev_timer_start(loop, &guard);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &guard);
+	(void)test_run_loop(ev_default_loop(0), secs);
 }
 
 /* Runs the loop until every task is gone (removals done). */

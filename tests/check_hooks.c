@@ -20,6 +20,7 @@
 
 #include "hooks.h"
 #include "log.h"
+#include "testloop.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -35,7 +36,6 @@ static char tmpdir[64];
 static char capture_path[128];
 static int saved_stderr = -1;
 static int pending;
-static bool timed_out;
 
 static void
 setup(void)
@@ -142,30 +142,13 @@ done_cb(const struct hook_result *r, void *arg)
 		ev_break(ev_default_loop(0), EVBREAK_ALL);
 }
 
-static void
-fail_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	timed_out = true;
-	ev_break(loop, EVBREAK_ALL);
-}
-
 /* Runs the loop until every started hook has called back; limit bounds
  * the wait and fails the test. */
 static void
 run_hooks(double limit)
 {
-	struct ev_loop *loop = ev_default_loop(0);
-	ev_timer fail;
-
-	timed_out = false;
-	ev_timer_init(&fail, fail_timer_cb, limit, 0.);
-	ev_timer_start(loop, &fail);
-	if (pending > 0)
-		ev_run(loop, 0);
-	ev_timer_stop(loop, &fail);
-	ck_assert_msg(!timed_out, "%d hooks still running after %.0f s", pending, limit);
+	ck_assert_msg(pending == 0 || test_run_loop(ev_default_loop(0), limit),
+	    "%d hooks still running after %.0f s", pending, limit);
 }
 
 /* argv from a NULL-terminated list. */

@@ -20,6 +20,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "testloop.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -321,31 +322,17 @@ start(const char *method, const char *path, struct got *g)
 	return r;
 }
 
-/* Stops the loop; w->data, when set, records that it fired. */
-static void
-break_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)revents;
-	if (w->data)
-		*(bool *)w->data = true;
-	ev_break(l, EVBREAK_ALL);
-}
-
 /* Runs the loop for seconds, or (until_done) until every pending callback
  * ran, which must happen within that bound. */
 static void
 run_loop(double seconds, bool until_done)
 {
-	bool fired = false;
-	ev_timer t;
-
-	ev_timer_init(&t, break_cb, seconds, 0.);
-	t.data = until_done ? &fired : NULL;
-	ev_timer_start(loop, &t);
-	if (!until_done || pending > 0)
-		ev_run(loop, 0);
-	ev_timer_stop(loop, &t);
-	ck_assert_msg(!fired, "%d requests still pending after %.0f s", pending, seconds);
+	if (!until_done) {
+		(void)test_run_loop(loop, seconds);
+		return;
+	}
+	ck_assert_msg(pending == 0 || test_run_loop(loop, seconds),
+	    "%d requests still pending after %.0f s", pending, seconds);
 }
 
 #define run_pending() run_loop(10., true)

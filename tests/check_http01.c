@@ -17,6 +17,7 @@
 #include "http01.h"
 #include "log.h"
 #include "store.h"
+#include "testloop.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -39,7 +40,6 @@ struct client {
 static struct ev_loop *loop;
 static struct http01_server *srv;
 static int clients_left;
-static bool timed_out;
 static char tmpdir[64];
 
 static void
@@ -114,15 +114,6 @@ client_send_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 static void
-fail_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	timed_out = true;
-	ev_break(l, EVBREAK_ALL);
-}
-
-static void
 client_connect(struct client *c, int family, const char *const *pieces, size_t npieces,
     double pause)
 {
@@ -166,15 +157,8 @@ client_connect(struct client *c, int family, const char *const *pieces, size_t n
 static void
 run_clients(void)
 {
-	ev_timer fail;
-
-	timed_out = false;
-	ev_timer_init(&fail, fail_timer_cb, 10., 0.);
-	ev_timer_start(loop, &fail);
-	if (clients_left > 0)
-		ev_run(loop, 0);
-	ev_timer_stop(loop, &fail);
-	ck_assert_msg(!timed_out, "%d clients still waiting after 10 s", clients_left);
+	ck_assert_msg(clients_left == 0 || test_run_loop(loop, 10.),
+	    "%d clients still waiting after 10 s", clients_left);
 }
 
 static void
@@ -447,14 +431,11 @@ START_TEST(test_free_with_open_connections)
 {
 	static const char *const partial[] = {"GET " PATH};
 	struct client a, b;
-	ev_timer fail;
 
 	/* One client idle, one mid-request: freeing the server closes both. */
 	client_connect(&a, AF_INET, NULL, 0, 0);
 	client_connect(&b, AF_INET, partial, 1, 0);
-	ev_timer_init(&fail, fail_timer_cb, 0.2, 0.);
-	ev_timer_start(loop, &fail);
-	ev_run(loop, 0); /* accepts both, reads the partial request */
+	(void)test_run_loop(loop, 0.2); /* accepts both, reads the partial request */
 	http01_server_free(srv);
 	srv = NULL;
 	run_clients();

@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "keygen.h"
+#include "testloop.h"
 #include "testutil.h"
 #include "util.h"
 #include "workpool.h"
@@ -31,16 +32,6 @@ struct result {
 static pthread_t main_thread;
 static int ncallbacks;
 static int nexpected;
-static bool timed_out;
-
-static void
-fail_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	timed_out = true;
-	ev_break(loop, EVBREAK_ALL);
-}
 
 static void
 done_cb(privkey_t *key, void *arg)
@@ -61,16 +52,8 @@ done_cb(privkey_t *key, void *arg)
 static void
 run_until_done(struct ev_loop *loop)
 {
-	ev_timer fail;
-
-	timed_out = false;
-	ev_timer_init(&fail, fail_timer_cb, WAIT_LIMIT, 0.);
-	ev_timer_start(loop, &fail);
-	if (ncallbacks < nexpected)
-		ev_run(loop, 0);
-	ev_timer_stop(loop, &fail);
-	ck_assert_msg(!timed_out, "only %d of %d keys generated within %.0f s", ncallbacks,
-	    nexpected, WAIT_LIMIT);
+	ck_assert_msg(ncallbacks >= nexpected || test_run_loop(loop, WAIT_LIMIT),
+	    "only %d of %d keys generated within %.0f s", ncallbacks, nexpected, WAIT_LIMIT);
 }
 
 static void

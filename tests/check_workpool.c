@@ -10,6 +10,7 @@
 
 #include <ev.h>
 
+#include "testloop.h"
 #include "testutil.h"
 #include "util.h"
 #include "workpool.h"
@@ -35,7 +36,6 @@ static pthread_t main_thread;
 static int seq;
 static int nreleased;
 static int nexpected;
-static bool timed_out;
 
 static void
 setup(void)
@@ -115,30 +115,13 @@ work_calls(struct rec *r)
 	return n;
 }
 
-static void
-fail_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	timed_out = true;
-	ev_break(loop, EVBREAK_ALL);
-}
-
 /* Runs the loop until n jobs have been released (or fails the test). */
 static void
 run_until_released(struct ev_loop *loop, int n)
 {
-	ev_timer fail;
-
 	nexpected = n;
-	timed_out = false;
-	ev_timer_init(&fail, fail_timer_cb, WAIT_LIMIT, 0.);
-	ev_timer_start(loop, &fail);
-	if (nreleased < nexpected)
-		ev_run(loop, 0);
-	ev_timer_stop(loop, &fail);
-	ck_assert_msg(!timed_out, "only %d of %d jobs released within %.0f s", nreleased, n,
-	    WAIT_LIMIT);
+	ck_assert_msg(nreleased >= nexpected || test_run_loop(loop, WAIT_LIMIT),
+	    "only %d of %d jobs released within %.0f s", nreleased, n, WAIT_LIMIT);
 }
 
 START_TEST(test_completion_on_loop)
