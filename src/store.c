@@ -733,7 +733,8 @@ store_held_move_aside(struct store *s, const char *name)
 	/* The chain first: once it is gone nothing is held any more, and a
 	 * crash before the key follows leaves a key nothing refers to. */
 	if (rename(from, to) < 0) {
-		log_err("cannot move %s to %s: %s", from, to, strerror(errno));
+		if (errno != ENOENT)
+			log_err("cannot move %s to %s: %s", from, to, strerror(errno));
 		free(to);
 		to = NULL;
 		goto out;
