@@ -143,13 +143,25 @@ check_owner(const struct config_cert *c, char *err, size_t errlen)
 	return -1;
 }
 
+/* The state directory, or where it will be created, has room. */
 static int
 check_room(const char *dir, char *err, size_t errlen)
 {
 	struct statvfs sv;
 	unsigned long long bytes;
+	char *p = xstrdup(dir), *slash;
+	int r;
 
-	if (statvfs(dir, &sv) < 0) {
+	while ((r = statvfs(p, &sv)) < 0 && errno == ENOENT && strcmp(p, ".") != 0) {
+		if ((slash = strrchr(p, '/')) == NULL)
+			strcpy(p, ".");         /* relative: created in the cwd */
+		else if (slash == p)
+			break;
+		else
+			*slash = '\0';
+	}
+	free(p);
+	if (r < 0) {
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -207,6 +207,12 @@ store_ensure_dir(const struct store *s, const char *kind, const char *name, char
 		snprintf(err, errlen, "invalid name '%s' in the state directory", name);
 		return -1;
 	}
+	/* Every write goes through here: a store opened read-only (certfleetctl
+	 * offline, certfleetd --dry-run) never changes. */
+	if (s->readonly) {
+		snprintf(err, errlen, "state directory %s was opened read-only", s->dir);
+		return -1;
+	}
 	d = xasprintf("%s/%s/%s", s->dir, kind, name);
 	if (mkdir_p(d, 0700) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", d, strerror(errno));

@@ -35,7 +35,8 @@ struct store;
  * process on the same state_dir gets -1 and "state directory X is in use by
  * process N".  Caller frees with store_close(). */
 int store_open(const char *state_dir, struct store **out, char *err, size_t errlen);
-/* Opens without the lock, read-only use (certfleetctl status offline). */
+/* Opens without the lock, read-only use (certfleetctl status offline,
+ * certfleetd --dry-run): every save through it fails. */
 int store_open_readonly(const char *state_dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_dir(const struct store *s);

@@ -361,6 +361,10 @@ START_TEST(test_store_open_readonly)
 	ck_assert_msg(store_open_readonly(state, &ro, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(store_dir(ro), state);
 	ck_assert_int_eq(store_cert_load(ro, "none", &st, err, sizeof(err)), 0);
+	/* ... and writes nothing through it. */
+	ck_assert_int_eq(store_cert_save(ro, "none", &st, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "read-only") != NULL, "%s", err);
+	ck_assert_int_eq(access(tp("state/certs/none"), F_OK), -1);
 	cert_state_free(&st);
 	store_close(ro);
 	store_close(s);
