@@ -429,6 +429,20 @@ cert_install_held(struct cert_rt *r)
 	r->st.last_attempt = time(NULL);
 	rc = renew_install(s, r->cfg, &r->st, chain, len, key, err, sizeof(err));
 	done = true;
+	if (rc == -1) {
+		/* Rejected after all (a copy is under rejected-*): not worth
+		 * holding any longer. */
+		moved = store_held_move_aside(s, r->cfg->name);
+		log_err("%s: %s; the held certificate is moved to %s", r->cfg->name, err,
+		    moved ? moved : "nowhere (see above)");
+		free(r->st.held_serial);
+		r->st.held_serial = NULL;
+		r->st.held_not_after = r->st.held_since = 0;
+		record_failure(r, err, NULL, 0);
+		batch_note(f, r->cfg->name, false);
+		settle_later(r, false);
+		goto out;
+	}
 	if (rc < 0) {
 		log_err("%s: %s (the certificate stays held)", r->cfg->name, err);
 		record_failure(r, err, NULL, 0);

@@ -87,11 +87,11 @@ check_writable_dir(const char *dir, char *err, size_t errlen)
 	for (;;) {
 		if (stat(p, &st) == 0) {
 			if (!S_ISDIR(st.st_mode)) {
-				snprintf(err, errlen, "%s is not a directory%s%s", p,
-				    strcmp(p, dir) == 0 ? "" : " (needed for ",
-				    strcmp(p, dir) == 0 ? "" : dir);
-				if (strcmp(p, dir) != 0)
-					snprintf(err + strlen(err), errlen - strlen(err), ")");
+				if (strcmp(p, dir) == 0)
+					snprintf(err, errlen, "%s is not a directory", p);
+				else
+					snprintf(err, errlen, "%s is not a directory (needed for %s)",
+					    p, dir);
 				goto out;
 			}
 			if (access(p, W_OK | X_OK) < 0) {
@@ -101,7 +101,8 @@ check_writable_dir(const char *dir, char *err, size_t errlen)
 			rc = 0;
 			goto out;
 		}
-		if (errno != ENOENT) {
+		/* ENOTDIR: a file on the way, found and named as we go up. */
+		if (errno != ENOENT && errno != ENOTDIR) {
 			snprintf(err, errlen, "cannot inspect %s: %s", p, strerror(errno));
 			goto out;
 		}
