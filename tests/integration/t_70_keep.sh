@@ -123,6 +123,32 @@ assert_eq 1 "$(ls "$WORK"/state/certs/legacy/unusable-*[0-9].pem 2>/dev/null | w
 assert_eq 1 "$(ls "$WORK"/state/certs/legacy/unusable-*-key.pem 2>/dev/null | wc -l)" "with its key"
 assert_eq 3 "$(count new-order)" "and a new order made"
 assert_eq "legacy.example.com other.example.com" "$(sans "$WORK/out-c/live/legacy/cert.pem")" "the new names are installed"
+
+echo "== the daemon: held while the disk is full, installed by certfleetctl renew"
+dd if=/dev/zero of="$WORK/out-c/filler" bs=4k 2>/dev/null
+{
+  cat "$WORK/c.yaml"
+  echo "control_socket: $WORK/run/ctl.sock"
+} > "$WORK/d.yaml"
+sed -i 's/domains: \[legacy.example.com, other.example.com\]/domains: [legacy.example.com, daemon.example.com]/' "$WORK/d.yaml"
+orders=$(count new-order)
+"$CERTFLEETD" -c "$WORK/d.yaml" > "$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+dctl() { "$CERTFLEETCTL" -c "$WORK/d.yaml" "$@"; }
+wait_for "grep -q 'issued, not installed; held' '$WORK/daemon.log'" 60 || fail "the daemon did not hold the certificate"
+wait_for "dctl status 2>/dev/null | grep -q 'issued, not installed'" 10 || fail "status from the daemon does not say held"
+assert_contains <(dctl status --json 2>/dev/null) '"source":[[:space:]]*"daemon"' "that status came from the daemon"
+assert_eq $((orders + 1)) "$(count new-order)" "one order"
+rm -f "$WORK/out-c/filler"
+dctl renew legacy > "$WORK/renew.out" 2>&1
+wait_for "grep -q 'legacy: installed certificate' '$WORK/daemon.log'" 30 || fail "the held certificate was not installed"
+assert_eq $((orders + 1)) "$(count new-order)" "installed without a new order"
+assert_eq "daemon.example.com legacy.example.com" "$(sans "$WORK/out-c/live/legacy/cert.pem")" "the held certificate is live"
+wait_for "! dctl status 2>/dev/null | grep -q 'not installed'" 10 && pass "status no longer says held" || fail "status still says held"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+assert_eq 0 $? "daemon stops cleanly"
+DAEMON_PID=""
 umount "$WORK/out-c"
 
 finish
