@@ -145,6 +145,13 @@ wait_for "grep -q 'legacy: installed certificate' '$WORK/daemon.log'" 30 || fail
 assert_eq $((orders + 1)) "$(count new-order)" "installed without a new order"
 assert_eq "daemon.example.com legacy.example.com" "$(sans "$WORK/out-c/live/legacy/cert.pem")" "the held certificate is live"
 wait_for "! dctl status 2>/dev/null | grep -q 'not installed'" 10 && pass "status no longer says held" || fail "status still says held"
+echo "   the deploy hook removed while the daemon runs: a forced renewal orders nothing"
+wait_for "grep -q 'legacy: deploy hook succeeded' '$WORK/daemon.log'" 30 || fail "deploy hook did not finish"
+mv "$WORK/hook" "$WORK/hook.away"
+dctl renew legacy --force > "$WORK/renew2.out" 2>&1
+wait_for "grep -q 'legacy: not ordering: deploy hook $WORK/hook: No such file or directory' '$WORK/daemon.log'" 30 && pass "preflight failure logged by the daemon" || fail "no preflight failure in the daemon log"
+assert_eq $((orders + 1)) "$(count new-order)" "no order for a certificate whose hook is gone"
+mv "$WORK/hook.away" "$WORK/hook"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 assert_eq 0 $? "daemon stops cleanly"
