@@ -90,6 +90,20 @@ int acme_account_set_deactivated(struct acme_account *a, time_t when, char *err,
     size_t errlen);
 time_t acme_account_deactivated(const struct acme_account *a);  /* 0: active */
 
+/*
+ * certfleetd --dry-run: whether the account could be used, changing nothing
+ * at the CA or in the store.  Reads the stored key and URL, fetches the
+ * directory, and with a stored key asks the CA with onlyReturnExisting
+ * whether it knows it; with none (or one it does not know) checks that a
+ * registration could work: EAB given when the directory's meta says
+ * externalAccountRequired.  Never registers.  cb gets ok and one line
+ * (what was found, or why not), later, from the loop.  -1 with err when it
+ * could not start (cb not called).
+ */
+typedef void (*acme_probe_cb)(bool ok, const char *msg, void *arg);
+int acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char *err,
+    size_t errlen);
+
 /* Requests sent to the CA by this account, per kind (tests, stats). */
 struct acme_counters {
 	unsigned long new_account, new_order, finalize, post, bad_nonce_retries;

@@ -70,6 +70,8 @@ struct acme_account {
 	struct acme_call *pending_call;
 	struct acme_counters counters;
 	struct acme_call *calls;        /* in flight, for free() */
+	acme_probe_cb probe_cb;         /* a dry run's probe in flight */
+	void *probe_arg;
 };
 
 struct acme_call {
@@ -876,4 +878,129 @@ time_t
 acme_account_deactivated(const struct acme_account *a)
 {
 	return a->deactivated;
+}
+
+/* ---- dry run: could the account be used? (acme_account_probe) ---- */
+
+static void
+probe_settle(struct acme_account *a, bool ok, const char *msg)
+{
+	acme_probe_cb cb = a->probe_cb;
+
+	a->probe_cb = NULL;
+	cb(ok, msg, a->probe_arg);
+}
+
+/* The key is not (or not yet) registered: would a registration work? */
+static void
+probe_registrable(struct acme_account *a, const char *what)
+{
+	char *msg;
+
+	if (a->dir.eab_required && a->cfg->eab_kid == NULL) {
+		msg = xasprintf("%s, and %s requires external account binding "
+		    "(meta.externalAccountRequired) but the inventory gives no eab", what,
+		    a->cfg->directory_url);
+		probe_settle(a, false, msg);
+	} else {
+		msg = xasprintf("%s; would register%s", what, a->cfg->eab_kid ?
+		    " with the EAB given" : "");
+		probe_settle(a, true, msg);
+	}
+	free(msg);
+}
+
+static void
+probe_lookup_cb(const struct acme_reply *r, void *arg)
+{
+	struct acme_account *a = arg;
+	char *msg, *p;
+
+	a->pending_call = NULL;
+	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
+		msg = xasprintf("registered as %s", r->http->location);
+		probe_settle(a, true, msg);
+		free(msg);
+		return;
+	}
+	if (acme_problem_is(r->problem, "accountDoesNotExist")) {
+		probe_registrable(a, "the stored key is not registered");
+		return;
+	}
+	p = r->problem ? acme_problem_format(r->problem) : NULL;
+	msg = xasprintf("account lookup (onlyReturnExisting) at %s failed: %s",
+	    a->dir.new_account, p ? p : r->error ? r->error : "unexpected reply");
+	probe_settle(a, false, msg);
+	free(msg);
+	free(p);
+}
+
+static void
+probe_directory_cb(const struct http_response *resp, void *arg)
+{
+	struct acme_account *a = arg;
+	struct acme_post_opts o = {0};
+	char err[256], *msg, *payload;
+
+	a->pending_get = NULL;
+	if (resp->status != 200) {
+		msg = resp->error ? xasprintf("directory %s: %s", a->cfg->directory_url, resp->error)
+		    : xasprintf("directory %s: HTTP %ld", a->cfg->directory_url, resp->status);
+		probe_settle(a, false, msg);
+		free(msg);
+		return;
+	}
+	acme_directory_free(&a->dir);
+	if (acme_directory_parse(resp->body, resp->body_len, &a->dir, err, sizeof(err)) < 0) {
+		msg = xasprintf("directory %s: %s", a->cfg->directory_url, err);
+		probe_settle(a, false, msg);
+		free(msg);
+		return;
+	}
+	a->have_dir = true;
+	if (a->key == NULL) {
+		probe_registrable(a, "no account key stored yet");
+		return;
+	}
+	/* Signed by the stored key with its jwk: asks, registers nothing. */
+	payload = acme_json_new_account(NULL, NULL, true);
+	o.url = a->dir.new_account;
+	o.payload = payload;
+	o.use_jwk = true;
+	a->pending_call = acme_post(a, &o, probe_lookup_cb, a);
+	free(payload);
+	if (a->pending_call == NULL)
+		probe_settle(a, false, "cannot send the account lookup");
+}
+
+int
+acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	struct http_request_opts ho = {0};
+
+	if (a->probe_cb != NULL || a->state != ACCT_IDLE) {
+		snprintf(err, errlen, "account %s is busy", a->name);
+		return -1;
+	}
+	if (!a->loaded && account_load(a, err, errlen) < 0)
+		return -1;
+	if (a->deactivated != 0) {
+		char when[32];
+		time_format_rfc3339(a->deactivated, when, sizeof(when));
+		snprintf(err, errlen, "account %s was deactivated at %s", a->name, when);
+		return -1;
+	}
+	ho.method = "GET";
+	ho.url = a->cfg->directory_url;
+	ho.ca_bundle = a->cfg->ca_bundle;
+	ho.timeout_ms = 30000;
+	a->pending_get = http_request(a->env->http, &ho, probe_directory_cb, a);
+	if (a->pending_get == NULL) {
+		snprintf(err, errlen, "cannot fetch the directory %s", a->cfg->directory_url);
+		return -1;
+	}
+	a->probe_cb = cb;
+	a->probe_arg = arg;
+	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "dryrun.h"
 #include "log.h"
 
 #ifndef CERTFLEET_SYSCONFDIR
@@ -20,11 +21,15 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: certfleetd [-c FILE] [--once | --check] [-v] [-q] [--log-style=auto|journal|plain]\n"
+	    "usage: certfleetd [-c FILE] [--once | --check | --dry-run] [-v] [-q] [--log-style=auto|journal|plain]\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
 	    "      --once          issue what is missing, renew what is due, then exit\n"
 	    "                      (0 only when every certificate succeeded)\n"
 	    "      --check         validate the inventory and exit (78 when invalid)\n"
+	    "      --dry-run       for each certificate that is due, check everything short\n"
+	    "                      of newOrder (directory, account, output, hooks, responders)\n"
+	    "                      and issue at the account's staging_directory if set;\n"
+	    "                      installs nothing; one line per certificate (0: all would work)\n"
 	    "  -v, --verbose       more detail (repeat for debug)\n"
 	    "  -q, --quiet         warnings and errors only\n"
 	    "  -V, --version       print the version\n");
@@ -37,6 +42,7 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"once", no_argument, NULL, 'o'},
 		{"check", no_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"log-style", required_argument, NULL, 'L'},
@@ -47,13 +53,14 @@ main(int argc, char **argv)
 	struct daemon_opts o = {DEFAULT_CONFIG, false};
 	enum log_style style = LOG_STYLE_AUTO;
 	int level = LOG_INFO, ch;
-	bool check = false;
+	bool check = false, dry_run = false;
 
 	while ((ch = getopt_long(argc, argv, "c:vqVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o.config_path = optarg; break;
 		case 'o': o.once = true; break;
 		case 'k': check = true; break;
+		case 'n': dry_run = true; break;
 		case 'v': level = level < LOG_DEBUG ? LOG_DEBUG : level; break;
 		case 'q': level = LOG_WARNING; break;
 		case 'L':
@@ -77,7 +84,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
+	if (dry_run && (check || o.once)) {
+		fprintf(stderr, "certfleetd: --dry-run goes with neither --once nor --check\n");
+		return 64;
+	}
 	log_init("certfleetd", level, style);
+	if (dry_run)
+		return dryrun_run(o.config_path);
 	if (check) {
 		struct config *cfg = NULL;
 		char err[1024];

@@ -32,6 +32,7 @@ enum http01_mode { HTTP01_STANDALONE, HTTP01_WEBROOT };
 struct config_account {
 	char *name;
 	char *directory_url;        /* used exactly as given */
+	char *staging_directory_url; /* --dry-run issues here; NULL: none */
 	struct strlist contact;     /* "mailto:..." */
 	char *eab_kid;              /* NULL: no EAB */
 	unsigned char *eab_hmac;    /* decoded key (secret) */

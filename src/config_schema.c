@@ -136,7 +136,7 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 /* ---- accounts ---- */
 
 static const char *const account_keys[] = { "directory", "contact", "eab", "key_type",
-	"ca_bundle", "max_inflight", NULL };
+	"ca_bundle", "max_inflight", "staging_directory", NULL };
 static const char *const eab_keys[] = { "kid", "hmac_key", "hmac_key_file", "alg", NULL };
 
 static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
@@ -222,6 +222,11 @@ static int parse_account(struct cfg_ctx *x, const struct ynode *k, const struct 
 		if (parse_eab(x, v, sub, a) < 0)
 			return -1;
 	}
+	/* For certfleetd --dry-run only: a full issuance there, never here. */
+	cfg_path_key(sub, sizeof(sub), path, "staging_directory");
+	if ((v = cfg_map_get(n, "staging_directory")) != NULL &&
+	    cfg_directory_url(x, v, sub, &a->staging_directory_url) < 0)
+		return -1;
 	cfg_path_key(sub, sizeof(sub), path, "key_type");
 	if ((v = cfg_map_get(n, "key_type")) != NULL && cfg_key_type(x, v, sub, &a->key_type) < 0)
 		return -1;
@@ -239,6 +244,7 @@ void cfg_account_free_members(struct config_account *a)
 {
 	free(a->name);
 	free(a->directory_url);
+	free(a->staging_directory_url);
 	strlist_free(&a->contact);
 	free(a->eab_kid);
 	free_secret(a->eab_hmac, a->eab_hmac_len);

@@ -95,6 +95,8 @@ fmt_last(const cJSON *c, char *buf, size_t len)
 		snprintf(buf, len, "%s", r ? r : "-");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "revoked")))
 		snprintf(buf + strlen(buf), len - strlen(buf), ", revoked");
+	if (cJSON_GetObjectItemCaseSensitive(c, "held"))
+		snprintf(buf + strlen(buf), len - strlen(buf), ", issued, not installed");
 }
 
 static void
@@ -206,6 +208,14 @@ ctl_print_show(const cJSON *c)
 		line("installed:", buf);
 	} else {
 		line("installed:", "no");
+	}
+	if (cJSON_GetObjectItemCaseSensitive(c, "held")) {
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(c, "held");
+		char na[48];
+		fmt_date(jtime(h, "not_after"), na, sizeof(na));
+		snprintf(buf, sizeof(buf), "issued, not installed: serial %s, valid until %s UTC; "
+		    "the next attempt installs it", jstr(h, "serial") ? jstr(h, "serial") : "?", na);
+		line("held:", buf);
 	}
 	line_time(c, "not_before", "not before:");
 	line_time(c, "not_after", "not after:");

@@ -16,6 +16,7 @@
 #include "fleet_internal.h"
 #include "hooks.h"
 #include "log.h"
+#include "preflight.h"
 #include "renew.h"
 #include "scheduler.h"
 #include "util.h"
@@ -282,12 +283,43 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	}
 }
 
+/*
+ * Installation of an issued certificate failed: keep it with its key
+ * ("issued, not installed") so the next attempt installs it instead of
+ * ordering again.  Written before the order is forgotten; if it cannot be
+ * kept, the order is kept instead and the next attempt downloads the same
+ * certificate again.
+ */
+static void
+cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
+{
+	struct store *s = r->f->env->store;
+	char err[512];
+
+	if (renew_hold(s, r->cfg, &r->st, res->chain_pem, res->chain_len, res->key, err,
+	    sizeof(err)) < 0) {
+		log_err("%s: %s; keeping the order %s so the next attempt downloads the same "
+		    "certificate", r->cfg->name, err, r->st.order_url ? r->st.order_url : "");
+		record_failure(r, why, NULL, 0);
+		return;
+	}
+	log_notice("%s: certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
+	    "the next attempt installs it without a new order", r->cfg->name, r->st.held_serial,
+	    store_dir(s), r->cfg->name);
+	free(r->st.order_url);
+	r->st.order_url = NULL;
+	r->st.order_finalized = false;
+	record_failure(r, why, NULL, 0);        /* saves the state */
+	store_order_key_remove(s, r->cfg->name);
+}
+
 static void
 order_finished(struct order_job *j, struct order_result *res, void *arg)
 {
 	struct cert_rt *r = arg;
 	struct fleet *f = r->f;
 	char err[1024];
+	int rc;
 
 	(void)j;
 	r->job = NULL;
@@ -304,14 +336,19 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		cert_settled(r);
 		return;
 	}
-	if (renew_install(f->env->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
-	    res->key, err, sizeof(err)) < 0) {
+	if ((rc = renew_install(f->env->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
+	    res->key, err, sizeof(err))) < 0) {
 		log_err("%s: %s", r->cfg->name, err);
-		/* The order is spent: the next attempt orders afresh. */
-		free(r->st.order_url);
-		r->st.order_url = NULL;
-		store_order_key_remove(f->env->store, r->cfg->name);
-		record_failure(r, err, NULL, 0);
+		if (rc == -2) {
+			cert_hold(r, res, err);
+		} else {
+			/* Rejected (and kept in the store): the order is spent,
+			 * the next attempt orders afresh. */
+			free(r->st.order_url);
+			r->st.order_url = NULL;
+			store_order_key_remove(f->env->store, r->cfg->name);
+			record_failure(r, err, NULL, 0);
+		}
 		batch_note(f, r->cfg->name, false);
 		cert_settled(r);
 		return;
@@ -330,10 +367,124 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 /* ---- starting renewals ---- */
 
 static void
+settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cert_rt *r = w->data;
+	struct fleet *f = r->f;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	f->inflight--;
+	if (r->acct)
+		r->acct->inflight--;
+	if (r->settle_ok)
+		run_deploy_hook(r);
+	else
+		cert_settled(r);
+}
+
+/* Ends an attempt that sent no order, from the loop (see cert_rt.settle). */
+static void
+settle_later(struct cert_rt *r, bool ok)
+{
+	r->settle_ok = ok;
+	ev_timer_set(&r->settle, 0., 0.);
+	ev_timer_start(r->f->env->loop, &r->settle);
+}
+
+/*
+ * A held certificate ("issued, not installed") is installed instead of
+ * ordering a new one while it is usable; one that is not any more is moved
+ * aside (never deleted) and false returned: then order.  true when the
+ * attempt is over (settle_later called).
+ */
+static bool
+cert_install_held(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+	struct store *s = f->env->store;
+	char *chain = NULL, *moved = NULL, why[512], err[1024];
+	privkey_t *key = NULL;
+	size_t len = 0;
+	bool done = false;
+	int h, rc;
+
+	if ((h = store_held_load(s, r->cfg->name, &chain, &len, &key)) == 0)
+		goto out;
+	if (h < 0)
+		snprintf(why, sizeof(why), "it cannot be read");
+	if (h < 0 || !renew_held_usable(r->cfg, chain, len, key, time(NULL), why,
+	    sizeof(why))) {
+		moved = store_held_move_aside(s, r->cfg->name);
+		log_notice("%s: the held certificate cannot be used (%s); moved to %s; ordering "
+		    "a new one", r->cfg->name, why, moved ? moved : "nowhere (see above)");
+		free(r->st.held_serial);
+		r->st.held_serial = NULL;
+		r->st.held_not_after = r->st.held_since = 0;
+		cert_save(r);
+		goto out;
+	}
+	log_info("%s: installing the held certificate (serial %s) instead of ordering a new one",
+	    r->cfg->name, r->st.held_serial ? r->st.held_serial : "?");
+	r->st.last_attempt = time(NULL);
+	rc = renew_install(s, r->cfg, &r->st, chain, len, key, err, sizeof(err));
+	done = true;
+	if (rc == -1) {
+		/* Rejected after all (a copy is under rejected-*): not worth
+		 * holding any longer. */
+		moved = store_held_move_aside(s, r->cfg->name);
+		log_err("%s: %s; the held certificate is moved to %s", r->cfg->name, err,
+		    moved ? moved : "nowhere (see above)");
+		free(r->st.held_serial);
+		r->st.held_serial = NULL;
+		r->st.held_not_after = r->st.held_since = 0;
+		record_failure(r, err, NULL, 0);
+		batch_note(f, r->cfg->name, false);
+		settle_later(r, false);
+		goto out;
+	}
+	if (rc < 0) {
+		log_err("%s: %s (the certificate stays held)", r->cfg->name, err);
+		record_failure(r, err, NULL, 0);
+		batch_note(f, r->cfg->name, false);
+		settle_later(r, false);
+		goto out;
+	}
+	r->failing = false;
+	r->force = false;
+	r->ari_next = r->st.cert_id ? time(NULL) + SCHED_ARI_POLL : 0;
+	f->succeeded++;
+	batch_note(f, r->cfg->name, true);
+	settle_later(r, true);
+out:
+	free(chain);
+	free(moved);
+	privkey_free(key);
+	return done;
+}
+
+static void
 cert_start(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 	struct order_params p = {0};
+	char err[1024];
+
+	f->inflight++;
+	r->acct->inflight++;
+	/* Nothing is ordered that could not be installed and deployed. */
+	if (preflight_cert(f->cfg, r->cfg, err, sizeof(err)) < 0) {
+		log_err("%s: not ordering: %s", r->cfg->name, err);
+		r->st.last_attempt = time(NULL);
+		record_failure(r, err, NULL, 0);
+		batch_note(f, r->cfg->name, false);
+		settle_later(r, false);
+		return;
+	}
+	if (cert_install_held(r))
+		return;
+	f->inflight--;
+	r->acct->inflight--;
 
 	p.cert = r->cfg;
 	p.state = &r->st;
@@ -385,7 +536,7 @@ cert_enqueue(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 
-	if (r->queued || r->job || r->hook || f->draining)
+	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
 		return;
 	r->queued = true;
 	r->qnext = NULL;
@@ -478,7 +629,8 @@ cert_schedule(struct cert_rt *r)
 	time_t t, now = time(NULL);
 
 	ev_periodic_stop(f->env->loop, &r->timer);
-	if (r->job || r->hook || r->queued || r->ari_waiter || r->ari_req)
+	if (r->job || r->hook || r->queued || ev_is_active(&r->settle) || r->ari_waiter ||
+	    r->ari_req)
 		return;
 	t = cert_due_time(r, why, sizeof(why));
 	if (f->once) {
@@ -547,6 +699,8 @@ cert_new(struct fleet *f, const struct config_cert *cc)
 	cert_state_init(&r->st);
 	ev_periodic_init(&r->timer, timer_cb, 0., 0., NULL);
 	r->timer.data = r;
+	ev_timer_init(&r->settle, settle_cb, 0., 0.);
+	r->settle.data = r;
 	f->certs = xrealloc(f->certs, (f->ncerts + 1) * sizeof(*f->certs));
 	f->certs[f->ncerts++] = r;
 	return r;
@@ -571,6 +725,54 @@ fleet_new(struct acme_env *env, const struct config *cfg, bool once)
 	return f;
 }
 
+/*
+ * The held certificate on disk is what counts; the state's copy of its
+ * serial (for status) is brought in line after a crash: a held copy of
+ * what is already installed is dropped, one the state does not mention
+ * yet is recorded.
+ */
+static void
+cert_load_held(struct cert_rt *r)
+{
+	struct store *s = r->f->env->store;
+	struct cert_info info = {0};
+	char *chain = NULL;
+	privkey_t *key = NULL;
+	size_t len = 0;
+
+	if (store_held_load(s, r->cfg->name, &chain, &len, &key) <= 0 ||
+	    cert_info_from_pem(chain, len, &info) < 0) {
+		if (chain == NULL && r->st.held_serial != NULL) {
+			free(r->st.held_serial);
+			r->st.held_serial = NULL;
+			r->st.held_not_after = r->st.held_since = 0;
+		}
+		goto out;
+	}
+	if (r->st.serial != NULL && strcmp(r->st.serial, info.serial_hex) == 0) {
+		log_info("%s: the held certificate %s is the installed one; dropping the copy",
+		    r->cfg->name, info.serial_hex);
+		store_held_remove(s, r->cfg->name);
+		free(r->st.held_serial);
+		r->st.held_serial = NULL;
+		r->st.held_not_after = r->st.held_since = 0;
+		goto out;
+	}
+	if (r->st.held_serial == NULL || strcmp(r->st.held_serial, info.serial_hex) != 0) {
+		free(r->st.held_serial);
+		r->st.held_serial = xstrdup(info.serial_hex);
+		r->st.held_not_after = info.not_after;
+		if (r->st.held_since == 0)
+			r->st.held_since = time(NULL);
+	}
+	log_notice("%s: holds certificate %s, issued but not installed; it is installed on "
+	    "the next attempt", r->cfg->name, r->st.held_serial);
+out:
+	cert_info_free(&info);
+	free(chain);
+	privkey_free(key);
+}
+
 static int
 cert_load(struct cert_rt *r, char *err, size_t errlen)
 {
@@ -579,6 +781,7 @@ cert_load(struct cert_rt *r, char *err, size_t errlen)
 	if (store_cert_load(r->f->env->store, r->cfg->name, &r->st, err, errlen) < 0)
 		return -1;
 	r->failing = r->st.failures > 0;
+	cert_load_held(r);
 	/* Spread the first renewalInfo checks of a large fleet over minutes
 	 * (a single certificate is checked at once). */
 	if (r->st.cert_id != NULL)
@@ -611,6 +814,12 @@ cert_stop(struct cert_rt *r)
 	ev_periodic_stop(r->f->env->loop, &r->timer);
 	ari_cancel(r);
 	queue_remove(r->f, r);
+	if (ev_is_active(&r->settle)) {
+		ev_timer_stop(r->f->env->loop, &r->settle);
+		r->f->inflight--;
+		if (r->acct)
+			r->acct->inflight--;
+	}
 	if (r->job) {
 		order_cancel(r->job);
 		r->job = NULL;

@@ -33,6 +33,11 @@ struct cert_rt {
 	time_t ari_next;            /* next renewalInfo check, 0 none */
 	struct acme_waiter *ari_waiter;
 	struct http_req *ari_req;
+	/* An attempt that ended without an order (preflight failure, held
+	 * certificate installed or not) settles from this timer, outside
+	 * queue_run; it counts as in flight meanwhile. */
+	ev_timer settle;
+	bool settle_ok;
 	bool queued;
 	bool force;
 	bool failing;

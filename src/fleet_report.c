@@ -109,6 +109,13 @@ report_cert_json(const struct config_cert *cc, const struct cert_state *st, cons
 	cJSON_AddNumberToObject(o, "failures", st->failures);
 	json_add_str(o, "last_error", st->last_error);
 	cJSON_AddBoolToObject(o, "revoked", st->revoked);
+	if (st->held_serial) {
+		cJSON *h = cJSON_AddObjectToObject(o, "held");
+		cJSON_AddStringToObject(h, "status", "issued, not installed");
+		cJSON_AddStringToObject(h, "serial", st->held_serial);
+		json_add_time(h, "not_after", st->held_not_after);
+		json_add_time(h, "since", st->held_since);
+	}
 	if (!detail)
 		return o;
 

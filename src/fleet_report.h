@@ -9,7 +9,9 @@
  * last_result ("ok", "failed", "never"), last_success, last_attempt,
  * failures, last_error, state ("idle", "queued", "renewing",
  * "deploy-hook", "checking-ari"; offline: "stopped", "interrupted-order"),
- * revoked.  show adds the order in flight, the ARI window, the last
+ * revoked, held (only when a certificate was issued but not installed:
+ * {"status":"issued, not installed","serial","not_after","since"}; the
+ * next attempt installs it instead of ordering).  show adds the order in flight, the ARI window, the last
  * problem document and the inventory's settings.  Times are RFC 3339
  * strings (absent when unknown).
  */

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,6 +84,63 @@ next_version(const char *archive)
 	return max + 1;
 }
 
+/* Whether target is what install_lineage points live/NAME at:
+ * "../archive/NAME/.liveN". */
+static bool
+is_own_target(const char *target, const char *name)
+{
+	size_t l = strlen(name);
+
+	if (strncmp(target, "../archive/", 11) != 0 || strncmp(target + 11, name, l) != 0 ||
+	    strncmp(target + 11 + l, "/.live", 6) != 0)
+		return false;
+	return version_of(target + 11 + l + 1) > 0;
+}
+
+int
+install_check_live(const char *output_dir, const char *name, char *err, size_t errlen)
+{
+	char *link = install_live_path(output_dir, name, NULL), *live = NULL;
+	char target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int rc = -1;
+
+	live = xasprintf("%s/live", output_dir);
+	if (lstat(live, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a directory", live);
+		goto out;
+	}
+	if (lstat(link, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			rc = 0;
+			goto out;
+		}
+		snprintf(err, errlen, "cannot inspect %s: %s", link, strerror(errno));
+		goto out;
+	}
+	if (!S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a symbolic link made by certfleet; "
+		    "move it away (certfleet never deletes it)", link);
+		goto out;
+	}
+	if ((n = readlink(link, target, sizeof(target) - 1)) < 0) {
+		snprintf(err, errlen, "cannot read the link %s: %s", link, strerror(errno));
+		goto out;
+	}
+	target[n] = '\0';
+	if (!is_own_target(target, name)) {
+		snprintf(err, errlen, "%s is a symbolic link to %s, not one made by certfleet; "
+		    "move it away (certfleet never deletes it)", link, target);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(link);
+	free(live);
+	return rc;
+}
+
 int
 install_lineage(const struct install_opts *o, const struct install_material *m, int *version,
     char *err, size_t errlen)
@@ -91,7 +149,6 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	char *target = NULL, *path = NULL, *rel = NULL;
 	const char *data[4];
 	size_t lens[4];
-	struct stat st;
 	int v, rc = -1;
 
 	data[0] = m->cert_pem;
@@ -105,14 +162,13 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	live_dir = xasprintf("%s/live", o->output_dir);
 	archive = xasprintf("%s/archive/%s", o->output_dir, o->name);
 	link = xasprintf("%s/%s", live_dir, o->name);
+	/* Checked again here, not only before the order: the conflict may
+	 * have appeared while the order ran. */
+	if (install_check_live(o->output_dir, o->name, err, errlen) < 0)
+		goto out;
 	if (mkdir_p(live_dir, 0755) < 0 || mkdir_p(archive, 0755) < 0) {
 		snprintf(err, errlen, "cannot create %s or %s: %s", live_dir, archive,
 		    strerror(errno));
-		goto out;
-	}
-	if (lstat(link, &st) == 0 && !S_ISLNK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a symbolic link made by certfleet; "
-		    "move it away (certfleet never deletes it)", link);
 		goto out;
 	}
 	v = next_version(archive);

@@ -42,6 +42,14 @@ struct install_material {
 int install_lineage(const struct install_opts *o, const struct install_material *m,
     int *version, char *err, size_t errlen);
 
+/*
+ * Whether live/NAME under output_dir may be replaced by install_lineage:
+ * 0 when it is absent or a link certfleet made (to ../archive/NAME/.liveN),
+ * -1 with a message naming the path otherwise (a directory, a file, a
+ * foreign link, output_dir/live not a directory).  Reads only.
+ */
+int install_check_live(const char *output_dir, const char *name, char *err, size_t errlen);
+
 /* Paths of the live files, e.g. install_live_path(o, "fullchain.pem"). Caller frees. */
 char *install_live_path(const char *output_dir, const char *name, const char *file);
 

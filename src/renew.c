@@ -7,6 +7,13 @@
  * state write leaves the order URL in the state: the restart downloads the
  * same certificate again and installs it as the next version, which is
  * harmless.
+ *
+ * A certificate that passed the check but could not be installed is held
+ * (renew_hold: certs/NAME/held.pem and its key) before the order is
+ * forgotten, and the next attempt installs it instead of ordering again
+ * (renew_held_usable decides whether it still may be).  A crash between
+ * the hold and the state write leaves both the held certificate and the
+ * order: the held certificate wins.
  */
 #include <string.h>
 
@@ -14,6 +21,7 @@
 #include "install.h"
 #include "log.h"
 #include "renew.h"
+#include "scheduler.h"
 #include "util.h"
 
 int
@@ -50,8 +58,10 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	m.cert_pem = leaf;
 	m.chain_pem = chain ? chain : "";
 	m.fullchain_pem = full;
-	if (install_lineage(&io, &m, &version, err, errlen) < 0)
+	if (install_lineage(&io, &m, &version, err, errlen) < 0) {
+		rc = -2;
 		goto out;
+	}
 
 	strlist_free(&st->names);
 	for (size_t i = 0; i < c->domains.n; i++)
@@ -85,9 +95,15 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 		free(a);
 		free(b);
 	}
+	free(st->held_serial);
+	st->held_serial = NULL;
+	st->held_not_after = st->held_since = 0;
 	if (store_cert_save(s, c->name, st, serr, sizeof(serr)) < 0)
 		log_err("%s: installed version %d but %s", c->name, version, serr);
 	store_order_key_remove(s, c->name);
+	/* After the state: a crash before this line leaves a held copy of
+	 * what is installed, which the next start recognises by its serial. */
+	store_held_remove(s, c->name);
 	{
 		char na[32];
 		time_format_rfc3339(info.not_after, na, sizeof(na));
@@ -102,6 +118,78 @@ out:
 	free(full);
 	free_secret_str(kpem);
 	return rc;
+}
+
+/* The post-issuance check, for its cert_info only. */
+static int
+accept_info(const struct config_cert *c, const char *chain_pem, size_t chain_len,
+    const privkey_t *key, struct cert_info *info, char *err, size_t errlen)
+{
+	char *leaf = NULL, *chain = NULL, *full = NULL;
+	int rc;
+
+	rc = cert_accept_issued(chain_pem, chain_len, key, &c->domains, info, &leaf, &chain,
+	    &full, err, errlen);
+	free(leaf);
+	free(chain);
+	free(full);
+	return rc;
+}
+
+int
+renew_hold(struct store *s, const struct config_cert *c, struct cert_state *st,
+    const char *chain_pem, size_t chain_len, const privkey_t *key, char *err, size_t errlen)
+{
+	struct cert_info info = {0};
+	char why[512];
+	int rc = -1;
+
+	if (accept_info(c, chain_pem, chain_len, key, &info, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "cannot hold the certificate: %s", why);
+		goto out;
+	}
+	if (store_held_save(s, c->name, chain_pem, chain_len, key, err, errlen) < 0)
+		goto out;
+	free(st->held_serial);
+	st->held_serial = xstrdup(info.serial_hex);
+	st->held_not_after = info.not_after;
+	st->held_since = time(NULL);
+	rc = 0;
+out:
+	cert_info_free(&info);
+	return rc;
+}
+
+bool
+renew_held_usable(const struct config_cert *c, const char *chain_pem, size_t chain_len,
+    const privkey_t *key, time_t now, char *why, size_t whylen)
+{
+	struct cert_info info = {0};
+	char err[512];
+	bool ok = false;
+
+	if (privkey_type(key) != c->key_type) {
+		snprintf(why, whylen, "its key is %s, the inventory asks for %s",
+		    key_type_name(privkey_type(key)), key_type_name(c->key_type));
+		goto out;
+	}
+	if (accept_info(c, chain_pem, chain_len, key, &info, err, sizeof(err)) < 0) {
+		snprintf(why, whylen, "%s", err);
+		goto out;
+	}
+	/* Past its renewal moment it would be replaced at once: a new order
+	 * is worth more than installing it now. */
+	if (now >= sched_renewal_time(info.not_before, info.not_after, c->renew_before)) {
+		char na[32];
+		time_format_rfc3339(info.not_after, na, sizeof(na));
+		snprintf(why, whylen, "serial %s is past its renewal time (valid until %s)",
+		    info.serial_hex, na);
+		goto out;
+	}
+	ok = true;
+out:
+	cert_info_free(&info);
+	return ok;
 }
 
 void

@@ -207,6 +207,12 @@ store_ensure_dir(const struct store *s, const char *kind, const char *name, char
 		snprintf(err, errlen, "invalid name '%s' in the state directory", name);
 		return -1;
 	}
+	/* Every write goes through here: a store opened read-only (certfleetctl
+	 * offline, certfleetd --dry-run) never changes. */
+	if (s->readonly) {
+		snprintf(err, errlen, "state directory %s was opened read-only", s->dir);
+		return -1;
+	}
 	d = xasprintf("%s/%s/%s", s->dir, kind, name);
 	if (mkdir_p(d, 0700) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", d, strerror(errno));
@@ -628,4 +634,125 @@ store_keep_rejected(struct store *s, const char *name, const char *pem, size_t l
 		return NULL;
 	}
 	return path;
+}
+
+/* ---- issued, not installed ---- */
+
+int
+store_held_save(struct store *s, const char *name, const char *chain_pem, size_t len,
+    const privkey_t *key, char *err, size_t errlen)
+{
+	char *path = NULL;
+	int rc = -1;
+
+	/* The key first: a chain without its key would be useless. */
+	if (save_key(s, "certs", name, "held-key.pem", key, err, errlen) < 0)
+		return -1;
+	path = store_path(s, "certs", name, "held.pem");
+	rc = atomic_write_file(path, chain_pem, len, 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	free(path);
+	return rc;
+}
+
+int
+store_held_load(struct store *s, const char *name, char **chain_pem, size_t *len,
+    privkey_t **key)
+{
+	char *path = NULL;
+	bool absent;
+	int rc = -1;
+
+	*chain_pem = NULL;
+	*len = 0;
+	*key = NULL;
+	if (!safe_name(name))
+		return 0;
+	path = store_path(s, "certs", name, "held.pem");
+	if (read_file(path, chain_pem, len, 1 << 20) < 0) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			log_err("cannot read %s: %s", path, strerror(errno));
+		*chain_pem = NULL;
+		goto out;
+	}
+	if ((*key = load_key(s, "certs", name, "held-key.pem", &absent)) == NULL) {
+		if (absent)
+			log_err("%s: held certificate without its key (held-key.pem)", path);
+		free(*chain_pem);
+		*chain_pem = NULL;
+		*len = 0;
+		goto out;
+	}
+	rc = 1;
+out:
+	free(path);
+	return rc;
+}
+
+static void
+held_unlink(struct store *s, const char *name, const char *file)
+{
+	char *path = store_path(s, "certs", name, file);
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", path, strerror(errno));
+	free(path);
+}
+
+void
+store_held_remove(struct store *s, const char *name)
+{
+	char *dir;
+
+	if (!safe_name(name))
+		return;
+	held_unlink(s, name, "held.pem");
+	held_unlink(s, name, "held-key.pem");
+	dir = xasprintf("%s/certs/%s", s->dir, name);
+	fsync_dir(dir);
+	free(dir);
+}
+
+char *
+store_held_move_aside(struct store *s, const char *name)
+{
+	char file[64], *from = NULL, *to = NULL, *kfrom = NULL, *kto = NULL, *dir = NULL;
+	long long now = (long long)time(NULL);
+	struct stat st;
+
+	if (!safe_name(name))
+		return NULL;
+	from = store_path(s, "certs", name, "held.pem");
+	kfrom = store_path(s, "certs", name, "held-key.pem");
+	for (int i = 1; i < 1000; i++) {
+		if (i == 1)
+			snprintf(file, sizeof(file), "unusable-%lld", now);
+		else
+			snprintf(file, sizeof(file), "unusable-%lld-%d", now, i);
+		free(to);
+		to = xasprintf("%s/certs/%s/%s.pem", s->dir, name, file);
+		if (lstat(to, &st) < 0 && errno == ENOENT)
+			break;
+	}
+	kto = xasprintf("%.*s-key.pem", (int)(strlen(to) - 4), to);
+	/* The chain first: once it is gone nothing is held any more, and a
+	 * crash before the key follows leaves a key nothing refers to. */
+	if (rename(from, to) < 0) {
+		if (errno != ENOENT)
+			log_err("cannot move %s to %s: %s", from, to, strerror(errno));
+		free(to);
+		to = NULL;
+		goto out;
+	}
+	if (rename(kfrom, kto) < 0 && errno != ENOENT)
+		log_err("cannot move %s to %s: %s", kfrom, kto, strerror(errno));
+	dir = xasprintf("%s/certs/%s", s->dir, name);
+	fsync_dir(dir);
+out:
+	free(from);
+	free(kfrom);
+	free(kto);
+	free(dir);
+	return to;
 }

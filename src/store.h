@@ -9,6 +9,10 @@
  *   certs/NAME/state.json      struct cert_state
  *   certs/NAME/order-key.pem   key of the order in flight (0600)
  *   certs/NAME/rejected-*.pem  issued certificates that failed the check
+ *   certs/NAME/held.pem        issued, not installed: the chain as downloaded
+ *   certs/NAME/held-key.pem    its key (0600)
+ *   certs/NAME/unusable-*.pem  held certificates (and -key.pem keys) that
+ *                              expired or no longer match the inventory
  *
  * Every write goes to a temporary file in the same directory, is fsynced,
  * renamed over the target, and the directory is fsynced, so a crash leaves
@@ -31,7 +35,8 @@ struct store;
  * process on the same state_dir gets -1 and "state directory X is in use by
  * process N".  Caller frees with store_close(). */
 int store_open(const char *state_dir, struct store **out, char *err, size_t errlen);
-/* Opens without the lock, read-only use (certfleetctl status offline). */
+/* Opens without the lock, read-only use (certfleetctl status offline,
+ * certfleetd --dry-run): every save through it fails. */
 int store_open_readonly(const char *state_dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_dir(const struct store *s);
@@ -116,6 +121,11 @@ struct cert_state {
 	time_t revoked_at;      /* 0: never revoked */
 	int revoked_reason;     /* RFC 5280 CRLReason (with revoked_at) */
 	bool revoked_no_reissue; /* with revoked: renew on the normal schedule only */
+	/* A certificate issued but not installed (store_held_save), for
+	 * status; the files are what counts. */
+	char *held_serial;      /* hex; NULL: none held */
+	time_t held_not_after;
+	time_t held_since;
 };
 void cert_state_init(struct cert_state *st);
 void cert_state_free(struct cert_state *st);
@@ -137,5 +147,26 @@ void store_order_key_remove(struct store *s, const char *name);
 /* Keeps a certificate that failed the post-issuance check for inspection;
  * returns the path written (caller frees) or NULL. */
 char *store_keep_rejected(struct store *s, const char *name, const char *pem, size_t len);
+
+/*
+ * A certificate that was issued but could not be installed ("issued, not
+ * installed") is held in the store with its key until an installation
+ * works, so it is never ordered twice.  save writes the key first, then
+ * the chain, each atomically: held.pem never exists without its key, and
+ * a crash leaves either the previous held pair or the new one.  0 ok, -1
+ * with err.
+ */
+int store_held_save(struct store *s, const char *name, const char *chain_pem, size_t len,
+    const privkey_t *key, char *err, size_t errlen);
+/* 1 with the chain (caller frees) and key (caller frees) when a held
+ * certificate exists, 0 when none, -1 when it is unreadable (logged). */
+int store_held_load(struct store *s, const char *name, char **chain_pem, size_t *len,
+    privkey_t **key);
+/* After it was installed: chain first, then key. */
+void store_held_remove(struct store *s, const char *name);
+/* A held certificate that can no longer be used (expired, inventory
+ * changed) is renamed to unusable-TIME.pem and unusable-TIME-key.pem, never
+ * deleted.  Returns the chain's new path (caller frees) or NULL. */
+char *store_held_move_aside(struct store *s, const char *name);
 
 #endif

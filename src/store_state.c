@@ -37,6 +37,7 @@ cert_state_free(struct cert_state *st)
 	free(st->last_error);
 	free(st->last_problem);
 	free(st->revoked_serial);
+	free(st->held_serial);
 	cert_state_init(st);
 }
 
@@ -116,6 +117,12 @@ store_cert_save(struct store *s, const char *name, const struct cert_state *st, 
 		if (st->revoked_no_reissue)
 			cJSON_AddTrueToObject(o, "revoked_no_reissue");
 	}
+	if (st->held_serial) {
+		cJSON *h = cJSON_AddObjectToObject(o, "held");
+		cJSON_AddStringToObject(h, "serial", st->held_serial);
+		json_add_time(h, "not_after", st->held_not_after);
+		json_add_time(h, "since", st->held_since);
+	}
 	json = cJSON_Print(o);
 	cJSON_Delete(o);
 	path = store_path(s, "certs", name, "state.json");
@@ -187,6 +194,12 @@ store_cert_load(struct store *s, const char *name, struct cert_state *st, char *
 	st->revoked_reason = (int)get_int(o, "revoked_reason", 0);
 	st->revoked_no_reissue = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
 	    "revoked_no_reissue"));
+	it = cJSON_GetObjectItemCaseSensitive(o, "held");
+	if (cJSON_IsObject(it)) {
+		st->held_serial = get_str(it, "serial");
+		st->held_not_after = get_time(it, "not_after");
+		st->held_since = get_time(it, "since");
+	}
 	rc = 0;
 out:
 	if (rc < 0)

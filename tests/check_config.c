@@ -284,6 +284,9 @@ static const struct bad_case bad_cases[] = {
 	  "https://" },
 	{ NULL, "accounts:\n  ca:\n    directory: https:///dir\n", 0, NULL, NULL, 0,
 	  "3:16: accounts.ca.directory: directory URL 'https:///dir' has no host" },
+	{ NULL, ACCOUNT "    staging_directory: ftp://example.com/\n", 0, NULL, NULL, 0,
+	  "5:24: accounts.ca.staging_directory: directory URL 'ftp://example.com/' must start "
+	  "with https://" },
 	{ "contact-not-mailto.yaml", NULL, 0, NULL, NULL, 0, "4:39: accounts.ca.contact[1]: "
 	  "contact 'ops@example.com' must be a mailto: URI with one e-mail address, e.g. "
 	  "mailto:ops@example.com" },
@@ -716,6 +719,23 @@ START_TEST(test_sample)
 }
 END_TEST
 
+/* staging_directory is optional and kept as given, beside directory. */
+START_TEST(test_staging_directory)
+{
+	struct config *c;
+
+	put("s.yaml", ACCOUNT "    staging_directory: https://staging.example.com/dir\n"
+	    "  other:\n    directory: https://acme.example.com/directory\n"
+	    "    contact: mailto:ops@example.com\n"
+	    "certificates:\n  - {name: w, domains: [w.example.com], account: ca}\n", 0600);
+	c = load_ok("s.yaml");
+	ck_assert_str_eq(c->accounts[0].directory_url, "https://acme.example.com/directory");
+	ck_assert_str_eq(c->accounts[0].staging_directory_url, "https://staging.example.com/dir");
+	ck_assert_ptr_null(c->accounts[1].staging_directory_url);
+	config_free(c);
+}
+END_TEST
+
 /* A relative inventory path still resolves relative paths next to it. */
 START_TEST(test_relative_inventory_path)
 {
@@ -752,6 +772,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_hmac_encodings, 0, (int)ARRAY_SIZE(key_texts));
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_relative_inventory_path);
+	tcase_add_test(tc, test_staging_directory);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -383,6 +383,73 @@ START_TEST(test_refuses_real_directory)
 }
 END_TEST
 
+START_TEST(test_check_live)
+{
+	struct install_opts o = opts_make();
+	char err[512], *link = xasprintf("%s/live/example.com", tmpdir);
+	char *live = xasprintf("%s/live", tmpdir), *other = xasprintf("%s/live/other", tmpdir);
+	int v;
+
+	/* Absent (no live/ at all, then an empty live/): may be created. */
+	err[0] = '\0';
+	ck_assert_msg(install_check_live(tmpdir, "example.com", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(mkdir(live, 0755), 0);
+	ck_assert_int_eq(install_check_live(tmpdir, "example.com", err, sizeof(err)), 0);
+	/* Reads only: nothing was created for the check. */
+	ck_assert_int_eq(count_prefixed(live, ""), 2);
+
+	/* certfleet's own link, version 1 and then 2. */
+	ck_assert_msg(install(&o, 1, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(install_check_live(tmpdir, "example.com", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(install(&o, 2, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(install_check_live(tmpdir, "example.com", err, sizeof(err)), 0);
+
+	/* A link someone else made, even into our archive under another
+	 * name: refused, with the path and where it points. */
+	ck_assert_int_eq(symlink("/etc/ssl", other), 0);
+	ck_assert_int_eq(install_check_live(tmpdir, "other", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, other) && strstr(err, "/etc/ssl"), "%s", err);
+	ck_assert_int_eq(unlink(other), 0);
+	ck_assert_int_eq(symlink("../archive/example.com/.live2", other), 0);
+	ck_assert_int_eq(install_check_live(tmpdir, "other", err, sizeof(err)), -1);
+	ck_assert_int_eq(unlink(other), 0);
+	ck_assert_int_eq(symlink("../archive/other/.liveX", other), 0);
+	ck_assert_int_eq(install_check_live(tmpdir, "other", err, sizeof(err)), -1);
+	/* install_lineage uses the same check: the foreign link stays. */
+	o.name = "other";
+	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not one made by certfleet"), "%s", err);
+	free(live_link("other"));
+	ck_assert_int_eq(unlink(other), 0);
+
+	/* A plain file, a directory (certbot's lineage). */
+	FILE *f = fopen(other, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(install_check_live(tmpdir, "other", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, other) && strstr(err, "not a symbolic link"), "%s", err);
+	ck_assert_int_eq(unlink(other), 0);
+	ck_assert_int_eq(mkdir(other, 0755), 0);
+	ck_assert_int_eq(install_check_live(tmpdir, "other", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "move it away"), "%s", err);
+	ck_assert_int_eq(rmdir(other), 0);
+
+	/* output_dir/live itself is not a directory. */
+	char *out2 = xasprintf("%s/out2", tmpdir), *live2 = xasprintf("%s/out2/live", tmpdir);
+	ck_assert_int_eq(mkdir(out2, 0755), 0);
+	f = fopen(live2, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(install_check_live(out2, "example.com", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, live2) && strstr(err, "not a directory"), "%s", err);
+	free(out2);
+	free(live2);
+	free(link);
+	free(live);
+	free(other);
+}
+END_TEST
+
 START_TEST(test_live_paths)
 {
 	struct install_opts o = opts_make();
@@ -429,6 +496,7 @@ install_suite(void)
 	tcase_add_test(tc, test_failure_keeps_live);
 	tcase_add_test(tc, test_stray_version_skipped);
 	tcase_add_test(tc, test_refuses_real_directory);
+	tcase_add_test(tc, test_check_live);
 	tcase_add_test(tc, test_live_paths);
 	suite_add_tcase(s, tc);
 	return s;

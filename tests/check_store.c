@@ -361,6 +361,10 @@ START_TEST(test_store_open_readonly)
 	ck_assert_msg(store_open_readonly(state, &ro, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(store_dir(ro), state);
 	ck_assert_int_eq(store_cert_load(ro, "none", &st, err, sizeof(err)), 0);
+	/* ... and writes nothing through it. */
+	ck_assert_int_eq(store_cert_save(ro, "none", &st, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "read-only") != NULL, "%s", err);
+	ck_assert_int_eq(access(tp("state/certs/none"), F_OK), -1);
 	cert_state_free(&st);
 	store_close(ro);
 	store_close(s);
@@ -698,6 +702,103 @@ START_TEST(test_keep_rejected)
 }
 END_TEST
 
+START_TEST(test_held)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	char err[512] = "", *chain = NULL, *moved;
+	struct store *s = open_store();
+	privkey_t *k = privkey_generate(KEY_EC_P384), *in = NULL;
+	char *cp = tp("state/certs/web/held.pem"), *kp = tp("state/certs/web/held-key.pem");
+	size_t len = 99;
+
+	/* Nothing held yet. */
+	ck_assert_int_eq(store_held_load(s, "web", &chain, &len, &in), 0);
+	ck_assert(chain == NULL && in == NULL && len == 0);
+
+	umask(0);
+	ck_assert_msg(store_held_save(s, "web", pem, sizeof(pem) - 1, k, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(mode_of(cp), 0600);
+	ck_assert_uint_eq(mode_of(kp), 0600);
+	ck_assert_int_eq(count_prefixed(tp("state/certs/web"), ".held"), 0);
+	ck_assert_int_eq(store_held_load(s, "web", &chain, &len, &in), 1);
+	ck_assert_str_eq(chain, pem);
+	ck_assert_uint_eq(len, sizeof(pem) - 1);
+	ck_assert_int_eq(privkey_type(in), KEY_EC_P384);
+	assert_same_key(k, in);
+	free(chain);
+	privkey_free(in);
+
+	/* A second save replaces the pair. */
+	ck_assert_int_eq(store_held_save(s, "web", "other", 5, k, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp(cp), "other");
+
+	/* A chain whose key is gone is not usable: -1, nothing returned. */
+	ck_assert_int_eq(unlink(kp), 0);
+	ck_assert_int_eq(store_held_load(s, "web", &chain, &len, &in), -1);
+	ck_assert(chain == NULL && in == NULL);
+
+	/* Removal takes both; a second one is harmless. */
+	ck_assert_int_eq(store_held_save(s, "web", pem, sizeof(pem) - 1, k, err, sizeof(err)), 0);
+	store_held_remove(s, "web");
+	ck_assert_int_eq(access(cp, F_OK), -1);
+	ck_assert_int_eq(access(kp, F_OK), -1);
+	store_held_remove(s, "web");
+	ck_assert_int_eq(store_held_load(s, "web", &chain, &len, &in), 0);
+
+	/* Moved aside, never deleted: twice in the same second keeps both. */
+	ck_assert_ptr_null(store_held_move_aside(s, "web"));
+	ck_assert_int_eq(store_held_save(s, "web", pem, sizeof(pem) - 1, k, err, sizeof(err)), 0);
+	moved = own(store_held_move_aside(s, "web"));
+	ck_assert_ptr_nonnull(moved);
+	ck_assert_msg(strstr(moved, "/certs/web/unusable-") != NULL, "%s", moved);
+	ck_assert_str_eq(slurp(moved), pem);
+	ck_assert_int_eq(access(own(xasprintf("%.*s-key.pem", (int)strlen(moved) - 4, moved)),
+	    F_OK), 0);
+	ck_assert_int_eq(access(cp, F_OK), -1);
+	ck_assert_int_eq(access(kp, F_OK), -1);
+	ck_assert_int_eq(store_held_save(s, "web", "second", 6, k, err, sizeof(err)), 0);
+	ck_assert_str_ne(own(store_held_move_aside(s, "web")), moved);
+	ck_assert_int_eq(count_prefixed(tp("state/certs/web"), "unusable-"), 4);
+	ck_assert_int_eq(store_held_load(s, "web", &chain, &len, &in), 0);
+
+	/* Unsafe names reach nothing outside the store. */
+	ck_assert_int_eq(store_held_save(s, "../web", pem, sizeof(pem) - 1, k, err, sizeof(err)),
+	    -1);
+	ck_assert_int_eq(store_held_load(s, "../web", &chain, &len, &in), 0);
+	ck_assert_ptr_null(store_held_move_aside(s, "../web"));
+	privkey_free(k);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_held_state)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	struct cert_state st, in;
+
+	cert_state_init(&st);
+	st.held_serial = xstrdup("0A1B2C");
+	st.held_not_after = 1900000000;
+	st.held_since = 1800000000;
+	ck_assert_msg(store_cert_save(s, "web", &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(store_cert_load(s, "web", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_pstr_eq(in.held_serial, "0A1B2C");
+	ck_assert_time_eq(in.held_not_after, 1900000000);
+	ck_assert_time_eq(in.held_since, 1800000000);
+	cert_state_free(&in);
+	ck_assert_ptr_null(in.held_serial);
+	cert_state_free(&st);
+	ck_assert_int_eq(store_cert_save(s, "web", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_cert_load(s, "web", &in, err, sizeof(err)), 0);
+	ck_assert_ptr_null(in.held_serial);
+	ck_assert_time_eq(in.held_not_after | in.held_since, 0);
+	cert_state_free(&in);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_cert_list)
 {
 	char err[512] = "";
@@ -765,6 +866,8 @@ store_suite(void)
 	tcase_add_test(tc, test_cert_state_unknown_fields);
 	tcase_add_test(tc, test_order_key);
 	tcase_add_test(tc, test_keep_rejected);
+	tcase_add_test(tc, test_held);
+	tcase_add_test(tc, test_held_state);
 	tcase_add_test(tc, test_cert_list);
 	suite_add_tcase(s, tc);
 	return s;
