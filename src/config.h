@@ -97,6 +97,18 @@ struct config {
  * ("FILE:LINE:COL: path.to.key: message").
  */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
+/*
+ * The same, and with CONFIG_LOAD_HOST also what the daemon will need from
+ * this machine, as the user calling it: every hook program exists and is
+ * executable (a bare name in PATH), and state_dir, each output_dir and the
+ * control socket's directory exist as directories or can be created (their
+ * nearest existing ancestor is a writable directory).  `certfleetd --check`
+ * and the daemon (start and reload) ask for it; plain config_load() stays
+ * independent of the machine, for tools and tests reading an inventory.
+ */
+#define CONFIG_LOAD_HOST 0x1u
+int config_load_ex(const char *path, unsigned flags, struct config **out, char *err,
+    size_t errlen);
 void config_free(struct config *c);
 
 const struct config_cert *config_find_cert(const struct config *c, const char *name);
