@@ -107,6 +107,9 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
  * independent of the machine, for tools and tests reading an inventory.
  */
 #define CONFIG_LOAD_HOST 0x1u
+/* With CONFIG_LOAD_HOST: no control socket will be made (--once), so its
+ * directory is not checked. */
+#define CONFIG_LOAD_NO_CONTROL 0x2u
 int config_load_ex(const char *path, unsigned flags, struct config **out, char *err,
     size_t errlen);
 void config_free(struct config *c);

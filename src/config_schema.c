@@ -106,6 +106,8 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 			return -1;
 		}
 		replace_str(&c->control_socket, s);
+		if (x->flags & CONFIG_LOAD_NO_CONTROL)
+			return 0;
 		return socket_dir_check(x, v, key, c->control_socket);
 	} else if (strcmp(key, "control_socket_mode") == 0) {
 		return cfg_socket_mode(x, v, key, &c->control_socket_mode);
@@ -655,7 +657,7 @@ static int host_defaults(struct cfg_ctx *x, const struct ynode *root,
 	if (cfg_map_get(root, "state_dir") == NULL &&
 	    cfg_host_dir(x, NULL, "state_dir", c->state_dir) < 0)
 		return -1;
-	if (cfg_map_get(root, "control_socket") == NULL &&
+	if (cfg_map_get(root, "control_socket") == NULL && !(x->flags & CONFIG_LOAD_NO_CONTROL) &&
 	    socket_dir_check(x, NULL, "control_socket", c->control_socket) < 0)
 		return -1;
 	for (size_t i = 0; i < c->ncerts; i++)

@@ -375,7 +375,8 @@ daemon_run(const struct daemon_opts *o)
 	int rc = EXIT_RENEW_FAILED;
 
 	d.opts = o;
-	if (config_load_ex(o->config_path, CONFIG_LOAD_HOST, &d.cfg, err, sizeof(err)) < 0) {
+	if (config_load_ex(o->config_path, CONFIG_LOAD_HOST |
+	    (o->once ? CONFIG_LOAD_NO_CONTROL : 0), &d.cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return CONFIG_EXIT_INVALID;
 	}
@@ -428,8 +429,9 @@ daemon_run(const struct daemon_opts *o)
 		d.watchdog.data = &d;
 		ev_timer_start(d.loop, &d.watchdog);
 	}
-	log_notice("certfleetd %s: %zu certificates, %zu accounts, state in %s%s",
-	    CERTFLEET_VERSION, d.cfg->ncerts, d.cfg->naccounts, d.cfg->state_dir,
+	log_notice("certfleetd %s: %zu certificate%s, %zu account%s, state in %s%s",
+	    CERTFLEET_VERSION, d.cfg->ncerts, d.cfg->ncerts == 1 ? "" : "s", d.cfg->naccounts,
+	    d.cfg->naccounts == 1 ? "" : "s", d.cfg->state_dir,
 	    o->once ? " (one-shot run)" : "");
 	fleet_start(d.fleet);
 	notify_ready();

@@ -540,6 +540,24 @@ START_TEST(test_bad_host)
 }
 END_TEST
 
+/* --once makes no control socket: its directory is none of its business. */
+START_TEST(test_host_no_control)
+{
+	char *text = subst_dir("state_dir: @DIR@/s\ncontrol_socket: @DIR@/file/ctl.sock\n");
+	char *p = tpath("c.yaml"), err[1024] = "";
+	struct config *c = NULL;
+
+	put("c.yaml", text, 0600);
+	put("file", "x\n", 0644);
+	ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_HOST, &c, err, sizeof(err)), -1);
+	ck_assert_msg(config_load_ex(p, CONFIG_LOAD_HOST | CONFIG_LOAD_NO_CONTROL, &c, err,
+	    sizeof(err)) == 0, "%s", err);
+	config_free(c);
+	free(p);
+	free(text);
+}
+END_TEST
+
 /* A FIFO (a mistake, or an attack on a reload) is refused at once: open()
  * must not wait for a writer.  Check's per-test timeout fails a hang. */
 START_TEST(test_fifo_inventory)
@@ -926,6 +944,7 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
 	tcase_add_loop_test(tc, test_bad_host, 0, (int)ARRAY_SIZE(host_cases));
+	tcase_add_test(tc, test_host_no_control);
 	tcase_add_test(tc, test_fifo_inventory);
 	tcase_add_test(tc, test_many_and_dual);
 	tcase_add_test(tc, test_unreadable_inventory);
