@@ -149,13 +149,16 @@ static int program_in_path(struct cfg_ctx *x, const struct ynode *n, const char 
     const char *name)
 {
 	const char *env = getenv("PATH");
-	char defpath[256] = "/bin:/usr/bin";
+	char defpath[256];
 	int found_errno = ENOENT;
 
-	if (env == NULL && confstr(_CS_PATH, defpath, sizeof(defpath)) > 0)
+	if (env == NULL) {
+		size_t need = confstr(_CS_PATH, defpath, sizeof(defpath));
+
+		if (need == 0 || need > sizeof(defpath))
+			snprintf(defpath, sizeof(defpath), "/bin:/usr/bin");
 		env = defpath;
-	else if (env == NULL)
-		env = defpath;
+	}
 	for (const char *p = env;; p++) {
 		size_t l = strcspn(p, ":");
 		char *file = xasprintf("%.*s%s%s", (int)l, p, l ? "/" : "", name);
@@ -238,7 +241,7 @@ int cfg_host_dir(struct cfg_ctx *x, const struct ynode *n, const char *path, con
 		}
 		/* Strip the last component: "/a/b" -> "/a", "/a" -> "/". */
 		slash = strrchr(p, '/');
-		if (slash == NULL) {
+		if (slash == NULL || strcmp(p, "/") == 0) {
 			cfg_error(x, n, path, "cannot use '%s'%s: %s", dir, dflt, strerror(errno));
 			goto out;
 		}
