@@ -109,6 +109,8 @@ install: all
 	install -m 0755 $(BUILD)/certfleetd $(BUILD)/certfleetctl $(DESTDIR)$(sbindir)/
 	test -e $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml || \
 		install -m 0600 etc/certfleet.yaml $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml
+	install -d $(DESTDIR)$(datarootdir)/certfleet/hooks
+	install -m 0755 contrib/hooks/dns-nsupdate $(DESTDIR)$(datarootdir)/certfleet/hooks/
 	install -m 0644 man/certfleet.yaml.5 $(DESTDIR)$(mandir)/man5/
 	install -m 0644 man/certfleetd.8 man/certfleetctl.8 $(DESTDIR)$(mandir)/man8/
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \

@@ -35,6 +35,25 @@ usage(FILE *out)
 	    "  -V, --version       print the version\n");
 }
 
+/* --check answers like a command, not a log: no timestamp, no pid, the
+ * error as "certfleetd: FILE:LINE:COL: ..." on stderr.  It checks what
+ * the daemon will check at start, against this machine (hooks, directories). */
+static int
+check_inventory(const char *path)
+{
+	struct config *cfg = NULL;
+	char err[1024];
+
+	if (config_load_ex(path, CONFIG_LOAD_HOST | CONFIG_LOAD_CERTS, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "certfleetd: %s\n", err);
+		return CONFIG_EXIT_INVALID;
+	}
+	printf("%s: OK (%zu account%s, %zu certificate%s)\n", path, cfg->naccounts,
+	    cfg->naccounts == 1 ? "" : "s", cfg->ncerts, cfg->ncerts == 1 ? "" : "s");
+	config_free(cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -88,20 +107,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "certfleetd: --dry-run goes with neither --once nor --check\n");
 		return 64;
 	}
+	if (check)
+		return check_inventory(o.config_path);
 	log_init("certfleetd", level, style);
 	if (dry_run)
 		return dryrun_run(o.config_path);
-	if (check) {
-		struct config *cfg = NULL;
-		char err[1024];
-		if (config_load(o.config_path, &cfg, err, sizeof(err)) < 0) {
-			log_err("%s", err);
-			return CONFIG_EXIT_INVALID;
-		}
-		printf("%s: OK (%zu accounts, %zu certificates)\n", o.config_path, cfg->naccounts,
-		    cfg->ncerts);
-		config_free(cfg);
-		return 0;
-	}
 	return daemon_run(&o);
 }

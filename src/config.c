@@ -89,6 +89,44 @@ const char *ynode_describe(const struct ynode *n)
 	return "a string";
 }
 
+/* A plain scalar YAML 1.2 reads as a float ("1.5", "-2e3", ".5"); this
+ * parser keeps it a string, but a message should say what it is. */
+static bool looks_decimal(const char *s)
+{
+	const char *p = s + (s[0] == '-' || s[0] == '+');
+	size_t ip = strspn(p, "0123456789"), fp = 0;
+
+	p += ip;
+	if (*p == '.') {
+		fp = strspn(p + 1, "0123456789");
+		p += 1 + fp;
+	}
+	if (ip + fp == 0)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p += 1 + (p[1] == '-' || p[1] == '+');
+		if (strspn(p, "0123456789") == 0)
+			return false;
+		p += strspn(p, "0123456789");
+	}
+	return *p == '\0' && strpbrk(s, ".eE") != NULL;
+}
+
+const char *ynode_describe_value(const struct ynode *n, char *buf, size_t len)
+{
+	if (n->kind != YNODE_SCALAR || n->scalar == YSCALAR_NULL)
+		return ynode_describe(n);
+	if (n->scalar == YSCALAR_BOOL)
+		snprintf(buf, len, "%s, a boolean", n->str);
+	else if (n->scalar == YSCALAR_INT)
+		snprintf(buf, len, "%s, an integer", n->str);
+	else if (looks_decimal(n->str))
+		snprintf(buf, len, "%.40s, a decimal", n->str);
+	else
+		snprintf(buf, len, "a string '%.40s%s'", n->str, strlen(n->str) > 40 ? "..." : "");
+	return buf;
+}
+
 const char *cfg_suggest(const char *word, const char *const *names)
 {
 	const char *best = NULL;
@@ -186,6 +224,12 @@ static int yreader_error(struct yreader *r)
 	}
 	at.line = (int)p->problem_mark.line + 1;
 	at.col = (int)p->problem_mark.column + 1;
+	/* libyaml's "found character that cannot start any token" (and its
+	 * other tab messages) do not say the character is a tab, which is
+	 * invisible in most editors. */
+	if (p->problem_mark.index < r->len && r->text[p->problem_mark.index] == '\t')
+		return cfg_error(r->x, &at, NULL, "YAML syntax error: tab characters are not "
+		    "allowed for indentation; indent with spaces");
 	if (p->context != NULL)
 		return cfg_error(r->x, &at, NULL, "YAML syntax error: %s (%s at line %zu, "
 		    "column %zu)", p->problem, p->context, p->context_mark.line + 1,
@@ -369,8 +413,19 @@ static int yaml_load_file(struct cfg_ctx *x, struct ynode **root)
 	int fd = -1, rc = -1;
 
 	*root = NULL;
-	if ((fd = open(x->file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) < 0) {
+	/* O_NONBLOCK: open() of a FIFO would wait for a writer forever, at
+	 * --check and in the daemon alike.  Nothing but a regular file is
+	 * read (a directory fails as before, with EISDIR). */
+	if ((fd = open(x->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 ||
+	    fstat(fd, &st) < 0) {
 		snprintf(x->err, x->errlen, "%s: cannot open: %s", x->file, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		snprintf(x->err, x->errlen, "%s: cannot read: not a regular file (%s)", x->file,
+		    S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" :
+		    S_ISCHR(st.st_mode) ? "a character device" :
+		    S_ISBLK(st.st_mode) ? "a block device" : "of an unknown type");
 		goto out;
 	}
 	if (cfg_read_fd(fd, INVENTORY_MAX, &text, &len) < 0) {
@@ -472,7 +527,13 @@ int cfg_missing(struct cfg_ctx *x, const struct ynode *map, const char *path,
 
 int config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
-	struct cfg_ctx x = { .file = path, .err = err, .errlen = errlen };
+	return config_load_ex(path, 0, out, err, errlen);
+}
+
+int config_load_ex(const char *path, unsigned flags, struct config **out, char *err,
+    size_t errlen)
+{
+	struct cfg_ctx x = { .file = path, .flags = flags, .err = err, .errlen = errlen };
 	struct ynode *root = NULL;
 	struct config *c = NULL;
 	int rc = -1;

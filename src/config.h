@@ -98,6 +98,27 @@ struct config {
  * ("FILE:LINE:COL: path.to.key: message").
  */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
+/*
+ * The same, and with CONFIG_LOAD_HOST also what the whole daemon needs from
+ * this machine, as the user calling it: state_dir and the control socket's
+ * directory exist as directories or can be created (their nearest existing
+ * ancestor is a writable directory).  With CONFIG_LOAD_CERTS as well, what
+ * each certificate needs: every hook program exists and is executable (a
+ * bare name in PATH) and each output_dir is usable like state_dir.
+ *
+ * `certfleetd --check` asks for both.  The daemon (start and reload) asks
+ * only for CONFIG_LOAD_HOST: one certificate's missing hook must not stop
+ * the renewals of all the others; its preflight (preflight.h) refuses to
+ * order that one certificate and reports why.  Plain config_load() stays
+ * independent of the machine, for tools and tests reading an inventory.
+ */
+#define CONFIG_LOAD_HOST 0x1u
+#define CONFIG_LOAD_CERTS 0x4u
+/* With CONFIG_LOAD_HOST: no control socket will be made (--once), so its
+ * directory is not checked. */
+#define CONFIG_LOAD_NO_CONTROL 0x2u
+int config_load_ex(const char *path, unsigned flags, struct config **out, char *err,
+    size_t errlen);
 void config_free(struct config *c);
 
 const struct config_cert *config_find_cert(const struct config *c, const char *name);

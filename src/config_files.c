@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,14 +119,159 @@ int cfg_path(struct cfg_ctx *x, const struct ynode *n, const char *path, char **
 	return 0;
 }
 
+/* 0 when file is a regular file this user may execute, else -1 with
+ * errno (EACCES for a file without the x bit, EISDIR for a directory). */
+static int executable(const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
+	/* For root, access() passes X_OK on some systems whatever the
+	 * bits, and execve() then fails: no x bit at all is never runnable. */
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+		errno = EACCES;
+		return -1;
+	}
+	return faccessat(AT_FDCWD, file, X_OK, AT_EACCESS);
+}
+
+/*
+ * hooks.c runs a bare name with execvpe() in the daemon's environment:
+ * the same search, PATH or (unset) the C library's default, so --check
+ * run from a shell with another PATH can still differ from the service.
+ */
+static int program_in_path(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *name)
+{
+	const char *env = getenv("PATH");
+	char defpath[256];
+	int found_errno = ENOENT;
+
+	if (env == NULL) {
+		size_t need = confstr(_CS_PATH, defpath, sizeof(defpath));
+
+		if (need == 0 || need > sizeof(defpath))
+			snprintf(defpath, sizeof(defpath), "/bin:/usr/bin");
+		env = defpath;
+	}
+	for (const char *p = env;; p++) {
+		size_t l = strcspn(p, ":");
+		char *file = xasprintf("%.*s%s%s", (int)l, p, l ? "/" : "", name);
+		int rc = executable(file);
+
+		if (rc < 0 && errno != ENOENT && errno != ENOTDIR)
+			found_errno = errno;
+		free(file);
+		if (rc == 0)
+			return 0;
+		p += l;
+		if (*p == '\0')
+			break;
+	}
+	if (found_errno != ENOENT)
+		return cfg_error(x, n, path, "program '%s' is in PATH but not executable: %s",
+		    name, strerror(found_errno));
+	return cfg_error(x, n, path, "program '%s' is not in PATH (%s); give its absolute "
+	    "path", name, env);
+}
+
 int cfg_program(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
 {
+	char *s = NULL;
+
 	*out = NULL;
 	if (n->kind == YNODE_SCALAR && !cfg_null(n) && strchr(n->str, '/') == NULL) {
 		/* A bare name is looked up in PATH when the hook runs. */
-		return cfg_string(x, n, path, out);
+		if (cfg_string(x, n, path, &s) < 0)
+			return -1;
+		if ((x->flags & CONFIG_LOAD_CERTS) && program_in_path(x, n, path, s) < 0) {
+			free(s);
+			return -1;
+		}
+		*out = s;
+		return 0;
 	}
-	return cfg_path(x, n, path, out);
+	if (cfg_path(x, n, path, &s) < 0)
+		return -1;
+	if ((x->flags & CONFIG_LOAD_CERTS) && executable(s) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			cfg_error(x, n, path, "program '%s' does not exist", s);
+		else if (errno == EISDIR)
+			cfg_error(x, n, path, "program '%s' is a directory", s);
+		else
+			cfg_error(x, n, path, "program '%s' is not executable: %s", s,
+			    errno == EACCES ? "not a regular file with execute permission" :
+			    strerror(errno));
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/*
+ * What the daemon's mkdir_p() will meet: dir itself, or else its nearest
+ * existing ancestor, must be a directory the calling user can write to.
+ * A file in the way ("state_dir: /etc/hostname") is named as such.
+ */
+int cfg_host_dir(struct cfg_ctx *x, const struct ynode *n, const char *path, const char *dir)
+{
+	const char *dflt = n == NULL ? " (the default)" : "";
+	char *p = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (!(x->flags & CONFIG_LOAD_HOST))
+		return 0;
+	p = xstrdup(dir);
+	for (;;) {
+		char *slash;
+
+		if (stat(p, &st) == 0)
+			break;
+		if (errno != ENOENT && errno != ENOTDIR) {
+			cfg_error(x, n, path, "cannot use '%s'%s: %s: %s", dir, dflt, p,
+			    strerror(errno));
+			goto out;
+		}
+		/* Strip the last component: "/a/b" -> "/a", "/a" -> "/". */
+		slash = strrchr(p, '/');
+		if (slash == NULL || strcmp(p, "/") == 0) {
+			cfg_error(x, n, path, "cannot use '%s'%s: %s", dir, dflt, strerror(errno));
+			goto out;
+		}
+		if (slash == p)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (strcmp(p, dir) == 0)
+			cfg_error(x, n, path, "'%s'%s exists and is not a directory", dir, dflt);
+		else
+			cfg_error(x, n, path, "cannot create '%s'%s: '%s' is not a directory", dir,
+			    dflt, p);
+		goto out;
+	}
+	/* As the calling user: the daemon at start, the operator at --check. */
+	if (faccessat(AT_FDCWD, p, W_OK | X_OK, AT_EACCESS) < 0) {
+		if (strcmp(p, dir) == 0)
+			cfg_error(x, n, path, "directory '%s'%s is not writable: %s", dir, dflt,
+			    strerror(errno));
+		else
+			cfg_error(x, n, path, "cannot create '%s'%s: '%s' is not writable: %s",
+			    dir, dflt, p, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(p);
+	return rc;
 }
 
 /* Opens path for reading as a regular file; -1 with the error written. */

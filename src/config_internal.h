@@ -40,6 +40,7 @@ struct cfg_ctx {
 	const char *file;       /* as given, for messages */
 	char *basedir;          /* absolute directory of file: base of relative paths */
 	mode_t file_mode;       /* permission bits of the inventory */
+	unsigned flags;         /* CONFIG_LOAD_* */
 	char *err;
 	size_t errlen;
 };
@@ -63,6 +64,9 @@ int cfg_read_fd(int fd, size_t max, char **data, size_t *len);
 
 /* "a string", "a list", ... for "expected X, got Y" messages. */
 const char *ynode_describe(const struct ynode *n);
+/* The same naming the value of a scalar ("1.5, a decimal", "a string
+ * 'abc'", "true, a boolean"), for a key that wants a number; in buf. */
+const char *ynode_describe_value(const struct ynode *n, char *buf, size_t len);
 
 /* The closest of names (NULL-terminated) within edit distance 2, or NULL. */
 const char *cfg_suggest(const char *word, const char *const *names);
@@ -105,8 +109,13 @@ int cfg_duration(struct cfg_ctx *x, const struct ynode *n, const char *path,
 /* A file system path; relative ones are resolved against x->basedir. */
 int cfg_path(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out);
 /* A program: absolute, relative to basedir (when it holds a '/'), or a bare
- * name looked up in PATH when it runs. */
+ * name looked up in PATH when it runs.  With CONFIG_LOAD_HOST it must exist
+ * and be executable now. */
 int cfg_program(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out);
+/* With CONFIG_LOAD_HOST: dir is a directory or can be created (what is
+ * the daemon's own: state, output, socket); n NULL for a built-in
+ * default.  0 otherwise. */
+int cfg_host_dir(struct cfg_ctx *x, const struct ynode *n, const char *path, const char *dir);
 /* argv list, or one string taken as argv[0]; replaces *out. */
 int cfg_argv(struct cfg_ctx *x, const struct ynode *n, const char *path,
     struct strlist *out);

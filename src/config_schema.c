@@ -66,6 +66,19 @@ static int parse_timeouts(struct cfg_ctx *x, const struct ynode *n, struct confi
 	return 0;
 }
 
+/* The control socket is created in its directory, made if need be. */
+static int socket_dir_check(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *sock)
+{
+	const char *slash = strrchr(sock, '/');
+	char *dir = slash == NULL || slash == sock ? xstrdup("/") :
+	    xstrndup(sock, (size_t)(slash - sock));
+	int rc = cfg_host_dir(x, n, path, dir);
+
+	free(dir);
+	return rc;
+}
+
 /* Settings that are plain values; collections are handled after them. */
 static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynode *v,
     struct config *c, char **output_dir)
@@ -76,6 +89,7 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 		if (cfg_path(x, v, key, &s) < 0)
 			return -1;
 		replace_str(&c->state_dir, s);
+		return cfg_host_dir(x, v, key, c->state_dir);
 	} else if (strcmp(key, "output_dir") == 0) {
 		if (cfg_path(x, v, key, &s) < 0)
 			return -1;
@@ -92,6 +106,9 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 			return -1;
 		}
 		replace_str(&c->control_socket, s);
+		if (x->flags & CONFIG_LOAD_NO_CONTROL)
+			return 0;
+		return socket_dir_check(x, v, key, c->control_socket);
 	} else if (strcmp(key, "control_socket_mode") == 0) {
 		return cfg_socket_mode(x, v, key, &c->control_socket_mode);
 	} else if (strcmp(key, "control_socket_owner") == 0) {
@@ -418,6 +435,10 @@ static int parse_challenge(struct cfg_ctx *x, const struct ynode *n, const char 
 	}
 	if ((v = cfg_map_get(n, "dns01_hook")) != NULL) {
 		cfg_path_key(sub, sizeof(sub), path, "dns01_hook");
+		if (v->kind == YNODE_SCALAR && strpbrk(v->str, " \t") != NULL)
+			return cfg_error(x, v, sub, "'%s' has spaces: dns01_hook is one program, "
+			    "run without a shell as PROGRAM add|remove RECORD VALUE; put other "
+			    "arguments in a script", v->str);
 		if (cfg_program(x, v, sub, &str) < 0)
 			return -1;
 		replace_str(&s->c.dns01_hook, str);
@@ -480,6 +501,9 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 		if (cfg_path(x, v, path, &str) < 0)
 			return -1;
 		replace_str(&s->c.output_dir, str);
+		if (!(x->flags & CONFIG_LOAD_CERTS))
+			return 0;
+		return cfg_host_dir(x, v, path, s->c.output_dir);
 	} else if (strcmp(key, "owner") == 0) {
 		return cfg_owner(x, v, path, &s->c.owner);
 	} else if (strcmp(key, "group") == 0) {
@@ -626,6 +650,32 @@ out:
 	return rc;
 }
 
+/*
+ * The directories the inventory did not name are checked too (with
+ * CONFIG_LOAD_HOST; at 1:1), and the top-level output_dir only when a
+ * certificate uses it: those given were checked where they were read.
+ */
+static int host_defaults(struct cfg_ctx *x, const struct ynode *root,
+    const char *output_dir, const struct config *c)
+{
+	const struct ynode *v = cfg_map_get(root, "output_dir");
+
+	if (!(x->flags & CONFIG_LOAD_HOST))
+		return 0;
+	if (cfg_map_get(root, "state_dir") == NULL &&
+	    cfg_host_dir(x, NULL, "state_dir", c->state_dir) < 0)
+		return -1;
+	if (cfg_map_get(root, "control_socket") == NULL && !(x->flags & CONFIG_LOAD_NO_CONTROL) &&
+	    socket_dir_check(x, NULL, "control_socket", c->control_socket) < 0)
+		return -1;
+	if (!(x->flags & CONFIG_LOAD_CERTS))
+		return 0;
+	for (size_t i = 0; i < c->ncerts; i++)
+		if (strcmp(c->certs[i].output_dir, output_dir) == 0)
+			return cfg_host_dir(x, v, "output_dir", output_dir);
+	return 0;
+}
+
 int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 {
 	char *output_dir = NULL;
@@ -658,6 +708,8 @@ int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 			goto out;
 	if (parse_accounts(x, cfg_map_get(root, "accounts"), c) < 0 ||
 	    parse_certs(x, root, output_dir, c) < 0)
+		goto out;
+	if (host_defaults(x, root, output_dir, c) < 0)
 		goto out;
 	rc = 0;
 out:

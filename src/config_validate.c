@@ -44,8 +44,11 @@ int cfg_int(struct cfg_ctx *x, const struct ynode *n, const char *path, long lon
 	long long v;
 	char *end;
 
+	char what[64];
+
 	if (n->kind != YNODE_SCALAR || n->scalar != YSCALAR_INT)
-		return cfg_error(x, n, path, "expected an integer, got %s", ynode_describe(n));
+		return cfg_error(x, n, path, "expected an integer, got %s",
+		    ynode_describe_value(n, what, sizeof(what)));
 	errno = 0;
 	v = strtoll(n->str, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
@@ -94,6 +97,23 @@ int cfg_argv(struct cfg_ctx *x, const struct ynode *n, const char *path, struct 
 	char *s = NULL;
 
 	if (n->kind == YNODE_SCALAR && !cfg_null(n)) {
+		/* No shell runs the hook: "systemctl reload nginx" would be
+		 * looked up as one program name, and fail only when it runs. */
+		if (strpbrk(n->str, " \t") != NULL) {
+			struct strlist words = { 0 };
+			char *w, *save = NULL, *copy = xstrdup(n->str), *list;
+
+			for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+				strlist_add(&words, w);
+			list = strlist_join(&words, ", ");
+			cfg_error(x, n, path, "'%s' is one string with spaces, but hooks run "
+			    "without a shell; write the program and its arguments as a list: "
+			    "[%s]", n->str, list);
+			free(list);
+			free(copy);
+			strlist_free(&words);
+			return -1;
+		}
 		if (cfg_program(x, n, path, &s) < 0)
 			return -1;
 		strlist_add(&l, s);
@@ -542,6 +562,15 @@ int config_check_domain(const char *name, char *err, size_t errlen)
 
 	if (len == 0) {
 		snprintf(err, errlen, "empty DNS name");
+		return -1;
+	}
+	/* Copied from a browser: "https://api.example.org/".  Said before the
+	 * ':' makes it look like an IPv6 address. */
+	if (strstr(name, "://") != NULL) {
+		const char *host = strstr(name, "://") + 3;
+
+		snprintf(err, errlen, "'%s' looks like a URL; write the host name only (%.*s)",
+		    name, (int)strcspn(host, "/:?#"), host);
 		return -1;
 	}
 	if (is_ip_literal(name)) {

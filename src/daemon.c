@@ -23,6 +23,7 @@
 #include "hooks.h"
 #include "http.h"
 #include "http01.h"
+#include "install.h"
 #include "log.h"
 #include "notify.h"
 #include "store.h"
@@ -219,7 +220,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	}
 	notify_reloading();
 	log_notice("%s: reloading %s", why, d->opts->config_path);
-	if (config_load(d->opts->config_path, &ncfg, err, errlen) < 0) {
+	if (config_load_ex(d->opts->config_path, CONFIG_LOAD_HOST, &ncfg, err, errlen) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		notify_ready();
 		update_status(d);
@@ -346,6 +347,24 @@ daemon_cleanup(struct daemon *d)
 	}
 }
 
+/*
+ * Temporary files of writes a crash (kill -9, power loss) interrupted:
+ * harmless, but they pile up and a private key's may hold key material.
+ * Only our exact temporary names, only with the state lock held, before
+ * anything of ours writes again.
+ */
+static void
+sweep_temps(const struct config *cfg, struct store *st)
+{
+	unsigned n = store_sweep_temps(st);
+
+	for (size_t i = 0; i < cfg->ncerts; i++)
+		n += install_sweep_temps(cfg->certs[i].output_dir, cfg->certs[i].name);
+	if (n > 0)
+		log_notice("removed %u temporary file%s left by an interrupted write", n,
+		    n == 1 ? "" : "s");
+}
+
 int
 daemon_run(const struct daemon_opts *o)
 {
@@ -356,7 +375,8 @@ daemon_run(const struct daemon_opts *o)
 	int rc = EXIT_RENEW_FAILED;
 
 	d.opts = o;
-	if (config_load(o->config_path, &d.cfg, err, sizeof(err)) < 0) {
+	if (config_load_ex(o->config_path, CONFIG_LOAD_HOST |
+	    (o->once ? CONFIG_LOAD_NO_CONTROL : 0), &d.cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return CONFIG_EXIT_INVALID;
 	}
@@ -365,6 +385,7 @@ daemon_run(const struct daemon_opts *o)
 		config_free(d.cfg);
 		return EXIT_UNAVAILABLE;
 	}
+	sweep_temps(d.cfg, d.store);
 	signal(SIGPIPE, SIG_IGN);
 	/* The default loop: hooks are reaped with ev_child, which needs it. */
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -408,8 +429,9 @@ daemon_run(const struct daemon_opts *o)
 		d.watchdog.data = &d;
 		ev_timer_start(d.loop, &d.watchdog);
 	}
-	log_notice("certfleetd %s: %zu certificates, %zu accounts, state in %s%s",
-	    CERTFLEET_VERSION, d.cfg->ncerts, d.cfg->naccounts, d.cfg->state_dir,
+	log_notice("certfleetd %s: %zu certificate%s, %zu account%s, state in %s%s",
+	    CERTFLEET_VERSION, d.cfg->ncerts, d.cfg->ncerts == 1 ? "" : "s", d.cfg->naccounts,
+	    d.cfg->naccounts == 1 ? "" : "s", d.cfg->state_dir,
 	    o->once ? " (one-shot run)" : "");
 	fleet_start(d.fleet);
 	notify_ready();

@@ -232,3 +232,27 @@ out:
 	free(rel);
 	return rc;
 }
+
+unsigned
+install_sweep_temps(const char *output_dir, const char *name)
+{
+	char *tmp = xasprintf("%s/live/.%s.tmp", output_dir, name);
+	char *archive = xasprintf("%s/archive/%s", output_dir, name);
+	struct stat st;
+	unsigned n;
+
+	/* install_lineage() makes it a symlink just before the switch; a
+	 * file or directory of that name is someone else's. */
+	n = sweep_atomic_temps(archive);
+	if (lstat(tmp, &st) == 0 && S_ISLNK(st.st_mode)) {
+		if (unlink(tmp) == 0) {
+			log_debug("removed %s, left by an interrupted switch", tmp);
+			n++;
+		} else {
+			log_warn("cannot remove %s: %s", tmp, strerror(errno));
+		}
+	}
+	free(tmp);
+	free(archive);
+	return n;
+}

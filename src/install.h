@@ -50,6 +50,14 @@ int install_lineage(const struct install_opts *o, const struct install_material 
  */
 int install_check_live(const char *output_dir, const char *name, char *err, size_t errlen);
 
+/*
+ * Removes what an interrupted install_lineage() of NAME leaves behind: the
+ * symlink live/.NAME.tmp and archive/NAME's atomic-write temporaries.
+ * Nothing else is touched.  Returns how many were removed.  For the start
+ * of the one daemon that owns the lineage.
+ */
+unsigned install_sweep_temps(const char *output_dir, const char *name);
+
 /* Paths of the live files, e.g. install_live_path(o, "fullchain.pem"). Caller frees. */
 char *install_live_path(const char *output_dir, const char *name, const char *file);
 

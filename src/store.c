@@ -756,3 +756,81 @@ out:
 	free(dir);
 	return to;
 }
+
+/* ---- temporaries left by a crash ---- */
+
+bool
+atomic_temp_name(const char *name)
+{
+	size_t len = strlen(name);
+	const char *suffix;
+
+	/* ".BASE.tmp.XXXXXXXXXXXX", BASE not empty: exactly what
+	 * atomic_write_file_ex() creates, and nothing an operator would. */
+	if (name[0] != '.' || len < 1 + 1 + 5 + 12)
+		return false;
+	suffix = name + len - 12;
+	if (strspn(suffix, "0123456789abcdef") != 12)
+		return false;
+	return strncmp(suffix - 5, ".tmp.", 5) == 0;
+}
+
+unsigned
+sweep_atomic_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!atomic_temp_name(e->d_name))
+			continue;
+		/* Only files: we never create anything else under such a name. */
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			log_debug("removed %s/%s, left by an interrupted write", dir, e->d_name);
+			n++;
+		} else {
+			log_warn("cannot remove %s/%s: %s", dir, e->d_name, strerror(errno));
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+unsigned
+store_sweep_temps(struct store *s)
+{
+	static const char *const kinds[] = { "accounts", "certs" };
+	unsigned n;
+
+	/* Without the lock another daemon may be writing them right now. */
+	if (s->readonly)
+		return 0;
+	n = sweep_atomic_temps(s->dir);
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		char *top = xasprintf("%s/%s", s->dir, kinds[k]);
+		DIR *d = opendir(top);
+		struct dirent *e;
+
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			char *sub;
+
+			if (!safe_name(e->d_name))
+				continue;
+			sub = xasprintf("%s/%s", top, e->d_name);
+			n += sweep_atomic_temps(sub);
+			free(sub);
+		}
+		if (d != NULL)
+			closedir(d);
+		free(top);
+	}
+	return n;
+}

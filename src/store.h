@@ -57,6 +57,17 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 #define AW_NO_FSYNC   0x2u
 int atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
     uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen);
+/* True for the names atomic_write_file_ex() gives its temporary files
+ * (".BASE.tmp." and 12 hex digits). */
+bool atomic_temp_name(const char *name);
+/* Removes the regular files in dir (not below) named like those
+ * temporaries: writes a crash interrupted.  Returns how many; each is
+ * logged at debug.  Only the owner of dir's writers may call it. */
+unsigned sweep_atomic_temps(const char *dir);
+/* The same for the whole state directory (its top, accounts/ and certs/
+ * entries); needs the lock (0 for a read-only store).  Call at start,
+ * before anything writes. */
+unsigned store_sweep_temps(struct store *s);
 /* fsync() of a directory. 0 ok. */
 int fsync_dir(const char *dir);
 /* mkdir -p with mode for each created component. 0 ok. */

@@ -210,7 +210,22 @@ static const struct bad_case bad_cases[] = {
 	{ "type-mapping.yaml", NULL, 0, NULL, NULL, 0,
 	  "2:3: accounts: expected a mapping of account names to accounts, got a list" },
 	{ "type-int.yaml", NULL, 0, NULL, NULL, 0,
-	  "1:15: max_inflight: expected an integer, got a string" },
+	  "1:15: max_inflight: expected an integer, got a string 'many'" },
+	/* What was found, named: a decimal is not "a string" to the reader. */
+	{ NULL, "max_inflight: 1.5\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got 1.5, a decimal" },
+	{ NULL, "max_inflight: -2e3\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got -2e3, a decimal" },
+	{ NULL, "max_inflight: abc\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got a string 'abc'" },
+	{ NULL, "max_inflight: \"12\"\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got a string '12'" },
+	{ NULL, "max_inflight: true\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got true, a boolean" },
+	{ NULL, "max_inflight: [1]\n", 0, NULL, NULL, 0,
+	  "1:15: max_inflight: expected an integer, got a list" },
+	{ NULL, ACCOUNT "    max_inflight: {a: 1}\n", 0, NULL, NULL, 0,
+	  "5:19: accounts.ca.max_inflight: expected an integer, got a mapping" },
 	{ "type-bool.yaml", NULL, 0, NULL, NULL, 0, "8:16: certificates[0].reuse_key: expected "
 	  "a boolean (true or false), got 'yes'" },
 	{ "cert-not-mapping.yaml", NULL, 0, NULL, NULL, 0, "6:5: certificates[0]: expected a "
@@ -248,6 +263,20 @@ static const struct bad_case bad_cases[] = {
 	{ NULL, ACCOUNT "defaults:\n  deploy_hook: {a: b}\n", 0, NULL, NULL, 0,
 	  "6:16: defaults.deploy_hook: expected a program and its arguments as a list, got a "
 	  "mapping" },
+	/* No shell runs a hook: one string with spaces is one program name. */
+	{ NULL, ACCOUNT "post_hook: systemctl reload nginx\n", 0, NULL, NULL, 0,
+	  "5:12: post_hook: 'systemctl reload nginx' is one string with spaces, but hooks "
+	  "run without a shell; write the program and its arguments as a list: "
+	  "[systemctl, reload, nginx]" },
+	{ NULL, ACCOUNT "defaults:\n  deploy_hook: \"/usr/bin/systemctl  reload\tnginx\"\n", 0,
+	  NULL, NULL, 0, "6:16: defaults.deploy_hook: '/usr/bin/systemctl  reload?nginx' is "
+	  "one string with spaces, but hooks run without a shell; write the program and its "
+	  "arguments as a list: [/usr/bin/systemctl, reload, nginx]" },
+	{ NULL, ACCOUNT "certificates:\n  - name: w\n    domains: [w.example.com]\n"
+	  "    challenge: {types: dns-01, dns01_hook: \"/usr/local/bin/dns --zone x\"}\n", 0,
+	  NULL, NULL, 0, "8:44: certificates[0].challenge.dns01_hook: '/usr/local/bin/dns "
+	  "--zone x' has spaces: dns01_hook is one program, run without a shell as PROGRAM "
+	  "add|remove RECORD VALUE; put other arguments in a script" },
 	{ "unknown-user.yaml", NULL, 0, NULL, NULL, 0,
 	  "6:10: defaults.owner: unknown user 'certfleet-no-such-user'" },
 	{ "unknown-group.yaml", NULL, 0, NULL, NULL, 0,
@@ -257,6 +286,22 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown-key-type-nohint.yaml", NULL, 0, NULL, NULL, 0, "5:15: accounts.ca.key_type: "
 	  "unknown key type 'ed25519'; expected ec-p256, ec-p384, rsa-2048, rsa-3072 or "
 	  "rsa-4096" },
+	/* A name pasted from a browser, and a tab YAML cannot indent with. */
+	{ NULL, ACCOUNT "certificates:\n  - name: api\n    domains: [https://api.example.org]\n",
+	  0, NULL, NULL, 0, "7:15: certificates[0].domains[0]: 'https://api.example.org' "
+	  "looks like a URL; write the host name only (api.example.org)" },
+	{ NULL, ACCOUNT "certificates:\n  - name: x\n    domains: [\"http://x.example.com/\"]\n",
+	  0, NULL, NULL, 0, "7:15: certificates[0].domains[0]: 'http://x.example.com/' "
+	  "looks like a URL; write the host name only (x.example.com)" },
+	{ NULL, ACCOUNT "certificates:\n  - name: x\n    domains: [\"https://x.example.com:8443/a\"]\n",
+	  0, NULL, NULL, 0, "7:15: certificates[0].domains[0]: 'https://x.example.com:8443/a' "
+	  "looks like a URL; write the host name only (x.example.com)" },
+	{ NULL, "accounts:\n\tca:\n", 0, NULL, NULL, 0,
+	  "2:1: YAML syntax error: tab characters are not allowed for indentation; indent "
+	  "with spaces" },
+	{ NULL, ACCOUNT "certificates:\n  - name: x\n\t  domains: [x.example.com]\n", 0, NULL,
+	  NULL, 0, "7:1: YAML syntax error: tab characters are not allowed for indentation; "
+	  "indent with spaces" },
 	{ "unknown-challenge.yaml", NULL, 0, NULL, NULL, 0, "8:25: certificates[0].challenge[1]: "
 	  "unknown challenge type 'http01'; did you mean 'http-01'?" },
 	{ "dup-challenge.yaml", NULL, 0, NULL, NULL, 0,
@@ -388,6 +433,171 @@ START_TEST(test_bad)
 	if (b->aux != NULL)
 		put(b->aux, b->aux_text, b->aux_mode);
 	load_err("c.yaml", b->expect);
+}
+END_TEST
+
+/*
+ * With CONFIG_LOAD_HOST and CONFIG_LOAD_CERTS (--check): what the machine must
+ * offer.  The test directory holds "file" (a regular file), "noexec"
+ * (0644), "bin/found" (0755) and "bin/plain" (0644); PATH is "@DIR@/bin:
+ * /nonexistent" while these load.
+ */
+struct host_case {
+	const char *text;     /* @DIR@ is the directory */
+	const char *expect;   /* after "FILE:", or NULL: must load */
+	bool per_cert;        /* only with CONFIG_LOAD_CERTS (not the daemon's start) */
+};
+
+#define CERT1 "certificates:\n  - name: w\n    domains: [w.example.com]\n"
+
+static const struct host_case host_cases[] = {
+	{ "state_dir: @DIR@/file\n",
+	  "1:12: state_dir: '@DIR@/file' exists and is not a directory", false },
+	{ "state_dir: @DIR@/file/sub/state\n",
+	  "1:12: state_dir: cannot create '@DIR@/file/sub/state': '@DIR@/file' is not a "
+	  "directory", false },
+	{ "state_dir: @DIR@/new/state\noutput_dir: @DIR@/out\ncontrol_socket: @DIR@/run/s\n"
+	  ACCOUNT CERT1, NULL, false },
+	{ "output_dir: @DIR@/file\n" ACCOUNT CERT1,
+	  "1:13: output_dir: '@DIR@/file' exists and is not a directory", true },
+	/* Not used by any certificate: not the daemon's concern. */
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\noutput_dir: @DIR@/file\n"
+	  ACCOUNT CERT1 "    output_dir: @DIR@/out\n", NULL, false },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\n" ACCOUNT CERT1
+	  "    output_dir: @DIR@/file/x\n", "10:17: certificates[0].output_dir: cannot create "
+	  "'@DIR@/file/x': '@DIR@/file' is not a directory", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\n" ACCOUNT
+	  "defaults:\n  output_dir: file\n" CERT1, "8:15: defaults.output_dir: '@DIR@/file' "
+	  "exists and is not a directory", true },
+	{ "control_socket: @DIR@/file/ctl.sock\n",
+	  "1:17: control_socket: '@DIR@/file' exists and is not a directory", false },
+	/* Hooks */
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: [@DIR@/missing]\n",
+	  "3:13: post_hook[0]: program '@DIR@/missing' does not exist", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: noexec\n",
+	  "3:12: post_hook: program 'noexec' is not in PATH (@DIR@/bin:/nonexistent); give "
+	  "its absolute path", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: ./noexec\n",
+	  "3:12: post_hook: program '@DIR@/noexec' is not executable: not a regular file "
+	  "with execute permission", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: [bin, x]\n",
+	  "3:13: post_hook[0]: program 'bin' is not in PATH (@DIR@/bin:/nonexistent); give "
+	  "its absolute path", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: [@DIR@/bin, x]\n",
+	  "3:13: post_hook[0]: program '@DIR@/bin' is a directory", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: [plain]\n",
+	  "3:13: post_hook[0]: program 'plain' is in PATH but not executable: Permission "
+	  "denied", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\n" ACCOUNT
+	  "defaults:\n  deploy_hook: [@DIR@/bin/found, --reload]\n" CERT1
+	  "    deploy_hook: [bin/plain]\n", "12:19: certificates[0].deploy_hook[0]: program "
+	  "'@DIR@/bin/plain' is not executable: not a regular file with execute permission", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\n" ACCOUNT CERT1
+	  "    challenge: {types: dns-01, dns01_hook: nsupdate-hook}\n",
+	  "10:44: certificates[0].challenge.dns01_hook: program 'nsupdate-hook' is not in PATH "
+	  "(@DIR@/bin:/nonexistent); give its absolute path", true },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: [found, x]\n" ACCOUNT
+	  "defaults:\n  deploy_hook: ./bin/found\n" CERT1
+	  "    challenge: {types: dns-01, dns01_hook: found}\n", NULL, false },
+};
+
+START_TEST(test_bad_host)
+{
+	const struct host_case *h = &host_cases[_i];
+	char *text = subst_dir(h->text), *p = tpath("c.yaml"), *bin = tpath("bin");
+	char *path = xasprintf("%s:/nonexistent", bin), *saved = NULL;
+	struct config *c = NULL;
+	char err[1024] = "";
+
+	if (getenv("PATH") != NULL)
+		saved = xstrdup(getenv("PATH"));
+	put("c.yaml", text, 0600);
+	put("file", "x\n", 0644);
+	put("noexec", "#!/bin/sh\n", 0644);
+	ck_assert_int_eq(mkdir(bin, 0755), 0);
+	put("bin/found", "#!/bin/sh\n", 0755);
+	put("bin/plain", "#!/bin/sh\n", 0644);
+	setenv("PATH", path, 1);
+	if (h->expect == NULL) {
+		ck_assert_msg(config_load_ex(p, CONFIG_LOAD_HOST | CONFIG_LOAD_CERTS, &c, err,
+		    sizeof(err)) == 0, "%s", err);
+		config_free(c);
+	} else {
+		char *e = subst_dir(h->expect), *want = xasprintf("%s:%s", p, e);
+
+		ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_HOST | CONFIG_LOAD_CERTS, &c, err,
+		    sizeof(err)), -1);
+		ck_assert_ptr_null(c);
+		ck_assert_str_eq(err, want);
+		/* The daemon leaves what one certificate needs to its preflight. */
+		if (h->per_cert) {
+			ck_assert_msg(config_load_ex(p, CONFIG_LOAD_HOST, &c, err, sizeof(err)) == 0,
+			    "%s", err);
+			config_free(c);
+		} else {
+			ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_HOST, &c, err, sizeof(err)),
+			    -1);
+		}
+		/* Without the flag the same inventory is only read. */
+		ck_assert_msg(config_load(p, &c, err, sizeof(err)) == 0, "%s", err);
+		config_free(c);
+		free(want);
+		free(e);
+	}
+	if (saved != NULL)
+		setenv("PATH", saved, 1);
+	free(saved);
+	free(path);
+	free(bin);
+	free(p);
+	free(text);
+}
+END_TEST
+
+/* --once makes no control socket: its directory is none of its business. */
+START_TEST(test_host_no_control)
+{
+	char *text = subst_dir("state_dir: @DIR@/s\ncontrol_socket: @DIR@/file/ctl.sock\n");
+	char *p = tpath("c.yaml"), err[1024] = "";
+	struct config *c = NULL;
+
+	put("c.yaml", text, 0600);
+	put("file", "x\n", 0644);
+	ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_HOST, &c, err, sizeof(err)), -1);
+	ck_assert_msg(config_load_ex(p, CONFIG_LOAD_HOST | CONFIG_LOAD_NO_CONTROL, &c, err,
+	    sizeof(err)) == 0, "%s", err);
+	config_free(c);
+	free(p);
+	free(text);
+}
+END_TEST
+
+/* A FIFO (a mistake, or an attack on a reload) is refused at once: open()
+ * must not wait for a writer.  Check's per-test timeout fails a hang. */
+START_TEST(test_fifo_inventory)
+{
+	struct config *c = NULL;
+	char err[512], *p = tpath("c.yaml"), *k = tpath("ca.hmac"), *want;
+
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_eq(config_load(p, &c, err, sizeof(err)), -1);
+	want = xasprintf("%s: cannot read: not a regular file (a FIFO)", p);
+	ck_assert_str_eq(err, want);
+	free(want);
+	ck_assert_int_eq(config_load("/dev/null", &c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/dev/null: cannot read: not a regular file (a character device)");
+	ck_assert_ptr_null(c);
+	/* The files it points at, too. */
+	ck_assert_int_eq(unlink(p), 0);
+	put_fixture("c.yaml", "hmac-file.yaml", 0600);
+	ck_assert_int_eq(mkfifo(k, 0600), 0);
+	ck_assert_int_eq(config_load(p, &c, err, sizeof(err)), -1);
+	want = xasprintf("%s:7:22: accounts.ca.eab.hmac_key_file: '%s' is not a regular file",
+	    p, k);
+	ck_assert_str_eq(err, want);
+	free(want);
+	free(k);
+	free(p);
 }
 END_TEST
 
@@ -764,6 +974,9 @@ static Suite *config_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
+	tcase_add_loop_test(tc, test_bad_host, 0, (int)ARRAY_SIZE(host_cases));
+	tcase_add_test(tc, test_host_no_control);
+	tcase_add_test(tc, test_fifo_inventory);
 	tcase_add_test(tc, test_many_and_dual);
 	tcase_add_test(tc, test_unreadable_inventory);
 	tcase_add_test(tc, test_error_one_line);

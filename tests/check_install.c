@@ -482,6 +482,77 @@ START_TEST(test_live_paths)
 }
 END_TEST
 
+/* TMPDIR/rel in one of a few static buffers: short-lived paths in a test. */
+static const char *
+in_tmp(const char *rel)
+{
+	static char bufs[4][256];
+	static unsigned next;
+	char *b = bufs[next++ % ARRAY_SIZE(bufs)];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, rel);
+	return b;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* What a crash in install_lineage() leaves is removed at the next start,
+ * and nothing that only looks like it. */
+START_TEST(test_sweep_temps)
+{
+	struct install_opts o = opts_make();
+	char err[256], *p;
+	int v;
+
+	ck_assert_msg(install(&o, 1, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(install_sweep_temps(tmpdir, "example.com"), 0);
+	/* The switch's link, made just before the rename, and a version's file
+	 * caught between create and rename. */
+	p = xasprintf("%s/live/.example.com.tmp", tmpdir);
+	ck_assert_int_eq(symlink("../archive/example.com/.live2", p), 0);
+	free(p);
+	p = xasprintf("%s/archive/example.com/.privkey2.pem.tmp.0a1b2c3d4e5f", tmpdir);
+	write_text(p, "half a key");
+	free(p);
+	/* Not ours: another lineage's link, a file under the link's name, a
+	 * version directory, a backup. */
+	p = xasprintf("%s/live/.other.tmp", tmpdir);
+	ck_assert_int_eq(symlink("x", p), 0);
+	free(p);
+	ck_assert_int_eq(mkdir(in_tmp("live/.shop.tmp"), 0755), 0);
+	write_text(in_tmp("archive/example.com/.cert1.pem.tmp"), "keep");
+	write_text(in_tmp("archive/example.com/cert1.pem.tmp.0a1b2c3d4e5f"),
+	    "keep");
+
+	ck_assert_uint_eq(install_sweep_temps(tmpdir, "example.com"), 2);
+	ck_assert_int_eq(count_prefixed(in_tmp("live"), ".example.com.tmp"), 0);
+	ck_assert_int_eq(count_prefixed(in_tmp("archive/example.com"),
+	    ".privkey2"), 0);
+	ck_assert_int_eq(count_prefixed(in_tmp("live"), ".other.tmp"), 1);
+	ck_assert_int_eq(count_prefixed(in_tmp("live"), ".shop.tmp"), 1);
+	ck_assert_int_eq(count_prefixed(in_tmp("archive/example.com"),
+	    ".cert1.pem.tmp"), 1);
+	ck_assert_int_eq(count_prefixed(in_tmp("archive/example.com"),
+	    "cert1.pem.tmp."), 1);
+	ck_assert_int_eq(count_prefixed(in_tmp("archive/example.com"),
+	    ".live1"), 1);
+	assert_live_is("example.com", 1);
+	ck_assert_msg(install(&o, 2, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 2);
+	assert_live_is("example.com", 2);
+	/* A lineage never installed: nothing there, nothing to do. */
+	ck_assert_uint_eq(install_sweep_temps(tmpdir, "never"), 0);
+}
+END_TEST
+
 static Suite *
 install_suite(void)
 {
@@ -498,6 +569,7 @@ install_suite(void)
 	tcase_add_test(tc, test_refuses_real_directory);
 	tcase_add_test(tc, test_check_live);
 	tcase_add_test(tc, test_live_paths);
+	tcase_add_test(tc, test_sweep_temps);
 	suite_add_tcase(s, tc);
 	return s;
 }

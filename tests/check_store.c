@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -830,6 +832,91 @@ START_TEST(test_cert_list)
 }
 END_TEST
 
+/* ---- temporaries left by a crash ---- */
+
+START_TEST(test_temp_names)
+{
+	static const char *const ours[] = { ".state.json.tmp.0123456789ab",
+		".key.pem.tmp.ffffffffffff", ".x.tmp.000000000000", ".a.tmp.b.tmp.abcdefabcdef" };
+	static const char *const not_ours[] = { "state.json.tmp.0123456789ab",
+		".state.json.tmp.0123456789AB", ".state.json.tmp.0123456789a",
+		".state.json.tmp.0123456789abc", ".tmp.0123456789ab", "..tmp.0123456789ab",
+		".state.json.tmp-0123456789ab", ".state.json.tmp.0123456789ag", ".example.com.tmp",
+		".state.json", "", "." };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
+		ck_assert_msg(atomic_temp_name(ours[i]), "%s", ours[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(not_ours); i++)
+		ck_assert_msg(!atomic_temp_name(not_ours[i]), "%s", not_ours[i]);
+}
+END_TEST
+
+/* A child killed in the middle of atomic_write_file() (SIGXFSZ at its first
+ * byte past the file size limit, before it can clean up) leaves the real
+ * temporary behind, whatever name atomic_write_file_ex() gives it. */
+static void
+crash_in_write(const char *path)
+{
+	pid_t child = fork();
+	int status;
+
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct rlimit one = { 1, 1 }, none = { 0, 0 };
+		char err[256], big[4096];
+
+		memset(big, 'k', sizeof(big));
+		signal(SIGXFSZ, SIG_DFL);
+		setrlimit(RLIMIT_CORE, &none);
+		setrlimit(RLIMIT_FSIZE, &one);
+		atomic_write_file(path, big, sizeof(big), 0600, (uid_t)-1, (gid_t)-1, err,
+		    sizeof(err));
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ, "status %d", status);
+}
+
+START_TEST(test_sweep_temps)
+{
+	static const char *const decoys[] = { "certs/w/state.json.tmp.0123456789ab",
+		"certs/w/.state.json.tmp.0123456789AB", "certs/w/.state.json.tmp.012345",
+		"certs/w/.notes", "accounts/ca/.key.pem.tmp", "certs/w/state.json" };
+	char err[512] = "";
+	struct store *s = NULL, *ro = NULL;
+
+	ck_assert_msg(store_open(tp("state"), &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(mkdir_p(tp("state/certs/w"), 0700), 0);
+	ck_assert_int_eq(mkdir_p(tp("state/accounts/ca"), 0700), 0);
+	crash_in_write(tp("state/certs/w/state.json"));
+	crash_in_write(tp("state/accounts/ca/key.pem"));
+	ck_assert_int_eq(count_prefixed(tp("state/certs/w"), ".state.json.tmp."), 1);
+	ck_assert_int_eq(count_prefixed(tp("state/accounts/ca"), ".key.pem.tmp."), 1);
+	spew(tp("state/.lock.tmp.a1b2c3d4e5f6"), "x");
+	for (size_t i = 0; i < ARRAY_SIZE(decoys); i++)
+		spew(tp("state/%s", decoys[i]), "keep");
+	/* Our names, but not files: nothing we would have made. */
+	ck_assert_int_eq(mkdir(tp("state/certs/w/.d.tmp.0123456789ab"), 0700), 0);
+	ck_assert_int_eq(symlink("state.json", tp("state/certs/w/.l.tmp.0123456789ab")), 0);
+
+	/* A read-only user (certfleetctl) never sweeps: a daemon may be writing. */
+	ck_assert_msg(store_open_readonly(tp("state"), &ro, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(store_sweep_temps(ro), 0);
+	store_close(ro);
+	ck_assert_uint_eq(store_sweep_temps(s), 3);
+	/* The crash's temporary is gone, the two look-alike decoys stay. */
+	ck_assert_int_eq(count_prefixed(tp("state/certs/w"), ".state.json.tmp."), 2);
+	ck_assert_int_eq(count_prefixed(tp("state/accounts/ca"), ".key.pem.tmp."), 0);
+	ck_assert_int_eq(access(tp("state/.lock.tmp.a1b2c3d4e5f6"), F_OK), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(decoys); i++)
+		ck_assert_str_eq(slurp(tp("state/%s", decoys[i])), "keep");
+	ck_assert_int_eq(access(tp("state/certs/w/.d.tmp.0123456789ab"), F_OK), 0);
+	ck_assert_int_eq(access(tp("state/certs/w/.l.tmp.0123456789ab"), F_OK), 0);
+	ck_assert_uint_eq(store_sweep_temps(s), 0);
+	store_close(s);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -869,6 +956,13 @@ store_suite(void)
 	tcase_add_test(tc, test_held);
 	tcase_add_test(tc, test_held_state);
 	tcase_add_test(tc, test_cert_list);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sweep");
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_temp_names);
+	tcase_add_test(tc, test_sweep_temps);
 	suite_add_tcase(s, tc);
 	return s;
 }
