@@ -119,27 +119,6 @@ int cfg_path(struct cfg_ctx *x, const struct ynode *n, const char *path, char **
 	return 0;
 }
 
-/* 0 when file is a regular file this user may execute, else -1 with
- * errno (EACCES for a file without the x bit, EISDIR for a directory). */
-static int executable(const char *file)
-{
-	struct stat st;
-
-	if (stat(file, &st) < 0)
-		return -1;
-	if (S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		return -1;
-	}
-	/* For root, access() passes X_OK on some systems whatever the
-	 * bits, and execve() then fails: no x bit at all is never runnable. */
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
-		errno = EACCES;
-		return -1;
-	}
-	return faccessat(AT_FDCWD, file, X_OK, AT_EACCESS);
-}
-
 /*
  * hooks.c runs a bare name with execvpe() in the daemon's environment:
  * the same search, PATH or (unset) the C library's default, so --check
@@ -148,36 +127,16 @@ static int executable(const char *file)
 static int program_in_path(struct cfg_ctx *x, const struct ynode *n, const char *path,
     const char *name)
 {
-	const char *env = getenv("PATH");
 	char defpath[256];
-	int found_errno = ENOENT;
+	const char *search = program_search_path(defpath, sizeof(defpath));
 
-	if (env == NULL) {
-		size_t need = confstr(_CS_PATH, defpath, sizeof(defpath));
-
-		if (need == 0 || need > sizeof(defpath))
-			snprintf(defpath, sizeof(defpath), "/bin:/usr/bin");
-		env = defpath;
-	}
-	for (const char *p = env;; p++) {
-		size_t l = strcspn(p, ":");
-		char *file = xasprintf("%.*s%s%s", (int)l, p, l ? "/" : "", name);
-		int rc = executable(file);
-
-		if (rc < 0 && errno != ENOENT && errno != ENOTDIR)
-			found_errno = errno;
-		free(file);
-		if (rc == 0)
-			return 0;
-		p += l;
-		if (*p == '\0')
-			break;
-	}
-	if (found_errno != ENOENT)
+	if (program_find(name, search) == 0)
+		return 0;
+	if (errno != ENOENT)
 		return cfg_error(x, n, path, "program '%s' is in PATH but not executable: %s",
-		    name, strerror(found_errno));
+		    name, strerror(errno));
 	return cfg_error(x, n, path, "program '%s' is not in PATH (%s); give its absolute "
-	    "path", name, env);
+	    "path", name, search);
 }
 
 int cfg_program(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
@@ -198,7 +157,7 @@ int cfg_program(struct cfg_ctx *x, const struct ynode *n, const char *path, char
 	}
 	if (cfg_path(x, n, path, &s) < 0)
 		return -1;
-	if ((x->flags & CONFIG_LOAD_CERTS) && executable(s) < 0) {
+	if ((x->flags & CONFIG_LOAD_CERTS) && program_executable(s) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			cfg_error(x, n, path, "program '%s' does not exist", s);
 		else if (errno == EISDIR)

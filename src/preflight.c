@@ -18,60 +18,30 @@
 #include "preflight.h"
 #include "util.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static int
-check_exec_file(const char *path, const char *argv0, const char *what, char *err,
-    size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "%s %s: %s", what, argv0, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s %s: not a regular file", what, argv0);
-		return -1;
-	}
-	if (access(path, X_OK) < 0) {
-		snprintf(err, errlen, "%s %s: not executable (%s)", what, argv0, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 int
 preflight_program(const char *argv0, const char *what, char *err, size_t errlen)
 {
-	const char *path, *p, *end;
-	struct stat st;
+	char defpath[256];
+	const char *search = program_search_path(defpath, sizeof(defpath));
 
 	if (argv0 == NULL || *argv0 == '\0') {
 		snprintf(err, errlen, "%s: empty program name", what);
 		return -1;
 	}
-	if (strchr(argv0, '/') != NULL)
-		return check_exec_file(argv0, argv0, what, err, errlen);
-	if ((path = getenv("PATH")) == NULL || *path == '\0')
-		path = DEFAULT_PATH;
-	for (p = path; ; p = end + 1) {
-		char *cand;
-		size_t l;
-
-		end = strchr(p, ':');
-		l = end ? (size_t)(end - p) : strlen(p);
-		cand = l ? xasprintf("%.*s/%s", (int)l, p, argv0) : xasprintf("./%s", argv0);
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-			free(cand);
-			return 0;
-		}
-		free(cand);
-		if (end == NULL)
-			break;
-	}
-	snprintf(err, errlen, "%s %s: no executable of that name in PATH (%s)", what, argv0,
-	    path);
+	if (program_find(argv0, search) == 0)
+		return 0;
+	if (strchr(argv0, '/') != NULL && errno == EISDIR)
+		snprintf(err, errlen, "%s %s: a directory, not a program", what, argv0);
+	else if (strchr(argv0, '/') != NULL && errno == EACCES)
+		snprintf(err, errlen, "%s %s: not executable", what, argv0);
+	else if (strchr(argv0, '/') != NULL)
+		snprintf(err, errlen, "%s %s: %s", what, argv0, strerror(errno));
+	else if (errno == ENOENT)
+		snprintf(err, errlen, "%s %s: no executable of that name in PATH (%s)", what,
+		    argv0, search);
+	else
+		snprintf(err, errlen, "%s %s: in PATH but not executable: %s", what, argv0,
+		    strerror(errno));
 	return -1;
 }
 

@@ -614,3 +614,65 @@ double random_unit(void)
 	/* Top 53 bits: every double in [0,1) on the 2^-53 grid, never 1.0. */
 	return (double)(r >> 11) * 0x1.0p-53;
 }
+
+/* ---- programs (hooks) ---- */
+
+int
+program_executable(const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
+	/* For root, access() passes X_OK on some systems whatever the bits,
+	 * and execve() then fails: no x bit at all is never runnable. */
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+		errno = EACCES;
+		return -1;
+	}
+	return faccessat(AT_FDCWD, file, X_OK, AT_EACCESS);
+}
+
+const char *
+program_search_path(char *buf, size_t len)
+{
+	const char *env = getenv("PATH");
+	size_t need;
+
+	if (env != NULL)
+		return env;
+	/* execvpe()'s default when PATH is unset. */
+	need = confstr(_CS_PATH, buf, len);
+	if (need == 0 || need > len)
+		snprintf(buf, len, "/bin:/usr/bin");
+	return buf;
+}
+
+int
+program_find(const char *name, const char *search)
+{
+	int found_errno = ENOENT;
+
+	if (strchr(name, '/') != NULL)
+		return program_executable(name);
+	for (const char *p = search;; p++) {
+		size_t l = strcspn(p, ":");
+		char *file = xasprintf("%.*s%s%s", (int)l, p, l ? "/" : "", name);
+		int rc = program_executable(file);
+
+		if (rc < 0 && errno != ENOENT && errno != ENOTDIR)
+			found_errno = errno;
+		free(file);
+		if (rc == 0)
+			return 0;
+		p += l;
+		if (*p == '\0')
+			break;
+	}
+	errno = found_errno;
+	return -1;
+}

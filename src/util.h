@@ -91,4 +91,20 @@ size_t edit_distance(const char *a, const char *b);
 /* Uniform random double in [0,1) from the OS CSPRNG-seeded PRNG. */
 double random_unit(void);
 
+/*
+ * Hook programs, found the way hooks.c runs them (execvpe, no shell).
+ * program_executable: 0 when file is a regular file with an x bit that
+ * this user may execute, else -1 with errno (EISDIR for a directory,
+ * EACCES without execute permission, ENOENT, ...).
+ * program_search_path: PATH, or (unset) the C library's default written
+ * into buf.
+ * program_find: a name with a slash is checked as it is; a bare name is
+ * looked up in search (a PATH value).  0 when runnable; -1 with errno
+ * ENOENT when no such file exists, or the errno of a file found but not
+ * runnable.
+ */
+int program_executable(const char *file);
+const char *program_search_path(char *buf, size_t len);
+int program_find(const char *name, const char *search);
+
 #endif

@@ -81,7 +81,7 @@ START_TEST(test_program)
 	ck_assert_int_eq(preflight_program("sh", "post hook", err, sizeof(err)), 0);
 
 	ck_assert_int_eq(preflight_program(tmpdir, "deploy hook", err, sizeof(err)), -1);
-	ck_assert_err_has(err, "not a regular file");
+	ck_assert_err_has(err, "a directory, not a program");
 	ck_assert_int_eq(preflight_program("/nonexistent/hook", "deploy hook", err, sizeof(err)),
 	    -1);
 	ck_assert_str_eq(err, "deploy hook /nonexistent/hook: No such file or directory");
