@@ -415,6 +415,178 @@ START_TEST(test_live_paths)
 }
 END_TEST
 
+
+/* ---- certbot lineages ---- */
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* certbot's layout for NAME: archive versions 1..v (text as material_make
+ * writes it), live/NAME a directory of links to version v plus README,
+ * and renewal/NAME.conf. */
+static void
+certbot_lineage(const char *name, int v)
+{
+	char *arch = xasprintf("%s/archive/%s", tmpdir, name);
+	char *live = xasprintf("%s/live/%s", tmpdir, name);
+	char *ren = xasprintf("%s/renewal", tmpdir);
+	char *p;
+
+	ck_assert_int_eq(mkdir_p(arch, 0700), 0);
+	ck_assert_int_eq(mkdir_p(live, 0755), 0);
+	ck_assert_int_eq(mkdir_p(ren, 0755), 0);
+	for (int k = 1; k <= v; k++) {
+		for (int i = 0; i < 4; i++) {
+			char text[64];
+			snprintf(text, sizeof(text), "%s of version %d\n", files[i], k);
+			p = xasprintf("%s/%s%d.pem", arch, files[i], k);
+			write_text(p, text);
+			free(p);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		char *target = xasprintf("../../archive/%s/%s%d.pem", name, files[i], v);
+		p = xasprintf("%s/%s.pem", live, files[i]);
+		ck_assert_int_eq(symlink(target, p), 0);
+		free(p);
+		free(target);
+	}
+	p = xasprintf("%s/README", live);
+	write_text(p, "This directory contains your keys and certificates.\n");
+	free(p);
+	p = xasprintf("%s/%s.conf", ren, name);
+	write_text(p, "[renewalparams]\n");
+	free(p);
+	free(arch);
+	free(live);
+	free(ren);
+}
+
+START_TEST(test_certbot_adopted)
+{
+	struct install_opts o = opts_make();
+	char err[512], why[256];
+	int v, cur;
+	char *p;
+
+	certbot_lineage("example.com", 2);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_CERTBOT);
+	ck_assert_int_eq(cur, 2);
+	/* Readers see certbot's version 2 until the switch... */
+	p = install_read_live(tmpdir, "example.com", "fullchain.pem", NULL);
+	ck_assert_str_eq(p, "fullchain of version 2\n");
+	free(p);
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	/* ...and version 3, written after certbot's, in certfleet's layout. */
+	ck_assert_int_eq(v, 3);
+	assert_live_is("example.com", 3);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_CERTFLEET);
+	ck_assert_int_eq(cur, 3);
+	/* certbot's archive is kept; its old links and the exchange's
+	 * temporary name are gone; certbot no longer renews it. */
+	p = xasprintf("%s/archive/example.com/privkey2.pem", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	free(p);
+	ck_assert_int_eq(count_prefixed(p = xasprintf("%s/live", tmpdir), ".e"), 0);
+	free(p);
+	p = xasprintf("%s/renewal/example.com.conf", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	free(p);
+	p = xasprintf("%s/renewal/example.com.conf.certfleet", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	free(p);
+	/* The next renewal is an ordinary one. */
+	ck_assert_msg(install(&o, 4, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 4);
+	assert_live_is("example.com", 4);
+}
+END_TEST
+
+/* A crash right after the exchange left certbot's old links at the
+ * temporary name: the next install clears them and proceeds. */
+START_TEST(test_certbot_crash_after_exchange)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+	char *live = xasprintf("%s/live/example.com", tmpdir);
+	char *tmp = xasprintf("%s/live/.example.com.tmp", tmpdir);
+
+	certbot_lineage("example.com", 1);
+	/* The state after the exchange: the link live, the directory aside. */
+	ck_assert_int_eq(rename(live, tmp), 0);
+	{
+		char *vdir = xasprintf("%s/archive/example.com/.live2", tmpdir);
+		ck_assert_int_eq(mkdir_p(vdir, 0755), 0);
+		free(vdir);
+	}
+	ck_assert_int_eq(symlink("../archive/example.com/.live2", live), 0);
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 3);
+	assert_live_is("example.com", 3);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	free(live);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(test_certbot_not_quite)
+{
+	struct install_opts o = opts_make();
+	char err[512], why[256];
+	int v, cur;
+	char *live = xasprintf("%s/live/example.com", tmpdir), *p;
+
+	/* An operator's extra file: taking over would delete it. */
+	certbot_lineage("example.com", 2);
+	p = xasprintf("%s/extra.pem", live);
+	write_text(p, "mine");
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_msg(strstr(why, "extra.pem") != NULL, "%s", why);
+	ck_assert_int_eq(install(&o, 3, &v, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not a symbolic link made by certfleet") != NULL, "%s", err);
+	unlink(p);
+	free(p);
+	/* Links of two versions. */
+	p = xasprintf("%s/privkey.pem", live);
+	unlink(p);
+	ck_assert_int_eq(symlink("../../archive/example.com/privkey1.pem", p), 0);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_msg(strstr(why, "same certbot version") != NULL, "%s", why);
+	/* A link missing. */
+	unlink(p);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_msg(strstr(why, "lacks some of") != NULL, "%s", why);
+	/* A dangling link (its archive file is gone). */
+	ck_assert_int_eq(symlink("../../archive/example.com/privkey7.pem", p), 0);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	free(p);
+	/* A symbolic link somewhere else. */
+	p = xasprintf("%s/live/other", tmpdir);
+	ck_assert_int_eq(symlink("/etc", p), 0);
+	ck_assert_int_eq(install_live_kind(tmpdir, "other", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_int_eq(install_live_kind(tmpdir, "absent", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_ABSENT);
+	ck_assert_str_eq(install_live_kind_name(INSTALL_LIVE_CERTBOT), "certbot");
+	free(p);
+	free(live);
+}
+END_TEST
+
 static Suite *
 install_suite(void)
 {
@@ -430,6 +602,9 @@ install_suite(void)
 	tcase_add_test(tc, test_stray_version_skipped);
 	tcase_add_test(tc, test_refuses_real_directory);
 	tcase_add_test(tc, test_live_paths);
+	tcase_add_test(tc, test_certbot_adopted);
+	tcase_add_test(tc, test_certbot_crash_after_exchange);
+	tcase_add_test(tc, test_certbot_not_quite);
 	suite_add_tcase(s, tc);
 	return s;
 }
