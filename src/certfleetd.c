@@ -20,10 +20,11 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: certfleetd [-c FILE] [--once | --check] [-v] [-q] [--log-style=auto|journal|plain]\n"
+	    "usage: certfleetd [-c FILE] [--once [--force] | --check] [-v] [-q] [--log-style=auto|journal|plain]\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
 	    "      --once          issue what is missing, renew what is due, then exit\n"
 	    "                      (0 only when every certificate succeeded)\n"
+	    "      --force         with --once: renew every certificate, due or not\n"
 	    "      --check         validate the inventory and exit (78 when invalid)\n"
 	    "  -v, --verbose       more detail (repeat for debug)\n"
 	    "  -q, --quiet         warnings and errors only\n"
@@ -36,6 +37,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"once", no_argument, NULL, 'o'},
+		{"force", no_argument, NULL, 'f'},
 		{"check", no_argument, NULL, 'k'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -44,7 +46,7 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon_opts o = {DEFAULT_CONFIG, false};
+	struct daemon_opts o = {DEFAULT_CONFIG, false, false};
 	enum log_style style = LOG_STYLE_AUTO;
 	int level = LOG_INFO, ch;
 	bool check = false;
@@ -53,6 +55,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': o.config_path = optarg; break;
 		case 'o': o.once = true; break;
+		case 'f': o.force = true; break;
 		case 'k': check = true; break;
 		case 'v': level = level < LOG_DEBUG ? LOG_DEBUG : level; break;
 		case 'q': level = LOG_WARNING; break;
@@ -75,6 +78,11 @@ main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 64;
+	}
+	if (o.force && !o.once) {
+		fprintf(stderr, "certfleetd: --force needs --once (a running daemon renews on "
+		    "demand with certfleetctl renew --force)\n");
 		return 64;
 	}
 	log_init("certfleetd", level, style);
