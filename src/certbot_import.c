@@ -202,7 +202,7 @@ static char *hook_script(const char *config_dir, const char *kind, const char *l
 		return NULL;
 	if (dir)
 		buf_appendf(&b, "for h in %s/renewal-hooks/%s/*; do case $h in *~) continue;; "
-		    "esac; [ -f \"$h\" ] && [ -x \"$h\" ] && \"$h\"; done", config_dir, kind);
+		    "esac; if [ -f \"$h\" ] && [ -x \"$h\" ]; then \"$h\"; fi; done", config_dir, kind);
 	if (!unset(line))
 		buf_appendf(&b, "%s%s", dir ? "; " : "", line);
 	return buf_steal(&b, NULL);
@@ -559,11 +559,12 @@ emit:
 		goto out;
 	}
 	buf_append(&im->certs, e.data, e.len);
-	for (size_t i = 0; i < notes.n; i++)
-		ycomment(&im->certs, "    ", notes.v[i]);
 	buf_appendf(&im->certs, "  - name: ");
 	yq(&im->certs, name);
-	buf_appendf(&im->certs, "\n    domains: [");
+	buf_appendf(&im->certs, "\n");
+	for (size_t i = 0; i < notes.n; i++)
+		ycomment(&im->certs, "    ", notes.v[i]);
+	buf_appendf(&im->certs, "    domains: [");
 	/* The subject CN first, as certbot ordered it. */
 	{
 		struct strlist names = {0};
@@ -710,10 +711,14 @@ int certbot_import(const struct certbot_import_opts *o, char **yaml, size_t *nce
 			buf_appendf(&out, "    contact: ");
 			yq(&out, a->contact);
 			buf_appendf(&out, "\n");
+		} else if (o->contact) {
+			buf_appendf(&out, "    contact: ");
+			yq(&out, o->contact);
+			buf_appendf(&out, "\n");
 		} else {
-			ycomment(&out, "    ", "certbot kept no contact for this account; certfleet "
-			    "sends it only if it ever registers a new account");
-			buf_appendf(&out, "    contact: \"mailto:root@localhost\"\n");
+			ycomment(&out, "    ", "certbot kept no contact for this account (REPLACE it, or "
+			    "give --contact): certfleet sends it only if it registers a new account");
+			buf_appendf(&out, "    contact: \"mailto:hostmaster@example.invalid\"\n");
 		}
 		if (a->dir) {
 			ycomment(&out, "    ", "certbot's account: its key and URL are copied into "

@@ -17,6 +17,7 @@
 struct certbot_import_opts {
 	const char *config_dir;     /* certbot's --config-dir, e.g. /etc/letsencrypt */
 	const char *ca_bundle;      /* written as every account's ca_bundle; NULL: none */
+	const char *contact;        /* "mailto:..." for accounts certbot kept none for */
 };
 
 /*

@@ -53,7 +53,7 @@ usage(FILE *out)
 	    "  account list [--json]\n"
 	    "  account rollover ACCOUNT              replace the account key\n"
 	    "  account deactivate ACCOUNT --yes      deactivate at the CA (permanent)\n"
-	    "  import-certbot [--config-dir DIR] [--write FILE]\n"
+	    "  import-certbot [--config-dir DIR] [--write FILE] [--contact EMAIL]\n"
 	    "                                        inventory from certbot's configuration\n"
 	    "options:\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
@@ -437,12 +437,14 @@ static int
 cmd_import_certbot(struct ctl *x, int argc, char **argv)
 {
 	static const struct option lo[] = { {"config-dir", required_argument, NULL, 'd'},
-		{"write", required_argument, NULL, 'w'}, {0, 0, 0, 0} };
-	struct certbot_import_opts o = { "/etc/letsencrypt", NULL };
+		{"write", required_argument, NULL, 'w'}, {"contact", required_argument, NULL, 'm'},
+		{0, 0, 0, 0} };
+	struct certbot_import_opts o = { "/etc/letsencrypt", NULL, NULL };
+	char *contact = NULL;
 	const char *out = NULL, *bundle = getenv("REQUESTS_CA_BUNDLE");
 	char err[1024], *yaml = NULL;
 	size_t ncerts = 0, naccts = 0;
-	int ch;
+	int ch, rc;
 
 	(void)x;
 	while ((ch = next_opt(argc, argv, lo)) != -1) {
@@ -450,15 +452,25 @@ cmd_import_certbot(struct ctl *x, int argc, char **argv)
 			o.config_dir = optarg;
 		else if (ch == 'w')
 			out = optarg;
-		else
+		else if (ch == 'm' && contact == NULL)
+			contact = strncasecmp(optarg, "mailto:", 7) == 0 ? xstrdup(optarg) :
+			    xasprintf("mailto:%s", optarg);
+		else {
+			free(contact);
 			return CTL_EXIT_USAGE;
+		}
 	}
-	if (optind != argc)
+	o.contact = contact;
+	if (optind != argc) {
+		free(contact);
 		return fail(CTL_EXIT_USAGE, "usage: certfleetctl import-certbot [--config-dir DIR] "
-		    "[--write FILE]");
+		    "[--write FILE] [--contact EMAIL]");
+	}
 	if (bundle != NULL && *bundle != '\0')
 		o.ca_bundle = bundle;
-	if (certbot_import(&o, &yaml, &ncerts, &naccts, err, sizeof(err)) < 0)
+	rc = certbot_import(&o, &yaml, &ncerts, &naccts, err, sizeof(err));
+	free(contact);
+	if (rc < 0)
 		return fail(CTL_EXIT_FAILED, "%s", err);
 	if (out == NULL) {
 		fputs(yaml, stdout);
