@@ -447,7 +447,6 @@ static int import_lineage(struct import *im, const char *name, const char *path,
 		fatal = xasprintf("%s has no server or account in [renewalparams]", path);
 		goto emit;
 	}
-	a = account_get(im, server, account);
 	if (lineage_cert(cd, name, &c, &ci, &from) < 0) {
 		fatal = xasprintf("cannot read the current certificate (%s)", from);
 		goto emit;
@@ -558,6 +557,8 @@ emit:
 		rc = 0;
 		goto out;
 	}
+	/* Only accounts that an imported certificate uses. */
+	a = account_get(im, server, account);
 	buf_append(&im->certs, e.data, e.len);
 	buf_appendf(&im->certs, "  - name: ");
 	yq(&im->certs, name);
