@@ -521,7 +521,11 @@ static int import_lineage(struct import *im, const char *name, const char *path,
 		strlist_add(&notes, n);
 		free(n);
 	}
-	deploy = hook_script(cd, "deploy", conf_get(&c, "renewalparams", "renew_hook"));
+	/* certbot keeps --deploy-hook under its old name, renew_hook. */
+	v = conf_get(&c, "renewalparams", "renew_hook");
+	if (unset(v))
+		v = conf_get(&c, "renewalparams", "deploy_hook");
+	deploy = hook_script(cd, "deploy", v);
 	post = hook_script(cd, "post", conf_get(&c, "renewalparams", "post_hook"));
 	if (post != NULL) {
 		bool seen = false;

@@ -10,7 +10,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "install.h"
@@ -587,6 +589,82 @@ START_TEST(test_certbot_not_quite)
 }
 END_TEST
 
+/*
+ * The one-time conversion never leaves live/NAME/fullchain.pem missing: a
+ * reader opening it by path in a loop (as a web server reloading does)
+ * while certbot lineages are converted again and again never fails.
+ * Each round puts a certbot directory back in place with an exchange of
+ * its own (the reader must not see a gap there either), then installs.
+ */
+START_TEST(test_certbot_conversion_atomic)
+{
+	struct install_opts o = opts_make();
+	char *path = xasprintf("%s/live/example.com/fullchain.pem", tmpdir);
+	char *live = xasprintf("%s/live/example.com", tmpdir);
+	char *stage = xasprintf("%s/live/.example.com.stage", tmpdir);
+	char err[512];
+	int fds[2], v, rounds = 60;
+	long misses = -1, reads = 0;
+	pid_t pid;
+
+	certbot_lineage("example.com", 1);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		long n[2] = { 0, 0 };
+
+		close(fds[0]);
+		/* Until the parent creates the stop directory. */
+		while (access(stage, F_OK) != 0) {
+			int fd = open(path, O_RDONLY);
+			if (fd < 0)
+				n[0]++;
+			else
+				close(fd);
+			n[1]++;
+		}
+		ck_assert_int_eq(write(fds[1], n, sizeof(n)), (ssize_t)sizeof(n));
+		_exit(0);
+	}
+	close(fds[1]);
+	for (int r = 0; r < rounds; r++) {
+		ck_assert_msg(install(&o, 2 + 2 * r, &v, err, sizeof(err)) == 0, "%s", err);
+		/* Back to a certbot directory of links to the version just
+		 * written, swapped in atomically. */
+		char *d = xasprintf("%s.cb", stage);
+		ck_assert_int_eq(mkdir(d, 0755), 0);
+		for (int i = 0; i < 4; i++) {
+			char *t = xasprintf("../../archive/example.com/%s%d.pem", files[i], v);
+			char *l = xasprintf("%s/%s.pem", d, files[i]);
+			ck_assert_int_eq(symlink(t, l), 0);
+			free(t);
+			free(l);
+		}
+		ck_assert_int_eq(renameat2(AT_FDCWD, d, AT_FDCWD, live, RENAME_EXCHANGE), 0);
+		ck_assert_int_eq(unlink(d), 0);
+		free(d);
+	}
+	/* The stop signal for the reader. */
+	ck_assert_int_eq(mkdir(stage, 0755), 0);
+	{
+		long n[2];
+		ck_assert_int_eq(read(fds[0], n, sizeof(n)), (ssize_t)sizeof(n));
+		misses = n[0];
+		reads = n[1];
+	}
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	rmdir(stage);
+	ck_assert_msg(reads > 0, "the reader never ran");
+	ck_assert_msg(misses == 0, "%ld of %ld opens of %s failed during the conversions",
+	    misses, reads, path);
+	free(path);
+	free(live);
+	free(stage);
+}
+END_TEST
+
 static Suite *
 install_suite(void)
 {
@@ -605,6 +683,7 @@ install_suite(void)
 	tcase_add_test(tc, test_certbot_adopted);
 	tcase_add_test(tc, test_certbot_crash_after_exchange);
 	tcase_add_test(tc, test_certbot_not_quite);
+	tcase_add_test(tc, test_certbot_conversion_atomic);
 	suite_add_tcase(s, tc);
 	return s;
 }
