@@ -180,4 +180,17 @@ assert_eq 0 $? "--once exits 0"
 assert_eq $((orders + 2)) "$(count new-order)" "no newOrder"
 assert_eq "$accounts" "$(count new-account)" "still no account created"
 
+echo "== an adopted account the CA does not know is not replaced by a new registration"
+acct_dir=$(sed -n 's/^ *certbot_account: "\(.*\)"$/\1/p' "$WORK/inv.yaml")
+cp -a "$acct_dir" "$WORK/unknown-account"
+cp "$TOP/tests/data/crypto/jwk-rsa2048.json" "$WORK/unknown-account/private_key.json"
+sed -e "s|certbot_account: \".*\"|certbot_account: \"$WORK/unknown-account\"|" \
+    -e "s|^state_dir: .*|state_dir: $WORK/state-unknown|" "$WORK/inv.yaml" > "$WORK/inv-unknown.yaml"
+chmod 600 "$WORK/inv-unknown.yaml"
+"$CERTFLEETD" --once --force -c "$WORK/inv-unknown.yaml" > "$WORK/run4.log" 2>&1
+assert_eq 1 $? "--once fails"
+assert_contains "$WORK/run4.log" "the account adopted from certbot \($WORK/unknown-account\) is not known to $PEBBLE_DIR_URL" "it says the CA does not know the account"
+assert_eq "$accounts" "$(count new-account)" "no account created in Pebble"
+assert_eq $((orders + 2)) "$(count new-order)" "and no order"
+
 finish
