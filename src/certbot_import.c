@@ -390,33 +390,74 @@ static bool handled(const char *k)
 	return false;
 }
 
-/* The key_type of the lineage: certbot's settings, else its current key. */
-static const char *key_type_of(const struct conf *c, struct strlist *notes)
+/* The type of the lineage's current key (the conf's privkey path, else
+ * live/NAME/privkey.pem); -1 when it cannot be read. */
+static int current_key_type(const char *config_dir, const char *name, const struct conf *c)
+{
+	const char *path = conf_get(c, "", "privkey");
+	char *p = path ? xstrdup(path) : xasprintf("%s/live/%s/privkey.pem", config_dir, name);
+	char *pem = NULL;
+	size_t len = 0;
+	privkey_t *k = NULL;
+	int t = -1;
+
+	if (read_file(p, &pem, &len, CONF_MAX) < 0) {
+		free(p);
+		p = xasprintf("%s/live/%s/privkey.pem", config_dir, name);
+		if (read_file(p, &pem, &len, CONF_MAX) < 0)
+			goto out;
+	}
+	if ((k = privkey_from_pem(pem, len)) != NULL)
+		t = (int)privkey_type(k);
+out:
+	privkey_free(k);
+	free_secret(pem, len);
+	free(p);
+	return t;
+}
+
+/*
+ * The key_type of the lineage: certbot's key_type with rsa_key_size or
+ * elliptic_curve; where those are absent (older certbots) or name a key
+ * certfleet does not have, the type of the current key, so the lineage
+ * can be adopted as it is.
+ */
+static const char *key_type_of(const struct conf *c, int current, struct strlist *notes)
 {
 	const char *kt = conf_get(c, "renewalparams", "key_type");
 	const char *bits = conf_get(c, "renewalparams", "rsa_key_size");
 	const char *curve = conf_get(c, "renewalparams", "elliptic_curve");
+	const char *fallback = current >= 0 ? key_type_name((enum key_type)current) : "ec-p256";
+	char *n;
 
 	if (!unset(kt) && strcasecmp(kt, "ecdsa") == 0) {
 		if (unset(curve) || strcmp(curve, "secp256r1") == 0)
 			return "ec-p256";
 		if (strcmp(curve, "secp384r1") == 0)
 			return "ec-p384";
-		strlist_add(notes, "certbot elliptic_curve is not P-256 or P-384; using ec-p384");
-		return "ec-p384";
-	}
-	if (unset(kt) || strcasecmp(kt, "rsa") == 0) {
+		n = xasprintf("certbot elliptic_curve %s is not supported (P-256 or P-384); using "
+		    "%s", curve, fallback);
+	} else if (!unset(kt) && strcasecmp(kt, "rsa") == 0) {
 		if (unset(bits) || strcmp(bits, "2048") == 0)
 			return "rsa-2048";
 		if (strcmp(bits, "3072") == 0)
 			return "rsa-3072";
 		if (strcmp(bits, "4096") == 0)
 			return "rsa-4096";
-		strlist_add(notes, "certbot rsa_key_size is not 2048, 3072 or 4096; using rsa-4096");
-		return "rsa-4096";
+		n = xasprintf("certbot rsa_key_size %s is not supported (2048, 3072 or 4096); "
+		    "using %s", bits, fallback);
+	} else if (unset(kt)) {
+		/* No note: this is what certbot itself would renew with. */
+		if (current >= 0)
+			return fallback;
+		n = xasprintf("certbot names no key_type and the current key cannot be read; "
+		    "using %s", fallback);
+	} else {
+		n = xasprintf("certbot key_type %s is not rsa or ecdsa; using %s", kt, fallback);
 	}
-	strlist_add(notes, "certbot key_type is not rsa or ecdsa; using ec-p256");
-	return "ec-p256";
+	strlist_add(notes, n);
+	free(n);
+	return fallback;
 }
 
 /*
@@ -590,7 +631,7 @@ emit:
 	buf_appendf(&im->certs, "]\n    account: %s\n", a->name);
 	{
 		struct strlist kn = {0};
-		const char *kt = key_type_of(&c, &kn);
+		const char *kt = key_type_of(&c, current_key_type(cd, name, &c), &kn);
 		for (size_t i = 0; i < kn.n; i++)
 			ycomment(&im->certs, "    ", kn.v[i]);
 		strlist_free(&kn);

@@ -256,9 +256,23 @@ START_TEST(test_import_unmappable_values)
 	yaml = import(&ncerts, &naccts);
 	ck_assert_ptr_nonnull(strstr(yaml, "# certbot renew_before_expiry = a fortnight is not "
 	    "understood"));
-	ck_assert_ptr_nonnull(strstr(yaml, "# certbot key_type is not rsa or ecdsa"));
+	ck_assert_ptr_nonnull(strstr(yaml, "# certbot key_type ed25519 is not rsa or ecdsa; "
+	    "using rsa-3072\n    key_type: rsa-3072\n"));
 	ck_assert_ptr_nonnull(strstr(yaml, "webroot: \"/srv/www\"}"));
 	config_free(load(yaml));
+	free(yaml);
+	free(text);
+	free(p);
+
+	/* No key_type at all (older certbots): the current key's, P-384 for
+	 * api, without a note. */
+	p = xasprintf("%s/renewal/api.conf", tmpdir);
+	text = xasprintf("[renewalparams]\naccount = 0123456789abcdef0123456789abcdef\n"
+	    "server = https://acme.example.test/directory\nauthenticator = standalone\n");
+	write_text(p, text);
+	yaml = import(&ncerts, &naccts);
+	ck_assert_ptr_nonnull(strstr(yaml, "    domains: [\"api.example.org\"]\n"
+	    "    account: certbot-01234567\n    key_type: ec-p384\n"));
 	free(yaml);
 	free(text);
 	free(p);
