@@ -8,7 +8,9 @@
  * stored URL for the same directory is used as is; a stored key whose URL
  * was lost is looked up with onlyReturnExisting before a new registration
  * (older Sectigo EAB credentials are single use, so registering twice with
- * the same credential fails).
+ * the same credential fails).  An account with certbot_account and nothing
+ * stored takes certbot's key and URL into the store instead, and checks
+ * them once with onlyReturnExisting; it never falls back to registering.
  *
  * A key rollover interrupted by a crash leaves accounts/NAME/key-next.pem:
  * before anything else is sent, the CA is asked (onlyReturnExisting,
