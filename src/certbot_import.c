@@ -731,8 +731,8 @@ int certbot_import(const struct certbot_import_opts *o, char **yaml, size_t *nce
 	buf_appendf(&out, "# certfleet inventory written by certfleetctl import-certbot from %s\n"
 	    "# (%zu certificate%s, %zu account%s); see certfleet.yaml(5).  Check it with\n"
 	    "#   certfleetd --check -c FILE\n"
-	    "# certfleetd takes each live/NAME over in place (see ADOPTING CERTBOT'S\n"
-	    "# LINEAGES in certfleet.yaml(5)) and then renames renewal/NAME.conf to\n"
+	    "# certfleetd takes each live/NAME over in place (\"Adopting certbot's\n"
+	    "# lineages\" in certfleet.yaml(5)) and renames renewal/NAME.conf to\n"
 	    "# NAME.conf.certfleet so certbot stops renewing it; disable certbot's timer\n"
 	    "# (systemctl disable --now certbot.timer) once certfleetd runs.\n",
 	    o->config_dir, im.ncerts, im.ncerts == 1 ? "" : "s", im.naccts,
