@@ -8,7 +8,9 @@
  * stored URL for the same directory is used as is; a stored key whose URL
  * was lost is looked up with onlyReturnExisting before a new registration
  * (older Sectigo EAB credentials are single use, so registering twice with
- * the same credential fails).
+ * the same credential fails).  An account with certbot_account and nothing
+ * stored takes certbot's key and URL into the store instead, and checks
+ * them once with onlyReturnExisting; it never falls back to registering.
  *
  * A key rollover interrupted by a crash leaves accounts/NAME/key-next.pem:
  * before anything else is sent, the CA is asked (onlyReturnExisting,
@@ -20,6 +22,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "certbot_import.h"
 #include "jws.h"
 #include "keygen.h"
 #include "log.h"
@@ -61,6 +64,7 @@ struct acme_account {
 	privkey_t *next_key;            /* rollover in progress (key-next.pem) */
 	time_t deactivated;             /* 0: active */
 	bool loaded;                    /* the store was read */
+	bool adopted;                   /* key and URL just taken from certbot: verify */
 	char *url;
 	char *nonces[NONCE_POOL_MAX];
 	size_t nnonces;
@@ -520,6 +524,17 @@ register_done_cb(const struct acme_reply *r, void *arg)
 	char *msg;
 
 	a->pending_call = NULL;
+	if (lookup && a->adopted && acme_problem_is(r->problem, "accountDoesNotExist")) {
+		/* Registering anew would spend the EAB credential certbot's
+		 * account was meant to spare. */
+		msg = xasprintf("the account adopted from certbot (%s) is not known to %s; "
+		    "remove %s/accounts/%s and certbot_account to register a new one",
+		    a->cfg->certbot_account, a->cfg->directory_url, store_dir(a->env->store),
+		    a->name);
+		account_settle(a, false, msg);
+		free(msg);
+		return;
+	}
 	if (lookup && acme_problem_is(r->problem, "accountDoesNotExist")) {
 		log_info("account %s: key not known to %s, registering", a->name,
 		    a->cfg->directory_url);
@@ -528,6 +543,10 @@ register_done_cb(const struct acme_reply *r, void *arg)
 		return;
 	}
 	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
+		if (a->adopted && a->url != NULL && strcmp(a->url, r->http->location) != 0)
+			log_warn("account %s: certbot recorded %s but %s answers %s; using the "
+			    "CA's", a->name, a->url, a->cfg->directory_url, r->http->location);
+		a->adopted = false;
 		save_url(a, r->http->location);
 		log_notice("account %s: %s %s", a->name,
 		    r->status == 201 ? "registered" : "found existing account", a->url);
@@ -631,6 +650,42 @@ account_resolve(struct acme_account *a)
 		account_settle(a, false, "cannot send the rollover lookup");
 }
 
+/*
+ * certbot_account: certbot's key and URL copied into the store, once,
+ * when the store has nothing for this account.  The key is saved first
+ * (as for a generated key), then the record; from then on the account is
+ * certfleet's own and certbot's directory is not read again.  On success
+ * rec holds what was saved (as store_account_load would have read it).
+ */
+static int
+account_adopt(struct acme_account *a, struct account_record *rec, char *err, size_t errlen)
+{
+	const char *dir = a->cfg->certbot_account;
+	struct account_record out = {0};
+	privkey_t *key = NULL;
+	char *url = NULL, why[512];
+
+	if (certbot_account_read(dir, &key, &url, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "cannot adopt certbot's account: %s", why);
+		return -1;
+	}
+	out.url = url;
+	out.directory = a->cfg->directory_url;
+	if (store_account_save_key(a->env->store, a->name, key, err, errlen) < 0 ||
+	    store_account_save(a->env->store, a->name, &out, err, errlen) < 0) {
+		privkey_free(key);
+		free(url);
+		return -1;
+	}
+	log_notice("account %s: adopted certbot's account %s (%s key) from %s", a->name, url,
+	    key_type_name(privkey_type(key)), dir);
+	rec->key = key;
+	rec->url = url;
+	rec->directory = xstrdup(a->cfg->directory_url);
+	a->adopted = true;
+	return 0;
+}
+
 /* Reads the stored key, URL, staged rollover key and deactivation, once.
  * -1 with err when the store is unreadable. */
 static int
@@ -641,6 +696,11 @@ account_load(struct acme_account *a, char *err, size_t errlen)
 
 	if (store_account_load(a->env->store, a->name, &rec, err, errlen) < 0 ||
 	    store_account_load_next_key(a->env->store, a->name, &next, err, errlen) < 0) {
+		account_record_free(&rec);
+		return -1;
+	}
+	if (rec.key == NULL && next == NULL && rec.url == NULL && a->cfg->certbot_account &&
+	    account_adopt(a, &rec, err, errlen) < 0) {
 		account_record_free(&rec);
 		return -1;
 	}
@@ -705,7 +765,9 @@ account_advance(struct acme_account *a)
 			account_resolve(a);
 			return;
 		}
-		if (a->url != NULL) {
+		/* An adopted account is verified once with onlyReturnExisting
+		 * (RFC 8555 7.3.1): no newAccount, no EAB. */
+		if (a->url != NULL && !a->adopted) {
 			account_settle(a, true, NULL);
 			return;
 		}

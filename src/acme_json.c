@@ -95,6 +95,68 @@ string_array(const cJSON *obj, const char *key, struct strlist *out)
 			strlist_add(out, it->valuestring);
 }
 
+/* ---- certbot's files ---- */
+
+int
+acme_json_jwk_parse(const char *json, size_t len, struct jwk_text *j, char *err,
+    size_t errlen)
+{
+	const char *names[] = { "kty", "crv", "n", "e", "d", "p", "q", "dp", "dq", "qi", "x",
+		"y" };
+	char **dst[] = { &j->kty, &j->crv, &j->n, &j->e, &j->d, &j->p, &j->q, &j->dp, &j->dq,
+		&j->qi, &j->x, &j->y };
+	cJSON *root = NULL;
+	int rc = -1;
+
+	memset(j, 0, sizeof(*j));
+	if (json == NULL || len == 0 || (root = cJSON_ParseWithLength(json, len)) == NULL ||
+	    !cJSON_IsObject(root)) {
+		snprintf(err, errlen, "not a JSON object");
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, names[i]);
+
+		if (v == NULL)
+			continue;
+		if (!cJSON_IsString(v)) {
+			snprintf(err, errlen, "JWK member '%s' is not a string", names[i]);
+			jwk_text_free(j);
+			goto out;
+		}
+		*dst[i] = xstrdup(v->valuestring);
+	}
+	rc = 0;
+out:
+	/* The tree held the private key's text: wiped before it is freed. */
+	if (root != NULL) {
+		cJSON *it;
+		cJSON_ArrayForEach(it, root)
+			if (cJSON_IsString(it) && it->valuestring != NULL)
+				memset(it->valuestring, 0, strlen(it->valuestring));
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+char *
+acme_json_get_string(const char *json, size_t len, const char *key, char *err, size_t errlen)
+{
+	cJSON *root = NULL;
+	char *s = NULL;
+
+	if (json == NULL || len == 0 || (root = cJSON_ParseWithLength(json, len)) == NULL ||
+	    !cJSON_IsObject(root)) {
+		snprintf(err, errlen, "not a JSON object");
+		goto out;
+	}
+	if ((s = dup_string(root, key)) == NULL)
+		snprintf(err, errlen, "no string member '%s'", key);
+out:
+	cJSON_Delete(root);
+	return s;
+}
+
 /* ---- problem documents ---- */
 
 static struct acme_problem *

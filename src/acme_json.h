@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "util.h"
 
 enum acme_status {
@@ -114,6 +115,18 @@ void acme_problem_free(struct acme_problem *p);
 bool acme_problem_is(const struct acme_problem *p, const char *short_type);
 /* One line: "TYPE: DETAIL [IDENT: TYPE: DETAIL; ...]"; caller frees. */
 char *acme_problem_format(const struct acme_problem *p);
+
+/*
+ * A private JWK's members (certbot's accounts/.../private_key.json) into
+ * j, for privkey_from_jwk().  0 ok (free with jwk_text_free), -1 with a
+ * reason in err when it is not a JSON object or a member is not a string.
+ */
+int acme_json_jwk_parse(const char *json, size_t len, struct jwk_text *j, char *err,
+    size_t errlen);
+/* The string member key of a JSON object (certbot's regr.json "uri"): malloc'd,
+ * or NULL with a reason in err. */
+char *acme_json_get_string(const char *json, size_t len, const char *key, char *err,
+    size_t errlen);
 
 /* Builders; caller frees. */
 char *acme_json_new_account(const struct strlist *contact, const char *eab_jws,

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "certbot_import.h"
 #include "config.h"
 #include "control.h"
 #include "ctl_client.h"
@@ -52,6 +53,8 @@ usage(FILE *out)
 	    "  account list [--json]\n"
 	    "  account rollover ACCOUNT              replace the account key\n"
 	    "  account deactivate ACCOUNT --yes      deactivate at the CA (permanent)\n"
+	    "  import-certbot [--config-dir DIR] [--write FILE] [--contact EMAIL]\n"
+	    "                                        inventory from certbot's configuration\n"
 	    "options:\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
 	    "      --socket PATH   control socket (default: control_socket of the inventory)\n"
@@ -425,6 +428,68 @@ cmd_account(struct ctl *x, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * import-certbot: needs no daemon and no inventory.  REQUESTS_CA_BUNDLE is
+ * how certbot was pointed at a private CA: when set, it becomes each
+ * account's ca_bundle.
+ */
+static int
+cmd_import_certbot(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"config-dir", required_argument, NULL, 'd'},
+		{"write", required_argument, NULL, 'w'}, {"contact", required_argument, NULL, 'm'},
+		{0, 0, 0, 0} };
+	struct certbot_import_opts o = { "/etc/letsencrypt", NULL, NULL };
+	char *contact = NULL;
+	const char *out = NULL, *bundle = getenv("REQUESTS_CA_BUNDLE");
+	char err[1024], *yaml = NULL;
+	size_t ncerts = 0, naccts = 0;
+	int ch, rc;
+
+	(void)x;
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		if (ch == 'd')
+			o.config_dir = optarg;
+		else if (ch == 'w')
+			out = optarg;
+		else if (ch == 'm' && contact == NULL)
+			contact = strncasecmp(optarg, "mailto:", 7) == 0 ? xstrdup(optarg) :
+			    xasprintf("mailto:%s", optarg);
+		else {
+			free(contact);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	o.contact = contact;
+	if (optind != argc) {
+		free(contact);
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl import-certbot [--config-dir DIR] "
+		    "[--write FILE] [--contact EMAIL]");
+	}
+	if (bundle != NULL && *bundle != '\0')
+		o.ca_bundle = bundle;
+	rc = certbot_import(&o, &yaml, &ncerts, &naccts, err, sizeof(err));
+	free(contact);
+	if (rc < 0)
+		return fail(CTL_EXIT_FAILED, "%s", err);
+	if (out == NULL) {
+		fputs(yaml, stdout);
+		free(yaml);
+		return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+	}
+	/* 0600: the inventory may later hold an EAB key; never over an
+	 * existing inventory. */
+	if (atomic_write_file_ex(out, yaml, strlen(yaml), 0600, (uid_t)-1, (gid_t)-1,
+	    AW_NO_REPLACE, err, sizeof(err)) < 0) {
+		free(yaml);
+		return fail(CTL_EXIT_FAILED, "%s", err);
+	}
+	free(yaml);
+	printf("%s: %zu certificate%s, %zu account%s from %s\n", out, ncerts,
+	    ncerts == 1 ? "" : "s", naccts, naccts == 1 ? "" : "s", o.config_dir);
+	return CTL_EXIT_OK;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct ctl *x, int argc, char **argv);
@@ -435,6 +500,7 @@ static const struct {
 	{"reload", cmd_reload},
 	{"revoke", cmd_revoke},
 	{"account", cmd_account},
+	{"import-certbot", cmd_import_certbot},
 };
 
 int

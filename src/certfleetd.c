@@ -21,10 +21,12 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: certfleetd [-c FILE] [--once | --check | --dry-run] [-v] [-q] [--log-style=auto|journal|plain]\n"
+	    "usage: certfleetd [-c FILE] [--once [--force] | --check | --dry-run] [-v] [-q]\n"
+	    "                  [--log-style=auto|journal|plain]\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
 	    "      --once          issue what is missing, renew what is due, then exit\n"
 	    "                      (0 only when every certificate succeeded)\n"
+	    "      --force         with --once: renew every certificate, due or not\n"
 	    "      --check         validate the inventory and exit (78 when invalid)\n"
 	    "      --dry-run       for each certificate that is due, check everything short\n"
 	    "                      of newOrder (directory, account, output, hooks, responders)\n"
@@ -60,6 +62,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"once", no_argument, NULL, 'o'},
+		{"force", no_argument, NULL, 'f'},
 		{"check", no_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -69,7 +72,7 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon_opts o = {DEFAULT_CONFIG, false};
+	struct daemon_opts o = {DEFAULT_CONFIG, false, false};
 	enum log_style style = LOG_STYLE_AUTO;
 	int level = LOG_INFO, ch;
 	bool check = false, dry_run = false;
@@ -78,6 +81,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': o.config_path = optarg; break;
 		case 'o': o.once = true; break;
+		case 'f': o.force = true; break;
 		case 'k': check = true; break;
 		case 'n': dry_run = true; break;
 		case 'v': level = level < LOG_DEBUG ? LOG_DEBUG : level; break;
@@ -105,6 +109,11 @@ main(int argc, char **argv)
 	}
 	if (dry_run && (check || o.once)) {
 		fprintf(stderr, "certfleetd: --dry-run goes with neither --once nor --check\n");
+		return 64;
+	}
+	if (o.force && !o.once) {
+		fprintf(stderr, "certfleetd: --force needs --once (a running daemon renews on "
+		    "demand with certfleetctl renew --force)\n");
 		return 64;
 	}
 	if (check)

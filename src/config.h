@@ -41,6 +41,8 @@ struct config_account {
 	enum key_type key_type;     /* account key; default ec-p256 */
 	char *ca_bundle;            /* CA file to verify the ACME server; NULL: system */
 	int max_inflight;           /* per-account orders in flight (default 32) */
+	char *certbot_account;      /* certbot's accounts/.../ID directory to adopt
+	                             * when the store has no key yet; NULL: none */
 	int line;                   /* where it was defined, for messages */
 };
 

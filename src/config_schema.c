@@ -153,7 +153,7 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 /* ---- accounts ---- */
 
 static const char *const account_keys[] = { "directory", "contact", "eab", "key_type",
-	"ca_bundle", "max_inflight", "staging_directory", NULL };
+	"ca_bundle", "max_inflight", "staging_directory", "certbot_account", NULL };
 static const char *const eab_keys[] = { "kid", "hmac_key", "hmac_key_file", "alg", NULL };
 
 static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
@@ -254,6 +254,10 @@ static int parse_account(struct cfg_ctx *x, const struct ynode *k, const struct 
 	if ((v = cfg_map_get(n, "max_inflight")) != NULL &&
 	    cfg_int(x, v, sub, 1, 65536, &a->max_inflight) < 0)
 		return -1;
+	cfg_path_key(sub, sizeof(sub), path, "certbot_account");
+	if ((v = cfg_map_get(n, "certbot_account")) != NULL &&
+	    cfg_path(x, v, sub, &a->certbot_account) < 0)
+		return -1;
 	return 0;
 }
 
@@ -266,6 +270,7 @@ void cfg_account_free_members(struct config_account *a)
 	free(a->eab_kid);
 	free_secret(a->eab_hmac, a->eab_hmac_len);
 	free(a->ca_bundle);
+	free(a->certbot_account);
 }
 
 static int parse_accounts(struct cfg_ctx *x, const struct ynode *n, struct config *c)

@@ -172,6 +172,11 @@ static int key_classify(EVP_PKEY *pkey, enum key_type *out, char *err, size_t er
 	return -1;
 }
 
+int crypto_key_classify(EVP_PKEY *pkey, enum key_type *out, char *err, size_t errlen)
+{
+	return key_classify(pkey, out, err, errlen);
+}
+
 privkey_t *privkey_generate(enum key_type t)
 {
 	EVP_PKEY *pkey = NULL;

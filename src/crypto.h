@@ -48,6 +48,27 @@ enum key_type privkey_type(const privkey_t *k);
 const char *privkey_jws_alg(const privkey_t *k);
 
 /*
+ * The members of a private JWK (RFC 7517/7518) as base64url text, as
+ * certbot keeps an account key in accounts/.../private_key.json.  Filled by
+ * acme_json_jwk_parse() (the JSON side); NULL where a member is absent.
+ * jwk_text_free() wipes and frees the members, not j.
+ */
+struct jwk_text {
+	char *kty, *crv;
+	char *n, *e, *d, *p, *q, *dp, *dq, *qi; /* RSA (d also EC) */
+	char *x, *y;                            /* EC */
+};
+void jwk_text_free(struct jwk_text *j);
+
+/*
+ * Builds a private key from a JWK: RSA with n, e, d, p, q, dp, dq, qi, or
+ * EC P-256/P-384 with crv, x, y, d.  The key must be consistent (its
+ * public half matches its private half) and of one of the five key types.
+ * NULL with the reason in err (which names the member, never its value).
+ */
+privkey_t *privkey_from_jwk(const struct jwk_text *j, char *err, size_t errlen);
+
+/*
  * Public key as a JWK JSON object with only the required members in
  * lexicographic order and no whitespace - exactly the RFC 7638 thumbprint
  * input, e.g. {"crv":"P-256","kty":"EC","x":"...","y":"..."}.  Caller frees.

@@ -21,4 +21,7 @@ struct privkey {
  */
 const char *crypto_ossl_error(char *buf, size_t len);
 
+/* Which of the five key types pkey is; -1 with a reason in err otherwise. */
+int crypto_key_classify(EVP_PKEY *pkey, enum key_type *out, char *err, size_t errlen);
+
 #endif

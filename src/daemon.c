@@ -411,6 +411,8 @@ daemon_run(const struct daemon_opts *o)
 		log_err("%s", err);
 		goto out;
 	}
+	if (o->once && o->force)
+		fleet_force_all(d.fleet);
 	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
 	if (!o->once)
 		setup_control(&d);

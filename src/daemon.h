@@ -13,6 +13,7 @@
 struct daemon_opts {
 	const char *config_path;
 	bool once;
+	bool force;     /* with once: renew every certificate, due or not */
 };
 
 /* Runs until done (once) or stopped; returns the process exit status. */

@@ -12,6 +12,7 @@
 
 #include <ev.h>
 
+#include "adopt.h"
 #include "fleet.h"
 #include "fleet_internal.h"
 #include "hooks.h"
@@ -640,7 +641,8 @@ cert_schedule(struct cert_rt *r)
 		    now >= sched_renewal_time(r->st.not_before, r->st.not_after,
 		    r->cfg->renew_before)) {
 			log_info("%s: due (%s)", r->cfg->name,
-			    sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 : "renewal time reached");
+			    sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 :
+			    r->force ? "renewal requested" : "renewal time reached");
 			cert_enqueue(r);
 		} else {
 			log_info("%s: not due", r->cfg->name);
@@ -780,6 +782,9 @@ cert_load(struct cert_rt *r, char *err, size_t errlen)
 	cert_state_init(&r->st);
 	if (store_cert_load(r->f->env->store, r->cfg->name, &r->st, err, errlen) < 0)
 		return -1;
+	/* A lineage installed before certfleet knew it (certbot's) is
+	 * renewed on its own schedule, not re-issued at once. */
+	adopt_lineage(r->f->env->store, r->cfg, &r->st);
 	r->failing = r->st.failures > 0;
 	cert_load_held(r);
 	/* Spread the first renewalInfo checks of a large fleet over minutes
@@ -886,6 +891,15 @@ fleet_renew_now(struct fleet *f, const char *name, bool force)
 	cert_schedule(r);
 	queue_run(f);
 	return 0;
+}
+
+void
+fleet_force_all(struct fleet *f)
+{
+	for (size_t i = 0; i < f->ncerts; i++) {
+		f->certs[i]->force = true;
+		f->certs[i]->st.next_attempt = 0;
+	}
 }
 
 void

@@ -47,6 +47,9 @@ bool fleet_busy(const struct fleet *f);
 /* Requests a renewal now (certfleetctl renew); force ignores the schedule. 0
  * ok, -1 unknown name. */
 int fleet_renew_now(struct fleet *f, const char *name, bool force);
+/* Before fleet_start(): every certificate is renewed whether due or not
+ * (certfleetd --once --force). */
+void fleet_force_all(struct fleet *f);
 
 /*
  * Operator operations (certfleetctl, through the control socket), in

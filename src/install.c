@@ -1,12 +1,15 @@
 /*
  * install.c - certbot-compatible installation with a one-rename switch.
  * See install.h for the layout and why live/NAME is a symbolic link to a
- * per-version directory rather than a directory of four links.
+ * per-version directory rather than a directory of four links, and for
+ * how a certbot lineage is taken over.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +67,228 @@ version_of(const char *fname)
 	return (int)n;
 }
 
+static const char *const kind_names[INSTALL_LIVE_KIND__MAX] = {
+	[INSTALL_LIVE_ABSENT] = "absent",
+	[INSTALL_LIVE_CERTFLEET] = "certfleet",
+	[INSTALL_LIVE_CERTBOT] = "certbot",
+	[INSTALL_LIVE_FOREIGN] = "foreign",
+};
+
+const char *
+install_live_kind_name(enum install_live_kind k)
+{
+	return (unsigned)k < INSTALL_LIVE_KIND__MAX ? kind_names[k] : "unknown";
+}
+
+#define WHY(...) do { if (why != NULL) snprintf(why, whylen, __VA_ARGS__); } while (0)
+
+/*
+ * certbot's live/NAME: exactly cert, chain, fullchain and privkey.pem as
+ * links to ../../archive/NAME/<file>N.pem (one N for all four, each an
+ * existing regular file), plus certbot's README.  Nothing else, because
+ * taking it over removes the directory.  The version, or 0 with why.
+ */
+static int
+certbot_dir_version(const char *dir, const char *name, char *why, size_t whylen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int version = 0, seen = 0;
+
+	if (d == NULL) {
+		WHY("%s: %s", dir, strerror(errno));
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char target[PATH_MAX], *want = NULL, *abs = NULL;
+		ssize_t n;
+		int v = 0, fi = -1;
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "README") == 0)
+			continue;
+		for (int i = 0; i < (int)ARRAY_SIZE(files); i++) {
+			size_t l = strlen(files[i]);
+			if (strncmp(e->d_name, files[i], l) == 0 &&
+			    strcmp(e->d_name + l, ".pem") == 0)
+				fi = i;
+		}
+		abs = xasprintf("%s/%s", dir, e->d_name);
+		if (fi < 0 || (n = readlink(abs, target, sizeof(target) - 1)) < 0) {
+			WHY("%s is not one of certbot's links", abs);
+			free(abs);
+			goto fail;
+		}
+		target[n] = '\0';
+		want = xasprintf("../../archive/%s/%s", name, files[fi]);
+		if (strncmp(target, want, strlen(want)) != 0 ||
+		    (v = version_of(target + strlen(want) - strlen(files[fi]))) <= 0 ||
+		    (version != 0 && v != version) || stat(abs, &st) < 0 || !S_ISREG(st.st_mode)) {
+			WHY("%s -> %s is not a link to the same certbot version as the others",
+			    abs, target);
+			free(want);
+			free(abs);
+			goto fail;
+		}
+		version = v;
+		seen |= 1 << fi;
+		free(want);
+		free(abs);
+	}
+	closedir(d);
+	if (seen != 0xf) {
+		WHY("%s lacks some of cert.pem, chain.pem, fullchain.pem, privkey.pem", dir);
+		return 0;
+	}
+	return version;
+fail:
+	closedir(d);
+	return 0;
+}
+
+enum install_live_kind
+install_live_kind(const char *output_dir, const char *name, int *version, char *why,
+    size_t whylen)
+{
+	char *link = install_live_path(output_dir, name, NULL);
+	char *want = NULL, target[PATH_MAX];
+	enum install_live_kind k = INSTALL_LIVE_FOREIGN;
+	struct stat st;
+	ssize_t n;
+	int v;
+
+	*version = 0;
+	if (lstat(link, &st) < 0) {
+		if (errno == ENOENT) {
+			k = INSTALL_LIVE_ABSENT;
+		} else {
+			WHY("%s: %s", link, strerror(errno));
+		}
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		want = xasprintf("../archive/%s/.live", name);
+		if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
+			goto out;
+		target[n] = '\0';
+		if (strncmp(target, want, strlen(want)) == 0 &&
+		    (v = version_of(target + strlen(want) - 5)) > 0) {
+			*version = v;
+			k = INSTALL_LIVE_CERTFLEET;
+		} else {
+			WHY("%s points at %s, not at a version certfleet made", link, target);
+		}
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if ((v = certbot_dir_version(link, name, why, whylen)) > 0) {
+			*version = v;
+			k = INSTALL_LIVE_CERTBOT;
+		}
+		goto out;
+	}
+	WHY("%s is neither a directory nor a symbolic link", link);
+out:
+	free(want);
+	free(link);
+	return k;
+}
+
+int
+install_retire_certbot_conf(const char *output_dir, const char *name, char *err,
+    size_t errlen)
+{
+	char *conf = xasprintf("%s/renewal/%s.conf", output_dir, name);
+	char *to = xasprintf("%s.certfleet", conf);
+	char *dir = xasprintf("%s/renewal", output_dir);
+	int rc = 0;
+
+	if (rename(conf, to) == 0) {
+		fsync_dir(dir);
+		log_notice("%s: renamed certbot's %s to %s: certbot no longer renews it", name,
+		    conf, to);
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot rename certbot's %s to %s: %s", conf, to,
+		    strerror(errno));
+		rc = -1;
+	}
+	free(conf);
+	free(to);
+	free(dir);
+	return rc;
+}
+
+/* Removes a directory certbot_dir_version() accepted: its links and
+ * README, then the directory.  Never anything else. */
+static int
+remove_link_dir(const char *dir)
+{
+	const char *names[] = { "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem",
+		"README" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		struct stat st;
+
+		if (lstat(p, &st) == 0 && (S_ISLNK(st.st_mode) || strcmp(names[i], "README") == 0))
+			unlink(p);
+		free(p);
+	}
+	return rmdir(dir);
+}
+
+/*
+ * The switch for an adopted certbot lineage: tmp (a symlink to the new
+ * version) and link (certbot's directory) trade places in one
+ * renameat2(RENAME_EXCHANGE), so a reader sees the old directory or the
+ * new version, never neither and never a mix.  The old directory, now at
+ * tmp, is then removed.  A crash before the exchange leaves certbot's
+ * directory live; one after it leaves the old links at tmp, which the
+ * next install removes.
+ */
+static int
+switch_certbot_dir(const char *live_dir, const char *tmp, const char *link, char *err,
+    size_t errlen)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, link, RENAME_EXCHANGE) < 0) {
+		char *aside;
+
+		if (errno != EINVAL && errno != ENOSYS) {
+			snprintf(err, errlen, "cannot switch %s: %s", link, strerror(errno));
+			return -1;
+		}
+		/* A file system without RENAME_EXCHANGE: two renames, with a
+		 * moment in which live/NAME does not exist (but still never
+		 * the new certificate with the old key). */
+		log_warn("%s: the file system cannot exchange a directory and a link "
+		    "atomically; live/ is briefly absent during this one-time conversion", link);
+		aside = xasprintf("%s.certbot", tmp);
+		if (rename(link, aside) < 0) {
+			snprintf(err, errlen, "cannot move %s aside: %s", link, strerror(errno));
+			free(aside);
+			return -1;
+		}
+		if (rename(tmp, link) < 0) {
+			snprintf(err, errlen, "cannot switch %s: %s", link, strerror(errno));
+			if (rename(aside, link) < 0)
+				log_err("%s: cannot put certbot's directory back from %s: %s", link,
+				    aside, strerror(errno));
+			free(aside);
+			return -1;
+		}
+		fsync_dir(live_dir);
+		remove_link_dir(aside);
+		free(aside);
+		return 0;
+	}
+	fsync_dir(live_dir);
+	if (remove_link_dir(tmp) < 0)
+		log_warn("%s: cannot remove certbot's old directory of links %s: %s", link, tmp,
+		    strerror(errno));
+	return 0;
+}
+
 /* 1 + the highest version present in any form, so a half-written earlier
  * attempt is never reused or overwritten. */
 static int
@@ -84,61 +309,46 @@ next_version(const char *archive)
 	return max + 1;
 }
 
-/* Whether target is what install_lineage points live/NAME at:
- * "../archive/NAME/.liveN". */
-static bool
-is_own_target(const char *target, const char *name)
+/*
+ * What install_lineage may do with live/NAME: 0 with its kind (absent,
+ * certfleet's link, certbot's directory to take over) and version, or -1
+ * with a message naming the path (output_dir/live not a directory,
+ * anything foreign).
+ */
+static int
+live_classify(const char *output_dir, const char *name, enum install_live_kind *kind,
+    int *version, char *err, size_t errlen)
 {
-	size_t l = strlen(name);
+	char *live = xasprintf("%s/live", output_dir), *link = NULL, why[512] = "";
+	struct stat st;
+	int rc = -1;
 
-	if (strncmp(target, "../archive/", 11) != 0 || strncmp(target + 11, name, l) != 0 ||
-	    strncmp(target + 11 + l, "/.live", 6) != 0)
-		return false;
-	return version_of(target + 11 + l + 1) > 0;
+	if (lstat(live, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a directory", live);
+		goto out;
+	}
+	*kind = install_live_kind(output_dir, name, version, why, sizeof(why));
+	if (*kind == INSTALL_LIVE_FOREIGN) {
+		link = install_live_path(output_dir, name, NULL);
+		snprintf(err, errlen, "%s exists and is not a symbolic link made by certfleet "
+		    "nor a certbot lineage (%s); move it away (certfleet never deletes it)", link,
+		    why);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(live);
+	free(link);
+	return rc;
 }
 
 int
 install_check_live(const char *output_dir, const char *name, char *err, size_t errlen)
 {
-	char *link = install_live_path(output_dir, name, NULL), *live = NULL;
-	char target[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-	int rc = -1;
+	enum install_live_kind kind;
+	int v;
 
-	live = xasprintf("%s/live", output_dir);
-	if (lstat(live, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a directory", live);
-		goto out;
-	}
-	if (lstat(link, &st) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			rc = 0;
-			goto out;
-		}
-		snprintf(err, errlen, "cannot inspect %s: %s", link, strerror(errno));
-		goto out;
-	}
-	if (!S_ISLNK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a symbolic link made by certfleet; "
-		    "move it away (certfleet never deletes it)", link);
-		goto out;
-	}
-	if ((n = readlink(link, target, sizeof(target) - 1)) < 0) {
-		snprintf(err, errlen, "cannot read the link %s: %s", link, strerror(errno));
-		goto out;
-	}
-	target[n] = '\0';
-	if (!is_own_target(target, name)) {
-		snprintf(err, errlen, "%s is a symbolic link to %s, not one made by certfleet; "
-		    "move it away (certfleet never deletes it)", link, target);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(link);
-	free(live);
-	return rc;
+	return live_classify(output_dir, name, &kind, &v, err, errlen);
 }
 
 int
@@ -149,7 +359,10 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	char *target = NULL, *path = NULL, *rel = NULL;
 	const char *data[4];
 	size_t lens[4];
-	int v, rc = -1;
+	enum install_live_kind kind;
+	char why[512] = "";
+	struct stat st;
+	int v, live_v, rc = -1;
 
 	data[0] = m->cert_pem;
 	data[1] = m->chain_pem ? m->chain_pem : "";
@@ -164,7 +377,7 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	link = xasprintf("%s/%s", live_dir, o->name);
 	/* Checked again here, not only before the order: the conflict may
 	 * have appeared while the order ran. */
-	if (install_check_live(o->output_dir, o->name, err, errlen) < 0)
+	if (live_classify(o->output_dir, o->name, &kind, &live_v, err, errlen) < 0)
 		goto out;
 	if (mkdir_p(live_dir, 0755) < 0 || mkdir_p(archive, 0755) < 0) {
 		snprintf(err, errlen, "cannot create %s or %s: %s", live_dir, archive,
@@ -205,12 +418,25 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	/* The switch: one rename of the live/NAME link to the new version. */
 	rel = xasprintf("../archive/%s/.live%d", o->name, v);
 	tmp = xasprintf("%s/.%s.tmp", live_dir, o->name);
+	/* A directory there is certbot's old links, left by a crash right
+	 * after the exchange below. */
+	if (lstat(tmp, &st) == 0 && S_ISDIR(st.st_mode))
+		remove_link_dir(tmp);
 	unlink(tmp);
 	if (symlink(rel, tmp) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (rename(tmp, link) < 0) {
+	if (kind == INSTALL_LIVE_CERTBOT) {
+		if (switch_certbot_dir(live_dir, tmp, link, err, errlen) < 0) {
+			unlink(tmp);
+			goto out;
+		}
+		log_notice("%s: took over certbot's lineage %s (version %d) as version %d", o->name,
+		    link, live_v, v);
+		if (install_retire_certbot_conf(o->output_dir, o->name, why, sizeof(why)) < 0)
+			log_warn("%s: %s", o->name, why);
+	} else if (rename(tmp, link) < 0) {
 		snprintf(err, errlen, "cannot switch %s: %s", link, strerror(errno));
 		unlink(tmp);
 		goto out;

@@ -10,6 +10,13 @@
  * The switch from version N-1 to N is one rename() of the live/NAME symlink:
  * all four names change together, a reader never sees the new certificate
  * with the old key.  Every file is written with atomic_write_file().
+ *
+ * A lineage certbot made (live/NAME a real directory of four links to
+ * ../../archive/NAME/xxxN.pem) is adopted in place: the first install
+ * writes version N+1 as above and swaps the directory for the symlink with
+ * renameat2(RENAME_EXCHANGE), one atomic step, then removes the old
+ * directory of links and renames certbot's renewal/NAME.conf to
+ * NAME.conf.certfleet so certbot no longer renews it.
  */
 #ifndef CERTFLEET_INSTALL_H
 #define CERTFLEET_INSTALL_H
@@ -32,6 +39,34 @@ struct install_material {
 	const char *chain_pem;      /* intermediates */
 	const char *fullchain_pem;  /* leaf + intermediates */
 };
+
+/* What live/NAME is. */
+enum install_live_kind {
+	INSTALL_LIVE_ABSENT,        /* nothing there yet */
+	INSTALL_LIVE_CERTFLEET,     /* our symlink to ../archive/NAME/.liveN */
+	INSTALL_LIVE_CERTBOT,       /* certbot's directory of four links (and README) */
+	INSTALL_LIVE_FOREIGN,       /* anything else: never touched */
+	INSTALL_LIVE_KIND__MAX
+};
+/* "absent", "certfleet", "certbot", "foreign" */
+const char *install_live_kind_name(enum install_live_kind k);
+
+/*
+ * Classifies OUT/live/NAME.  For certfleet and certbot lineages *version
+ * is the live version N; for a foreign one why says what is wrong with it
+ * (why may be NULL).
+ */
+enum install_live_kind install_live_kind(const char *output_dir, const char *name,
+    int *version, char *why, size_t whylen);
+
+/*
+ * Renames certbot's OUT/renewal/NAME.conf to NAME.conf.certfleet (certbot
+ * renews only *.conf), so certbot's timer stops renewing a lineage that
+ * certfleet has taken over.  Nothing when there is none.  0 ok, -1 with
+ * err.
+ */
+int install_retire_certbot_conf(const char *output_dir, const char *name, char *err,
+    size_t errlen);
 
 /*
  * Writes version N = (highest existing + 1) and switches live/NAME to it.

@@ -161,7 +161,17 @@ atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
+	if (flags & AW_NO_REPLACE) {
+		if (link(tmp, path) < 0) {
+			if (errno == EEXIST)
+				snprintf(err, errlen, "%s exists; not overwritten", path);
+			else
+				snprintf(err, errlen, "cannot link %s to %s: %s", tmp, path,
+				    strerror(errno));
+			goto out;
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) < 0) {
 		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}

@@ -55,6 +55,9 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
  * tokens: still never seen half-written). */
 #define AW_NO_DIRSYNC 0x1u
 #define AW_NO_FSYNC   0x2u
+/* AW_NO_REPLACE: fail with EEXIST ("... exists; not overwritten") when path
+ * exists (link(2) instead of rename(2), so still all or nothing). */
+#define AW_NO_REPLACE 0x4u
 int atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
     uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen);
 /* True for the names atomic_write_file_ex() gives its temporary files

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "acme_json.h"
 #include "crypto.h"
 #include "testutil.h"
 #include "util.h"
@@ -263,6 +264,149 @@ START_TEST(test_hmac_sha_random)
 }
 END_TEST
 
+
+/* ---- JWK import (certbot's accounts/.../private_key.json) ---- */
+
+/* The fixture JWK parsed into members (acme_json does the JSON side). */
+static void jwk_fixture(const char *name, struct jwk_text *j)
+{
+	char err[256];
+	size_t len;
+	char *json = fixture(name, &len);
+
+	ck_assert_msg(acme_json_jwk_parse(json, len, j, err, sizeof(err)) == 0, "%s", err);
+	free(json);
+}
+
+/* k is the same key as the PEM fixture: same public JWK, and a signature by
+ * k verifies with the fixture's key through OpenSSL alone. */
+static void assert_same_key(const privkey_t *k, const char *pem_fixture)
+{
+	size_t len;
+	char *pem = fixture(pem_fixture, &len);
+	privkey_t *ref = privkey_from_pem(pem, len);
+	char *a = privkey_jwk_json(k), *b = privkey_jwk_json(ref);
+	EVP_PKEY *pub = pkey_from_pem_text(pem);
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	const EVP_MD *md = privkey_type(k) == KEY_EC_P384 ? EVP_sha384() : EVP_sha256();
+
+	ck_assert_ptr_nonnull(ref);
+	ck_assert_str_eq(a, b);
+	ck_assert_int_eq(privkey_sign(k, "payload", 7, &sig, &siglen), 0);
+	ck_assert(verify_independently(pub, md, "payload", 7, sig, siglen));
+	free(sig);
+	free(a);
+	free(b);
+	EVP_PKEY_free(pub);
+	privkey_free(ref);
+	free_secret(pem, len);
+}
+
+START_TEST(test_jwk_import)
+{
+	static const struct {
+		const char *json, *pem;
+		enum key_type type;
+	} cases[] = {
+		{ FIX("jwk-rsa2048.json"), FIX("jwk-rsa2048.pem"), KEY_RSA_2048 },
+		{ FIX("jwk-ec256.json"), FIX("jwk-ec256.pem"), KEY_EC_P256 },
+		{ FIX("jwk-ec384.json"), FIX("jwk-ec384.pem"), KEY_EC_P384 },
+	};
+	struct jwk_text j;
+	char err[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		privkey_t *k;
+
+		jwk_fixture(cases[i].json, &j);
+		k = privkey_from_jwk(&j, err, sizeof(err));
+		ck_assert_msg(k != NULL, "%s: %s", cases[i].json, err);
+		ck_assert_int_eq(privkey_type(k), cases[i].type);
+		assert_same_key(k, cases[i].pem);
+		privkey_free(k);
+		jwk_text_free(&j);
+	}
+}
+END_TEST
+
+/* Replaces one member of a parsed JWK (NULL removes it). */
+static void jwk_set(char **member, const char *value)
+{
+	free_secret_str(*member);
+	*member = value ? xstrdup(value) : NULL;
+}
+
+/* privkey_from_jwk refuses j with a message containing want. */
+static void assert_jwk_refused(const struct jwk_text *j, const char *want)
+{
+	char err[256] = "";
+	privkey_t *k = privkey_from_jwk(j, err, sizeof(err));
+
+	ck_assert_msg(k == NULL, "accepted a JWK that should fail with '%s'", want);
+	ck_assert_msg(strstr(err, want) != NULL, "error '%s' does not say '%s'", err, want);
+}
+
+START_TEST(test_jwk_malformed)
+{
+	struct jwk_text j, other;
+	char err[256];
+	size_t len;
+	char *json;
+
+	/* RSA: a member missing, not base64url, a private exponent of another
+	 * key (the pairwise check), an unknown kty. */
+	jwk_fixture(FIX("jwk-rsa2048.json"), &j);
+	jwk_set(&j.qi, NULL);
+	assert_jwk_refused(&j, "RSA JWK lacks 'qi'");
+	jwk_text_free(&j);
+	jwk_fixture(FIX("jwk-rsa2048.json"), &j);
+	jwk_set(&j.n, "not*base64");
+	assert_jwk_refused(&j, "RSA JWK member 'n' is not base64url");
+	jwk_text_free(&j);
+	jwk_fixture(FIX("jwk-rsa2048.json"), &j);
+	jwk_set(&j.d, "AQAB");
+	assert_jwk_refused(&j, "inconsistent");
+	jwk_text_free(&j);
+	jwk_fixture(FIX("jwk-rsa2048.json"), &j);
+	jwk_set(&j.kty, "oct");
+	assert_jwk_refused(&j, "key type 'oct' is not supported");
+	jwk_set(&j.kty, NULL);
+	assert_jwk_refused(&j, "JWK lacks 'kty'");
+	jwk_text_free(&j);
+
+	/* EC: unknown curve, missing crv, a coordinate of the wrong size, d
+	 * of another key. */
+	jwk_fixture(FIX("jwk-ec256.json"), &j);
+	jwk_set(&j.crv, "P-521");
+	assert_jwk_refused(&j, "curve 'P-521' is not supported");
+	jwk_set(&j.crv, NULL);
+	assert_jwk_refused(&j, "EC JWK lacks 'crv'");
+	jwk_set(&j.crv, "P-384");
+	assert_jwk_refused(&j, "EC JWK member 'x' is 32 bytes, expected 48");
+	jwk_set(&j.crv, "P-256");
+	jwk_set(&j.d, NULL);
+	assert_jwk_refused(&j, "EC JWK lacks 'd'");
+	jwk_fixture(FIX("jwk-ec384.json"), &other);
+	jwk_set(&j.crv, "P-384");
+	jwk_set(&j.x, other.x);
+	jwk_set(&j.y, other.y);
+	jwk_set(&j.d, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB");
+	assert_jwk_refused(&j, "inconsistent");
+	jwk_text_free(&other);
+	jwk_text_free(&j);
+
+	/* The JSON side: not an object, a member that is not a string. */
+	ck_assert_int_eq(acme_json_jwk_parse("[1]", 3, &j, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "not a JSON object");
+	json = xstrdup("{\"kty\":\"EC\",\"crv\":256}");
+	len = strlen(json);
+	ck_assert_int_eq(acme_json_jwk_parse(json, len, &j, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "JWK member 'crv' is not a string");
+	free(json);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -274,6 +418,8 @@ static Suite *crypto_suite(void)
 	tcase_add_test(keys, test_keygen_sign_roundtrip);
 	tcase_add_test(keys, test_key_formats);
 	tcase_add_test(keys, test_hmac_sha_random);
+	tcase_add_test(keys, test_jwk_import);
+	tcase_add_test(keys, test_jwk_malformed);
 	suite_add_tcase(s, keys);
 	return s;
 }

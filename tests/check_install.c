@@ -10,7 +10,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "install.h"
@@ -418,11 +420,11 @@ START_TEST(test_check_live)
 	/* install_lineage uses the same check: the foreign link stays. */
 	o.name = "other";
 	ck_assert_int_eq(install(&o, 1, &v, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "not one made by certfleet"), "%s", err);
+	ck_assert_msg(strstr(err, "not at a version certfleet made"), "%s", err);
 	free(live_link("other"));
 	ck_assert_int_eq(unlink(other), 0);
 
-	/* A plain file, a directory (certbot's lineage). */
+	/* A plain file, an empty directory (not a certbot lineage). */
 	FILE *f = fopen(other, "w");
 	ck_assert_ptr_nonnull(f);
 	fclose(f);
@@ -553,6 +555,243 @@ START_TEST(test_sweep_temps)
 }
 END_TEST
 
+/* ---- certbot lineages ---- */
+
+/* certbot's layout for NAME: archive versions 1..v (text as material_make
+ * writes it), live/NAME a directory of links to version v plus README,
+ * and renewal/NAME.conf. */
+static void
+certbot_lineage(const char *name, int v)
+{
+	char *arch = xasprintf("%s/archive/%s", tmpdir, name);
+	char *live = xasprintf("%s/live/%s", tmpdir, name);
+	char *ren = xasprintf("%s/renewal", tmpdir);
+	char *p;
+
+	ck_assert_int_eq(mkdir_p(arch, 0700), 0);
+	ck_assert_int_eq(mkdir_p(live, 0755), 0);
+	ck_assert_int_eq(mkdir_p(ren, 0755), 0);
+	for (int k = 1; k <= v; k++) {
+		for (int i = 0; i < 4; i++) {
+			char text[64];
+			snprintf(text, sizeof(text), "%s of version %d\n", files[i], k);
+			p = xasprintf("%s/%s%d.pem", arch, files[i], k);
+			write_text(p, text);
+			free(p);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		char *target = xasprintf("../../archive/%s/%s%d.pem", name, files[i], v);
+		p = xasprintf("%s/%s.pem", live, files[i]);
+		ck_assert_int_eq(symlink(target, p), 0);
+		free(p);
+		free(target);
+	}
+	p = xasprintf("%s/README", live);
+	write_text(p, "This directory contains your keys and certificates.\n");
+	free(p);
+	p = xasprintf("%s/%s.conf", ren, name);
+	write_text(p, "[renewalparams]\n");
+	free(p);
+	free(arch);
+	free(live);
+	free(ren);
+}
+
+START_TEST(test_certbot_adopted)
+{
+	struct install_opts o = opts_make();
+	char err[512], why[256];
+	int v, cur;
+	char *p;
+
+	certbot_lineage("example.com", 2);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_CERTBOT);
+	ck_assert_int_eq(cur, 2);
+	/* Readers see certbot's version 2 until the switch... */
+	p = install_read_live(tmpdir, "example.com", "fullchain.pem", NULL);
+	ck_assert_str_eq(p, "fullchain of version 2\n");
+	free(p);
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	/* ...and version 3, written after certbot's, in certfleet's layout. */
+	ck_assert_int_eq(v, 3);
+	assert_live_is("example.com", 3);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_CERTFLEET);
+	ck_assert_int_eq(cur, 3);
+	/* certbot's archive is kept; its old links and the exchange's
+	 * temporary name are gone; certbot no longer renews it. */
+	p = xasprintf("%s/archive/example.com/privkey2.pem", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	free(p);
+	ck_assert_int_eq(count_prefixed(p = xasprintf("%s/live", tmpdir), ".e"), 0);
+	free(p);
+	p = xasprintf("%s/renewal/example.com.conf", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	free(p);
+	p = xasprintf("%s/renewal/example.com.conf.certfleet", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	free(p);
+	/* The next renewal is an ordinary one. */
+	ck_assert_msg(install(&o, 4, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 4);
+	assert_live_is("example.com", 4);
+}
+END_TEST
+
+/* A crash right after the exchange left certbot's old links at the
+ * temporary name: the next install clears them and proceeds. */
+START_TEST(test_certbot_crash_after_exchange)
+{
+	struct install_opts o = opts_make();
+	char err[512];
+	int v;
+	char *live = xasprintf("%s/live/example.com", tmpdir);
+	char *tmp = xasprintf("%s/live/.example.com.tmp", tmpdir);
+
+	certbot_lineage("example.com", 1);
+	/* The state after the exchange: the link live, the directory aside. */
+	ck_assert_int_eq(rename(live, tmp), 0);
+	{
+		char *vdir = xasprintf("%s/archive/example.com/.live2", tmpdir);
+		ck_assert_int_eq(mkdir_p(vdir, 0755), 0);
+		free(vdir);
+	}
+	ck_assert_int_eq(symlink("../archive/example.com/.live2", live), 0);
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 3);
+	assert_live_is("example.com", 3);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	free(live);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(test_certbot_not_quite)
+{
+	struct install_opts o = opts_make();
+	char err[512], why[256];
+	int v, cur;
+	char *live = xasprintf("%s/live/example.com", tmpdir), *p;
+
+	/* An operator's extra file: taking over would delete it. */
+	certbot_lineage("example.com", 2);
+	p = xasprintf("%s/extra.pem", live);
+	write_text(p, "mine");
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_msg(strstr(why, "extra.pem") != NULL, "%s", why);
+	ck_assert_int_eq(install(&o, 3, &v, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not a symbolic link made by certfleet") != NULL, "%s", err);
+	unlink(p);
+	free(p);
+	/* Links of two versions. */
+	p = xasprintf("%s/privkey.pem", live);
+	unlink(p);
+	ck_assert_int_eq(symlink("../../archive/example.com/privkey1.pem", p), 0);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_msg(strstr(why, "same certbot version") != NULL, "%s", why);
+	/* A link missing. */
+	unlink(p);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_msg(strstr(why, "lacks some of") != NULL, "%s", why);
+	/* A dangling link (its archive file is gone). */
+	ck_assert_int_eq(symlink("../../archive/example.com/privkey7.pem", p), 0);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	free(p);
+	/* A symbolic link somewhere else. */
+	p = xasprintf("%s/live/other", tmpdir);
+	ck_assert_int_eq(symlink("/etc", p), 0);
+	ck_assert_int_eq(install_live_kind(tmpdir, "other", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_FOREIGN);
+	ck_assert_int_eq(install_live_kind(tmpdir, "absent", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_ABSENT);
+	ck_assert_str_eq(install_live_kind_name(INSTALL_LIVE_CERTBOT), "certbot");
+	free(p);
+	free(live);
+}
+END_TEST
+
+/*
+ * The one-time conversion never leaves live/NAME/fullchain.pem missing: a
+ * reader opening it by path in a loop (as a web server reloading does)
+ * while certbot lineages are converted again and again never fails.
+ * Each round puts a certbot directory back in place with an exchange of
+ * its own (the reader must not see a gap there either), then installs.
+ */
+START_TEST(test_certbot_conversion_atomic)
+{
+	struct install_opts o = opts_make();
+	char *path = xasprintf("%s/live/example.com/fullchain.pem", tmpdir);
+	char *live = xasprintf("%s/live/example.com", tmpdir);
+	char *stage = xasprintf("%s/live/.example.com.stage", tmpdir);
+	char err[512];
+	int fds[2], v, rounds = 60;
+	long misses = -1, reads = 0;
+	pid_t pid;
+
+	certbot_lineage("example.com", 1);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		long n[2] = { 0, 0 };
+
+		close(fds[0]);
+		/* Until the parent creates the stop directory. */
+		while (access(stage, F_OK) != 0) {
+			int fd = open(path, O_RDONLY);
+			if (fd < 0)
+				n[0]++;
+			else
+				close(fd);
+			n[1]++;
+		}
+		ck_assert_int_eq(write(fds[1], n, sizeof(n)), (ssize_t)sizeof(n));
+		_exit(0);
+	}
+	close(fds[1]);
+	for (int r = 0; r < rounds; r++) {
+		ck_assert_msg(install(&o, 2 + 2 * r, &v, err, sizeof(err)) == 0, "%s", err);
+		/* Back to a certbot directory of links to the version just
+		 * written, swapped in atomically. */
+		char *d = xasprintf("%s.cb", stage);
+		ck_assert_int_eq(mkdir(d, 0755), 0);
+		for (int i = 0; i < 4; i++) {
+			char *t = xasprintf("../../archive/example.com/%s%d.pem", files[i], v);
+			char *l = xasprintf("%s/%s.pem", d, files[i]);
+			ck_assert_int_eq(symlink(t, l), 0);
+			free(t);
+			free(l);
+		}
+		ck_assert_int_eq(renameat2(AT_FDCWD, d, AT_FDCWD, live, RENAME_EXCHANGE), 0);
+		ck_assert_int_eq(unlink(d), 0);
+		free(d);
+	}
+	/* The stop signal for the reader. */
+	ck_assert_int_eq(mkdir(stage, 0755), 0);
+	{
+		long n[2];
+		ck_assert_int_eq(read(fds[0], n, sizeof(n)), (ssize_t)sizeof(n));
+		misses = n[0];
+		reads = n[1];
+	}
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	rmdir(stage);
+	ck_assert_msg(reads > 0, "the reader never ran");
+	ck_assert_msg(misses == 0, "%ld of %ld opens of %s failed during the conversions",
+	    misses, reads, path);
+	free(path);
+	free(live);
+	free(stage);
+}
+END_TEST
+
 static Suite *
 install_suite(void)
 {
@@ -570,6 +809,10 @@ install_suite(void)
 	tcase_add_test(tc, test_check_live);
 	tcase_add_test(tc, test_live_paths);
 	tcase_add_test(tc, test_sweep_temps);
+	tcase_add_test(tc, test_certbot_adopted);
+	tcase_add_test(tc, test_certbot_crash_after_exchange);
+	tcase_add_test(tc, test_certbot_not_quite);
+	tcase_add_test(tc, test_certbot_conversion_atomic);
 	suite_add_tcase(s, tc);
 	return s;
 }

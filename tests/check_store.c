@@ -187,6 +187,26 @@ START_TEST(test_atomic_replaces)
 }
 END_TEST
 
+/* AW_NO_REPLACE (import-certbot --write): a new file is written with its
+ * mode; an existing one is left exactly as it was, with no temporary file
+ * behind. */
+START_TEST(test_atomic_no_replace)
+{
+	char err[512] = "";
+	char *p = tp("inventory.yaml");
+
+	ck_assert_msg(atomic_write_file_ex(p, "first", 5, 0600, (uid_t)-1, (gid_t)-1,
+	    AW_NO_REPLACE, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(slurp(p), "first");
+	ck_assert_uint_eq(mode_of(p), 0600);
+	ck_assert_int_eq(atomic_write_file_ex(p, "second", 6, 0600, (uid_t)-1, (gid_t)-1,
+	    AW_NO_REPLACE, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "inventory.yaml exists; not overwritten") != NULL, "%s", err);
+	ck_assert_str_eq(slurp(p), "first");
+	ck_assert_int_eq(count_prefixed(tmpdir, ".inventory.yaml.tmp."), 0);
+}
+END_TEST
+
 START_TEST(test_atomic_failures)
 {
 	char err[512] = "";
@@ -928,6 +948,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_atomic_modes, 0, (int)ARRAY_SIZE(umasks));
 	tcase_add_test(tc, test_atomic_replaces);
+	tcase_add_test(tc, test_atomic_no_replace);
 	tcase_add_test(tc, test_atomic_failures);
 	tcase_add_test(tc, test_atomic_ownership);
 	tcase_add_test(tc, test_mkdir_p_nested);

@@ -1,0 +1,102 @@
+/*
+ * adopt.c - takes over a certificate that is already installed when the
+ * store knows nothing of it, typically certbot's lineage in
+ * /etc/letsencrypt after `certfleetctl import-certbot`.
+ *
+ * Without this the first start would see "no certificate issued yet" and
+ * order every certificate at once, throwing away valid ones (and, at a
+ * paid CA, money).  Adoption only records: nothing on disk changes but
+ * certbot's renewal/NAME.conf, renamed so that certbot's timer and
+ * certfleet do not both renew the lineage.  The layout itself is converted
+ * by the next install (install.c).
+ */
+#include <string.h>
+
+#include "adopt.h"
+#include "b64.h"
+#include "crypto.h"
+#include "install.h"
+#include "log.h"
+#include "util.h"
+
+int
+adopt_lineage(struct store *s, const struct config_cert *c, struct cert_state *st)
+{
+	struct cert_info info = {0};
+	enum install_live_kind kind;
+	privkey_t *key = NULL;
+	char *full = NULL, *kpem = NULL;
+	size_t flen = 0, klen = 0;
+	char why[512], err[512], na[32];
+	int version = 0, rc = 0;
+
+	if (st->version != 0 || st->order_url != NULL)
+		return 0;
+	kind = install_live_kind(c->output_dir, c->name, &version, NULL, 0);
+	if (kind != INSTALL_LIVE_CERTBOT && kind != INSTALL_LIVE_CERTFLEET)
+		return 0;
+	full = install_read_live(c->output_dir, c->name, "fullchain.pem", &flen);
+	kpem = install_read_live(c->output_dir, c->name, "privkey.pem", &klen);
+	if (full == NULL || kpem == NULL) {
+		log_info("%s: %s lineage in %s/live/%s is unreadable: ordering a new certificate",
+		    c->name, install_live_kind_name(kind), c->output_dir, c->name);
+		goto out;
+	}
+	if ((key = privkey_from_pem(kpem, klen)) == NULL) {
+		log_info("%s: the key of %s/live/%s cannot be used: ordering a new certificate",
+		    c->name, c->output_dir, c->name);
+		goto out;
+	}
+	if (privkey_type(key) != c->key_type) {
+		log_info("%s: %s/live/%s has a %s key, the inventory asks for %s: ordering a new "
+		    "certificate", c->name, c->output_dir, c->name, key_type_name(privkey_type(key)),
+		    key_type_name(c->key_type));
+		goto out;
+	}
+	/* The same check as a freshly issued certificate passes: the names
+	 * exactly, the key, the chain, not expired. */
+	if (cert_check_issued(full, flen, key, &c->domains, &info, why, sizeof(why)) < 0) {
+		log_info("%s: not adopting %s/live/%s (%s): ordering a new certificate", c->name,
+		    c->output_dir, c->name, why);
+		goto out;
+	}
+	strlist_free(&st->names);
+	for (size_t i = 0; i < c->domains.n; i++)
+		strlist_add(&st->names, c->domains.v[i]);
+	st->key_type = (int)c->key_type;
+	free(st->account);
+	st->account = xstrdup(c->account_name);
+	st->version = version;
+	free(st->serial);
+	st->serial = xstrdup(info.serial_hex);
+	st->not_before = info.not_before;
+	st->not_after = info.not_after;
+	free(st->cert_id);
+	st->cert_id = NULL;
+	if (info.aki != NULL && info.serial != NULL) {
+		char *a = b64url_encode(info.aki, info.aki_len);
+		char *b = b64url_encode(info.serial, info.serial_len);
+		st->cert_id = xasprintf("%s.%s", a, b);
+		free(a);
+		free(b);
+	}
+	if (store_cert_save(s, c->name, st, err, sizeof(err)) < 0) {
+		log_err("%s: adopting %s/live/%s: %s", c->name, c->output_dir, c->name, err);
+		rc = -1;
+		goto out;
+	}
+	time_format_rfc3339(info.not_after, na, sizeof(na));
+	log_notice("%s: adopted the %s lineage %s/live/%s as version %d (serial %s, valid until "
+	    "%s)", c->name, install_live_kind_name(kind), c->output_dir, c->name, version,
+	    info.serial_hex, na);
+	if (kind == INSTALL_LIVE_CERTBOT &&
+	    install_retire_certbot_conf(c->output_dir, c->name, err, sizeof(err)) < 0)
+		log_warn("%s: %s", c->name, err);
+	rc = 1;
+out:
+	cert_info_free(&info);
+	privkey_free(key);
+	free(full);
+	free_secret(kpem, klen);
+	return rc;
+}
