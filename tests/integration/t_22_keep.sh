@@ -33,10 +33,11 @@ printf '#!/bin/sh\ntouch "%s/deployed"\n' "$WORK" > "$WORK/hook"
 chmod +x "$WORK/hook"
 
 echo "== (a) output_dir holds a foreign live/legacy: no order"
-mkdir -p "$WORK/out-a/live/legacy" "$WORK/out-a/archive/legacy"
+# A hand-made directory of files (not certbot's links, which would be
+# adopted: t_70_certbot).
+mkdir -p "$WORK/out-a/live/legacy"
 for f in cert chain fullchain privkey; do
-  echo old > "$WORK/out-a/archive/legacy/${f}1.pem"
-  ln -s "../../archive/legacy/${f}1.pem" "$WORK/out-a/live/legacy/$f.pem"
+  echo old > "$WORK/out-a/live/legacy/$f.pem"
 done
 write_inv "$WORK/a.yaml" "$WORK/out-a" "$WORK/hook"
 "$CERTFLEETD" --once -c "$WORK/a.yaml" > "$WORK/a.log" 2>&1
