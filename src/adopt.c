@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "adopt.h"
-#include "b64.h"
 #include "crypto.h"
 #include "install.h"
 #include "log.h"
+#include "renew.h"
 #include "util.h"
 
 int
@@ -60,26 +60,7 @@ adopt_lineage(struct store *s, const struct config_cert *c, struct cert_state *s
 		    c->output_dir, c->name, why);
 		goto out;
 	}
-	strlist_free(&st->names);
-	for (size_t i = 0; i < c->domains.n; i++)
-		strlist_add(&st->names, c->domains.v[i]);
-	st->key_type = (int)c->key_type;
-	free(st->account);
-	st->account = xstrdup(c->account_name);
-	st->version = version;
-	free(st->serial);
-	st->serial = xstrdup(info.serial_hex);
-	st->not_before = info.not_before;
-	st->not_after = info.not_after;
-	free(st->cert_id);
-	st->cert_id = NULL;
-	if (info.aki != NULL && info.serial != NULL) {
-		char *a = b64url_encode(info.aki, info.aki_len);
-		char *b = b64url_encode(info.serial, info.serial_len);
-		st->cert_id = xasprintf("%s.%s", a, b);
-		free(a);
-		free(b);
-	}
+	renew_record(st, c, &info, version);
 	if (store_cert_save(s, c->name, st, err, sizeof(err)) < 0) {
 		log_err("%s: adopting %s/live/%s: %s", c->name, c->output_dir, c->name, err);
 		rc = -1;

@@ -24,6 +24,33 @@
 #include "scheduler.h"
 #include "util.h"
 
+void
+renew_record(struct cert_state *st, const struct config_cert *c, const struct cert_info *info,
+    int version)
+{
+	strlist_free(&st->names);
+	for (size_t i = 0; i < c->domains.n; i++)
+		strlist_add(&st->names, c->domains.v[i]);
+	st->key_type = (int)c->key_type;
+	free(st->account);
+	st->account = xstrdup(c->account_name);
+	st->version = version;
+	free(st->serial);
+	st->serial = xstrdup(info->serial_hex);
+	st->not_before = info->not_before;
+	st->not_after = info->not_after;
+	/* The RFC 9773 CertID, the key of the renewalInfo look-ups. */
+	free(st->cert_id);
+	st->cert_id = NULL;
+	if (info->aki != NULL && info->serial != NULL) {
+		char *a = b64url_encode(info->aki, info->aki_len);
+		char *b = b64url_encode(info->serial, info->serial_len);
+		st->cert_id = xasprintf("%s.%s", a, b);
+		free(a);
+		free(b);
+	}
+}
+
 int
 renew_install(struct store *s, const struct config_cert *c, struct cert_state *st,
     const char *chain_pem, size_t chain_len, const privkey_t *key, char *err, size_t errlen)
@@ -63,17 +90,7 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 		goto out;
 	}
 
-	strlist_free(&st->names);
-	for (size_t i = 0; i < c->domains.n; i++)
-		strlist_add(&st->names, c->domains.v[i]);
-	st->key_type = (int)c->key_type;
-	free(st->account);
-	st->account = xstrdup(c->account_name);
-	st->version = version;
-	free(st->serial);
-	st->serial = xstrdup(info.serial_hex);
-	st->not_before = info.not_before;
-	st->not_after = info.not_after;
+	renew_record(st, c, &info, version);
 	st->last_success = time(NULL);
 	st->failures = 0;
 	st->next_attempt = 0;
@@ -86,15 +103,6 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	free(st->order_url);
 	st->order_url = NULL;
 	st->order_finalized = false;
-	free(st->cert_id);
-	st->cert_id = NULL;
-	if (info.aki != NULL && info.serial != NULL) {
-		char *a = b64url_encode(info.aki, info.aki_len);
-		char *b = b64url_encode(info.serial, info.serial_len);
-		st->cert_id = xasprintf("%s.%s", a, b);
-		free(a);
-		free(b);
-	}
 	free(st->held_serial);
 	st->held_serial = NULL;
 	st->held_not_after = st->held_since = 0;

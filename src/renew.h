@@ -15,6 +15,15 @@
 #include "store.h"
 
 /*
+ * Records in st (not saved) the certificate info describes as version of
+ * c's lineage: names, key type and account as the inventory has them,
+ * serial, validity and the RFC 9773 CertID.  Shared by installation and
+ * adoption so both leave the same state.
+ */
+void renew_record(struct cert_state *st, const struct config_cert *c,
+    const struct cert_info *info, int version);
+
+/*
  * Checks chain_pem against key and the certificate's names, installs it
  * and records it in st (saved).  A certificate that fails the check is
  * kept under the store for inspection and never installed.  0 ok; -1 with
