@@ -459,15 +459,25 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 	(void)revents;
 	ev_periodic_stop(loop, w);
-	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now &&
-	    (r->next == 0 || r->next > now)) {
+	/*
+	 * One timer serves two moments (cert_schedule): only the renewal
+	 * moment orders.  Anything else that fires it - a renewalInfo check,
+	 * including one the account has since learnt will never happen
+	 * because the directory offers no renewalInfo - checks or
+	 * reschedules, never orders.
+	 */
+	if (r->next > 0 && r->next <= now) {
+		r->next = 0;
+		log_info("%s: renewal due", r->cfg->name);
+		cert_enqueue(r);
+		queue_run(r->f);
+		return;
+	}
+	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now) {
 		ari_check(r);
 		return;
 	}
-	r->next = 0;
-	log_info("%s: renewal due", r->cfg->name);
-	cert_enqueue(r);
-	queue_run(r->f);
+	cert_schedule(r);
 }
 
 void
