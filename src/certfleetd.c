@@ -10,6 +10,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "util.h"
 
 #ifndef CERTFLEET_SYSCONFDIR
 #define CERTFLEET_SYSCONFDIR "/etc"
@@ -20,10 +21,15 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: certfleetd [-c FILE] [--once | --check] [-v] [-q] [--log-style=auto|journal|plain]\n"
+	    "usage: certfleetd [-c FILE] [--once [--once-deadline DURATION] | --check] [-v] [-q]\n"
+	    "                  [--log-style=auto|journal|plain]\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
 	    "      --once          issue what is missing, renew what is due, then exit\n"
 	    "                      (0 only when every certificate succeeded)\n"
+	    "      --once-deadline DURATION\n"
+	    "                      how long --once retries transient failures (CA\n"
+	    "                      unreachable, 5xx, badNonce, short rateLimited);\n"
+	    "                      e.g. 90s, 15m (default 15m)\n"
 	    "      --check         validate the inventory and exit (78 when invalid)\n"
 	    "  -v, --verbose       more detail (repeat for debug)\n"
 	    "  -q, --quiet         warnings and errors only\n"
@@ -36,6 +42,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"once", no_argument, NULL, 'o'},
+		{"once-deadline", required_argument, NULL, 'D'},
 		{"check", no_argument, NULL, 'k'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -44,7 +51,7 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon_opts o = {DEFAULT_CONFIG, false};
+	struct daemon_opts o = {DEFAULT_CONFIG, false, ONCE_DEADLINE_DEFAULT};
 	enum log_style style = LOG_STYLE_AUTO;
 	int level = LOG_INFO, ch;
 	bool check = false;
@@ -53,6 +60,13 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': o.config_path = optarg; break;
 		case 'o': o.once = true; break;
+		case 'D':
+			if (duration_parse(optarg, &o.once_deadline) < 0 || o.once_deadline < 0) {
+				fprintf(stderr, "certfleetd: --once-deadline: '%s' is not a duration "
+				    "(e.g. 90s, 15m, 1h)\n", optarg);
+				return 64;
+			}
+			break;
 		case 'k': check = true; break;
 		case 'v': level = level < LOG_DEBUG ? LOG_DEBUG : level; break;
 		case 'q': level = LOG_WARNING; break;

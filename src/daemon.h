@@ -10,9 +10,12 @@
 #define EXIT_RENEW_FAILED 1
 #define EXIT_UNAVAILABLE 69    /* EX_UNAVAILABLE: state dir locked, port taken */
 
+#define ONCE_DEADLINE_DEFAULT (15 * 60)  /* seconds */
+
 struct daemon_opts {
 	const char *config_path;
 	bool once;
+	long long once_deadline;    /* seconds: --once retries transient failures this long */
 };
 
 /* Runs until done (once) or stopped; returns the process exit status. */

@@ -29,7 +29,7 @@ bool
 fleet_busy(const struct fleet *f)
 {
 	return f->inflight > 0 || f->hooks > 0 || (f->qhead != NULL && !f->draining) ||
-	    f->post_running || ev_is_active(&f->post_timer);
+	    f->post_running || ev_is_active(&f->post_timer) || f->once_waiting > 0;
 }
 
 static bool post_hook_start(struct fleet *f);
@@ -242,12 +242,62 @@ run_deploy_hook(struct cert_rt *r)
 	r->f->hooks++;
 }
 
+/* --once: notes for the closing line that name failed for good, with the
+ * error (cut short: the whole of it is logged where it happened). */
+static void
+once_gave_up(struct fleet *f, const char *name, const char *error, const char *why)
+{
+	char *e = xasprintf("%s: %.300s%s (%s)", name, error ? error : "failed",
+	    error && strlen(error) > 300 ? "..." : "", why);
+
+	strlist_add(&f->once_failed, e);
+	free(e);
+}
+
+/*
+ * --once: arms a retry of r within the run when the failure is transient
+ * and the retry would start before --once-deadline; false (with why) when
+ * the certificate is given up.
+ */
+static bool
+once_retry_arm(struct cert_rt *r, bool transient, double delay, char *why, size_t len)
+{
+	struct fleet *f = r->f;
+	char d[64], at[32];
+
+	if (!transient) {
+		snprintf(why, len, "not retried: retrying cannot change this answer");
+		return false;
+	}
+	if (f->draining) {
+		snprintf(why, len, "not retried: stopping");
+		return false;
+	}
+	if (f->once_deadline > 0 && r->st.next_attempt > f->once_deadline) {
+		duration_format(delay, d, sizeof(d));
+		time_format_rfc3339(f->once_deadline, at, sizeof(at));
+		snprintf(why, len, "not retried: a retry (in %s) would start after "
+		    "--once-deadline (%s)", d, at);
+		return false;
+	}
+	r->next = r->st.next_attempt;
+	r->once_retry = true;
+	f->once_waiting++;
+	ev_periodic_set(&r->timer, (ev_tstamp)r->next, 0., NULL);
+	ev_periodic_start(f->env->loop, &r->timer);
+	return true;
+}
+
+/* Records a failed attempt.  transient: retrying may succeed (the one
+ * judgement is sched_fault_transient); only --once looks at it, the daemon
+ * retries everything after its backoff. */
 static void
 record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
-    long long retry_after)
+    long long retry_after, bool transient)
 {
 	time_t now = time(NULL);
 	double delay;
+	char why[256];
 
 	/* A forced renewal was tried: a failure falls back to the backoff,
 	 * or it would be retried at once, forever. */
@@ -259,12 +309,23 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	r->st.last_error = xstrdup(error);
 	free(r->st.last_problem);
 	r->st.last_problem = p && p->raw ? xstrdup(p->raw) : NULL;
-	delay = sched_backoff(r->st.failures, retry_after, random_unit());
+	/* --once backs off from this run's first failure, as the daemon did
+	 * from the certificate's. */
+	delay = sched_backoff(r->f->once ? ++r->once_failures : r->st.failures, retry_after,
+	    random_unit());
 	r->st.next_attempt = now + (time_t)delay;
 	cert_save(r);
-	r->f->failed++;
-	{
+	if (r->f->once && !once_retry_arm(r, transient, delay, why, sizeof(why))) {
+		/* Never announce an attempt that will not happen. */
+		r->f->failed++;
+		log_err("%s: attempt %d failed, %s: %s", r->cfg->name, r->st.failures, why, error);
+		once_gave_up(r->f, r->cfg->name, error, !transient ? "permanent, not retried" :
+		    r->f->draining ? "not retried: stopping" :
+		    "not retried before --once-deadline");
+	} else {
 		char d[64], at[32];
+		if (!r->f->once)
+			r->f->failed++;
 		duration_format(delay, d, sizeof(d));
 		time_format_rfc3339(r->st.next_attempt, at, sizeof(at));
 		log_info("%s: attempt %d failed; next attempt in %s (at %s)%s", r->cfg->name,
@@ -299,8 +360,12 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		return;
 	}
 	if (!res->ok) {
-		record_failure(r, res->error, res->problem, res->retry_after);
-		batch_note(f, r->cfg->name, false);
+		long long left = f->once_deadline - time(NULL);
+		record_failure(r, res->error, res->problem, res->retry_after,
+		    sched_fault_transient(res->status, res->problem_type, res->retry_after,
+		    left > 0 ? left : 0));
+		if (!r->once_retry)
+			batch_note(f, r->cfg->name, false);
 		cert_settled(r);
 		return;
 	}
@@ -311,7 +376,7 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		free(r->st.order_url);
 		r->st.order_url = NULL;
 		store_order_key_remove(f->env->store, r->cfg->name);
-		record_failure(r, err, NULL, 0);
+		record_failure(r, err, NULL, 0, false);
 		batch_note(f, r->cfg->name, false);
 		cert_settled(r);
 		return;
@@ -459,6 +524,10 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 	(void)revents;
 	ev_periodic_stop(loop, w);
+	if (r->once_retry) {
+		r->once_retry = false;
+		r->f->once_waiting--;
+	}
 	/*
 	 * One timer serves two moments (cert_schedule): only the renewal
 	 * moment orders.  Anything else that fires it - a renewalInfo check,
@@ -581,6 +650,28 @@ fleet_new(struct acme_env *env, const struct config *cfg, bool once)
 	return f;
 }
 
+void
+fleet_set_once_deadline(struct fleet *f, time_t at)
+{
+	f->once_deadline = at;
+}
+
+char *
+fleet_once_failures(const struct fleet *f)
+{
+	struct buf b = {0};
+	size_t n = f->once_failed.n;
+
+	if (n == 0)
+		return NULL;
+	/* The closing line stays a line: the first few, then a count. */
+	for (size_t i = 0; i < n && i < 3; i++)
+		buf_appendf(&b, "%s%s", i > 0 ? "; " : "", f->once_failed.v[i]);
+	if (n > 3)
+		buf_appendf(&b, "; and %zu more (see above)", n - 3);
+	return buf_steal(&b, NULL);
+}
+
 static int
 cert_load(struct cert_rt *r, char *err, size_t errlen)
 {
@@ -640,6 +731,7 @@ fleet_free(struct fleet *f)
 	fleet_ops_drop(f);
 	strlist_free(&f->batch_renewed);
 	strlist_free(&f->batch_failed);
+	strlist_free(&f->once_failed);
 	for (size_t i = 0; i < f->ncerts; i++) {
 		cert_stop(f->certs[i]);
 		cert_state_free(&f->certs[i]->st);
@@ -665,9 +757,17 @@ fleet_drain(struct fleet *f)
 			post_hook_start(f);
 	}
 	for (size_t i = 0; i < f->ncerts; i++) {
-		ev_periodic_stop(f->env->loop, &f->certs[i]->timer);
-		ari_cancel(f->certs[i]);
-		queue_remove(f, f->certs[i]);
+		struct cert_rt *r = f->certs[i];
+		ev_periodic_stop(f->env->loop, &r->timer);
+		ari_cancel(r);
+		queue_remove(f, r);
+		if (r->once_retry) {
+			r->once_retry = false;
+			f->once_waiting--;
+			f->failed++;
+			log_err("%s: stopping: its retry will not happen in this run", r->cfg->name);
+			once_gave_up(f, r->cfg->name, r->st.last_error, "stopped before its retry");
+		}
 	}
 	maybe_idle(f);
 }
