@@ -76,9 +76,11 @@ struct acme_account {
 	struct acme_call *pending_call;
 	struct acme_counters counters;
 	struct acme_call *calls;        /* in flight, for free() */
-	/* Why it last failed to get ready (acme_account_fault). */
+	/* Why it last failed to get ready (acme_account_fault); fault_set:
+	 * recorded for the failure being settled, else it was a local one. */
 	long fault_status;
 	char *fault_type;
+	bool fault_set;
 };
 
 struct acme_call {
@@ -112,6 +114,7 @@ account_fault(struct acme_account *a, long status, const struct acme_problem *p)
 	a->fault_status = status;
 	free(a->fault_type);
 	a->fault_type = p && p->type ? xstrdup(p->type) : NULL;
+	a->fault_set = true;
 }
 static int account_load(struct acme_account *a, char *err, size_t errlen);
 
@@ -147,6 +150,11 @@ account_settle(struct acme_account *a, bool ok, const char *error)
 	if (!ok) {
 		log_err("account %s: %s", a->name, error);
 		a->state = ACCT_IDLE;
+		/* Left as they are until the next failure: the waiters read
+		 * them when they are called, from the loop. */
+		if (!a->fault_set)
+			account_fault(a, -1, NULL);
+		a->fault_set = false;
 	} else {
 		a->state = ACCT_READY;
 	}
@@ -169,6 +177,7 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 	if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
 		log_err("account %s: %s", a->name, err);
 		account_fault(a, -1, NULL);
+		a->fault_set = false;
 		waiter_schedule(wt, false, err);
 		return wt;
 	}
@@ -180,6 +189,7 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 		    "another account (or remove %s/accounts/%s to register a new one)", a->name,
 		    when, store_dir(a->env->store), a->name);
 		account_fault(a, -1, NULL);
+		a->fault_set = false;
 		waiter_schedule(wt, false, msg);
 		free(msg);
 		return wt;
@@ -748,7 +758,6 @@ account_advance(struct acme_account *a)
 
 	switch (a->state) {
 	case ACCT_IDLE:
-		account_fault(a, -1, NULL);
 		if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
 			account_settle(a, false, err);
 			return;

@@ -260,7 +260,8 @@ once_gave_up(struct fleet *f, const char *name, const char *error, const char *w
  * the certificate is given up.
  */
 static bool
-once_retry_arm(struct cert_rt *r, bool transient, double delay, char *why, size_t len)
+once_retry_arm(struct cert_rt *r, bool transient, time_t at_retry, double delay, char *why,
+    size_t len)
 {
 	struct fleet *f = r->f;
 	char d[64], at[32];
@@ -273,14 +274,14 @@ once_retry_arm(struct cert_rt *r, bool transient, double delay, char *why, size_
 		snprintf(why, len, "not retried: stopping");
 		return false;
 	}
-	if (f->once_deadline > 0 && r->st.next_attempt > f->once_deadline) {
+	if (at_retry > f->once_deadline) {
 		duration_format(delay, d, sizeof(d));
 		time_format_rfc3339(f->once_deadline, at, sizeof(at));
 		snprintf(why, len, "not retried: a retry (in %s) would start after "
 		    "--once-deadline (%s)", d, at);
 		return false;
 	}
-	r->next = r->st.next_attempt;
+	r->next = at_retry;
 	r->once_retry = true;
 	f->once_waiting++;
 	ev_periodic_set(&r->timer, (ev_tstamp)r->next, 0., NULL);
@@ -295,7 +296,7 @@ static void
 record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
     long long retry_after, bool transient)
 {
-	time_t now = time(NULL);
+	time_t now = time(NULL), at;
 	double delay;
 	char why[256];
 
@@ -309,13 +310,17 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	r->st.last_error = xstrdup(error);
 	free(r->st.last_problem);
 	r->st.last_problem = p && p->raw ? xstrdup(p->raw) : NULL;
-	/* --once backs off from this run's first failure, as the daemon did
-	 * from the certificate's. */
-	delay = sched_backoff(r->f->once ? ++r->once_failures : r->st.failures, retry_after,
-	    random_unit());
+	delay = sched_backoff(r->st.failures, retry_after, random_unit());
 	r->st.next_attempt = now + (time_t)delay;
 	cert_save(r);
-	if (r->f->once && !once_retry_arm(r, transient, delay, why, sizeof(why))) {
+	/* --once backs off from this run's first failure, as the daemon does
+	 * from the certificate's; the stored next_attempt stays the daemon's. */
+	at = r->st.next_attempt;
+	if (r->f->once) {
+		delay = sched_backoff(++r->once_failures, retry_after, random_unit());
+		at = now + (time_t)delay;
+	}
+	if (r->f->once && !once_retry_arm(r, transient, at, delay, why, sizeof(why))) {
 		/* Never announce an attempt that will not happen. */
 		r->f->failed++;
 		log_err("%s: attempt %d failed, %s: %s", r->cfg->name, r->st.failures, why, error);
@@ -323,13 +328,13 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 		    r->f->draining ? "not retried: stopping" :
 		    "not retried before --once-deadline");
 	} else {
-		char d[64], at[32];
+		char d[64], ats[32];
 		if (!r->f->once)
 			r->f->failed++;
 		duration_format(delay, d, sizeof(d));
-		time_format_rfc3339(r->st.next_attempt, at, sizeof(at));
+		time_format_rfc3339(at, ats, sizeof(ats));
 		log_info("%s: attempt %d failed; next attempt in %s (at %s)%s", r->cfg->name,
-		    r->st.failures, d, at, retry_after > 0 && (double)retry_after >= delay ?
+		    r->st.failures, d, ats, retry_after > 0 && (double)retry_after >= delay ?
 		    ", as the CA asked" : "");
 	}
 	if (r->st.not_after > 0) {
