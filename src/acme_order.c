@@ -301,7 +301,7 @@ finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	j->finalize_logged = true;
 	log_info("%s: finalize of %s has been waiting for %.0fs; the CA may take a while "
-	    "(it is never sent twice; the order is given up after %llds)", j->name,
+	    "(it is never sent twice; the order is given up %llds after it began)", j->name,
 	    j->order_url, FINALIZE_SLOW, j->env->order_timeout);
 }
 

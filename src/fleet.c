@@ -526,10 +526,11 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	 * for: time(2) may still read the second before it, which would take
 	 * a renewalInfo check for the renewal itself. */
 	time_t now = (time_t)ev_now(loop);
+	bool retry = r->once_retry;
 
 	(void)revents;
 	ev_periodic_stop(loop, w);
-	if (r->once_retry) {
+	if (retry) {
 		r->once_retry = false;
 		r->f->once_waiting--;
 	}
@@ -542,7 +543,11 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	 */
 	if (r->next > 0 && r->next <= now) {
 		r->next = 0;
-		log_info("%s: renewal due", r->cfg->name);
+		if (retry)
+			log_info("%s: retrying after %d failed attempt%s in this run", r->cfg->name,
+			    r->once_failures, r->once_failures == 1 ? "" : "s");
+		else
+			log_info("%s: renewal due", r->cfg->name);
 		cert_enqueue(r);
 		queue_run(r->f);
 		return;

@@ -58,6 +58,7 @@ took=$(( $(date +%s) - t0 ))
 assert_eq 0 "$rc" "--once exits 0 after Pebble came back (${took}s)"
 assert_contains "$WORK/a.log" "x1: attempt 1 failed; next attempt in [0-9][0-9dhms ]* \(at " "the retry is announced"
 assert_eq 2 "$(grep -c 'x1: starting renewal' "$WORK/a.log")" "x1: the announced retry happened"
+assert_contains "$WORK/a.log" "info: x1: retrying after 1 failed attempt in this run" "the retry says what it is"
 assert_contains "$WORK/a.log" "notice: done: 2 issued or renewed, 0 failed$" "both issued in the run"
 rm -f "$WORK/pebble/roots.pem"   # the relaunched Pebble has a new root
 verify_live "$WORK/out-a" x1
