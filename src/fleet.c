@@ -242,16 +242,21 @@ run_deploy_hook(struct cert_rt *r)
 	r->f->hooks++;
 }
 
-/* --once: notes for the closing line that name failed for good, with the
- * error (cut short: the whole of it is logged where it happened). */
+/* --once: notes for the closing line that name failed for good, and why:
+ * the CA's problem when there was one, else the error (cut short: the
+ * whole of it was logged where it happened). */
 static void
-once_gave_up(struct fleet *f, const char *name, const char *error, const char *why)
+once_gave_up(struct fleet *f, const char *name, const char *error,
+    const struct acme_problem *p, const char *why)
 {
-	char *e = xasprintf("%s: %.300s%s (%s)", name, error ? error : "failed",
-	    error && strlen(error) > 300 ? "..." : "", why);
+	char *pf = p ? acme_problem_format(p) : NULL;
+	const char *what = pf ? pf : error ? error : "failed";
+	char *e = xasprintf("%s: %.300s%s (%s)", name, what, strlen(what) > 300 ? "..." : "",
+	    why);
 
 	strlist_add(&f->once_failed, e);
 	free(e);
+	free(pf);
 }
 
 /*
@@ -323,8 +328,9 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	if (r->f->once && !once_retry_arm(r, transient, at, delay, why, sizeof(why))) {
 		/* Never announce an attempt that will not happen. */
 		r->f->failed++;
-		log_err("%s: attempt %d failed, %s: %s", r->cfg->name, r->st.failures, why, error);
-		once_gave_up(r->f, r->cfg->name, error, !transient ? "permanent, not retried" :
+		/* The error itself was logged where it happened. */
+		log_err("%s: attempt %d failed, %s", r->cfg->name, r->st.failures, why);
+		once_gave_up(r->f, r->cfg->name, error, p, !transient ? "permanent, not retried" :
 		    r->f->draining ? "not retried: stopping" :
 		    "not retried before --once-deadline");
 	} else {
@@ -776,7 +782,8 @@ fleet_drain(struct fleet *f)
 			f->once_waiting--;
 			f->failed++;
 			log_err("%s: stopping: its retry will not happen in this run", r->cfg->name);
-			once_gave_up(f, r->cfg->name, r->st.last_error, "stopped before its retry");
+			once_gave_up(f, r->cfg->name, r->st.last_error, NULL,
+			    "stopped before its retry");
 		}
 	}
 	maybe_idle(f);
