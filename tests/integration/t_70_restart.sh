@@ -28,8 +28,9 @@ accounts:
     directory: $dir
     contact: mailto:it@example.com
     ca_bundle: $ca
-    # Debian's Pebble deadlocks with many more in flight (tests/bench/run-bench).
-    max_inflight: 32
+    # Debian's Pebble can deadlock with many orders in flight (it did here
+    # once at 32, on a loaded machine; tests/bench/run-bench).
+    max_inflight: 16
     eab: {kid: @EAB_KID@, hmac_key_file: @EAB_KEY_FILE@}
 certificates:
 YAML
@@ -77,8 +78,12 @@ run_daemon() {
 echo "== $N certificates issued with --once from Pebble (no renewalInfo)"
 write_inv "$WORK/a.yaml" a "$PEBBLE_DIR_URL" "$PEBBLE_CA" "$N"
 t0=$(date +%s)
-"$CERTFLEETD" --once -c "$WORK/a.yaml" > "$WORK/a-once.log" 2>&1
+# A deadlocked Pebble answers nothing: do not retry it for 15 minutes.
+"$CERTFLEETD" --once --once-deadline 2m -c "$WORK/a.yaml" > "$WORK/a-once.log" 2>&1
 rc=$?
+if [ "$rc" != 0 ] && grep -q 'Operation timed out' "$WORK/a-once.log"; then
+  echo "   (requests to Pebble timed out: Debian's Pebble deadlocks now and then under load)"
+fi
 assert_eq 0 "$rc" "--once issued all $N"
 [ "$rc" = 0 ] || finish
 echo "   ($N certificates in $(( $(date +%s) - t0 ))s)"
@@ -110,7 +115,7 @@ now=$(date +%s)
 printf '{"retry_after": "3600", "body": {"suggestedWindow": {"start": "%s", "end": "%s"}}}\n' \
   "$(iso $((now + 400 * 86400)))" "$(iso $((now + 401 * 86400)))" > "$WORK/ari-ctl/ari.json"
 write_inv "$WORK/b.yaml" b "$PROXY_DIR_URL" "$PROXY_CA" "$NARI"
-"$CERTFLEETD" --once -c "$WORK/b.yaml" > "$WORK/b-once.log" 2>&1
+"$CERTFLEETD" --once --once-deadline 2m -c "$WORK/b.yaml" > "$WORK/b-once.log" 2>&1
 rc=$?
 assert_eq 0 "$rc" "--once issued all $NARI through the proxy"
 [ "$rc" = 0 ] || finish
