@@ -131,7 +131,10 @@ job_order_again(struct order_job *j)
 	j->resumed = false;
 	j->finalize_sent = false;
 	j->finalize_logged = false;
+	j->wait_logged = 0;
 	j->interval = 0;
+	/* A new order gets the whole order_timeout. */
+	j->deadline = ev_now(j->env->loop) + (double)j->env->order_timeout;
 	j->state = ORDER_KEYGEN;
 	job_advance(j);
 }
