@@ -104,6 +104,12 @@ typedef void (*acme_probe_cb)(bool ok, const char *msg, void *arg);
 int acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char *err,
     size_t errlen);
 
+/* Why the account last failed to get ready: the HTTP status of the CA's
+ * answer (0: none came, the CA unreachable; -1: not the CA's answer, e.g.
+ * an unreadable store or a deactivated account) and its problem type
+ * (full URN, NULL without one; valid until the next attempt). */
+long acme_account_fault(const struct acme_account *a, const char **problem_type);
+
 /* Requests sent to the CA by this account, per kind (tests, stats). */
 struct acme_counters {
 	unsigned long new_account, new_order, finalize, post, bad_nonce_retries;
@@ -128,12 +134,17 @@ struct acme_post_opts {
 	const privkey_t *jwk_key;   /* sign with this key and embed its jwk (revocation by
 	                             * certificate key); NULL: the account key with kid */
 	bool use_jwk;               /* embed the account key's jwk (newAccount) */
+	const char *label;          /* the certificate the request is for, named in the
+	                             * log lines about it (badNonce retries); NULL: none */
 };
 
 struct acme_call;
-/* Sends a JWS-signed POST through the account's nonce pool, retrying
- * badNonce a few times with the nonce the error carried.  The reply is
- * valid during the callback only.  NULL: could not start (cb not called). */
+/* Sends a JWS-signed POST through the account's nonce pool.  A badNonce is
+ * never the answer: it is retried with a fresh nonce (after a short pause,
+ * on a timer, once several came in a row) until the request's own timeout
+ * has passed since it was first sent; only then does the caller get the
+ * badNonce reply.  The reply is valid during the callback only.  NULL:
+ * could not start (cb not called). */
 struct acme_call *acme_post(struct acme_account *a, const struct acme_post_opts *o,
     acme_reply_cb cb, void *arg);
 void acme_call_cancel(struct acme_call *c);
@@ -219,6 +230,10 @@ struct order_result {
 	char *error;                /* one line, when !ok */
 	struct acme_problem *problem; /* the CA's problem document, when there was one */
 	long long retry_after;      /* >0: the CA asked us to wait (rateLimited) */
+	long status;                /* when !ok: the failing answer's HTTP status, 0 none
+	                             * came (unreachable, timeout), -1 not an answer
+	                             * (local error, an invalid order or authorization) */
+	char *problem_type;         /* when !ok: the problem's type (URN) or NULL */
 	char *chain_pem;            /* issued chain as downloaded, when ok */
 	size_t chain_len;
 	privkey_t *key;             /* the certificate key, when ok (moved to the caller) */
@@ -242,6 +257,12 @@ struct order_params {
  */
 struct order_job *order_start(struct acme_env *env, struct acme_account *a,
     const struct order_params *p, order_done_cb cb, void *arg);
+/* Forgets the order in flight for the certificate name (one that is spent
+ * or the CA lost): clears the order URL and every per-order flag in st
+ * (order_finalized), saves st and removes the stored order key, so the
+ * next attempt orders afresh.  Every path that orders again goes through
+ * this. */
+void order_forget(struct store *store, const char *name, struct cert_state *st);
 /* Stops the job at once (no callback); state already persisted stays so a
  * later start resumes the order. */
 void order_cancel(struct order_job *j);

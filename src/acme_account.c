@@ -30,7 +30,13 @@
 #include "workpool.h"
 
 #define NONCE_POOL_MAX 32
-#define BAD_NONCE_RETRIES 8
+/* badNonce is retried until the request's own timeout has passed since it
+ * was first sent; after this many in a row each retry waits a little
+ * (doubling from BAD_NONCE_PAUSE up to BAD_NONCE_PAUSE_MAX), so a CA
+ * rejecting most nonces is not hammered. */
+#define BAD_NONCE_BURST 3
+#define BAD_NONCE_PAUSE 0.25
+#define BAD_NONCE_PAUSE_MAX 4.0
 
 enum account_state {
 	ACCT_IDLE,
@@ -76,6 +82,11 @@ struct acme_account {
 	struct acme_call *calls;        /* in flight, for free() */
 	acme_probe_cb probe_cb;         /* a dry run's probe in flight */
 	void *probe_arg;
+	/* Why it last failed to get ready (acme_account_fault); fault_set:
+	 * recorded for the failure being settled, else it was a local one. */
+	long fault_status;
+	char *fault_type;
+	bool fault_set;
 };
 
 struct acme_call {
@@ -87,6 +98,10 @@ struct acme_call {
 	const privkey_t *jwk_key;
 	bool use_jwk;
 	int attempts;
+	int bad_nonces;             /* badNonce answers in a row */
+	double started;             /* ev_now() when first sent: badNonce deadline */
+	ev_timer pause;             /* before a badNonce retry, after a few in a row */
+	char *label;                /* the certificate it is for, or NULL */
 	bool reregistered;          /* already retried after accountDoesNotExist */
 	struct acme_waiter *waiter; /* waiting for the account to be found again */
 	struct http_req *req;
@@ -96,6 +111,17 @@ struct acme_call {
 };
 
 static void account_advance(struct acme_account *a);
+
+/* Records what made the account fail to get ready, for the callers'
+ * retry decision: status as acme_account_fault() documents it. */
+static void
+account_fault(struct acme_account *a, long status, const struct acme_problem *p)
+{
+	a->fault_status = status;
+	free(a->fault_type);
+	a->fault_type = p && p->type ? xstrdup(p->type) : NULL;
+	a->fault_set = true;
+}
 static int account_load(struct acme_account *a, char *err, size_t errlen);
 
 /* ---- waiters ---- */
@@ -130,6 +156,11 @@ account_settle(struct acme_account *a, bool ok, const char *error)
 	if (!ok) {
 		log_err("account %s: %s", a->name, error);
 		a->state = ACCT_IDLE;
+		/* Left as they are until the next failure: the waiters read
+		 * them when they are called, from the loop. */
+		if (!a->fault_set)
+			account_fault(a, -1, NULL);
+		a->fault_set = false;
 	} else {
 		a->state = ACCT_READY;
 	}
@@ -151,6 +182,8 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 	wt->arg = arg;
 	if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
 		log_err("account %s: %s", a->name, err);
+		account_fault(a, -1, NULL);
+		a->fault_set = false;
 		waiter_schedule(wt, false, err);
 		return wt;
 	}
@@ -161,6 +194,8 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 		msg = xasprintf("account %s was deactivated at %s; point its certificates at "
 		    "another account (or remove %s/accounts/%s to register a new one)", a->name,
 		    when, store_dir(a->env->store), a->name);
+		account_fault(a, -1, NULL);
+		a->fault_set = false;
 		waiter_schedule(wt, false, msg);
 		free(msg);
 		return wt;
@@ -243,9 +278,11 @@ call_free(struct acme_call *c)
 	if (c == NULL)
 		return;
 	call_unlink(c);
+	ev_timer_stop(c->a->env->loop, &c->pause);
 	free(c->url);
 	free(c->payload);
 	free(c->accept);
+	free(c->label);
 	free(c);
 }
 
@@ -286,16 +323,39 @@ call_done_cb(const struct http_response *resp, void *arg)
 		reply.problem = acme_problem_parse(resp->body, resp->body_len);
 
 	if (resp->status == 400 && acme_problem_is(reply.problem, "badNonce") &&
-	    c->attempts < BAD_NONCE_RETRIES) {
+	    ev_now(a->env->loop) - c->started < (double)c->timeout_ms / 1000.) {
 		/* The error response carried a fresh nonce (now in the pool). */
+		double pause = 0;
+
 		a->counters.bad_nonce_retries++;
-		log_debug("account %s: badNonce on %s, retrying (%d)", a->name, c->url,
-		    c->attempts);
+		c->bad_nonces++;
+		if (c->bad_nonces >= BAD_NONCE_BURST) {
+			pause = BAD_NONCE_PAUSE;
+			for (int k = c->bad_nonces - BAD_NONCE_BURST; k > 0 &&
+			    pause < BAD_NONCE_PAUSE_MAX; k--)
+				pause *= 2;
+			if (pause > BAD_NONCE_PAUSE_MAX)
+				pause = BAD_NONCE_PAUSE_MAX;
+		}
+		if (c->label)
+			log_debug("%s: badNonce on %s (account %s), retrying (%d in a row%s)",
+			    c->label, c->url, a->name, c->bad_nonces,
+			    pause > 0 ? ", after a pause" : "");
+		else
+			log_debug("account %s: badNonce on %s, retrying (%d in a row%s)", a->name,
+			    c->url, c->bad_nonces, pause > 0 ? ", after a pause" : "");
 		acme_problem_free(reply.problem);
+		if (pause > 0) {
+			ev_timer_set(&c->pause, pause, 0.);
+			ev_timer_start(a->env->loop, &c->pause);
+			return;
+		}
 		if (call_send(c) < 0)
 			call_fail(c, "cannot resend %s", c->url);
 		return;
 	}
+	if (!(resp->status == 400 && acme_problem_is(reply.problem, "badNonce")))
+		c->bad_nonces = 0;
 	if (acme_problem_is(reply.problem, "accountDoesNotExist") && c->jwk_key == NULL &&
 	    !c->use_jwk && !c->reregistered && a->url != NULL &&
 	    (a->state == ACCT_READY || a->state == ACCT_IDLE)) {
@@ -322,6 +382,17 @@ call_done_cb(const struct http_response *resp, void *arg)
 	c->cb(&reply, c->arg);
 	acme_problem_free(reply.problem);
 	call_free(c);
+}
+
+static void
+call_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acme_call *c = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	if (call_send(c) < 0)
+		call_fail(c, "cannot resend %s", c->url);
 }
 
 static void
@@ -410,6 +481,10 @@ acme_post(struct acme_account *a, const struct acme_post_opts *o, acme_reply_cb 
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
 	c->jwk_key = o->jwk_key;
 	c->use_jwk = o->use_jwk;
+	c->label = xstrdup(o->label);
+	c->started = ev_now(a->env->loop);
+	ev_timer_init(&c->pause, call_pause_cb, 0., 0.);
+	c->pause.data = c;
 	c->cb = cb;
 	c->arg = arg;
 	c->next = a->calls;
@@ -457,7 +532,10 @@ directory_done_cb(const struct http_response *resp, void *arg)
 
 	a->pending_get = NULL;
 	if (resp->status != 200) {
-		char *msg = resp->error
+		char *msg;
+
+		account_fault(a, resp->status, NULL);
+		msg = resp->error
 		    ? xasprintf("directory %s: %s", a->cfg->directory_url, resp->error)
 		    : xasprintf("directory %s: HTTP %ld", a->cfg->directory_url, resp->status);
 		account_settle(a, false, msg);
@@ -553,6 +631,7 @@ register_done_cb(const struct acme_reply *r, void *arg)
 		account_settle(a, true, NULL);
 		return;
 	}
+	account_fault(a, r->status, r->problem);
 	if (r->problem) {
 		char *p = acme_problem_format(r->problem);
 		msg = xasprintf("%s failed at %s: %s", lookup ? "account lookup" : "newAccount",
@@ -618,6 +697,8 @@ resolve_done_cb(const struct acme_reply *r, void *arg)
 		acme_account_drop_key(a);
 	} else {
 		char *p = r->problem ? acme_problem_format(r->problem) : NULL;
+
+		account_fault(a, r->status, r->problem);
 		char *msg = xasprintf("cannot resolve the interrupted key rollover (both keys "
 		    "kept): %s %s", a->dir.new_account, p ? p : r->error ? r->error : "unexpected "
 		    "reply");
@@ -819,6 +900,7 @@ acme_account_free(struct acme_account *a)
 	privkey_free(a->next_key);
 	free(a->url);
 	free(a->name);
+	free(a->fault_type);
 	free(a);
 }
 
@@ -856,6 +938,13 @@ const char *
 acme_account_url(const struct acme_account *a)
 {
 	return a->url;
+}
+
+long
+acme_account_fault(const struct acme_account *a, const char **problem_type)
+{
+	*problem_type = a->fault_type;
+	return a->fault_status;
 }
 
 const struct acme_counters *

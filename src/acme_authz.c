@@ -57,6 +57,7 @@ authz_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	ev_timer_stop(loop, w);
 	if (deadline_passed(az->job)) {
+		az->job->result.status = 0;   /* a timeout, not the CA's verdict */
 		job_fail(az->job, NULL, "authorization for %s still pending after %llds",
 		    az->identifier ? az->identifier : az->url, az->job->env->order_timeout);
 		return;
@@ -108,6 +109,7 @@ challenge_ready(bool ok, const char *error, void *arg)
 	}
 	az->state = AZ_RESPOND;
 	o.url = az->challenge_url;
+	o.label = j->name;
 	o.payload = "{}";
 	az->call = acme_post(j->acct, &o, challenge_done_cb, az);
 	if (az->call == NULL)
@@ -216,6 +218,8 @@ authz_done_cb(const struct acme_reply *r, void *arg)
 				}
 			}
 			authz_poll_later(az, r);
+			wait_announce(j->name, "authorization", az->url, (int)a.status, r,
+			    ev_timer_remaining(j->env->loop, &az->timer), &az->wait_logged);
 		}
 		acme_authz_free(&a);
 		return;
@@ -234,6 +238,7 @@ authz_fetch(struct authz_rt *az)
 
 	az->state = az->state == AZ_POLL ? AZ_POLL : AZ_FETCH;
 	o.url = az->url;
+	o.label = az->job->name;
 	o.payload = "";
 	az->call = acme_post(az->job->acct, &o, authz_done_cb, az);
 	if (az->call == NULL) {

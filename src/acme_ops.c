@@ -323,6 +323,7 @@ pick_next(struct acme_chain_pick *p)
 
 	while (p->next < p->urls.n) {
 		o.url = p->urls.v[p->next++];
+		o.label = p->name;
 		o.payload = "";
 		o.accept = "application/pem-certificate-chain";
 		if ((p->call = acme_post(p->a, &o, pick_done_cb, p)) != NULL)

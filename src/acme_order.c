@@ -31,6 +31,7 @@
 #define POLL_FIRST 0.5          /* seconds before the first poll */
 #define POLL_MAX_NO_HINT 30.0   /* backoff cap without Retry-After */
 #define POLL_MAX_HINT 300.0     /* cap on a server's Retry-After */
+#define FINALIZE_SLOW 10.0      /* seconds before a finalize is said to be slow */
 
 static const char *const order_state_names[ORDER_STATE__MAX] = {
 	[ORDER_INIT] = "init",
@@ -59,6 +60,7 @@ void
 order_result_clear(struct order_result *r)
 {
 	free(r->error);
+	free(r->problem_type);
 	acme_problem_free(r->problem);
 	free(r->chain_pem);
 	privkey_free(r->key);
@@ -87,15 +89,54 @@ save_state(struct order_job *j)
 		log_err("%s: %s", j->name, err);
 }
 
+void
+order_forget(struct store *store, const char *name, struct cert_state *st)
+{
+	char err[256];
+
+	free(st->order_url);
+	st->order_url = NULL;
+	st->order_finalized = false;
+	st->order_started = 0;
+	if (store_cert_save(store, name, st, err, sizeof(err)) < 0)
+		log_err("%s: %s", name, err);
+	store_order_key_remove(store, name);
+}
+
 /* Forgets the order in flight: the next attempt orders afresh. */
 void
 forget_order(struct order_job *j)
 {
-	free(j->st->order_url);
-	j->st->order_url = NULL;
-	j->st->order_finalized = false;
-	save_state(j);
-	store_order_key_remove(j->env->store, j->name);
+	order_forget(j->env->store, j->name, j->st);
+}
+
+static void job_release(struct order_job *j);
+
+/*
+ * The one way back to newOrder within a job (a resumed order the CA no
+ * longer knows, an order for other names): the stored order is forgotten
+ * and every piece of per-order progress is reset, so the new order starts
+ * as a first one would (finalize_sent above all: left set, the new order
+ * would be polled at ready until order_timeout).  The certificate key is
+ * kept; it is saved again before the new newOrder.
+ */
+static void
+job_order_again(struct order_job *j)
+{
+	forget_order(j);
+	job_release(j);
+	free(j->order_url);
+	j->order_url = NULL;
+	acme_order_free(&j->order);
+	j->resumed = false;
+	j->finalize_sent = false;
+	j->finalize_logged = false;
+	j->wait_logged = 0;
+	j->interval = 0;
+	/* A new order gets the whole order_timeout. */
+	j->deadline = ev_now(j->env->loop) + (double)j->env->order_timeout;
+	j->state = ORDER_KEYGEN;
+	job_advance(j);
 }
 
 
@@ -124,6 +165,7 @@ job_release(struct order_job *j)
 	j->call = NULL;
 	j->chain_pick = NULL;
 	ev_timer_stop(j->env->loop, &j->timer);
+	ev_timer_stop(j->env->loop, &j->finalize_wait);
 }
 
 static void
@@ -174,6 +216,8 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 	}
 	acme_problem_free(j->result.problem);
 	j->result.problem = problem;
+	if (j->result.problem_type == NULL && problem != NULL && problem->type != NULL)
+		j->result.problem_type = xstrdup(problem->type);
 	j->result.ok = false;
 	j->state = ORDER_FAILED;
 	log_err("%s: %s", j->name, j->result.error);
@@ -198,6 +242,7 @@ fail_reply(struct order_job *j, const struct acme_reply *r, const char *what, co
 	if (r->http && r->http->retry_after &&
 	    http_parse_retry_after(r->http->retry_after, time(NULL), &ra) == 0)
 		j->result.retry_after = ra;
+	j->result.status = r->status;
 	if (r->problem)
 		job_fail(j, take_problem(r), "%s %s", what, url);
 	else if (r->error)
@@ -230,6 +275,39 @@ next_poll_delay(const struct acme_reply *r, double *interval)
 	return *interval;
 }
 
+void
+wait_announce(const char *name, const char *what, const char *url, int status,
+    const struct acme_reply *r, double delay, int *logged)
+{
+	char d[64];
+
+	if (r == NULL || r->http == NULL || r->http->retry_after == NULL ||
+	    *logged == status + 1)
+		return;
+	*logged = status + 1;
+	duration_format(delay, d, sizeof(d));
+	log_info("%s: %s %s %s; next check in %s (Retry-After)", name, what, url,
+	    acme_status_name((enum acme_status)status), d);
+}
+
+/* A finalize whose certificate is not there FINALIZE_SLOW seconds later
+ * (the POST unanswered, or the order still processing) gets one line, so a
+ * slow CA (Sectigo takes a minute or more) is not mistaken for a hang. */
+static void
+finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct order_job *j = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	if (j->finalize_logged)
+		return;
+	j->finalize_logged = true;
+	log_info("%s: finalize of %s has been waiting for %.0fs; the CA may take a while "
+	    "(it is never sent twice; the order is given up %llds after it began)", j->name,
+	    j->order_url, FINALIZE_SLOW, j->env->order_timeout);
+}
+
 /* ---- order object ---- */
 
 static void
@@ -241,12 +319,7 @@ order_done_fetch_cb(const struct acme_reply *r, void *arg)
 	j->call = NULL;
 	if (r->status == 404 && j->resumed) {
 		log_warn("%s: order %s no longer exists, ordering again", j->name, j->order_url);
-		forget_order(j);
-		free(j->order_url);
-		j->order_url = NULL;
-		j->resumed = false;
-		j->state = ORDER_KEYGEN;
-		job_advance(j);
+		job_order_again(j);
 		return;
 	}
 	if (r->status != 200) {
@@ -265,10 +338,13 @@ order_done_fetch_cb(const struct acme_reply *r, void *arg)
 	     j->nauthz_done == j->nauthz)) {
 		double d = next_poll_delay(r, &j->interval);
 		if (deadline_passed(j)) {
+			j->result.status = 0;   /* a timeout, not the CA's verdict */
 			job_fail(j, NULL, "order %s still %s after %llds", j->order_url,
 			    acme_status_name(j->order.status), j->env->order_timeout);
 			return;
 		}
+		wait_announce(j->name, "order", j->order_url, (int)j->order.status, r, d,
+		    &j->wait_logged);
 		j->state = ORDER_POLL;
 		ev_timer_set(&j->timer, d, 0.);
 		ev_timer_start(j->env->loop, &j->timer);
@@ -283,6 +359,7 @@ fetch_order(struct order_job *j)
 	struct acme_post_opts o = {0};
 
 	o.url = j->order_url;
+	o.label = j->name;
 	o.payload = "";
 	j->call = acme_post(j->acct, &o, order_done_fetch_cb, j);
 	if (j->call == NULL)
@@ -369,7 +446,12 @@ finalize_done_cb(const struct acme_reply *r, void *arg)
 	}
 	j->interval = 0;
 	j->state = ORDER_POLL;
-	ev_timer_set(&j->timer, next_poll_delay(r, &j->interval), 0.);
+	{
+		double d = next_poll_delay(r, &j->interval);
+		wait_announce(j->name, "order", j->order_url, (int)j->order.status, r, d,
+		    &j->wait_logged);
+		ev_timer_set(&j->timer, d, 0.);
+	}
 	ev_timer_start(j->env->loop, &j->timer);
 }
 
@@ -396,9 +478,15 @@ finalize(struct order_job *j)
 	o.url = j->order.finalize;
 	o.payload = payload;
 	o.timeout_ms = (long)j->env->finalize_timeout * 1000;
+	o.label = j->name;
 	j->call = acme_post(j->acct, &o, finalize_done_cb, j);
-	if (j->call == NULL)
+	if (j->call == NULL) {
 		job_fail(j, NULL, "cannot send finalize to %s", j->order.finalize);
+		goto out;
+	}
+	ev_timer_set(&j->finalize_wait, FINALIZE_SLOW, 0.);
+	ev_timer_start(j->env->loop, &j->finalize_wait);
+out:
 	free(der);
 	free(csr);
 	free(payload);
@@ -410,7 +498,9 @@ download(struct order_job *j)
 	struct acme_post_opts o = {0};
 
 	j->state = ORDER_DOWNLOAD;
+	ev_timer_stop(j->env->loop, &j->finalize_wait);
 	o.url = j->order.certificate;
+	o.label = j->name;
 	o.payload = "";
 	o.accept = "application/pem-certificate-chain";
 	j->call = acme_post(j->acct, &o, download_done_cb, j);
@@ -439,13 +529,7 @@ job_handle_order(struct order_job *j)
 	if (j->order.identifiers.n > 0 && !order_matches(j)) {
 		log_warn("%s: order %s is for other names, ordering again", j->name,
 		    j->order_url);
-		forget_order(j);
-		free(j->order_url);
-		j->order_url = NULL;
-		j->resumed = false;
-		j->finalize_sent = false;
-		j->state = ORDER_KEYGEN;
-		job_advance(j);
+		job_order_again(j);
 		return;
 	}
 	switch (j->order.status) {
@@ -533,6 +617,10 @@ account_ready_cb(bool ok, const char *error, void *arg)
 
 	j->waiter = NULL;
 	if (!ok) {
+		const char *type;
+
+		j->result.status = acme_account_fault(j->acct, &type);
+		j->result.problem_type = xstrdup(type);
 		job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
 		    error ? error : "unknown error");
 		return;
@@ -599,6 +687,7 @@ job_advance(struct order_job *j)
 		}
 		payload = acme_json_new_order(&j->cert->domains, j->cert->profile, j->replaces);
 		o.url = acme_account_directory(j->acct)->new_order;
+		o.label = j->name;
 		o.payload = payload;
 		j->call = acme_post(j->acct, &o, new_order_done_cb, j);
 		free(payload);
@@ -626,8 +715,11 @@ order_start(struct acme_env *env, struct acme_account *a, const struct order_par
 	j->key = p->reuse_key;
 	j->replaces = xstrdup(p->replaces);
 	j->deadline = ev_now(env->loop) + (double)env->order_timeout;
+	j->result.status = -1;
 	ev_timer_init(&j->timer, order_timer_cb, 0., 0.);
 	j->timer.data = j;
+	ev_timer_init(&j->finalize_wait, finalize_wait_cb, 0., 0.);
+	j->finalize_wait.data = j;
 	j->state = ORDER_INIT;
 	job_advance(j);
 	return j;

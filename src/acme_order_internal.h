@@ -23,6 +23,7 @@ struct authz_rt {
 	struct acme_call *call;
 	ev_timer timer;
 	double interval;
+	int wait_logged;                  /* 1 + the status last announced as a wait, 0 none */
 };
 
 struct order_job {
@@ -43,6 +44,9 @@ struct order_job {
 	double deadline;            /* ev_now() limit for the whole order */
 	bool resumed;
 	bool finalize_sent;
+	ev_timer finalize_wait;     /* says once that a finalize is taking long */
+	bool finalize_logged;
+	int wait_logged;            /* 1 + the acme_status last announced as a wait, 0 none */
 	char *replaces;
 	struct acme_chain_pick *chain_pick;  /* fetching alternate chains */
 
@@ -62,6 +66,11 @@ void fail_reply(struct order_job *j, const struct acme_reply *r, const char *wha
     const char *url);
 bool deadline_passed(struct order_job *j);
 double next_poll_delay(const struct acme_reply *r, double *interval);
+/* Logs once per state (logged holds 1 + the status announced last) that
+ * what (an order or authorization URL) is in status and checked again in
+ * delay seconds, when the CA said so with Retry-After. */
+void wait_announce(const char *name, const char *what, const char *url, int status,
+    const struct acme_reply *r, double delay, int *logged);
 void fetch_order(struct order_job *j);
 void forget_order(struct order_job *j);
 

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "dryrun.h"
 #include "log.h"
+#include "util.h"
 
 #ifndef CERTFLEET_SYSCONFDIR
 #define CERTFLEET_SYSCONFDIR "/etc"
@@ -21,12 +22,16 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: certfleetd [-c FILE] [--once [--force] | --check | --dry-run] [-v] [-q]\n"
-	    "                  [--log-style=auto|journal|plain]\n"
+	    "usage: certfleetd [-c FILE] [--once [--force] [--once-deadline DURATION] | --check |\n"
+	    "                  --dry-run] [-v] [-q] [--log-style=auto|journal|plain]\n"
 	    "  -c, --config FILE   inventory (default " DEFAULT_CONFIG ")\n"
 	    "      --once          issue what is missing, renew what is due, then exit\n"
 	    "                      (0 only when every certificate succeeded)\n"
 	    "      --force         with --once: renew every certificate, due or not\n"
+	    "      --once-deadline DURATION\n"
+	    "                      how long --once retries transient failures (CA\n"
+	    "                      unreachable, 5xx, badNonce, short rateLimited);\n"
+	    "                      e.g. 90s, 15m (default 15m)\n"
 	    "      --check         validate the inventory and exit (78 when invalid)\n"
 	    "      --dry-run       for each certificate that is due, check everything short\n"
 	    "                      of newOrder (directory, account, output, hooks, responders)\n"
@@ -63,6 +68,7 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"once", no_argument, NULL, 'o'},
 		{"force", no_argument, NULL, 'f'},
+		{"once-deadline", required_argument, NULL, 'D'},
 		{"check", no_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -72,7 +78,7 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon_opts o = {DEFAULT_CONFIG, false, false};
+	struct daemon_opts o = {DEFAULT_CONFIG, false, false, ONCE_DEADLINE_DEFAULT};
 	enum log_style style = LOG_STYLE_AUTO;
 	int level = LOG_INFO, ch;
 	bool check = false, dry_run = false;
@@ -82,6 +88,13 @@ main(int argc, char **argv)
 		case 'c': o.config_path = optarg; break;
 		case 'o': o.once = true; break;
 		case 'f': o.force = true; break;
+		case 'D':
+			if (duration_parse(optarg, &o.once_deadline) < 0 || o.once_deadline < 0) {
+				fprintf(stderr, "certfleetd: --once-deadline: '%s' is not a duration "
+				    "(e.g. 90s, 15m, 1h)\n", optarg);
+				return 64;
+			}
+			break;
 		case 'k': check = true; break;
 		case 'n': dry_run = true; break;
 		case 'v': level = level < LOG_DEBUG ? LOG_DEBUG : level; break;

@@ -414,7 +414,9 @@ daemon_run(const struct daemon_opts *o)
 	if (o->once && o->force)
 		fleet_force_all(d.fleet);
 	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
-	if (!o->once)
+	if (o->once)
+		fleet_set_once_deadline(d.fleet, time(NULL) + (time_t)o->once_deadline);
+	else
 		setup_control(&d);
 
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
@@ -444,7 +446,11 @@ daemon_run(const struct daemon_opts *o)
 	fleet_get_stats(d.fleet, &st);
 	log_resources();
 	if (o->once) {
-		log_notice("done: %lu issued or renewed, %lu failed", st.succeeded, st.failed);
+		char *failed = fleet_once_failures(d.fleet);
+		/* The last line says what failed and why. */
+		log_notice("done: %lu issued or renewed, %lu failed%s%s", st.succeeded, st.failed,
+		    failed ? ": " : "", failed ? failed : "");
+		free(failed);
 		rc = (st.failed == 0 && !d.stopping) ? 0 : EXIT_RENEW_FAILED;
 	} else {
 		log_notice("stopped");

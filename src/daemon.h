@@ -10,10 +10,13 @@
 #define EXIT_RENEW_FAILED 1
 #define EXIT_UNAVAILABLE 69    /* EX_UNAVAILABLE: state dir locked, port taken */
 
+#define ONCE_DEADLINE_DEFAULT (15 * 60)  /* seconds */
+
 struct daemon_opts {
 	const char *config_path;
 	bool once;
 	bool force;     /* with once: renew every certificate, due or not */
+	long long once_deadline;    /* seconds: --once retries transient failures this long */
 };
 
 /* Runs until done (once) or stopped; returns the process exit status. */

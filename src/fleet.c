@@ -31,7 +31,7 @@ bool
 fleet_busy(const struct fleet *f)
 {
 	return f->inflight > 0 || f->hooks > 0 || (f->qhead != NULL && !f->draining) ||
-	    f->post_running || ev_is_active(&f->post_timer);
+	    f->post_running || ev_is_active(&f->post_timer) || f->once_waiting > 0;
 }
 
 static bool post_hook_start(struct fleet *f);
@@ -244,12 +244,68 @@ run_deploy_hook(struct cert_rt *r)
 	r->f->hooks++;
 }
 
+/* --once: notes for the closing line that name failed for good, and why:
+ * the CA's problem when there was one, else the error (cut short: the
+ * whole of it was logged where it happened). */
+static void
+once_gave_up(struct fleet *f, const char *name, const char *error,
+    const struct acme_problem *p, const char *why)
+{
+	char *pf = p ? acme_problem_format(p) : NULL;
+	const char *what = pf ? pf : error ? error : "failed";
+	char *e = xasprintf("%s: %.300s%s (%s)", name, what, strlen(what) > 300 ? "..." : "",
+	    why);
+
+	strlist_add(&f->once_failed, e);
+	free(e);
+	free(pf);
+}
+
+/*
+ * --once: arms a retry of r within the run when the failure is transient
+ * and the retry would start before --once-deadline; false (with why) when
+ * the certificate is given up.
+ */
+static bool
+once_retry_arm(struct cert_rt *r, bool transient, time_t at_retry, double delay, char *why,
+    size_t len)
+{
+	struct fleet *f = r->f;
+	char d[64], at[32];
+
+	if (!transient) {
+		snprintf(why, len, "not retried: retrying cannot change this answer");
+		return false;
+	}
+	if (f->draining) {
+		snprintf(why, len, "not retried: stopping");
+		return false;
+	}
+	if (at_retry > f->once_deadline) {
+		duration_format(delay, d, sizeof(d));
+		time_format_rfc3339(f->once_deadline, at, sizeof(at));
+		snprintf(why, len, "not retried: a retry (in %s) would start after "
+		    "--once-deadline (%s)", d, at);
+		return false;
+	}
+	r->next = at_retry;
+	r->once_retry = true;
+	f->once_waiting++;
+	ev_periodic_set(&r->timer, (ev_tstamp)r->next, 0., NULL);
+	ev_periodic_start(f->env->loop, &r->timer);
+	return true;
+}
+
+/* Records a failed attempt.  transient: retrying may succeed (the one
+ * judgement is sched_fault_transient); only --once looks at it, the daemon
+ * retries everything after its backoff. */
 static void
 record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
-    long long retry_after)
+    long long retry_after, bool transient)
 {
-	time_t now = time(NULL);
+	time_t now = time(NULL), at;
 	double delay;
+	char why[256];
 
 	/* A forced renewal was tried: a failure falls back to the backoff,
 	 * or it would be retried at once, forever. */
@@ -264,13 +320,29 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	delay = sched_backoff(r->st.failures, retry_after, random_unit());
 	r->st.next_attempt = now + (time_t)delay;
 	cert_save(r);
-	r->f->failed++;
-	{
-		char d[64], at[32];
+	/* --once backs off from this run's first failure, as the daemon does
+	 * from the certificate's; the stored next_attempt stays the daemon's. */
+	at = r->st.next_attempt;
+	if (r->f->once) {
+		delay = sched_backoff(++r->once_failures, retry_after, random_unit());
+		at = now + (time_t)delay;
+	}
+	if (r->f->once && !once_retry_arm(r, transient, at, delay, why, sizeof(why))) {
+		/* Never announce an attempt that will not happen. */
+		r->f->failed++;
+		/* The error itself was logged where it happened. */
+		log_err("%s: attempt %d failed, %s", r->cfg->name, r->st.failures, why);
+		once_gave_up(r->f, r->cfg->name, error, p, !transient ? "permanent, not retried" :
+		    r->f->draining ? "not retried: stopping" :
+		    "not retried before --once-deadline");
+	} else {
+		char d[64], ats[32];
+		if (!r->f->once)
+			r->f->failed++;
 		duration_format(delay, d, sizeof(d));
-		time_format_rfc3339(r->st.next_attempt, at, sizeof(at));
+		time_format_rfc3339(at, ats, sizeof(ats));
 		log_info("%s: attempt %d failed; next attempt in %s (at %s)%s", r->cfg->name,
-		    r->st.failures, d, at, retry_after > 0 && (double)retry_after >= delay ?
+		    r->st.failures, d, ats, retry_after > 0 && (double)retry_after >= delay ?
 		    ", as the CA asked" : "");
 	}
 	if (r->st.not_after > 0) {
@@ -301,17 +373,15 @@ cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
 	    sizeof(err)) < 0) {
 		log_err("%s: %s; keeping the order %s so the next attempt downloads the same "
 		    "certificate", r->cfg->name, err, r->st.order_url ? r->st.order_url : "");
-		record_failure(r, why, NULL, 0);
+		record_failure(r, why, NULL, 0, false);
 		return;
 	}
 	log_notice("%s: certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
 	    "the next attempt installs it without a new order", r->cfg->name, r->st.held_serial,
 	    store_dir(s), r->cfg->name);
-	free(r->st.order_url);
-	r->st.order_url = NULL;
-	r->st.order_finalized = false;
-	record_failure(r, why, NULL, 0);        /* saves the state */
-	store_order_key_remove(s, r->cfg->name);
+	/* The held copy is on disk: only now may the order be forgotten. */
+	order_forget(s, r->cfg->name, &r->st);
+	record_failure(r, why, NULL, 0, false);
 }
 
 static void
@@ -332,8 +402,12 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		return;
 	}
 	if (!res->ok) {
-		record_failure(r, res->error, res->problem, res->retry_after);
-		batch_note(f, r->cfg->name, false);
+		long long left = f->once_deadline - time(NULL);
+		record_failure(r, res->error, res->problem, res->retry_after,
+		    sched_fault_transient(res->status, res->problem_type, res->retry_after,
+		    left > 0 ? left : 0));
+		if (!r->once_retry)
+			batch_note(f, r->cfg->name, false);
 		cert_settled(r);
 		return;
 	}
@@ -345,10 +419,8 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		} else {
 			/* Rejected (and kept in the store): the order is spent,
 			 * the next attempt orders afresh. */
-			free(r->st.order_url);
-			r->st.order_url = NULL;
-			store_order_key_remove(f->env->store, r->cfg->name);
-			record_failure(r, err, NULL, 0);
+			order_forget(f->env->store, r->cfg->name, &r->st);
+			record_failure(r, err, NULL, 0, false);
 		}
 		batch_note(f, r->cfg->name, false);
 		cert_settled(r);
@@ -439,14 +511,14 @@ cert_install_held(struct cert_rt *r)
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
 		r->st.held_not_after = r->st.held_since = 0;
-		record_failure(r, err, NULL, 0);
+		record_failure(r, err, NULL, 0, false);
 		batch_note(f, r->cfg->name, false);
 		settle_later(r, false);
 		goto out;
 	}
 	if (rc < 0) {
 		log_err("%s: %s (the certificate stays held)", r->cfg->name, err);
-		record_failure(r, err, NULL, 0);
+		record_failure(r, err, NULL, 0, false);
 		batch_note(f, r->cfg->name, false);
 		settle_later(r, false);
 		goto out;
@@ -477,7 +549,7 @@ cert_start(struct cert_rt *r)
 	if (preflight_cert(f->cfg, r->cfg, err, sizeof(err)) < 0) {
 		log_err("%s: not ordering: %s", r->cfg->name, err);
 		r->st.last_attempt = time(NULL);
-		record_failure(r, err, NULL, 0);
+		record_failure(r, err, NULL, 0, false);
 		batch_note(f, r->cfg->name, false);
 		settle_later(r, false);
 		return;
@@ -608,18 +680,37 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	 * for: time(2) may still read the second before it, which would take
 	 * a renewalInfo check for the renewal itself. */
 	time_t now = (time_t)ev_now(loop);
+	bool retry = r->once_retry;
 
 	(void)revents;
 	ev_periodic_stop(loop, w);
-	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now &&
-	    (r->next == 0 || r->next > now)) {
+	if (retry) {
+		r->once_retry = false;
+		r->f->once_waiting--;
+	}
+	/*
+	 * One timer serves two moments (cert_schedule): only the renewal
+	 * moment orders.  Anything else that fires it - a renewalInfo check,
+	 * including one the account has since learnt will never happen
+	 * because the directory offers no renewalInfo - checks or
+	 * reschedules, never orders.
+	 */
+	if (r->next > 0 && r->next <= now) {
+		r->next = 0;
+		if (retry)
+			log_info("%s: retrying after %d failed attempt%s in this run", r->cfg->name,
+			    r->once_failures, r->once_failures == 1 ? "" : "s");
+		else
+			log_info("%s: renewal due", r->cfg->name);
+		cert_enqueue(r);
+		queue_run(r->f);
+		return;
+	}
+	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now) {
 		ari_check(r);
 		return;
 	}
-	r->next = 0;
-	log_info("%s: renewal due", r->cfg->name);
-	cert_enqueue(r);
-	queue_run(r->f);
+	cert_schedule(r);
 }
 
 void
@@ -775,6 +866,28 @@ out:
 	privkey_free(key);
 }
 
+void
+fleet_set_once_deadline(struct fleet *f, time_t at)
+{
+	f->once_deadline = at;
+}
+
+char *
+fleet_once_failures(const struct fleet *f)
+{
+	struct buf b = {0};
+	size_t n = f->once_failed.n;
+
+	if (n == 0)
+		return NULL;
+	/* The closing line stays a line: the first few, then a count. */
+	for (size_t i = 0; i < n && i < 3; i++)
+		buf_appendf(&b, "%s%s", i > 0 ? "; " : "", f->once_failed.v[i]);
+	if (n > 3)
+		buf_appendf(&b, "; and %zu more (see above)", n - 3);
+	return buf_steal(&b, NULL);
+}
+
 static int
 cert_load(struct cert_rt *r, char *err, size_t errlen)
 {
@@ -844,6 +957,7 @@ fleet_free(struct fleet *f)
 	fleet_ops_drop(f);
 	strlist_free(&f->batch_renewed);
 	strlist_free(&f->batch_failed);
+	strlist_free(&f->once_failed);
 	for (size_t i = 0; i < f->ncerts; i++) {
 		cert_stop(f->certs[i]);
 		cert_state_free(&f->certs[i]->st);
@@ -869,9 +983,18 @@ fleet_drain(struct fleet *f)
 			post_hook_start(f);
 	}
 	for (size_t i = 0; i < f->ncerts; i++) {
-		ev_periodic_stop(f->env->loop, &f->certs[i]->timer);
-		ari_cancel(f->certs[i]);
-		queue_remove(f, f->certs[i]);
+		struct cert_rt *r = f->certs[i];
+		ev_periodic_stop(f->env->loop, &r->timer);
+		ari_cancel(r);
+		queue_remove(f, r);
+		if (r->once_retry) {
+			r->once_retry = false;
+			f->once_waiting--;
+			f->failed++;
+			log_err("%s: stopping: its retry will not happen in this run", r->cfg->name);
+			once_gave_up(f, r->cfg->name, r->st.last_error, NULL,
+			    "stopped before its retry");
+		}
 	}
 	maybe_idle(f);
 }

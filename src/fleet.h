@@ -19,6 +19,14 @@ struct fleet;
 struct fleet *fleet_new(struct acme_env *env, const struct config *cfg, bool once);
 void fleet_free(struct fleet *f);
 
+/* once mode: transient failures (sched_fault_transient) are retried within
+ * the run, with the daemon's backoff, while the retry would start before
+ * `at` (unix time); permanent ones and later retries are not. */
+void fleet_set_once_deadline(struct fleet *f, time_t at);
+/* once mode: "NAME (why)" for each certificate that failed for good, joined
+ * with "; ", or NULL when none did (caller frees). */
+char *fleet_once_failures(const struct fleet *f);
+
 /* Reads every certificate's state (once).  -1 with err when a state file is
  * corrupt (named in err). */
 int fleet_load(struct fleet *f, char *err, size_t errlen);

@@ -42,6 +42,8 @@ struct cert_rt {
 	bool force;
 	bool failing;
 	bool removed;               /* dropped by a reload while busy */
+	bool once_retry;            /* --once: timer armed for a retry within the run */
+	int once_failures;          /* --once: failed attempts in this run */
 	struct cert_rt *qnext;
 };
 
@@ -66,6 +68,10 @@ struct fleet {
 	ev_timer post_timer;
 	bool post_running;
 	struct fleet_op *ops;       /* operator operations in flight (fleet_ops.c) */
+	/* --once: retries of transient failures end at once_deadline (0: none). */
+	time_t once_deadline;
+	unsigned once_waiting;      /* certificates waiting for such a retry */
+	struct strlist once_failed; /* "NAME (why)" of each certificate given up */
 };
 
 /* fleet.c */

@@ -114,3 +114,29 @@ sched_needs_issue(const struct config_cert *c, const struct cert_state *st, char
 	}
 	return false;
 }
+
+bool
+sched_fault_transient(long status, const char *problem_type, long long retry_after,
+    long long max_wait)
+{
+	static const char prefix[] = "urn:ietf:params:acme:error:";
+	const char *t = problem_type;
+
+	if (status < 0)
+		return false;
+	if (status == 0)
+		return true;
+	if (t != NULL && strncmp(t, prefix, sizeof(prefix) - 1) == 0)
+		t += sizeof(prefix) - 1;
+	if (t != NULL && (strcmp(t, "rateLimited") == 0 || status == 429))
+		return retry_after > 0 && retry_after <= max_wait;
+	if (t == NULL && status == 429)
+		return retry_after > 0 && retry_after <= max_wait;
+	if (t != NULL && (strcmp(t, "badNonce") == 0 || strcmp(t, "serverInternal") == 0))
+		return true;
+	/* A problem type says what is wrong; only a server error without one
+	 * (or with serverInternal, above) is the server's passing trouble. */
+	if (t != NULL)
+		return false;
+	return status >= 500 && status <= 599;
+}

@@ -60,6 +60,22 @@ double sched_ari_first_check(size_t ncerts, double rand);
 double sched_backoff(int failures, long long retry_after, double rand);
 
 /*
+ * Whether a failed attempt is worth another one within the same run
+ * (--once): the one place that tells transient faults from permanent ones.
+ * status is the HTTP status of the CA's answer that failed the attempt, 0
+ * when there was none (connection refused or reset, a timeout), -1 when
+ * the failure was not an answer at all (a local error, or an order or
+ * authorization the CA declared invalid); problem_type is the problem
+ * document's type (full URN or the short name), NULL without one.
+ * Transient: no answer, 5xx, badNonce, serverInternal, rateLimited (and
+ * 429) whose Retry-After is known and at most max_wait seconds.  Anything
+ * else (unauthorized, rejectedIdentifier, malformed, caa, an invalid
+ * authorization, a local error) is permanent.
+ */
+bool sched_fault_transient(long status, const char *problem_type, long long retry_after,
+    long long max_wait);
+
+/*
  * Whether the installed material no longer matches the inventory (or there
  * is none): then the certificate is due now.  Writes the reason.
  */

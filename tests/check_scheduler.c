@@ -156,6 +156,52 @@ START_TEST(test_needs_issue)
 }
 END_TEST
 
+START_TEST(test_fault_transient)
+{
+	const char *e = "urn:ietf:params:acme:error:";
+	char t[128];
+
+	/* No answer at all: connection refused, reset, a timeout. */
+	ck_assert(sched_fault_transient(0, NULL, 0, 900));
+	/* Not an answer: local errors, invalid authorizations (even when
+	 * their challenge error says connection). */
+	ck_assert(!sched_fault_transient(-1, NULL, 0, 900));
+	snprintf(t, sizeof(t), "%sconnection", e);
+	ck_assert(!sched_fault_transient(-1, t, 0, 900));
+	/* Server errors. */
+	ck_assert(sched_fault_transient(500, NULL, 0, 900));
+	ck_assert(sched_fault_transient(503, NULL, 0, 900));
+	snprintf(t, sizeof(t), "%sserverInternal", e);
+	ck_assert(sched_fault_transient(500, t, 0, 900));
+	ck_assert(sched_fault_transient(500, "serverInternal", 0, 900));
+	snprintf(t, sizeof(t), "%sbadNonce", e);
+	ck_assert(sched_fault_transient(400, t, 0, 900));
+	/* rateLimited: only with a Retry-After short enough to wait out. */
+	snprintf(t, sizeof(t), "%srateLimited", e);
+	ck_assert(sched_fault_transient(429, t, 30, 900));
+	ck_assert(sched_fault_transient(429, t, 900, 900));
+	ck_assert(!sched_fault_transient(429, t, 901, 900));
+	ck_assert(!sched_fault_transient(429, t, 0, 900));
+	ck_assert(sched_fault_transient(429, NULL, 60, 900));
+	ck_assert(!sched_fault_transient(429, NULL, 0, 900));
+	/* What retrying will not change. */
+	const char *perm[] = {"unauthorized", "rejectedIdentifier", "malformed", "caa",
+	    "externalAccountRequired", "accountDoesNotExist", "badCSR", "invalidProfile",
+	    "userActionRequired", "unsupportedIdentifier", "orderNotReady"};
+	for (size_t i = 0; i < sizeof(perm) / sizeof(perm[0]); i++) {
+		snprintf(t, sizeof(t), "%s%s", e, perm[i]);
+		ck_assert_msg(!sched_fault_transient(400, t, 0, 900), "%s", perm[i]);
+		ck_assert_msg(!sched_fault_transient(403, t, 0, 900), "%s", perm[i]);
+	}
+	/* A 5xx naming a problem other than serverInternal says what is wrong. */
+	snprintf(t, sizeof(t), "%sunauthorized", e);
+	ck_assert(!sched_fault_transient(500, t, 0, 900));
+	ck_assert(!sched_fault_transient(404, NULL, 0, 900));
+	ck_assert(!sched_fault_transient(400, NULL, 0, 900));
+	ck_assert(!sched_fault_transient(200, NULL, 0, 900));
+}
+END_TEST
+
 static Suite *
 scheduler_suite(void)
 {
@@ -170,6 +216,7 @@ scheduler_suite(void)
 	tcase_add_test(tc, test_backoff_sequence);
 	tcase_add_test(tc, test_ari_first_check);
 	tcase_add_test(tc, test_needs_issue);
+	tcase_add_test(tc, test_fault_transient);
 	suite_add_tcase(s, tc);
 	return s;
 }

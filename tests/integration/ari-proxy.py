@@ -28,6 +28,11 @@ Control directory (written by the test, read on every request):
       "replaces" gets urn:ietf:params:acme:error:TYPE with that status.
   reject-new-order: "TYPE STATUS [RETRY-AFTER]", e.g. "rateLimited 429 3600":
       every newOrder gets that problem (and Retry-After header).
+  poll-retry-after: "SECONDS": Pebble's answers about an order (/my-order/,
+      /finalize-order/) or an authorization (/authZ/) get "Retry-After:
+      SECONDS" when they carry none (Debian's Pebble sends none).
+  finalize-delay: "SECONDS": a finalize POST (/finalize-order/) is held that
+      long before it is forwarded, as a slow CA (Sectigo) would.
 
 Log (--log): one JSON object per line per request:
   {"t": unix time, "method", "path", "status", "payload": {...} (newOrder),
@@ -164,7 +169,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 headers[k] = v
         # Pebble derives its URLs (and the JWS "url" it expects) from Host.
         headers["Host"] = self.headers.get("Host", px.me)
+        if self.command == "POST" and self.path.startswith("/finalize-order/"):
+            delay = (px.control_file("finalize-delay") or "").strip()
+            if delay:
+                time.sleep(float(delay))
         st, hs, data = px.upstream(self.command, self.path, headers, body)
+        ra = (px.control_file("poll-retry-after") or "").strip()
+        if (ra and self.command == "POST" and st == 200 and
+                self.path.startswith(("/my-order/", "/authZ/", "/finalize-order/")) and
+                not any(k.lower() == "retry-after" for k, _ in hs)):
+            hs = list(hs) + [("Retry-After", ra)]
         out = []
         for k, v in hs:
             lk = k.lower()
