@@ -6,15 +6,20 @@
  * each level, which are required, what each defaults to and how the
  * entries refer to one another (a certificate's account, the defaults a
  * certificate inherits, names that must be unique), and turns them into
- * struct config.  Single values are checked by config_validate.c and
- * config_files.c.
+ * struct config.  Single values are checked by config_types.c and
+ * config_files.c, certificates against one another by config_validate.c;
+ * this file calls down into those and config_tree.c, never up into
+ * config.c.
  */
-#include "config_internal.h"
+#include "config_schema.h"
 
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
 
+#include "config_files.h"
+#include "config_types.h"
+#include "config_validate.h"
 #include "crypto.h"
 #include "netaddr.h"
 
@@ -720,4 +725,24 @@ int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 out:
 	free(output_dir);
 	return rc;
+}
+
+/* ---- lookups (config.h) ---- */
+
+/* Here and not in config.c: the builder resolves a certificate's account:
+ * with config_find_account(), and must not call up into the entry point. */
+const struct config_cert *config_find_cert(const struct config *c, const char *name)
+{
+	for (size_t i = 0; c != NULL && name != NULL && i < c->ncerts; i++)
+		if (strcmp(c->certs[i].name, name) == 0)
+			return &c->certs[i];
+	return NULL;
+}
+
+const struct config_account *config_find_account(const struct config *c, const char *name)
+{
+	for (size_t i = 0; c != NULL && name != NULL && i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return &c->accounts[i];
+	return NULL;
 }
