@@ -133,23 +133,36 @@ int cfg_key_type(struct cfg_ctx *x, const struct ynode *n, const char *path,
 	    "rsa-2048, rsa-3072 or rsa-4096", n->str);
 }
 
-int cfg_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t *out)
+/*
+ * Up to four octal digits (a "0o" prefix allowed) in *v; the messages
+ * suggest example ("0644" for a file, "0660" for the socket).  Always
+ * octal, quoted or not: "mode: 0644" means what chmod means, whatever
+ * YAML 1.2 says about leading zeros.
+ */
+static int parse_mode(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *example, unsigned long *v)
 {
 	const char *s;
-	unsigned long v = 0;
 
 	if (n->kind != YNODE_SCALAR || cfg_null(n) || n->scalar == YSCALAR_BOOL)
-		return cfg_error(x, n, path, "expected an octal mode such as \"0644\", got %s",
-		    ynode_describe(n));
-	/* Always octal, quoted or not: "mode: 0644" means what chmod means,
-	 * whatever YAML 1.2 says about leading zeros. */
+		return cfg_error(x, n, path, "expected an octal mode such as \"%s\", got %s",
+		    example, ynode_describe(n));
 	s = n->str;
 	if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
 		s += 2;
 	if (*s == '\0' || strlen(s) > 4 || strspn(s, "01234567") != strlen(s))
 		return cfg_error(x, n, path, "bad mode '%s': expected octal permissions such "
-		    "as \"0644\"", n->str);
-	v = strtoul(s, NULL, 8);
+		    "as \"%s\"", n->str, example);
+	*v = strtoul(s, NULL, 8);
+	return 0;
+}
+
+int cfg_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t *out)
+{
+	unsigned long v = 0;
+
+	if (parse_mode(x, n, path, "0644", &v) < 0)
+		return -1;
 	if (v > 0777)
 		return cfg_error(x, n, path, "mode %s has setuid, setgid or sticky bits; "
 		    "expected permissions such as \"0644\"", n->str);
@@ -165,19 +178,10 @@ int cfg_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t 
 
 int cfg_socket_mode(struct cfg_ctx *x, const struct ynode *n, const char *path, mode_t *out)
 {
-	const char *s;
-	unsigned long v;
+	unsigned long v = 0;
 
-	if (n->kind != YNODE_SCALAR || cfg_null(n) || n->scalar == YSCALAR_BOOL)
-		return cfg_error(x, n, path, "expected an octal mode such as \"0660\", got %s",
-		    ynode_describe(n));
-	s = n->str;
-	if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
-		s += 2;
-	if (*s == '\0' || strlen(s) > 4 || strspn(s, "01234567") != strlen(s))
-		return cfg_error(x, n, path, "bad mode '%s': expected octal permissions such "
-		    "as \"0660\"", n->str);
-	v = strtoul(s, NULL, 8);
+	if (parse_mode(x, n, path, "0660", &v) < 0)
+		return -1;
 	/* Connecting needs write permission: an owner without it could not
 	 * use the socket, and extra bits mean nothing on a socket. */
 	if (v > 0777 || (v & 0600) != 0600)
@@ -208,70 +212,67 @@ static bool not_found(int e)
 	return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
 }
 
-int cfg_owner(struct cfg_ctx *x, const struct ynode *n, const char *path, uid_t *out)
+/*
+ * A user (group false) or a group, by name or number: its id in *out.  One
+ * function for both so the two keep the same rules and messages.
+ */
+static int lookup_id(struct cfg_ctx *x, const struct ynode *n, const char *path, bool group,
+    unsigned long *out)
 {
-	struct passwd pw, *res = NULL;
+	const char *what = group ? "group" : "user";
+	struct passwd pw, *pwres = NULL;
+	struct group gr, *grres = NULL;
 	size_t len = 16384;
 	char *buf = NULL;
 	unsigned long id;
+	bool found;
 	int e;
 
 	if (n->kind != YNODE_SCALAR || cfg_null(n) || n->scalar == YSCALAR_BOOL)
-		return cfg_error(x, n, path, "expected a user name or uid, got %s",
-		    ynode_describe(n));
+		return cfg_error(x, n, path, "expected a %s name or %cid, got %s", what,
+		    group ? 'g' : 'u', ynode_describe(n));
 	if (numeric_id(n, &id) == 0) {
-		*out = (uid_t)id;
-		return 0;
-	}
-	for (;;) {
-		buf = xrealloc(buf, len);
-		e = getpwnam_r(n->str, &pw, buf, len, &res);
-		if (e != ERANGE || len >= (1u << 22))
-			break;
-		len *= 2;
-	}
-	if (res != NULL)
-		*out = pw.pw_uid;
-	free(buf);
-	if (res == NULL && not_found(e))
-		return cfg_error(x, n, path, "unknown user '%s'", n->str);
-	if (res == NULL)
-		return cfg_error(x, n, path, "cannot look up user '%s': %s", n->str,
-		    strerror(e));
-	return 0;
-}
-
-int cfg_group(struct cfg_ctx *x, const struct ynode *n, const char *path, gid_t *out)
-{
-	struct group gr, *res = NULL;
-	size_t len = 16384;
-	char *buf = NULL;
-	unsigned long id;
-	int e;
-
-	if (n->kind != YNODE_SCALAR || cfg_null(n) || n->scalar == YSCALAR_BOOL)
-		return cfg_error(x, n, path, "expected a group name or gid, got %s",
-		    ynode_describe(n));
-	if (numeric_id(n, &id) == 0) {
-		*out = (gid_t)id;
+		*out = id;
 		return 0;
 	}
 	/* Groups listing thousands of members need more than the usual buffer. */
 	for (;;) {
 		buf = xrealloc(buf, len);
-		e = getgrnam_r(n->str, &gr, buf, len, &res);
+		e = group ? getgrnam_r(n->str, &gr, buf, len, &grres) :
+		    getpwnam_r(n->str, &pw, buf, len, &pwres);
 		if (e != ERANGE || len >= (1u << 22))
 			break;
 		len *= 2;
 	}
-	if (res != NULL)
-		*out = gr.gr_gid;
+	found = group ? grres != NULL : pwres != NULL;
+	if (found)
+		*out = group ? (unsigned long)gr.gr_gid : (unsigned long)pw.pw_uid;
 	free(buf);
-	if (res == NULL && not_found(e))
-		return cfg_error(x, n, path, "unknown group '%s'", n->str);
-	if (res == NULL)
-		return cfg_error(x, n, path, "cannot look up group '%s': %s", n->str,
+	if (!found && not_found(e))
+		return cfg_error(x, n, path, "unknown %s '%s'", what, n->str);
+	if (!found)
+		return cfg_error(x, n, path, "cannot look up %s '%s': %s", what, n->str,
 		    strerror(e));
+	return 0;
+}
+
+int cfg_owner(struct cfg_ctx *x, const struct ynode *n, const char *path, uid_t *out)
+{
+	unsigned long id;
+
+	if (lookup_id(x, n, path, false, &id) < 0)
+		return -1;
+	*out = (uid_t)id;
+	return 0;
+}
+
+int cfg_group(struct cfg_ctx *x, const struct ynode *n, const char *path, gid_t *out)
+{
+	unsigned long id;
+
+	if (lookup_id(x, n, path, true, &id) < 0)
+		return -1;
+	*out = (gid_t)id;
 	return 0;
 }
 
