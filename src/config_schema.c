@@ -194,15 +194,8 @@ static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
 		cfg_path_key(sub, sizeof(sub), path, "alg");
 		if (v->kind != YNODE_SCALAR || cfg_null(v))
 			return cfg_error(x, v, sub, "expected a string, got %s", ynode_describe(v));
-		if (hmac_alg_parse(v->str, &a->eab_alg) < 0) {
-			const char *hint = cfg_suggest(v->str, algs);
-
-			if (hint != NULL)
-				return cfg_error(x, v, sub, "unknown EAB alg '%s'; did you mean "
-				    "'%s'?", v->str, hint);
-			return cfg_error(x, v, sub, "unknown EAB alg '%s'; expected HS256, "
-			    "HS384 or HS512", v->str);
-		}
+		if (hmac_alg_parse(v->str, &a->eab_alg) < 0)
+			return cfg_unknown(x, v, sub, "EAB alg", algs, "HS256, HS384 or HS512");
 	}
 	return 0;
 }
@@ -387,15 +380,9 @@ static int parse_types(struct cfg_ctx *x, const struct ynode *n, const char *pat
 		for (int k = 0; k < CHALLENGE_TYPE__MAX; k++)
 			if (strcasecmp(it->str, names[k]) == 0)
 				t = k;
-		if (t < 0) {
-			const char *hint = cfg_suggest(it->str, names);
-
-			if (hint != NULL)
-				return cfg_error(x, it, sub, "unknown challenge type '%s'; did you "
-				    "mean '%s'?", it->str, hint);
-			return cfg_error(x, it, sub, "unknown challenge type '%s'; expected "
-			    "http-01, dns-01 or tls-alpn-01", it->str);
-		}
+		if (t < 0)
+			return cfg_unknown(x, it, sub, "challenge type", names,
+			    "http-01, dns-01 or tls-alpn-01");
 		for (size_t k = 0; k < ntypes; k++)
 			if (types[k] == (enum challenge_type)t)
 				return cfg_error(x, it, sub, "challenge type '%s' is listed twice",

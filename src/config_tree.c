@@ -129,6 +129,17 @@ const char *cfg_suggest(const char *word, const char *const *names)
 	return best;
 }
 
+int cfg_unknown(struct cfg_ctx *x, const struct ynode *n, const char *path, const char *what,
+    const char *const *names, const char *expected)
+{
+	const char *hint = cfg_suggest(n->str, names);
+
+	if (hint != NULL)
+		return cfg_error(x, n, path, "unknown %s '%s'; did you mean '%s'?", what, n->str,
+		    hint);
+	return cfg_error(x, n, path, "unknown %s '%s'; expected %s", what, n->str, expected);
+}
+
 /* ---- YAML to tree ---- */
 
 void ynode_free(struct ynode *n)

@@ -81,6 +81,11 @@ const char *ynode_describe_value(const struct ynode *n, char *buf, size_t len);
 
 /* The closest of names (NULL-terminated) within edit distance 2, or NULL. */
 const char *cfg_suggest(const char *word, const char *const *names);
+/* For a scalar n none of names: "unknown WHAT 'VALUE'; did you mean 'NAME'?"
+ * with the closest, else "unknown WHAT 'VALUE'; expected EXPECTED".
+ * Always returns -1. */
+int cfg_unknown(struct cfg_ctx *x, const struct ynode *n, const char *path, const char *what,
+    const char *const *names, const char *expected);
 
 /*
  * Reads and parses x->file into *root (NULL for an empty document), fills

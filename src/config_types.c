@@ -120,17 +120,13 @@ int cfg_key_type(struct cfg_ctx *x, const struct ynode *n, const char *path,
 {
 	static const char *const names[] = { "ec-p256", "ec-p384", "rsa-2048", "rsa-3072",
 		"rsa-4096", NULL };
-	const char *hint;
 
 	if (n->kind != YNODE_SCALAR || cfg_null(n))
 		return cfg_error(x, n, path, "expected a string, got %s", ynode_describe(n));
 	if (key_type_parse(n->str, out) == 0)
 		return 0;
-	if ((hint = cfg_suggest(n->str, names)) != NULL)
-		return cfg_error(x, n, path, "unknown key type '%s'; did you mean '%s'?", n->str,
-		    hint);
-	return cfg_error(x, n, path, "unknown key type '%s'; expected ec-p256, ec-p384, "
-	    "rsa-2048, rsa-3072 or rsa-4096", n->str);
+	return cfg_unknown(x, n, path, "key type", names, "ec-p256, ec-p384, rsa-2048, "
+	    "rsa-3072 or rsa-4096");
 }
 
 /*
