@@ -20,7 +20,6 @@
 #include "config_schema.h"
 #include "config_tree.h"
 
-
 static const char *const challenge_names[CHALLENGE_TYPE__MAX] = {
 	[CHALLENGE_HTTP01] = "http-01",
 	[CHALLENGE_DNS01] = "dns-01",

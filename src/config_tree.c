@@ -20,7 +20,6 @@
 #include <unistd.h>
 #include <yaml.h>
 
-
 /* Large enough for tens of thousands of certificates, small enough that a
  * wrong file (a log, a core dump) is refused quickly. */
 #define INVENTORY_MAX (64u << 20)

@@ -12,8 +12,6 @@
 #include <stdint.h>
 #include <string.h>
 
-
-
 struct cfg_cert_index {
 	size_t mask;                    /* slots - 1, a power of two less one */
 	size_t *name_slot, *set_slot;   /* cert index + 1; 0: empty */
