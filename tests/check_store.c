@@ -6,12 +6,9 @@
  * check_fsutil.c's.  Each test works in its own mkdtemp() directory under
  * /tmp, removed by the teardown (testdir.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
