@@ -20,6 +20,7 @@
 #include "control.h"
 #include "ctl_client.h"
 #include "fleet_report.h"
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"

@@ -1,18 +1,19 @@
 /*
  * config_files.c - the inventory's paths and the files it points at: where
- * relative paths lead, the CA bundle, and the EAB HMAC key with the
- * permissions that guard it.
+ * relative paths lead, the programs hooks run (and their argv lists), the
+ * daemon's own directories, the CA bundle, and the EAB HMAC key with the
+ * permissions that guard it.  Built on config_types.c (a path is first a
+ * string) and config_tree.c; nothing below calls back up here.
  *
  * The files are opened and read at load time, so a typo, a missing file or
  * a key readable by other users shows at `certfleetd --check` or on reload,
  * not in the middle of an account registration.  Key material is wiped
  * from every buffer that held it.
  */
-#include "config_internal.h"
+#include "config_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,76 +24,6 @@
 /* A CA bundle is a few hundred kB at most; an HMAC key file a few bytes. */
 #define CA_BUNDLE_MAX (8u << 20)
 #define HMAC_KEY_FILE_MAX 4096u
-
-int cfg_read_fd(int fd, size_t max, char **data, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t cap, got = 0;
-	int saved;
-
-	*data = NULL;
-	*len = 0;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	/* Pipes report size 0: grow as data comes, within max. */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 4096;
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
-		errno = EFBIG;
-		return -1;
-	}
-	buf = xmalloc(cap + 1);
-	for (;;) {
-		ssize_t n;
-
-		if (got == cap) {
-			char probe;
-
-			/* Usually end of file; only a pipe or a file that grew
-			 * since fstat() needs more room. */
-			if ((n = read(fd, &probe, 1)) < 0) {
-				if (errno == EINTR)
-					continue;
-				goto fail;
-			}
-			if (n == 0)
-				break;
-			if (cap >= max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			/* Not xrealloc(): it would leave a copy of a key behind
-			 * in freed memory. */
-			size_t ncap = cap * 2 < max ? cap * 2 : max;
-			char *nbuf = xmalloc(ncap + 1);
-
-			memcpy(nbuf, buf, got);
-			free_secret(buf, cap + 1);
-			buf = nbuf;
-			cap = ncap;
-			buf[got++] = probe;
-			continue;
-		}
-		n = read(fd, buf + got, cap - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*data = buf;
-	*len = got;
-	return 0;
-fail:
-	saved = errno;
-	free_secret(buf, cap + 1);
-	errno = saved;
-	return -1;
-}
 
 int cfg_path(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
 {
@@ -170,6 +101,64 @@ int cfg_program(struct cfg_ctx *x, const struct ynode *n, const char *path, char
 		return -1;
 	}
 	*out = s;
+	return 0;
+}
+
+int cfg_argv(struct cfg_ctx *x, const struct ynode *n, const char *path, struct strlist *out)
+{
+	struct strlist l = { 0 };
+	char sub[CFG_PATH_LEN];
+	char *s = NULL;
+
+	if (n->kind == YNODE_SCALAR && !cfg_null(n)) {
+		/* No shell runs the hook: "systemctl reload nginx" would be
+		 * looked up as one program name, and fail only when it runs. */
+		if (strpbrk(n->str, " \t") != NULL) {
+			struct strlist words = { 0 };
+			char *w, *save = NULL, *copy = xstrdup(n->str), *list;
+
+			for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+				strlist_add(&words, w);
+			list = strlist_join(&words, ", ");
+			cfg_error(x, n, path, "'%s' is one string with spaces, but hooks run "
+			    "without a shell; write the program and its arguments as a list: "
+			    "[%s]", n->str, list);
+			free(list);
+			free(copy);
+			strlist_free(&words);
+			return -1;
+		}
+		if (cfg_program(x, n, path, &s) < 0)
+			return -1;
+		strlist_add(&l, s);
+		free(s);
+	} else if (n->kind == YNODE_SEQ) {
+		for (size_t i = 0; i < n->nkids; i++) {
+			const struct ynode *it = n->kids[i];
+
+			cfg_path_index(sub, sizeof(sub), path, i);
+			if (i == 0) {
+				if (cfg_program(x, it, sub, &s) < 0)
+					return -1;
+				strlist_add(&l, s);
+				free(s);
+				continue;
+			}
+			/* An argument may be empty; it must still be a string. */
+			if (it->kind != YNODE_SCALAR || cfg_null(it)) {
+				cfg_error(x, it, sub, "expected a string, got %s", ynode_describe(it));
+				strlist_free(&l);
+				return -1;
+			}
+			strlist_add(&l, it->str);
+		}
+	} else if (!cfg_null(n)) {
+		return cfg_error(x, n, path,
+		    "expected a program and its arguments as a list, got %s", ynode_describe(n));
+	}
+	/* An empty list (or null) removes a hook inherited from defaults. */
+	strlist_free(out);
+	*out = l;
 	return 0;
 }
 

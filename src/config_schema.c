@@ -6,15 +6,20 @@
  * each level, which are required, what each defaults to and how the
  * entries refer to one another (a certificate's account, the defaults a
  * certificate inherits, names that must be unique), and turns them into
- * struct config.  Single values are checked by config_validate.c and
- * config_files.c.
+ * struct config.  Single values are checked by config_types.c and
+ * config_files.c, certificates against one another by config_validate.c;
+ * this file calls down into those and config_tree.c, never up into
+ * config.c.
  */
-#include "config_internal.h"
+#include "config_schema.h"
 
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
 
+#include "config_files.h"
+#include "config_types.h"
+#include "config_validate.h"
 #include "crypto.h"
 #include "netaddr.h"
 
@@ -189,15 +194,8 @@ static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
 		cfg_path_key(sub, sizeof(sub), path, "alg");
 		if (v->kind != YNODE_SCALAR || cfg_null(v))
 			return cfg_error(x, v, sub, "expected a string, got %s", ynode_describe(v));
-		if (hmac_alg_parse(v->str, &a->eab_alg) < 0) {
-			const char *hint = cfg_suggest(v->str, algs);
-
-			if (hint != NULL)
-				return cfg_error(x, v, sub, "unknown EAB alg '%s'; did you mean "
-				    "'%s'?", v->str, hint);
-			return cfg_error(x, v, sub, "unknown EAB alg '%s'; expected HS256, "
-			    "HS384 or HS512", v->str);
-		}
+		if (hmac_alg_parse(v->str, &a->eab_alg) < 0)
+			return cfg_unknown(x, v, sub, "EAB alg", algs, "HS256, HS384 or HS512");
 	}
 	return 0;
 }
@@ -382,15 +380,9 @@ static int parse_types(struct cfg_ctx *x, const struct ynode *n, const char *pat
 		for (int k = 0; k < CHALLENGE_TYPE__MAX; k++)
 			if (strcasecmp(it->str, names[k]) == 0)
 				t = k;
-		if (t < 0) {
-			const char *hint = cfg_suggest(it->str, names);
-
-			if (hint != NULL)
-				return cfg_error(x, it, sub, "unknown challenge type '%s'; did you "
-				    "mean '%s'?", it->str, hint);
-			return cfg_error(x, it, sub, "unknown challenge type '%s'; expected "
-			    "http-01, dns-01 or tls-alpn-01", it->str);
-		}
+		if (t < 0)
+			return cfg_unknown(x, it, sub, "challenge type", names,
+			    "http-01, dns-01 or tls-alpn-01");
 		for (size_t k = 0; k < ntypes; k++)
 			if (types[k] == (enum challenge_type)t)
 				return cfg_error(x, it, sub, "challenge type '%s' is listed twice",
@@ -720,4 +712,24 @@ int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 out:
 	free(output_dir);
 	return rc;
+}
+
+/* ---- lookups (config.h) ---- */
+
+/* Here and not in config.c: the builder resolves a certificate's account:
+ * with config_find_account(), and must not call up into the entry point. */
+const struct config_cert *config_find_cert(const struct config *c, const char *name)
+{
+	for (size_t i = 0; c != NULL && name != NULL && i < c->ncerts; i++)
+		if (strcmp(c->certs[i].name, name) == 0)
+			return &c->certs[i];
+	return NULL;
+}
+
+const struct config_account *config_find_account(const struct config *c, const char *name)
+{
+	for (size_t i = 0; c != NULL && name != NULL && i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return &c->accounts[i];
+	return NULL;
 }

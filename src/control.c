@@ -33,8 +33,8 @@
 #include <ev.h>
 
 #include "control.h"
+#include "fsutil.h"
 #include "log.h"
-#include "store.h"
 #include "util.h"
 
 #define PEER_GROUPS_MAX 65536

@@ -19,10 +19,10 @@
 
 #include <ev.h>
 
+#include "fsutil.h"
 #include "http01.h"
 #include "log.h"
 #include "netaddr.h"
-#include "store.h"
 #include "util.h"
 
 #define REQ_MAX 8192

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "install.h"
 #include "log.h"
-#include "store.h"
 #include "util.h"
 
 static const char *const files[] = {"cert", "chain", "fullchain", "privkey"};

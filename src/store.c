@@ -1,13 +1,12 @@
 /*
- * store.c - the state directory: its lock, atomic file writes, account
- * records and the order key of a certificate in flight.  The per-
- * certificate state file format lives in store_state.c.
+ * store.c - the state directory: its lock, account records and keys, the
+ * order key of a certificate in flight, held and rejected certificates.
+ * The per-certificate state file format lives in store_state.c.
  *
- * Every write is "temp file in the same directory, fsync, rename, fsync
- * the directory": after a crash a reader finds the old file or the new
- * one, never a mix.  Files are created with their final mode before a
- * byte is written, so a private key is never readable by others, not even
- * for a moment.
+ * Every file is written through fsutil.c's atomic_write_file(): after a
+ * crash a reader finds the old file or the new one, never a mix, and a
+ * private key has its final mode before its first byte.  This file adds
+ * what is the state directory's own: its layout, the lock, safe names.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "crypto.h"
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
@@ -35,162 +35,6 @@ const char *
 store_dir(const struct store *s)
 {
 	return s->dir;
-}
-
-int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-int
-mkdir_p(const char *path, mode_t mode)
-{
-	char *p = NULL, *q;
-	struct stat st;
-	int rc = 0;
-
-	if (path == NULL || *path == '\0') {
-		errno = ENOENT;
-		return -1;
-	}
-	/* The common case, on every state write: it is there already. */
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	p = xstrdup(path);
-	for (q = p + 1; ; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			rc = -1;
-			break;
-		}
-		*q = c;
-		if (c == '\0')
-			break;
-	}
-	if (rc == 0) {
-		/* errno still holds the EEXIST of the last mkdir(): a file in
-		 * the way must read as ENOTDIR. */
-		if (stat(path, &st) < 0) {
-			rc = -1;
-		} else if (!S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
-			rc = -1;
-		}
-	}
-	free(p);
-	return rc;
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int
-atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, uid_t owner,
-    gid_t group, char *err, size_t errlen)
-{
-	return atomic_write_file_ex(path, data, len, mode, owner, group, 0, err, errlen);
-}
-
-int
-atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen)
-{
-	char *dir = NULL, *tmp = NULL, *slash;
-	unsigned char rnd[6];
-	int fd = -1, rc = -1;
-
-	slash = strrchr(path, '/');
-	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
-	if (crypto_random(rnd, sizeof(rnd)) < 0) {
-		snprintf(err, errlen, "%s: no randomness for a temporary name", path);
-		goto out;
-	}
-	tmp = xasprintf("%s/.%s.tmp.%02x%02x%02x%02x%02x%02x", dir, slash ? slash + 1 : path,
-	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	/* 0600 at creation whatever the umask; the final mode and owner are
-	 * set on the empty file, before any data exists in it. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write %s: cannot create %s: %s", path, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	if ((owner != (uid_t)-1 || group != (gid_t)-1) && fchown(fd, owner, group) < 0) {
-		snprintf(err, errlen, "cannot write %s: cannot chown %s: %s", path, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, mode) < 0) {
-		snprintf(err, errlen, "cannot write %s: cannot chmod %s: %s", path, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	if (write_all(fd, data, len) < 0 || (!(flags & AW_NO_FSYNC) && fsync(fd) < 0)) {
-		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (flags & AW_NO_REPLACE) {
-		if (link(tmp, path) < 0) {
-			if (errno == EEXIST)
-				snprintf(err, errlen, "%s exists; not overwritten", path);
-			else
-				snprintf(err, errlen, "cannot link %s to %s: %s", tmp, path,
-				    strerror(errno));
-			goto out;
-		}
-		unlink(tmp);
-	} else if (rename(tmp, path) < 0) {
-		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	if (!(flags & (AW_NO_FSYNC | AW_NO_DIRSYNC)) && fsync_dir(dir) < 0) {
-		snprintf(err, errlen, "%s written but cannot sync directory %s: %s", path, dir,
-		    strerror(errno));
-		goto out_renamed;
-	}
-	rc = 0;
-	goto out_renamed;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp)
-		unlink(tmp);
-out_renamed:
-	free(tmp);
-	free(dir);
-	return rc;
 }
 
 /* ---- open, lock ---- */
@@ -768,51 +612,6 @@ out:
 }
 
 /* ---- temporaries left by a crash ---- */
-
-bool
-atomic_temp_name(const char *name)
-{
-	size_t len = strlen(name);
-	const char *suffix;
-
-	/* ".BASE.tmp.XXXXXXXXXXXX", BASE not empty: exactly what
-	 * atomic_write_file_ex() creates, and nothing an operator would. */
-	if (name[0] != '.' || len < 1 + 1 + 5 + 12)
-		return false;
-	suffix = name + len - 12;
-	if (strspn(suffix, "0123456789abcdef") != 12)
-		return false;
-	return strncmp(suffix - 5, ".tmp.", 5) == 0;
-}
-
-unsigned
-sweep_atomic_temps(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	unsigned n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (!atomic_temp_name(e->d_name))
-			continue;
-		/* Only files: we never create anything else under such a name. */
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
-			log_debug("removed %s/%s, left by an interrupted write", dir, e->d_name);
-			n++;
-		} else {
-			log_warn("cannot remove %s/%s: %s", dir, e->d_name, strerror(errno));
-		}
-	}
-	closedir(d);
-	return n;
-}
 
 unsigned
 store_sweep_temps(struct store *s)

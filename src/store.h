@@ -1,5 +1,5 @@
 /*
- * store.h - the on-disk state directory and atomic file writes.
+ * store.h - the on-disk state directory.
  *
  * Layout under state_dir:
  *   lock                       flock()ed by the one daemon using it
@@ -14,8 +14,7 @@
  *   certs/NAME/unusable-*.pem  held certificates (and -key.pem keys) that
  *                              expired or no longer match the inventory
  *
- * Every write goes to a temporary file in the same directory, is fsynced,
- * renamed over the target, and the directory is fsynced, so a crash leaves
+ * Every write goes through atomic_write_file() (fsutil.h): a crash leaves
  * either the old or the new file, never a partial one.
  */
 #ifndef CERTFLEET_STORE_H
@@ -41,40 +40,10 @@ int store_open_readonly(const char *state_dir, struct store **out, char *err, si
 void store_close(struct store *s);
 const char *store_dir(const struct store *s);
 
-/*
- * Atomically replaces path with data.  The file is created with mode (umask
- * is cleared for the creation, so a key is 0600 from its first byte) and,
- * when owner/group are not -1, chowned before any data is written.
- * 0 ok, -1 with a message in err.
- */
-int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t owner, gid_t group, char *err, size_t errlen);
-/* The same with flags: AW_NO_DIRSYNC leaves the directory fsync to the
- * caller (who writes several files there and syncs it once);
- * AW_NO_FSYNC skips both (files that need no durability, such as http-01
- * tokens: still never seen half-written). */
-#define AW_NO_DIRSYNC 0x1u
-#define AW_NO_FSYNC   0x2u
-/* AW_NO_REPLACE: fail with EEXIST ("... exists; not overwritten") when path
- * exists (link(2) instead of rename(2), so still all or nothing). */
-#define AW_NO_REPLACE 0x4u
-int atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen);
-/* True for the names atomic_write_file_ex() gives its temporary files
- * (".BASE.tmp." and 12 hex digits). */
-bool atomic_temp_name(const char *name);
-/* Removes the regular files in dir (not below) named like those
- * temporaries: writes a crash interrupted.  Returns how many; each is
- * logged at debug.  Only the owner of dir's writers may call it. */
-unsigned sweep_atomic_temps(const char *dir);
-/* The same for the whole state directory (its top, accounts/ and certs/
- * entries); needs the lock (0 for a read-only store).  Call at start,
- * before anything writes. */
+/* sweep_atomic_temps() (fsutil.h) for the whole state directory (its top,
+ * accounts/ and certs/ entries); needs the lock (0 for a read-only store).
+ * Call at start, before anything writes.  Returns how many it removed. */
 unsigned store_sweep_temps(struct store *s);
-/* fsync() of a directory. 0 ok. */
-int fsync_dir(const char *dir);
-/* mkdir -p with mode for each created component. 0 ok. */
-int mkdir_p(const char *path, mode_t mode);
 
 /* Account persistence. */
 struct account_record {

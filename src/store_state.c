@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"

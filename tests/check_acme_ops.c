@@ -17,6 +17,7 @@
 
 #include "acme.h"
 #include "config.h"
+#include "fsutil.h"
 #include "scheduler.h"
 #include "store.h"
 #include "testutil.h"

@@ -14,9 +14,9 @@
 
 #include <ev.h>
 
+#include "fsutil.h"
 #include "http01.h"
 #include "log.h"
-#include "store.h"
 #include "testloop.h"
 #include "testutil.h"
 #include "util.h"

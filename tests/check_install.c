@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "install.h"
-#include "store.h"
 #include "testutil.h"
 #include "util.h"
 

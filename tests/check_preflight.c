@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "preflight.h"
-#include "store.h"
 #include "testutil.h"
 #include "util.h"
 
