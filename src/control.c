@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "json.h"
 #include "listener.h"
 #include "log.h"
 #include "store.h"
@@ -132,13 +133,13 @@ conn_send(struct ctl_conn *c, char *line)
 }
 
 void
-ctl_reply_ok(struct ctl_conn *c, cJSON *result)
+ctl_reply_ok(struct ctl_conn *c, struct json *result)
 {
 	conn_send(c, ctl_reply_format_ok(result));
 }
 
 void
-ctl_reply_error(struct ctl_conn *c, const char *code, cJSON *extra, const char *fmt, ...)
+ctl_reply_error(struct ctl_conn *c, const char *code, struct json *extra, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -163,8 +164,8 @@ static void
 conn_dispatch(struct ctl_conn *c, const char *line, size_t len)
 {
 	const struct ctl_command *k;
-	const cJSON *args;
-	cJSON *req = NULL, *empty = NULL;
+	const struct json *args;
+	struct json *req = NULL, *empty = NULL;
 	const char *cmd, *code;
 	char err[256];
 
@@ -194,11 +195,11 @@ conn_dispatch(struct ctl_conn *c, const char *line, size_t len)
 	else
 		log_debug("control: '%s' from %s", k->name, c->peer);
 	if (args == NULL)
-		args = empty = cJSON_CreateObject();
+		args = empty = json_new_object();
 	k->fn(c, args, c->srv->ctx);
 out:
-	cJSON_Delete(empty);
-	cJSON_Delete(req);
+	json_free(empty);
+	json_free(req);
 }
 
 static void
