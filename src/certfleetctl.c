@@ -21,6 +21,7 @@
 #include "ctl_client.h"
 #include "fleet_report.h"
 #include "fsutil.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -121,7 +122,8 @@ socket_path(struct ctl *x, const char **out)
 
 /* One request; on success *result (caller deletes). */
 static int
-call(struct ctl *x, const char *cmd, cJSON *args, cJSON **result, bool quiet_nodaemon)
+call(struct ctl *x, const char *cmd, struct json *args, struct json **result,
+    bool quiet_nodaemon)
 {
 	const char *path;
 	char err[1024];
@@ -129,7 +131,7 @@ call(struct ctl *x, const char *cmd, cJSON *args, cJSON **result, bool quiet_nod
 
 	*result = NULL;
 	if ((rc = socket_path(x, &path)) != CTL_EXIT_OK) {
-		cJSON_Delete(args);
+		json_free(args);
 		return rc;
 	}
 	rc = ctl_call(path, cmd, args, x->timeout, result, err, sizeof(err));
@@ -179,7 +181,7 @@ cmd_status(struct ctl *x, int argc, char **argv)
 {
 	static const struct option lo[] = { {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0} };
 	struct store *s = NULL;
-	cJSON *r = NULL;
+	struct json *r = NULL;
 	bool json = false;
 	int ch, rc;
 
@@ -195,7 +197,7 @@ cmd_status(struct ctl *x, int argc, char **argv)
 		if ((rc = open_store(x, &s)) != CTL_EXIT_OK)
 			return rc;
 		r = report_offline_status(x->cfg, s);
-		cJSON_AddStringToObject(r, "source", "store");
+		json_set_str(r, "source", "store");
 		store_close(s);
 		if (json)
 			fprintf(stderr, "%s\n", offline_note);
@@ -208,7 +210,7 @@ cmd_status(struct ctl *x, int argc, char **argv)
 		ctl_print_json(r);
 	else
 		ctl_print_status(r);
-	cJSON_Delete(r);
+	json_free(r);
 	return CTL_EXIT_OK;
 }
 
@@ -217,7 +219,7 @@ cmd_show(struct ctl *x, int argc, char **argv)
 {
 	static const struct option lo[] = { {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0} };
 	struct store *s = NULL;
-	cJSON *r = NULL, *args;
+	struct json *r = NULL, *args;
 	bool json = false;
 	int ch, rc;
 
@@ -228,8 +230,8 @@ cmd_show(struct ctl *x, int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return fail(CTL_EXIT_USAGE, "usage: certfleetctl show NAME [--json]");
-	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "name", argv[optind]);
+	args = json_new_object();
+	json_set_str(args, "name", argv[optind]);
 	rc = call(x, "show", args, &r, true);
 	if (rc == CTL_EXIT_NODAEMON) {
 		if ((rc = open_store(x, &s)) != CTL_EXIT_OK)
@@ -239,7 +241,7 @@ cmd_show(struct ctl *x, int argc, char **argv)
 		if (r == NULL)
 			return fail(CTL_EXIT_NOTFOUND, "no certificate named '%s' in %s",
 			    argv[optind], x->config_path);
-		cJSON_AddStringToObject(r, "source", "store");
+		json_set_str(r, "source", "store");
 		if (json)
 			fprintf(stderr, "%s\n", offline_note);
 		else
@@ -251,7 +253,7 @@ cmd_show(struct ctl *x, int argc, char **argv)
 		ctl_print_json(r);
 	else
 		ctl_print_show(r);
-	cJSON_Delete(r);
+	json_free(r);
 	return CTL_EXIT_OK;
 }
 
@@ -263,7 +265,8 @@ cmd_renew(struct ctl *x, int argc, char **argv)
 	static const struct option lo[] = { {"all", no_argument, NULL, 'a'},
 		{"force", no_argument, NULL, 'f'}, {0, 0, 0, 0} };
 	bool all = false, force = false;
-	cJSON *args, *names, *r = NULL, *it;
+	struct json *args, *names, *r = NULL;
+	const struct json *it;
 	int ch, rc;
 
 	while ((ch = next_opt(argc, argv, lo)) != -1) {
@@ -276,24 +279,24 @@ cmd_renew(struct ctl *x, int argc, char **argv)
 	}
 	if (all == (optind < argc))
 		return fail(CTL_EXIT_USAGE, "usage: certfleetctl renew NAME... | --all [--force]");
-	args = cJSON_CreateObject();
-	names = cJSON_AddArrayToObject(args, "names");
+	args = json_new_object();
+	names = json_set_array(args, "names");
 	for (int i = optind; i < argc; i++)
-		cJSON_AddItemToArray(names, cJSON_CreateString(argv[i]));
-	cJSON_AddBoolToObject(args, "all", all);
-	cJSON_AddBoolToObject(args, "force", force);
+		json_push(names, json_new_string(argv[i]));
+	json_set_bool(args, "all", all);
+	json_set_bool(args, "force", force);
 	if ((rc = call(x, "renew", args, &r, false)) != CTL_EXIT_OK)
 		return rc;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "requested"))
-		printf("%s: renewal requested%s\n", it->valuestring, force ? " (forced)" : "");
-	cJSON_Delete(r);
+	JSON_FOREACH(it, json_get(r, "requested"))
+		printf("%s: renewal requested%s\n", json_str(it), force ? " (forced)" : "");
+	json_free(r);
 	return CTL_EXIT_OK;
 }
 
 static int
 cmd_reload(struct ctl *x, int argc, char **argv)
 {
-	cJSON *r = NULL;
+	struct json *r = NULL;
 	int rc;
 
 	(void)argv;
@@ -302,8 +305,8 @@ cmd_reload(struct ctl *x, int argc, char **argv)
 	if ((rc = call(x, "reload", NULL, &r, false)) != CTL_EXIT_OK)
 		return rc;
 	printf("reloaded: %d certificates\n",
-	    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "certificates")));
-	cJSON_Delete(r);
+	    (int)json_num(json_get(r, "certificates")));
+	json_free(r);
 	return CTL_EXIT_OK;
 }
 
@@ -340,7 +343,7 @@ cmd_revoke(struct ctl *x, int argc, char **argv)
 		{0, 0, 0, 0} };
 	bool cert_key = false, no_reissue = false;
 	int ch, rc, reason = 0;
-	cJSON *args, *r = NULL;
+	struct json *args, *r = NULL;
 
 	while ((ch = next_opt(argc, argv, lo)) != -1) {
 		switch (ch) {
@@ -357,16 +360,16 @@ cmd_revoke(struct ctl *x, int argc, char **argv)
 	if (optind + 1 != argc)
 		return fail(CTL_EXIT_USAGE, "usage: certfleetctl revoke NAME [--reason R] "
 		    "[--cert-key] [--no-reissue]");
-	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "name", argv[optind]);
-	cJSON_AddNumberToObject(args, "reason", reason);
-	cJSON_AddBoolToObject(args, "cert_key", cert_key);
-	cJSON_AddBoolToObject(args, "no_reissue", no_reissue);
+	args = json_new_object();
+	json_set_str(args, "name", argv[optind]);
+	json_set_num(args, "reason", reason);
+	json_set_bool(args, "cert_key", cert_key);
+	json_set_bool(args, "no_reissue", no_reissue);
 	if ((rc = call(x, "revoke", args, &r, false)) != CTL_EXIT_OK)
 		return rc;
 	printf("%s: revoked%s\n", argv[optind], no_reissue ? "" : "; a new certificate is "
 	    "being issued");
-	cJSON_Delete(r);
+	json_free(r);
 	return CTL_EXIT_OK;
 }
 
@@ -377,7 +380,7 @@ cmd_account(struct ctl *x, int argc, char **argv)
 		{"yes", no_argument, NULL, 'y'}, {0, 0, 0, 0} };
 	bool json = false, yes = false;
 	const char *sub;
-	cJSON *args = NULL, *r = NULL;
+	struct json *args = NULL, *r = NULL;
 	int ch, rc;
 
 	if (argc < 2)
@@ -403,7 +406,7 @@ cmd_account(struct ctl *x, int argc, char **argv)
 			ctl_print_json(r);
 		else
 			ctl_print_accounts(r);
-		cJSON_Delete(r);
+		json_free(r);
 		return CTL_EXIT_OK;
 	}
 	if (strcmp(sub, "rollover") != 0 && strcmp(sub, "deactivate") != 0)
@@ -415,17 +418,17 @@ cmd_account(struct ctl *x, int argc, char **argv)
 	if (strcmp(sub, "deactivate") == 0 && !yes)
 		return fail(CTL_EXIT_USAGE, "deactivating account '%s' cannot be undone: its "
 		    "certificates stop renewing; add --yes to confirm", argv[optind]);
-	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "account", argv[optind]);
+	args = json_new_object();
+	json_set_str(args, "account", argv[optind]);
 	if (yes)
-		cJSON_AddTrueToObject(args, "confirm");
+		json_set_bool(args, "confirm", true);
 	rc = call(x, strcmp(sub, "rollover") == 0 ? "account-rollover" : "account-deactivate",
 	    args, &r, false);
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	printf("%s: %s\n", argv[optind], strcmp(sub, "rollover") == 0 ?
 	    "account key replaced" : "account deactivated");
-	cJSON_Delete(r);
+	json_free(r);
 	return CTL_EXIT_OK;
 }
 

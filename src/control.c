@@ -30,10 +30,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <ev.h>
-
 #include "control.h"
 #include "fsutil.h"
+#include "json.h"
+#include "listener.h"
 #include "log.h"
 #include "util.h"
 
@@ -42,40 +42,31 @@
 enum conn_state {
 	CONN_READING,       /* waiting for the request line */
 	CONN_WAITING,       /* handler called, reply owed */
-	CONN_WRITING,       /* reply being sent */
-	CONN_DONE           /* finished: free at the first safe moment */
+	CONN_WRITING        /* reply being sent; freed when the listener closes it */
 };
 
 struct ctl_conn {
 	struct ctl_server *srv;
-	struct ctl_conn *prev, *next;
-	int fd;                     /* -1 once the client is gone */
+	struct ctl_conn *prev, *next;   /* on srv->detached only */
+	struct listener_conn *lc;   /* NULL once the client is gone */
 	enum conn_state state;
-	bool in_callback;           /* a loop callback of ours is on the stack */
 	enum ctl_access access;
+	size_t inlen;               /* bytes of the request seen so far */
 	char peer[64];
 	char cmd[32];
-	struct buf in;
-	char *out;
-	size_t outlen, outoff;
-	ev_io rio, wio;
-	ev_timer timer;
 };
 
 struct ctl_server {
-	struct ev_loop *loop;
+	struct listener *l;
 	char *path;
-	int fd;
 	dev_t dev;
 	ino_t ino;
-	ev_io accept_io;
 	gid_t read_group;
 	gid_t admin_group;
 	double request_timeout;
 	const struct ctl_command *cmds;
 	void *ctx;
-	struct ctl_conn *conns;
-	size_t nlive;               /* connections with an open descriptor */
+	struct ctl_conn *detached;  /* client gone, reply still owed */
 };
 
 enum ctl_access
@@ -104,101 +95,51 @@ ctl_conn_peer(const struct ctl_conn *c)
 /* ---- connections ---- */
 
 static void
-conn_close_fd(struct ctl_conn *c)
-{
-	if (c->fd < 0)
-		return;
-	ev_io_stop(c->srv->loop, &c->rio);
-	ev_io_stop(c->srv->loop, &c->wio);
-	ev_timer_stop(c->srv->loop, &c->timer);
-	close(c->fd);
-	c->fd = -1;
-	c->srv->nlive--;
-}
-
-static void
 conn_free(struct ctl_conn *c)
 {
 	struct ctl_server *s = c->srv;
 
-	conn_close_fd(c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	buf_free(&c->in);
-	free(c->out);
-	free(c);
-}
-
-/* Frees c now unless one of its callbacks is running (that one frees it
- * on the way out). */
-static void
-conn_finish(struct ctl_conn *c)
-{
-	c->state = CONN_DONE;
-	conn_close_fd(c);
-	if (!c->in_callback)
-		conn_free(c);
-}
-
-static void
-conn_flush(struct ctl_conn *c)
-{
-	while (c->outoff < c->outlen) {
-		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ev_io_start(c->srv->loop, &c->wio);
-			ev_timer_stop(c->srv->loop, &c->timer);
-			ev_timer_set(&c->timer, CTL_WRITE_TIMEOUT, 0.);
-			ev_timer_start(c->srv->loop, &c->timer);
-			return;
-		}
-		if (n < 0) {
-			log_debug("control: reply to %s not delivered: %s", c->peer, strerror(errno));
-			break;
-		}
-		c->outoff += (size_t)n;
+	if (c->lc == NULL) {
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			s->detached = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
 	}
-	conn_finish(c);
+	free(c);
 }
 
 /* Takes line (a reply with its newline). */
 static void
 conn_send(struct ctl_conn *c, char *line)
 {
-	if (c->state == CONN_WRITING || c->state == CONN_DONE) {
+	if (c->state == CONN_WRITING) {
 		/* A handler bug: keep the first reply. */
 		log_err("control: second reply to '%s' from %s ignored", c->cmd, c->peer);
 		free(line);
 		return;
 	}
-	if (c->fd < 0) {
+	if (c->lc == NULL) {
 		log_debug("control: %s hung up before the reply to '%s'; dropped", c->peer,
 		    c->cmd);
 		free(line);
-		conn_finish(c);
+		conn_free(c);
 		return;
 	}
 	c->state = CONN_WRITING;
-	c->out = line;
-	c->outlen = line ? strlen(line) : 0;
-	c->outoff = 0;
-	conn_flush(c);
+	/* May close the connection, and free c, before it returns. */
+	listener_conn_send(c->lc, line, line ? strlen(line) : 0);
 }
 
 void
-ctl_reply_ok(struct ctl_conn *c, cJSON *result)
+ctl_reply_ok(struct ctl_conn *c, struct json *result)
 {
 	conn_send(c, ctl_reply_format_ok(result));
 }
 
 void
-ctl_reply_error(struct ctl_conn *c, const char *code, cJSON *extra, const char *fmt, ...)
+ctl_reply_error(struct ctl_conn *c, const char *code, struct json *extra, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -223,12 +164,11 @@ static void
 conn_dispatch(struct ctl_conn *c, const char *line, size_t len)
 {
 	const struct ctl_command *k;
-	const cJSON *args;
-	cJSON *req = NULL, *empty = NULL;
+	const struct json *args;
+	struct json *req = NULL, *empty = NULL;
 	const char *cmd, *code;
 	char err[256];
 
-	ev_timer_stop(c->srv->loop, &c->timer);
 	c->state = CONN_WAITING;
 	if (ctl_request_parse(line, len, &req, &cmd, &args, &code, err, sizeof(err)) < 0) {
 		log_warn("control: bad request from %s: %s", c->peer, err);
@@ -255,51 +195,34 @@ conn_dispatch(struct ctl_conn *c, const char *line, size_t len)
 	else
 		log_debug("control: '%s' from %s", k->name, c->peer);
 	if (args == NULL)
-		args = empty = cJSON_CreateObject();
+		args = empty = json_new_object();
 	k->fn(c, args, c->srv->ctx);
 out:
-	cJSON_Delete(empty);
-	cJSON_Delete(req);
+	json_free(empty);
+	json_free(req);
 }
 
 static void
-conn_read(struct ctl_conn *c)
+conn_data_cb(struct listener_conn *lc, const char *data, size_t len, void *cdata)
 {
-	char chunk[4096];
-	ssize_t n;
-	char *nl;
+	struct ctl_conn *c = cdata;
+	const char *nl;
 
-	for (;;) {
-		n = recv(c->fd, chunk, sizeof(chunk), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			/* Hung up.  A reply still owed is dropped when it comes. */
-			if (c->state == CONN_READING && c->in.len > 0)
-				log_debug("control: %s hung up in the middle of a request", c->peer);
-			if (c->state == CONN_WAITING)
-				conn_close_fd(c);
-			else
-				conn_finish(c);
-			return;
-		}
-		if (c->state != CONN_READING)
-			continue;   /* one request per connection: the rest is ignored */
-		buf_append(&c->in, chunk, (size_t)n);
-		if ((nl = memchr(c->in.data, '\n', c->in.len)) != NULL) {
-			size_t len = (size_t)(nl - c->in.data);
-			if (len > CTL_MAX_REQUEST)
-				goto toolong;
-			conn_dispatch(c, c->in.data, len);
-			if (c->fd < 0)
-				return;
-			continue;
-		}
-		if (c->in.len > CTL_MAX_REQUEST)
+	c->inlen = len;
+	if ((nl = memchr(data, '\n', len)) != NULL) {
+		size_t linelen = (size_t)(nl - data);
+		if (linelen > CTL_MAX_REQUEST)
 			goto toolong;
+		/* One request per connection: the rest is read and ignored, so
+		 * that a hang-up is still seen while the reply is owed. */
+		listener_conn_set_timeout(lc, 0);
+		conn_dispatch(c, data, linelen);
+		listener_conn_discard_input(lc);
+		return;
 	}
+	if (len > CTL_MAX_REQUEST)
+		goto toolong;
+	return;
 toolong:
 	log_warn("control: request from %s longer than %d bytes; refused", c->peer,
 	    CTL_MAX_REQUEST);
@@ -309,43 +232,45 @@ toolong:
 }
 
 static void
-conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_close_cb(struct listener_conn *lc, enum listener_close why, int error, void *cdata)
 {
-	struct ctl_conn *c = w->data;
+	struct ctl_conn *c = cdata;
+	struct ctl_server *s = c->srv;
 
-	(void)loop;
-	(void)revents;
-	c->in_callback = true;
-	conn_read(c);
-	c->in_callback = false;
-	if (c->state == CONN_DONE)
-		conn_free(c);
-}
-
-static void
-conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ctl_conn *c = w->data;
-
-	(void)revents;
-	ev_io_stop(loop, w);
-	conn_flush(c);      /* may free c */
-}
-
-static void
-conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct ctl_conn *c = w->data;
-
-	(void)loop;
-	(void)revents;
-	if (c->state == CONN_READING)
-		log_warn("control: %s sent no complete request within %gs; closed", c->peer,
-		    c->srv->request_timeout);
-	else
-		log_warn("control: %s did not take its reply within %.0fs; closed", c->peer,
-		    CTL_WRITE_TIMEOUT);
-	conn_finish(c);
+	(void)lc;
+	switch (why) {
+	case LISTENER_CLOSE_PEER:
+		/* Hung up.  A reply still owed is dropped when it comes. */
+		if (c->state == CONN_READING && c->inlen > 0)
+			log_debug("control: %s hung up in the middle of a request", c->peer);
+		if (c->state == CONN_WAITING) {
+			c->lc = NULL;
+			c->prev = NULL;
+			c->next = s->detached;
+			if (s->detached)
+				s->detached->prev = c;
+			s->detached = c;
+			return;
+		}
+		break;
+	case LISTENER_CLOSE_SEND_FAILED:
+		log_debug("control: reply to %s not delivered: %s", c->peer, strerror(error));
+		break;
+	case LISTENER_CLOSE_TIMEOUT:
+		if (c->state == CONN_READING)
+			log_warn("control: %s sent no complete request within %gs; closed",
+			    c->peer, s->request_timeout);
+		else
+			log_warn("control: %s did not take its reply within %.0fs; closed",
+			    c->peer, CTL_WRITE_TIMEOUT);
+		break;
+	case LISTENER_CLOSE_DONE:
+	case LISTENER_CLOSE_LOCAL:
+	case LISTENER_CLOSE_FREE:
+	case LISTENER_CLOSE__MAX:
+		break;
+	}
+	free(c);
 }
 
 /* The peer's groups, primary first.  Caller frees. */
@@ -381,63 +306,77 @@ busy_reply(int fd)
 	free(line);
 }
 
-static void
-accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* The kernel's word on who connected, or false (logged). */
+static bool
+peer_cred(int fd, struct ucred *cr)
 {
-	struct ctl_server *s = w->data;
+	socklen_t crlen = sizeof(*cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &crlen) < 0) {
+		log_warn("control: cannot read the peer's credentials: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void
+conn_full_cb(int fd, void *arg)
+{
+	struct ucred cr;
+
+	(void)arg;
+	if (!peer_cred(fd, &cr))
+		return;
+	log_warn("control: %d connections open; refusing uid %u pid %ld", CTL_MAX_CONNS,
+	    (unsigned)cr.uid, (long)cr.pid);
+	busy_reply(fd);
+}
+
+static int
+conn_accept_cb(struct listener_conn *lc, const struct sockaddr *sa, socklen_t salen,
+    void *arg)
+{
+	struct ctl_server *s = arg;
 	struct ctl_conn *c;
 	struct ucred cr;
-	socklen_t crlen;
 	gid_t *gids;
 	size_t ngids;
-	int fd;
+	int fd = listener_conn_fd(lc);
 
-	(void)revents;
-	for (;;) {
-		fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("control: accept on %s: %s", s->path, strerror(errno));
-			return;
-		}
-		crlen = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
-			log_warn("control: cannot read the peer's credentials: %s",
-			    strerror(errno));
-			close(fd);
-			continue;
-		}
-		if (s->nlive >= CTL_MAX_CONNS) {
-			log_warn("control: %d connections open; refusing uid %u pid %ld",
-			    CTL_MAX_CONNS, (unsigned)cr.uid, (long)cr.pid);
-			busy_reply(fd);
-			close(fd);
-			continue;
-		}
-		c = xcalloc(1, sizeof(*c));
-		c->srv = s;
-		c->fd = fd;
-		c->state = CONN_READING;
-		snprintf(c->peer, sizeof(c->peer), "uid %u pid %ld", (unsigned)cr.uid,
-		    (long)cr.pid);
-		gids = peer_groups(fd, cr.gid, &ngids);
-		c->access = ctl_peer_access(cr.uid, gids, ngids, geteuid(), s->read_group,
-		    s->admin_group);
-		free(gids);
-		ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
-		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
-		ev_timer_init(&c->timer, conn_timer_cb, s->request_timeout, 0.);
-		c->rio.data = c->wio.data = c->timer.data = c;
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nlive++;
-		ev_io_start(loop, &c->rio);
-		ev_timer_start(loop, &c->timer);
-	}
+	(void)sa;
+	(void)salen;
+	if (!peer_cred(fd, &cr))
+		return -1;
+	c = xcalloc(1, sizeof(*c));
+	c->srv = s;
+	c->lc = lc;
+	c->state = CONN_READING;
+	snprintf(c->peer, sizeof(c->peer), "uid %u pid %ld", (unsigned)cr.uid, (long)cr.pid);
+	gids = peer_groups(fd, cr.gid, &ngids);
+	c->access = ctl_peer_access(cr.uid, gids, ngids, geteuid(), s->read_group,
+	    s->admin_group);
+	free(gids);
+	listener_conn_set_data(lc, c);
+	listener_conn_set_timeout(lc, s->request_timeout);
+	return 0;
 }
+
+/* The request must come within request_timeout (set per connection, since
+ * a reload may change it); the handler's reply may take as long as it
+ * needs; a reply the client does not take within CTL_WRITE_TIMEOUT is
+ * dropped.  The socket stays watched after the request so that a hang-up
+ * while the reply is owed frees the descriptor at once. */
+static const struct listener_ops control_ops = {
+	.name = "control",
+	.max_conns = CTL_MAX_CONNS,
+	.read_max = CTL_MAX_REQUEST + 1,
+	.write_timeout = CTL_WRITE_TIMEOUT,
+	.read_while_writing = true,
+	.on_full = conn_full_cb,
+	.on_accept = conn_accept_cb,
+	.on_data = conn_data_cb,
+	.on_close = conn_close_cb,
+};
 
 /* ---- the listening socket ---- */
 
@@ -583,20 +522,17 @@ ctl_server_new(struct ev_loop *loop, const struct ctl_server_opts *o,
     const struct ctl_command *cmds, void *ctx, char *err, size_t errlen)
 {
 	struct ctl_server *s = xcalloc(1, sizeof(*s));
+	int fd;
 
-	s->loop = loop;
 	s->cmds = cmds;
 	s->ctx = ctx;
-	s->fd = socket_create(o, &s->dev, &s->ino, err, errlen);
-	if (s->fd < 0) {
+	if ((fd = socket_create(o, &s->dev, &s->ino, err, errlen)) < 0) {
 		free(s);
 		return NULL;
 	}
 	s->path = xstrdup(o->path);
 	set_groups(s, o);
-	ev_io_init(&s->accept_io, accept_cb, s->fd, EV_READ);
-	s->accept_io.data = s;
-	ev_io_start(loop, &s->accept_io);
+	s->l = listener_new_fd(loop, fd, s->path, &control_ops, s);
 	return s;
 }
 
@@ -618,17 +554,13 @@ ctl_server_reconfigure(struct ctl_server *s, const struct ctl_server_opts *o, ch
 		return -1;
 	/* Connections already accepted carry on; new ones come to the new
 	 * path. */
-	ev_io_stop(s->loop, &s->accept_io);
-	close(s->fd);
+	listener_replace_fd(s->l, fd, o->path);
 	socket_remove(s);
 	free(s->path);
 	s->path = xstrdup(o->path);
-	s->fd = fd;
 	s->dev = dev;
 	s->ino = ino;
 	set_groups(s, o);
-	ev_io_set(&s->accept_io, fd, EV_READ);
-	ev_io_start(s->loop, &s->accept_io);
 	return 0;
 }
 
@@ -637,10 +569,9 @@ ctl_server_free(struct ctl_server *s)
 {
 	if (s == NULL)
 		return;
-	while (s->conns)
-		conn_free(s->conns);
-	ev_io_stop(s->loop, &s->accept_io);
-	close(s->fd);
+	listener_free(s->l);
+	while (s->detached)
+		conn_free(s->detached);
 	socket_remove(s);
 	free(s->path);
 	free(s);

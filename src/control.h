@@ -25,12 +25,12 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
 
 struct ctl_server;
 struct ctl_conn;
 struct ev_loop;
 struct fleet;
+struct json;
 
 #define CTL_PROTOCOL_VERSION 1
 #define CTL_MAX_REQUEST (64 * 1024)     /* bytes of one request line */
@@ -50,7 +50,7 @@ struct fleet;
 /* A handler.  args is the request's "args" object (never NULL: an empty
  * object when absent; valid only during the call); ctx is what was given
  * to ctl_server_new. */
-typedef void (*ctl_handler_fn)(struct ctl_conn *c, const cJSON *args, void *ctx);
+typedef void (*ctl_handler_fn)(struct ctl_conn *c, const struct json *args, void *ctx);
 
 struct ctl_command {
 	const char *name;           /* "status", "renew", "revoke", "account-rollover", ... */
@@ -98,9 +98,9 @@ void ctl_server_free(struct ctl_server *s);
 
 /* Replies; result/extra are taken over (freed) in every case.  extra's
  * members are added to the reply object (e.g. "problem"). */
-void ctl_reply_ok(struct ctl_conn *c, cJSON *result);
-void ctl_reply_error(struct ctl_conn *c, const char *code, cJSON *extra, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void ctl_reply_ok(struct ctl_conn *c, struct json *result);
+void ctl_reply_error(struct ctl_conn *c, const char *code, struct json *extra,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Peer of the connection, for log lines: "uid 0 pid 123". */
 const char *ctl_conn_peer(const struct ctl_conn *c);
 
@@ -112,21 +112,22 @@ const char *ctl_conn_peer(const struct ctl_conn *c);
  * NULL when absent).  -1: *code is CTL_E_PROTOCOL, CTL_E_VERSION or
  * CTL_E_USAGE and err says why in one line.
  */
-int ctl_request_parse(const char *line, size_t len, cJSON **req, const char **cmd,
-    const cJSON **args, const char **code, char *err, size_t errlen);
+int ctl_request_parse(const char *line, size_t len, struct json **req, const char **cmd,
+    const struct json **args, const char **code, char *err, size_t errlen);
 /* A request line with its newline; args is taken over (may be NULL).
  * Caller frees. */
-char *ctl_request_format(const char *cmd, cJSON *args);
+char *ctl_request_format(const char *cmd, struct json *args);
 /* Reply lines with their newline; result/extra taken over.  Caller frees. */
-char *ctl_reply_format_ok(cJSON *result);
-char *ctl_reply_format_error(const char *code, cJSON *extra, const char *msg);
+char *ctl_reply_format_ok(struct json *result);
+char *ctl_reply_format_error(const char *code, struct json *extra, const char *msg);
 /*
  * Parses a reply line.  0: *reply is the object (caller deletes), *ok its
  * verdict, *result / *code / *error point into it (NULL when absent).  -1
  * when it is not a version-1 reply (err says why).
  */
-int ctl_reply_parse(const char *line, size_t len, cJSON **reply, bool *ok,
-    const cJSON **result, const char **code, const char **error, char *err, size_t errlen);
+int ctl_reply_parse(const char *line, size_t len, struct json **reply, bool *ok,
+    const struct json **result, const char **code, const char **error, char *err,
+    size_t errlen);
 
 /* ---- the daemon's commands (control_cmds.c) ---- */
 

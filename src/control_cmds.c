@@ -14,6 +14,7 @@
 #include "control.h"
 #include "fleet.h"
 #include "fleet_report.h"
+#include "json.h"
 #include "util.h"
 
 /* ---- arguments ---- */
@@ -21,9 +22,9 @@
 /* A required non-empty string argument; replies usage and returns NULL
  * when missing. */
 static const char *
-arg_string(struct ctl_conn *c, const cJSON *args, const char *key)
+arg_string(struct ctl_conn *c, const struct json *args, const char *key)
 {
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, key));
+	const char *s = json_str(json_get(args, key));
 
 	if (s == NULL || *s == '\0')
 		ctl_reply_error(c, CTL_E_USAGE, NULL, "missing argument \"%s\"", key);
@@ -31,9 +32,9 @@ arg_string(struct ctl_conn *c, const cJSON *args, const char *key)
 }
 
 static bool
-arg_bool(const cJSON *args, const char *key)
+arg_bool(const struct json *args, const char *key)
 {
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, key));
+	return json_is_true(json_get(args, key));
 }
 
 /* ---- asynchronous outcomes ---- */
@@ -52,18 +53,18 @@ op_code(enum fleet_op_status st)
 }
 
 static void
-op_done(void *arg, enum fleet_op_status status, const char *error, const struct cJSON *problem)
+op_done(void *arg, enum fleet_op_status status, const char *error, const struct json *problem)
 {
 	struct ctl_conn *c = arg;
-	cJSON *extra = NULL;
+	struct json *extra = NULL;
 
 	if (status == FLEET_OP_OK) {
 		ctl_reply_ok(c, NULL);
 		return;
 	}
 	if (problem) {
-		extra = cJSON_CreateObject();
-		cJSON_AddItemToObject(extra, "problem", cJSON_Duplicate(problem, true));
+		extra = json_new_object();
+		json_set(extra, "problem", json_dup(problem));
 	}
 	ctl_reply_error(c, op_code(status), extra, "%s", error ? error : "operation failed");
 }
@@ -80,29 +81,29 @@ op_started(struct ctl_conn *c, enum fleet_op_status st, const char *err)
 /* ---- handlers ---- */
 
 static void
-cmd_status(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_status(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
-	cJSON *r = fleet_status_json(env->fleet);
+	struct json *r = fleet_status_json(env->fleet);
 	char buf[32];
 
 	(void)args;
-	cJSON_AddStringToObject(r, "source", "daemon");
-	cJSON_AddNumberToObject(r, "pid", (double)getpid());
-	cJSON_AddStringToObject(r, "version", CERTFLEET_VERSION);
+	json_set_str(r, "source", "daemon");
+	json_set_num(r, "pid", (double)getpid());
+	json_set_str(r, "version", CERTFLEET_VERSION);
 	if (env->config_path)
-		cJSON_AddStringToObject(r, "config", env->config_path);
+		json_set_str(r, "config", env->config_path);
 	time_format_rfc3339(env->started, buf, sizeof(buf));
-	cJSON_AddStringToObject(r, "started", buf);
+	json_set_str(r, "started", buf);
 	ctl_reply_ok(c, r);
 }
 
 static void
-cmd_show(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_show(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
 	const char *name;
-	cJSON *r;
+	struct json *r;
 
 	if ((name = arg_string(c, args, "name")) == NULL)
 		return;
@@ -110,21 +111,21 @@ cmd_show(struct ctl_conn *c, const cJSON *args, void *ctx)
 		ctl_reply_error(c, CTL_E_NOTFOUND, NULL, "no certificate named '%s'", name);
 		return;
 	}
-	cJSON_AddStringToObject(r, "source", "daemon");
+	json_set_str(r, "source", "daemon");
 	ctl_reply_ok(c, r);
 }
 
 static void
-cmd_renew(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_renew(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
-	const cJSON *names = cJSON_GetObjectItemCaseSensitive(args, "names"), *it;
+	const struct json *names = json_get(args, "names"), *it;
 	bool all = arg_bool(args, "all"), force = arg_bool(args, "force");
 	struct strlist todo = {0}, unknown = {0};
-	cJSON *r;
+	struct json *r;
 
-	if (all == (cJSON_GetArraySize(names) > 0) ||
-	    (names != NULL && !cJSON_IsArray(names))) {
+	if (all == (json_size(names) > 0) ||
+	    (names != NULL && !json_is_array(names))) {
 		ctl_reply_error(c, CTL_E_USAGE, NULL, "renew takes certificate names or \"all\"");
 		return;
 	}
@@ -132,16 +133,16 @@ cmd_renew(struct ctl_conn *c, const cJSON *args, void *ctx)
 	if (all) {
 		fleet_cert_names(env->fleet, &todo);
 	} else {
-		cJSON_ArrayForEach(it, names) {
-			if (!cJSON_IsString(it)) {
+		JSON_FOREACH(it, names) {
+			if (!json_is_string(it)) {
 				ctl_reply_error(c, CTL_E_USAGE, NULL, "certificate names must be "
 				    "strings");
 				goto out;
 			}
-			if (fleet_cert_known(env->fleet, it->valuestring))
-				strlist_add(&todo, it->valuestring);
+			if (fleet_cert_known(env->fleet, json_str(it)))
+				strlist_add(&todo, json_str(it));
 			else
-				strlist_add(&unknown, it->valuestring);
+				strlist_add(&unknown, json_str(it));
 		}
 	}
 	if (unknown.n) {
@@ -150,12 +151,12 @@ cmd_renew(struct ctl_conn *c, const cJSON *args, void *ctx)
 		free(u);
 		goto out;
 	}
-	r = cJSON_CreateObject();
+	r = json_new_object();
 	for (size_t i = 0; i < todo.n; i++)
 		fleet_renew_now(env->fleet, todo.v[i], force);
-	cJSON_AddItemToObject(r, "requested",
-	    cJSON_CreateStringArray((const char *const *)todo.v, (int)todo.n));
-	cJSON_AddBoolToObject(r, "force", force);
+	json_set(r, "requested",
+	    json_new_string_array((const char *const *)todo.v, todo.n));
+	json_set_bool(r, "force", force);
 	ctl_reply_ok(c, r);
 out:
 	strlist_free(&todo);
@@ -163,12 +164,12 @@ out:
 }
 
 static void
-cmd_reload(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_reload(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
 	struct fleet_stats s;
 	char err[1024] = "";
-	cJSON *r;
+	struct json *r;
 
 	(void)args;
 	if (env->reload == NULL || env->reload(env->reload_arg, err, sizeof(err)) < 0) {
@@ -177,16 +178,16 @@ cmd_reload(struct ctl_conn *c, const cJSON *args, void *ctx)
 		return;
 	}
 	fleet_get_stats(env->fleet, &s);
-	r = cJSON_CreateObject();
-	cJSON_AddNumberToObject(r, "certificates", (double)s.total);
+	r = json_new_object();
+	json_set_num(r, "certificates", (double)s.total);
 	ctl_reply_ok(c, r);
 }
 
 static void
-cmd_revoke(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_revoke(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
-	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(args, "reason");
+	const struct json *reason = json_get(args, "reason");
 	const char *name;
 	char err[512] = "";
 	int code = 0;
@@ -194,21 +195,21 @@ cmd_revoke(struct ctl_conn *c, const cJSON *args, void *ctx)
 	if ((name = arg_string(c, args, "name")) == NULL)
 		return;
 	if (reason != NULL) {
-		if (!cJSON_IsNumber(reason) || reason->valuedouble < 0 ||
-		    reason->valuedouble > 10 || reason->valuedouble != (int)reason->valuedouble ||
-		    reason->valueint == 7) {
+		double r = json_num(reason);
+
+		if (!json_is_number(reason) || r < 0 || r > 10 || r != (int)r || (int)r == 7) {
 			ctl_reply_error(c, CTL_E_USAGE, NULL, "\"reason\" must be an RFC 5280 "
 			    "reason code (0-10 but 7)");
 			return;
 		}
-		code = reason->valueint;
+		code = (int)r;
 	}
 	op_started(c, fleet_revoke(env->fleet, name, code, arg_bool(args, "cert_key"),
 	    arg_bool(args, "no_reissue"), op_done, c, err, sizeof(err)), err);
 }
 
 static void
-cmd_account_list(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_account_list(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
 
@@ -217,7 +218,7 @@ cmd_account_list(struct ctl_conn *c, const cJSON *args, void *ctx)
 }
 
 static void
-cmd_account_rollover(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_account_rollover(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
 	const char *acct;
@@ -230,7 +231,7 @@ cmd_account_rollover(struct ctl_conn *c, const cJSON *args, void *ctx)
 }
 
 static void
-cmd_account_deactivate(struct ctl_conn *c, const cJSON *args, void *ctx)
+cmd_account_deactivate(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
 	const char *acct;

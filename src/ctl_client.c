@@ -16,6 +16,7 @@
 
 #include "control.h"
 #include "ctl_client.h"
+#include "json.h"
 #include "util.h"
 
 #define MAX_REPLY (256u << 20)
@@ -152,15 +153,15 @@ recv_line(int fd, struct buf *b, double deadline, char *err, size_t errlen)
 }
 
 enum ctl_exit
-ctl_call(const char *path, const char *cmd, cJSON *args, double timeout, cJSON **result,
-    char *err, size_t errlen)
+ctl_call(const char *path, const char *cmd, struct json *args, double timeout,
+    struct json **result, char *err, size_t errlen)
 {
 	double deadline = timeout > 0 ? now_mono() + timeout : 0;
 	char *line = ctl_request_format(cmd, args);
-	const cJSON *res;
+	const struct json *res;
 	const char *code, *error;
 	struct buf b = {0};
-	cJSON *reply = NULL;
+	struct json *reply = NULL;
 	enum ctl_exit rc;
 	bool ok;
 	int fd = -1;
@@ -179,12 +180,12 @@ ctl_call(const char *path, const char *cmd, cJSON *args, double timeout, cJSON *
 		rc = ctl_exit_for_code(code);
 		goto out;
 	}
-	*result = res ? cJSON_Duplicate(res, true) : cJSON_CreateNull();
+	*result = res ? json_dup(res) : json_new_null();
 	rc = CTL_EXIT_OK;
 out:
 	if (fd >= 0)
 		close(fd);
-	cJSON_Delete(reply);
+	json_free(reply);
 	buf_free(&b);
 	free(line);
 	return rc;

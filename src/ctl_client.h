@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <cjson/cJSON.h>
+struct json;
 
 /* Exit statuses a script can rely on (certfleetctl(8)). */
 enum ctl_exit {
@@ -31,14 +31,14 @@ enum ctl_exit ctl_exit_for_code(const char *code);
  * when there was none), else the exit status and a one-line err;
  * CTL_EXIT_NODAEMON when nothing listens at path.
  */
-enum ctl_exit ctl_call(const char *path, const char *cmd, cJSON *args, double timeout,
-    cJSON **result, char *err, size_t errlen);
+enum ctl_exit ctl_call(const char *path, const char *cmd, struct json *args, double timeout,
+    struct json **result, char *err, size_t errlen);
 
 /* Human output (ctl_print.c). */
-void ctl_print_status(const cJSON *status);
-void ctl_print_show(const cJSON *cert);
-void ctl_print_accounts(const cJSON *accounts);
+void ctl_print_status(const struct json *status);
+void ctl_print_show(const struct json *cert);
+void ctl_print_accounts(const struct json *accounts);
 /* JSON, indented, on stdout. */
-void ctl_print_json(const cJSON *o);
+void ctl_print_json(const struct json *o);
 
 #endif

@@ -6,24 +6,25 @@
 #include <string.h>
 
 #include "ctl_client.h"
+#include "json.h"
 #include "util.h"
 
 static const char *
-jstr(const cJSON *o, const char *key)
+jstr(const struct json *o, const char *key)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+	return json_str(json_get(o, key));
 }
 
 static double
-jnum(const cJSON *o, const char *key, double dflt)
+jnum(const struct json *o, const char *key, double dflt)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	const struct json *v = json_get(o, key);
 
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+	return json_is_number(v) ? json_num(v) : dflt;
 }
 
 static time_t
-jtime(const cJSON *o, const char *key)
+jtime(const struct json *o, const char *key)
 {
 	const char *s = jstr(o, key);
 	time_t t = 0;
@@ -47,7 +48,7 @@ fmt_date(time_t t, char *buf, size_t len)
 }
 
 static void
-fmt_left(const cJSON *c, char *buf, size_t len)
+fmt_left(const struct json *c, char *buf, size_t len)
 {
 	time_t na = jtime(c, "not_after"), now = time(NULL);
 
@@ -60,7 +61,7 @@ fmt_left(const cJSON *c, char *buf, size_t len)
 }
 
 static void
-fmt_next(const cJSON *c, char *buf, size_t len)
+fmt_next(const struct json *c, char *buf, size_t len)
 {
 	const char *state = jstr(c, "state");
 	time_t t = jtime(c, "next_renewal"), now = time(NULL);
@@ -84,7 +85,7 @@ fmt_next(const cJSON *c, char *buf, size_t len)
 }
 
 static void
-fmt_last(const cJSON *c, char *buf, size_t len)
+fmt_last(const struct json *c, char *buf, size_t len)
 {
 	const char *r = jstr(c, "last_result");
 	int failures = (int)jnum(c, "failures", 0);
@@ -93,18 +94,18 @@ fmt_last(const cJSON *c, char *buf, size_t len)
 		snprintf(buf, len, "failed (%d)", failures);
 	else
 		snprintf(buf, len, "%s", r ? r : "-");
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "revoked")))
+	if (json_is_true(json_get(c, "revoked")))
 		snprintf(buf + strlen(buf), len - strlen(buf), ", revoked");
-	if (cJSON_GetObjectItemCaseSensitive(c, "held"))
+	if (json_get(c, "held"))
 		snprintf(buf + strlen(buf), len - strlen(buf), ", issued, not installed");
 }
 
 static void
-fmt_names(const cJSON *c, char *buf, size_t len)
+fmt_names(const struct json *c, char *buf, size_t len)
 {
-	const cJSON *names = cJSON_GetObjectItemCaseSensitive(c, "names");
-	int n = cJSON_GetArraySize(names);
-	const char *first = cJSON_GetStringValue(cJSON_GetArrayItem(names, 0));
+	const struct json *names = json_get(c, "names");
+	int n = json_size(names);
+	const char *first = json_str(json_at(names, 0));
 
 	if (n > 1)
 		snprintf(buf, len, "%s (+%d)", first ? first : "?", n - 1);
@@ -115,19 +116,19 @@ fmt_names(const cJSON *c, char *buf, size_t len)
 #define NCOLS 7
 
 void
-ctl_print_status(const cJSON *status)
+ctl_print_status(const struct json *status)
 {
 	static const char *const head[NCOLS] = { "NAME", "NAMES", "KEY", "NOT AFTER (UTC)",
 		"LEFT", "NEXT RENEWAL", "LAST RESULT" };
-	const cJSON *certs = cJSON_GetObjectItemCaseSensitive(status, "certificates"), *c;
-	int n = cJSON_GetArraySize(certs), w[NCOLS];
+	const struct json *certs = json_get(status, "certificates"), *c;
+	int n = json_size(certs), w[NCOLS];
 	char (*cell)[NCOLS][128];
 	int i = 0;
 
 	for (int k = 0; k < NCOLS; k++)
 		w[k] = (int)strlen(head[k]);
 	cell = xcalloc((size_t)n + 1, sizeof(*cell));
-	cJSON_ArrayForEach(c, certs) {
+	JSON_FOREACH(c, certs) {
 		const char *name = jstr(c, "name"), *kt = jstr(c, "key_type");
 		snprintf(cell[i][0], sizeof(cell[i][0]), "%s", name ? name : "?");
 		fmt_names(c, cell[i][1], sizeof(cell[i][1]));
@@ -158,7 +159,7 @@ line(const char *label, const char *value)
 }
 
 static void
-line_time(const cJSON *o, const char *key, const char *label)
+line_time(const struct json *o, const char *key, const char *label)
 {
 	time_t t = jtime(o, key);
 	char d[48], when[96];
@@ -176,41 +177,41 @@ line_time(const cJSON *o, const char *key, const char *label)
 }
 
 static char *
-join_array(const cJSON *a)
+join_array(const struct json *a)
 {
 	struct buf b = {0};
-	const cJSON *it;
+	const struct json *it;
 
-	cJSON_ArrayForEach(it, a)
-		buf_appendf(&b, "%s%s", b.len ? ", " : "", cJSON_IsString(it) ? it->valuestring : "?");
+	JSON_FOREACH(it, a)
+		buf_appendf(&b, "%s%s", b.len ? ", " : "", json_is_string(it) ? json_str(it) : "?");
 	return buf_steal(&b, NULL);
 }
 
 void
-ctl_print_show(const cJSON *c)
+ctl_print_show(const struct json *c)
 {
-	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(c, "config");
-	const cJSON *ord = cJSON_GetObjectItemCaseSensitive(c, "order");
-	const cJSON *ari = cJSON_GetObjectItemCaseSensitive(c, "ari");
-	const cJSON *prob = cJSON_GetObjectItemCaseSensitive(c, "last_problem");
+	const struct json *cfg = json_get(c, "config");
+	const struct json *ord = json_get(c, "order");
+	const struct json *ari = json_get(c, "ari");
+	const struct json *prob = json_get(c, "last_problem");
 	char buf[256], *s;
 
 	line("name:", jstr(c, "name"));
-	s = join_array(cJSON_GetObjectItemCaseSensitive(c, "names"));
+	s = join_array(json_get(c, "names"));
 	line("names:", s);
 	free(s);
 	line("key type:", jstr(c, "key_type"));
 	line("account:", jstr(c, "account"));
 	line("state:", jstr(c, "state"));
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "installed"))) {
+	if (json_is_true(json_get(c, "installed"))) {
 		snprintf(buf, sizeof(buf), "version %d, serial %s", (int)jnum(c, "version", 0),
 		    jstr(c, "serial") ? jstr(c, "serial") : "?");
 		line("installed:", buf);
 	} else {
 		line("installed:", "no");
 	}
-	if (cJSON_GetObjectItemCaseSensitive(c, "held")) {
-		const cJSON *h = cJSON_GetObjectItemCaseSensitive(c, "held");
+	if (json_get(c, "held")) {
+		const struct json *h = json_get(c, "held");
 		char na[48];
 		fmt_date(jtime(h, "not_after"), na, sizeof(na));
 		snprintf(buf, sizeof(buf), "issued, not installed: serial %s, valid until %s UTC; "
@@ -232,7 +233,7 @@ ctl_print_show(const cJSON *c)
 	line("last error:", jstr(c, "last_error"));
 	line_time(c, "next_attempt", "next attempt:");
 	if (prob) {
-		s = cJSON_Print(prob);
+		s = json_print_pretty(prob);
 		printf("%-16s ", "last problem:");
 		for (const char *p = s; *p; p++) {
 			putchar(*p);
@@ -240,11 +241,11 @@ ctl_print_show(const cJSON *c)
 				printf("%-16s ", "");
 		}
 		putchar('\n');
-		cJSON_free(s);
+		free(s);
 	}
 	if (ord) {
 		snprintf(buf, sizeof(buf), "%s%s", jstr(ord, "url") ? jstr(ord, "url") : "?",
-		    cJSON_IsTrue(cJSON_GetObjectItem(ord, "finalized")) ? " (finalized)" : "");
+		    json_is_true(json_get(ord, "finalized")) ? " (finalized)" : "");
 		line("order:", buf);
 		line_time(ord, "started", "order started:");
 	}
@@ -254,14 +255,14 @@ ctl_print_show(const cJSON *c)
 		line_time(ari, "checked", "ARI checked:");
 	}
 	line("cert id:", jstr(c, "cert_id"));
-	if (cJSON_GetObjectItemCaseSensitive(c, "installed_names")) {
-		s = join_array(cJSON_GetObjectItemCaseSensitive(c, "installed_names"));
+	if (json_get(c, "installed_names")) {
+		s = join_array(json_get(c, "installed_names"));
 		line("installed names:", s);
 		free(s);
 	}
 	line("state error:", jstr(c, "state_error"));
 	if (cfg) {
-		s = join_array(cJSON_GetObjectItemCaseSensitive(cfg, "challenges"));
+		s = join_array(json_get(cfg, "challenges"));
 		line("challenges:", s);
 		free(s);
 		line("fullchain:", jstr(cfg, "fullchain"));
@@ -269,25 +270,25 @@ ctl_print_show(const cJSON *c)
 		line("preferred chain:", jstr(cfg, "preferred_chain"));
 		line("webroot:", jstr(cfg, "webroot"));
 		line("dns-01 hook:", jstr(cfg, "dns01_hook"));
-		if (cJSON_GetObjectItem(cfg, "deploy_hook")) {
-			s = join_array(cJSON_GetObjectItem(cfg, "deploy_hook"));
+		if (json_get(cfg, "deploy_hook")) {
+			s = join_array(json_get(cfg, "deploy_hook"));
 			line("deploy hook:", s);
 			free(s);
 		}
-		line("reuse key:", cJSON_IsTrue(cJSON_GetObjectItem(cfg, "reuse_key")) ? "yes" : "no");
+		line("reuse key:", json_is_true(json_get(cfg, "reuse_key")) ? "yes" : "no");
 	}
 }
 
 void
-ctl_print_accounts(const cJSON *accounts)
+ctl_print_accounts(const struct json *accounts)
 {
 	static const char *const head[4] = { "NAME", "STATUS", "KEY", "URL" };
-	const cJSON *a;
+	const struct json *a;
 	int w[4];
 
 	for (int k = 0; k < 4; k++)
 		w[k] = (int)strlen(head[k]);
-	cJSON_ArrayForEach(a, accounts) {
+	JSON_FOREACH(a, accounts) {
 		const char *v[4] = { jstr(a, "name"), jstr(a, "status"), jstr(a, "key_type"),
 			jstr(a, "url") };
 		for (int k = 0; k < 4; k++)
@@ -295,7 +296,7 @@ ctl_print_accounts(const cJSON *accounts)
 				w[k] = (int)strlen(v[k]);
 	}
 	printf("%-*s  %-*s  %-*s  %s\n", w[0], head[0], w[1], head[1], w[2], head[2], head[3]);
-	cJSON_ArrayForEach(a, accounts) {
+	JSON_FOREACH(a, accounts) {
 		const char *v[4] = { jstr(a, "name"), jstr(a, "status"), jstr(a, "key_type"),
 			jstr(a, "url") };
 		printf("%-*s  %-*s  %-*s  %s\n", w[0], v[0] ? v[0] : "?", w[1],
@@ -306,10 +307,10 @@ ctl_print_accounts(const cJSON *accounts)
 }
 
 void
-ctl_print_json(const cJSON *o)
+ctl_print_json(const struct json *o)
 {
-	char *s = cJSON_Print(o);
+	char *s = json_print_pretty(o);
 
 	printf("%s\n", s ? s : "null");
-	cJSON_free(s);
+	free(s);
 }

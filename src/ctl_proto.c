@@ -3,35 +3,37 @@
  * object per line each way.  The daemon (control.c) and certfleetctl both
  * use these, so the two sides cannot drift apart.
  *
- * A line is a JSON object printed without newlines (cJSON escapes any in
- * strings), so the first '\n' ends it.  Both sides reject trailing bytes
+ * A line is a JSON object printed without newlines (json_print escapes any
+ * in strings), so the first '\n' ends it.  Both sides reject trailing bytes
  * inside the line: a request is either well-formed or refused whole.
  */
 #include <string.h>
 
 #include "control.h"
+#include "json.h"
 #include "util.h"
 
 static char *
-print_line(cJSON *o)
+print_line(struct json *o)
 {
-	char *s = cJSON_PrintUnformatted(o);
+	char *s = json_print(o);
 	char *line;
 
 	if (s == NULL)
 		return NULL;
 	line = xasprintf("%s\n", s);
-	cJSON_free(s);
+	free(s);
 	return line;
 }
 
 int
-ctl_request_parse(const char *line, size_t len, cJSON **req, const char **cmd,
-    const cJSON **args, const char **code, char *err, size_t errlen)
+ctl_request_parse(const char *line, size_t len, struct json **req, const char **cmd,
+    const struct json **args, const char **code, char *err, size_t errlen)
 {
-	cJSON *o;
-	const cJSON *v, *c, *a;
-	const char *end = NULL;
+	struct json *o;
+	const struct json *v, *c, *a;
+	const char *end;
+	size_t used = 0;
 
 	*req = NULL;
 	*cmd = NULL;
@@ -39,118 +41,110 @@ ctl_request_parse(const char *line, size_t len, cJSON **req, const char **cmd,
 	*code = CTL_E_PROTOCOL;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	o = cJSON_ParseWithLengthOpts(line, len, &end, false);
-	if (o == NULL || !cJSON_IsObject(o)) {
+	o = json_parse(line, len, &used);
+	if (o == NULL || !json_is_object(o)) {
 		snprintf(err, errlen, "request is not a JSON object");
 		goto fail;
 	}
 	/* The parser stops after the object: anything but blanks after it
 	 * means a confused client. */
-	for (; end < line + len; end++) {
+	for (end = line + used; end < line + len; end++) {
 		if (*end != ' ' && *end != '\t') {
 			snprintf(err, errlen, "trailing data after the request object");
 			goto fail;
 		}
 	}
-	v = cJSON_GetObjectItemCaseSensitive(o, "v");
-	if (!cJSON_IsNumber(v)) {
+	v = json_get(o, "v");
+	if (!json_is_number(v)) {
 		snprintf(err, errlen, "request has no protocol version \"v\"");
 		goto fail;
 	}
-	if (v->valuedouble != CTL_PROTOCOL_VERSION) {
+	if (json_num(v) != CTL_PROTOCOL_VERSION) {
 		*code = CTL_E_VERSION;
 		snprintf(err, errlen, "protocol version %g not supported (this daemon speaks %d)",
-		    v->valuedouble, CTL_PROTOCOL_VERSION);
+		    json_num(v), CTL_PROTOCOL_VERSION);
 		goto fail;
 	}
-	c = cJSON_GetObjectItemCaseSensitive(o, "cmd");
-	if (!cJSON_IsString(c) || c->valuestring[0] == '\0') {
+	c = json_get(o, "cmd");
+	if (!json_is_string(c) || json_str(c)[0] == '\0') {
 		*code = CTL_E_USAGE;
 		snprintf(err, errlen, "request has no command \"cmd\"");
 		goto fail;
 	}
-	a = cJSON_GetObjectItemCaseSensitive(o, "args");
-	if (a != NULL && !cJSON_IsObject(a) && !cJSON_IsNull(a)) {
+	a = json_get(o, "args");
+	if (a != NULL && !json_is_object(a) && !json_is_null(a)) {
 		*code = CTL_E_USAGE;
 		snprintf(err, errlen, "\"args\" must be an object");
 		goto fail;
 	}
 	*req = o;
-	*cmd = c->valuestring;
-	*args = cJSON_IsObject(a) ? a : NULL;
+	*cmd = json_str(c);
+	*args = json_is_object(a) ? a : NULL;
 	*code = NULL;
 	return 0;
 fail:
-	cJSON_Delete(o);
+	json_free(o);
 	return -1;
 }
 
 char *
-ctl_request_format(const char *cmd, cJSON *args)
+ctl_request_format(const char *cmd, struct json *args)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct json *o = json_new_object();
 	char *line;
 
-	cJSON_AddNumberToObject(o, "v", CTL_PROTOCOL_VERSION);
-	cJSON_AddStringToObject(o, "cmd", cmd);
+	json_set_num(o, "v", CTL_PROTOCOL_VERSION);
+	json_set_str(o, "cmd", cmd);
 	if (args)
-		cJSON_AddItemToObject(o, "args", args);
+		json_set(o, "args", args);
 	line = print_line(o);
-	cJSON_Delete(o);
+	json_free(o);
 	return line;
 }
 
 char *
-ctl_reply_format_ok(cJSON *result)
+ctl_reply_format_ok(struct json *result)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct json *o = json_new_object();
 	char *line;
 
-	cJSON_AddNumberToObject(o, "v", CTL_PROTOCOL_VERSION);
-	cJSON_AddTrueToObject(o, "ok");
-	cJSON_AddItemToObject(o, "result", result ? result : cJSON_CreateNull());
+	json_set_num(o, "v", CTL_PROTOCOL_VERSION);
+	json_set_bool(o, "ok", true);
+	json_set(o, "result", result ? result : json_new_null());
 	line = print_line(o);
-	cJSON_Delete(o);
+	json_free(o);
 	return line;
 }
 
 char *
-ctl_reply_format_error(const char *code, cJSON *extra, const char *msg)
+ctl_reply_format_error(const char *code, struct json *extra, const char *msg)
 {
-	cJSON *o = cJSON_CreateObject(), *it;
+	struct json *o = json_new_object();
 	char *line, *one;
 
-	cJSON_AddNumberToObject(o, "v", CTL_PROTOCOL_VERSION);
-	cJSON_AddFalseToObject(o, "ok");
-	cJSON_AddStringToObject(o, "code", code);
+	json_set_num(o, "v", CTL_PROTOCOL_VERSION);
+	json_set_bool(o, "ok", false);
+	json_set_str(o, "code", code);
 	/* One line, whatever the message is made of. */
 	one = xstrdup(msg);
 	for (char *p = one; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	cJSON_AddStringToObject(o, "error", one);
+	json_set_str(o, "error", one);
 	free(one);
-	if (cJSON_IsObject(extra)) {
-		while ((it = extra->child) != NULL) {
-			cJSON_DetachItemViaPointer(extra, it);
-			if (cJSON_GetObjectItemCaseSensitive(o, it->string))
-				cJSON_Delete(it);
-			else
-				cJSON_AddItemToObject(o, it->string, it);
-		}
-	}
-	cJSON_Delete(extra);
+	json_merge(o, extra);
 	line = print_line(o);
-	cJSON_Delete(o);
+	json_free(o);
 	return line;
 }
 
 int
-ctl_reply_parse(const char *line, size_t len, cJSON **reply, bool *ok, const cJSON **result,
-    const char **code, const char **error, char *err, size_t errlen)
+ctl_reply_parse(const char *line, size_t len, struct json **reply, bool *ok,
+    const struct json **result, const char **code, const char **error, char *err,
+    size_t errlen)
 {
-	cJSON *o;
-	const cJSON *v, *k;
+	struct json *o;
+	const struct json *v, *k;
 
 	*reply = NULL;
 	*ok = false;
@@ -159,29 +153,29 @@ ctl_reply_parse(const char *line, size_t len, cJSON **reply, bool *ok, const cJS
 	*error = NULL;
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
-	o = cJSON_ParseWithLength(line, len);
-	if (!cJSON_IsObject(o)) {
+	o = json_parse(line, len, NULL);
+	if (!json_is_object(o)) {
 		snprintf(err, errlen, "the daemon's reply is not a JSON object");
-		cJSON_Delete(o);
+		json_free(o);
 		return -1;
 	}
-	v = cJSON_GetObjectItemCaseSensitive(o, "v");
-	if (!cJSON_IsNumber(v) || v->valuedouble != CTL_PROTOCOL_VERSION) {
+	v = json_get(o, "v");
+	if (!json_is_number(v) || json_num(v) != CTL_PROTOCOL_VERSION) {
 		snprintf(err, errlen, "the daemon speaks another protocol version (%s)",
-		    cJSON_IsNumber(v) ? "not 1" : "none given");
-		cJSON_Delete(o);
+		    json_is_number(v) ? "not 1" : "none given");
+		json_free(o);
 		return -1;
 	}
-	k = cJSON_GetObjectItemCaseSensitive(o, "ok");
-	if (!cJSON_IsBool(k)) {
+	k = json_get(o, "ok");
+	if (!json_is_bool(k)) {
 		snprintf(err, errlen, "the daemon's reply has no \"ok\"");
-		cJSON_Delete(o);
+		json_free(o);
 		return -1;
 	}
-	*ok = cJSON_IsTrue(k);
-	*result = cJSON_GetObjectItemCaseSensitive(o, "result");
-	*code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "code"));
-	*error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
+	*ok = json_is_true(k);
+	*result = json_get(o, "result");
+	*code = json_get_str(o, "code");
+	*error = json_get_str(o, "error");
 	if (!*ok && *code == NULL)
 		*code = CTL_E_FAILED;
 	if (!*ok && *error == NULL)

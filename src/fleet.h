@@ -70,9 +70,9 @@ void fleet_force_all(struct fleet *f);
  */
 enum fleet_op_status { FLEET_OP_OK = 0, FLEET_OP_NOTFOUND, FLEET_OP_BUSY, FLEET_OP_FAILED,
 	FLEET_OP_USAGE };
-struct cJSON;
+struct json;
 typedef void (*fleet_op_cb)(void *arg, enum fleet_op_status status, const char *error,
-    const struct cJSON *problem);
+    const struct json *problem);
 
 /* RFC 8555 7.6; reason is an RFC 5280 CRLReason code (0 unspecified, 1
  * keyCompromise, 3 affiliationChanged, 4 superseded, 5 cessationOfOperation).
@@ -89,8 +89,8 @@ enum fleet_op_status fleet_account_rollover(struct fleet *f, const char *account
 enum fleet_op_status fleet_account_deactivate(struct fleet *f, const char *account,
     fleet_op_cb cb, void *arg, char *err, size_t errlen);
 /* [{"name":..,"directory":..,"url":..,"status":..,"key_type":..}, ...]; caller
- * frees (cJSON_Delete). */
-struct cJSON *fleet_accounts_json(struct fleet *f);
+ * frees (json_free). */
+struct json *fleet_accounts_json(struct fleet *f);
 
 struct fleet_stats {
 	size_t total;

@@ -15,12 +15,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "acme.h"
 #include "fleet.h"
 #include "fleet_internal.h"
 #include "install.h"
+#include "json.h"
 #include "keygen.h"
 #include "log.h"
 #include "renew.h"
@@ -141,7 +140,7 @@ static void
 op_finish(struct fleet_op *op, enum fleet_op_status st, const struct acme_problem *p,
     const char *fmt, ...)
 {
-	cJSON *pj = p && p->raw ? cJSON_Parse(p->raw) : NULL;
+	struct json *pj = p && p->raw ? json_parse(p->raw, strlen(p->raw), NULL) : NULL;
 	char *msg = NULL;
 	va_list ap;
 
@@ -156,7 +155,7 @@ op_finish(struct fleet_op *op, enum fleet_op_status st, const struct acme_proble
 	}
 	op_unlink(op);
 	op->cb(op->arg, st, msg, pj);
-	cJSON_Delete(pj);
+	json_free(pj);
 	free(msg);
 	op_free(op);
 }
@@ -557,14 +556,14 @@ fleet_account_deactivate(struct fleet *f, const char *account, fleet_op_cb cb, v
 
 /* ---- listing ---- */
 
-cJSON *
+struct json *
 fleet_accounts_json(struct fleet *f)
 {
-	cJSON *arr = cJSON_CreateArray();
+	struct json *arr = json_new_array();
 
 	for (size_t i = 0; i < f->naccts; i++) {
 		struct acct_rt *a = f->accts[i];
-		cJSON *o = cJSON_CreateObject();
+		struct json *o = json_new_object();
 		const privkey_t *k;
 		struct fleet_op *op;
 		size_t ncerts = 0;
@@ -573,7 +572,7 @@ fleet_accounts_json(struct fleet *f)
 
 		if (acme_account_load(a->acme, err, sizeof(err)) < 0) {
 			status = "error";
-			cJSON_AddStringToObject(o, "error", err);
+			json_set_str(o, "error", err);
 		} else if (acme_account_deactivated(a->acme) != 0) {
 			status = "deactivated";
 		} else if (acme_account_url(a->acme) != NULL) {
@@ -585,25 +584,25 @@ fleet_accounts_json(struct fleet *f)
 		for (size_t c = 0; c < f->ncerts; c++)
 			if (f->certs[c]->acct == a)
 				ncerts++;
-		cJSON_AddStringToObject(o, "name", a->cfg->name);
-		cJSON_AddStringToObject(o, "directory", a->cfg->directory_url);
+		json_set_str(o, "name", a->cfg->name);
+		json_set_str(o, "directory", a->cfg->directory_url);
 		if (acme_account_url(a->acme))
-			cJSON_AddStringToObject(o, "url", acme_account_url(a->acme));
+			json_set_str(o, "url", acme_account_url(a->acme));
 		else
-			cJSON_AddNullToObject(o, "url");
-		cJSON_AddStringToObject(o, "status", status);
-		cJSON_AddStringToObject(o, "key_type",
+			json_set_null(o, "url");
+		json_set_str(o, "status", status);
+		json_set_str(o, "key_type",
 		    key_type_name(k ? privkey_type(k) : a->cfg->key_type));
 		if (acme_account_deactivated(a->acme) != 0) {
 			time_format_rfc3339(acme_account_deactivated(a->acme), when, sizeof(when));
-			cJSON_AddStringToObject(o, "deactivated_at", when);
+			json_set_str(o, "deactivated_at", when);
 		}
-		cJSON_AddBoolToObject(o, "rollover_pending", acme_account_next_key(a->acme) != NULL);
+		json_set_bool(o, "rollover_pending", acme_account_next_key(a->acme) != NULL);
 		if ((op = find_op(f, NULL, a->cfg->name)) != NULL)
-			cJSON_AddStringToObject(o, "operation", op_names[op->kind]);
-		cJSON_AddNumberToObject(o, "certificates", (double)ncerts);
-		cJSON_AddNumberToObject(o, "inflight", a->inflight);
-		cJSON_AddItemToArray(arr, o);
+			json_set_str(o, "operation", op_names[op->kind]);
+		json_set_num(o, "certificates", (double)ncerts);
+		json_set_num(o, "inflight", a->inflight);
+		json_push(arr, o);
 	}
 	return arr;
 }

@@ -13,16 +13,17 @@
 #include "fleet_internal.h"
 #include "fleet_report.h"
 #include "install.h"
+#include "json.h"
 #include "scheduler.h"
 #include "util.h"
 
-static cJSON *
+static struct json *
 strlist_json(const struct strlist *l)
 {
-	cJSON *a = cJSON_CreateArray();
+	struct json *a = json_new_array();
 
 	for (size_t i = 0; i < l->n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+		json_push(a, json_new_string(l->v[i]));
 	return a;
 }
 
@@ -53,99 +54,99 @@ report_next_renewal(const struct config_cert *cc, const struct cert_state *st)
 	return t;
 }
 
-static cJSON *
+static struct json *
 config_json(const struct config_cert *cc)
 {
-	cJSON *o = cJSON_CreateObject(), *ch = cJSON_CreateArray();
+	struct json *o = json_new_object(), *ch = json_new_array();
 	char *live;
 
 	for (size_t i = 0; i < cc->nchallenges; i++)
-		cJSON_AddItemToArray(ch, cJSON_CreateString(challenge_type_name(cc->challenges[i])));
-	cJSON_AddItemToObject(o, "challenges", ch);
-	cJSON_AddStringToObject(o, "output_dir", cc->output_dir);
+		json_push(ch, json_new_string(challenge_type_name(cc->challenges[i])));
+	json_set(o, "challenges", ch);
+	json_set_str(o, "output_dir", cc->output_dir);
 	live = install_live_path(cc->output_dir, cc->name, "fullchain.pem");
-	cJSON_AddStringToObject(o, "fullchain", live);
+	json_set_str(o, "fullchain", live);
 	free(live);
-	cJSON_AddBoolToObject(o, "reuse_key", cc->reuse_key);
+	json_set_bool(o, "reuse_key", cc->reuse_key);
 	if (cc->renew_before > 0)
-		cJSON_AddNumberToObject(o, "renew_before", (double)cc->renew_before);
-	json_add_str(o, "profile", cc->profile);
-	json_add_str(o, "preferred_chain", cc->preferred_chain);
+		json_set_num(o, "renew_before", (double)cc->renew_before);
+	json_set_str(o, "profile", cc->profile);
+	json_set_str(o, "preferred_chain", cc->preferred_chain);
 	if (cc->webroot)
-		json_add_str(o, "webroot", cc->webroot);
-	json_add_str(o, "dns01_hook", cc->dns01_hook);
+		json_set_str(o, "webroot", cc->webroot);
+	json_set_str(o, "dns01_hook", cc->dns01_hook);
 	if (cc->deploy_hook.n)
-		cJSON_AddItemToObject(o, "deploy_hook", strlist_json(&cc->deploy_hook));
+		json_set(o, "deploy_hook", strlist_json(&cc->deploy_hook));
 	return o;
 }
 
-cJSON *
+struct json *
 report_cert_json(const struct config_cert *cc, const struct cert_state *st, const char *state,
     time_t next, bool detail)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct json *o = json_new_object();
 	time_t now = time(NULL);
 	char why[128];
 
-	cJSON_AddStringToObject(o, "name", cc->name);
-	cJSON_AddItemToObject(o, "names", strlist_json(&cc->domains));
-	cJSON_AddStringToObject(o, "key_type", key_type_name(cc->key_type));
-	cJSON_AddStringToObject(o, "account", cc->account_name);
-	cJSON_AddStringToObject(o, "state", state);
-	cJSON_AddBoolToObject(o, "installed", st->version > 0);
+	json_set_str(o, "name", cc->name);
+	json_set(o, "names", strlist_json(&cc->domains));
+	json_set_str(o, "key_type", key_type_name(cc->key_type));
+	json_set_str(o, "account", cc->account_name);
+	json_set_str(o, "state", state);
+	json_set_bool(o, "installed", st->version > 0);
 	if (st->version > 0)
-		cJSON_AddNumberToObject(o, "version", st->version);
-	json_add_str(o, "serial", st->serial);
-	json_add_time(o, "not_before", st->not_before);
-	json_add_time(o, "not_after", st->not_after);
+		json_set_num(o, "version", st->version);
+	json_set_str(o, "serial", st->serial);
+	json_set_time(o, "not_before", st->not_before);
+	json_set_time(o, "not_after", st->not_after);
 	if (st->not_after > 0)
-		cJSON_AddNumberToObject(o, "seconds_left", (double)(st->not_after - now));
-	json_add_time(o, "next_renewal", next);
+		json_set_num(o, "seconds_left", (double)(st->not_after - now));
+	json_set_time(o, "next_renewal", next);
 	if (sched_needs_issue(cc, st, why, sizeof(why)))
-		cJSON_AddStringToObject(o, "due_reason", why);
-	cJSON_AddStringToObject(o, "last_result", last_result(st));
-	json_add_time(o, "last_success", st->last_success);
-	json_add_time(o, "last_attempt", st->last_attempt);
-	cJSON_AddNumberToObject(o, "failures", st->failures);
-	json_add_str(o, "last_error", st->last_error);
-	cJSON_AddBoolToObject(o, "revoked", st->revoked);
+		json_set_str(o, "due_reason", why);
+	json_set_str(o, "last_result", last_result(st));
+	json_set_time(o, "last_success", st->last_success);
+	json_set_time(o, "last_attempt", st->last_attempt);
+	json_set_num(o, "failures", st->failures);
+	json_set_str(o, "last_error", st->last_error);
+	json_set_bool(o, "revoked", st->revoked);
 	if (st->held_serial) {
-		cJSON *h = cJSON_AddObjectToObject(o, "held");
-		cJSON_AddStringToObject(h, "status", "issued, not installed");
-		cJSON_AddStringToObject(h, "serial", st->held_serial);
-		json_add_time(h, "not_after", st->held_not_after);
-		json_add_time(h, "since", st->held_since);
+		struct json *h = json_set_object(o, "held");
+		json_set_str(h, "status", "issued, not installed");
+		json_set_str(h, "serial", st->held_serial);
+		json_set_time(h, "not_after", st->held_not_after);
+		json_set_time(h, "since", st->held_since);
 	}
 	if (!detail)
 		return o;
 
 	/* show: everything else that is known. */
 	if (st->names.n)
-		cJSON_AddItemToObject(o, "installed_names", strlist_json(&st->names));
+		json_set(o, "installed_names", strlist_json(&st->names));
 	if (st->key_type >= 0 && st->key_type < KEY_TYPE__MAX)
-		cJSON_AddStringToObject(o, "installed_key_type",
+		json_set_str(o, "installed_key_type",
 		    key_type_name((enum key_type)st->key_type));
-	json_add_str(o, "installed_account", st->account);
-	json_add_str(o, "cert_id", st->cert_id);
-	json_add_time(o, "next_attempt", st->next_attempt);
+	json_set_str(o, "installed_account", st->account);
+	json_set_str(o, "cert_id", st->cert_id);
+	json_set_time(o, "next_attempt", st->next_attempt);
 	if (st->order_url) {
-		cJSON *ord = cJSON_AddObjectToObject(o, "order");
-		cJSON_AddStringToObject(ord, "url", st->order_url);
-		cJSON_AddBoolToObject(ord, "finalized", st->order_finalized);
-		json_add_time(ord, "started", st->order_started);
+		struct json *ord = json_set_object(o, "order");
+		json_set_str(ord, "url", st->order_url);
+		json_set_bool(ord, "finalized", st->order_finalized);
+		json_set_time(ord, "started", st->order_started);
 	}
 	if (st->ari_start || st->ari_checked) {
-		cJSON *ari = cJSON_AddObjectToObject(o, "ari");
-		json_add_time(ari, "start", st->ari_start);
-		json_add_time(ari, "end", st->ari_end);
-		json_add_time(ari, "checked", st->ari_checked);
+		struct json *ari = json_set_object(o, "ari");
+		json_set_time(ari, "start", st->ari_start);
+		json_set_time(ari, "end", st->ari_end);
+		json_set_time(ari, "checked", st->ari_checked);
 	}
 	if (st->last_problem) {
-		cJSON *p = cJSON_Parse(st->last_problem);
+		struct json *p = json_parse(st->last_problem, strlen(st->last_problem), NULL);
 		if (p)
-			cJSON_AddItemToObject(o, "last_problem", p);
+			json_set(o, "last_problem", p);
 	}
-	cJSON_AddItemToObject(o, "config", config_json(cc));
+	json_set(o, "config", config_json(cc));
 	return o;
 }
 
@@ -165,7 +166,7 @@ rt_state(const struct cert_rt *r)
 	return "idle";
 }
 
-static cJSON *
+static struct json *
 rt_json(const struct cert_rt *r, bool detail)
 {
 	time_t next = r->next;
@@ -176,26 +177,26 @@ rt_json(const struct cert_rt *r, bool detail)
 	return report_cert_json(r->cfg, &r->st, rt_state(r), next, detail);
 }
 
-cJSON *
+struct json *
 fleet_status_json(struct fleet *f)
 {
-	cJSON *o = cJSON_CreateObject(), *a = cJSON_CreateArray();
+	struct json *o = json_new_object(), *a = json_new_array();
 	struct fleet_stats s;
 
 	for (size_t i = 0; i < f->ncerts; i++)
-		cJSON_AddItemToArray(a, rt_json(f->certs[i], false));
-	cJSON_AddItemToObject(o, "certificates", a);
+		json_push(a, rt_json(f->certs[i], false));
+	json_set(o, "certificates", a);
 	fleet_get_stats(f, &s);
-	cJSON_AddNumberToObject(o, "total", (double)s.total);
-	cJSON_AddNumberToObject(o, "renewing", (double)s.renewing);
-	cJSON_AddNumberToObject(o, "queued", (double)s.queued);
-	cJSON_AddNumberToObject(o, "failing", (double)s.failing);
-	cJSON_AddNumberToObject(o, "succeeded", (double)s.succeeded);
-	cJSON_AddNumberToObject(o, "failed", (double)s.failed);
+	json_set_num(o, "total", (double)s.total);
+	json_set_num(o, "renewing", (double)s.renewing);
+	json_set_num(o, "queued", (double)s.queued);
+	json_set_num(o, "failing", (double)s.failing);
+	json_set_num(o, "succeeded", (double)s.succeeded);
+	json_set_num(o, "failed", (double)s.failed);
 	return o;
 }
 
-cJSON *
+struct json *
 fleet_cert_json(struct fleet *f, const char *name)
 {
 	for (size_t i = 0; i < f->ncerts; i++)
@@ -222,17 +223,17 @@ fleet_cert_names(const struct fleet *f, struct strlist *out)
 
 /* ---- from the store ---- */
 
-static cJSON *
+static struct json *
 offline_cert(const struct config_cert *cc, struct store *s, bool detail)
 {
 	struct cert_state st;
 	char err[512];
-	cJSON *o;
+	struct json *o;
 
 	if (store_cert_load(s, cc->name, &st, err, sizeof(err)) < 0) {
 		cert_state_init(&st);
 		o = report_cert_json(cc, &st, "stopped", 0, detail);
-		cJSON_AddStringToObject(o, "state_error", err);
+		json_set_str(o, "state_error", err);
 		return o;
 	}
 	o = report_cert_json(cc, &st, st.order_url ? "interrupted-order" : "stopped",
@@ -241,26 +242,26 @@ offline_cert(const struct config_cert *cc, struct store *s, bool detail)
 	return o;
 }
 
-cJSON *
+struct json *
 report_offline_status(const struct config *cfg, struct store *s)
 {
-	cJSON *o = cJSON_CreateObject(), *a = cJSON_CreateArray();
+	struct json *o = json_new_object(), *a = json_new_array();
 	size_t failing = 0;
 
 	for (size_t i = 0; i < cfg->ncerts; i++) {
-		cJSON *c = offline_cert(&cfg->certs[i], s, false);
-		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "last_result")),
+		struct json *c = offline_cert(&cfg->certs[i], s, false);
+		if (strcmp(json_get_str(c, "last_result"),
 		    "failed") == 0)
 			failing++;
-		cJSON_AddItemToArray(a, c);
+		json_push(a, c);
 	}
-	cJSON_AddItemToObject(o, "certificates", a);
-	cJSON_AddNumberToObject(o, "total", (double)cfg->ncerts);
-	cJSON_AddNumberToObject(o, "failing", (double)failing);
+	json_set(o, "certificates", a);
+	json_set_num(o, "total", (double)cfg->ncerts);
+	json_set_num(o, "failing", (double)failing);
 	return o;
 }
 
-cJSON *
+struct json *
 report_offline_cert(const struct config *cfg, struct store *s, const char *name)
 {
 	const struct config_cert *cc = config_find_cert(cfg, name);

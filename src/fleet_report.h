@@ -21,17 +21,16 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "config.h"
 #include "store.h"
 
 struct fleet;
+struct json;
 
 /* One certificate.  state is one of the words above; next is the next
  * renewal moment (0 unknown or none).  detail: the show form.  Caller
  * deletes. */
-cJSON *report_cert_json(const struct config_cert *cc, const struct cert_state *st,
+struct json *report_cert_json(const struct config_cert *cc, const struct cert_state *st,
     const char *state, time_t next, bool detail);
 
 /* The renewal moment a stopped daemon would pick on start, without its
@@ -42,9 +41,9 @@ time_t report_next_renewal(const struct config_cert *cc, const struct cert_state
 
 /* From the running fleet: {"certificates":[...],"total":..,"renewing":..,
  * "queued":..,"failing":..,"succeeded":..,"failed":..}.  Caller deletes. */
-cJSON *fleet_status_json(struct fleet *f);
+struct json *fleet_status_json(struct fleet *f);
 /* show NAME from the running fleet; NULL when name is unknown. */
-cJSON *fleet_cert_json(struct fleet *f, const char *name);
+struct json *fleet_cert_json(struct fleet *f, const char *name);
 /* Whether the fleet has a certificate called name; the names of all. */
 bool fleet_cert_known(const struct fleet *f, const char *name);
 void fleet_cert_names(const struct fleet *f, struct strlist *out);
@@ -52,7 +51,7 @@ void fleet_cert_names(const struct fleet *f, struct strlist *out);
 /* The same from the store, read-only (no lock taken).  A state file that
  * cannot be read is reported in that certificate's "state_error".  show:
  * NULL when name is not in the inventory. */
-cJSON *report_offline_status(const struct config *cfg, struct store *s);
-cJSON *report_offline_cert(const struct config *cfg, struct store *s, const char *name);
+struct json *report_offline_status(const struct config *cfg, struct store *s);
+struct json *report_offline_cert(const struct config *cfg, struct store *s, const char *name);
 
 #endif

@@ -6,23 +6,19 @@
  * /.well-known/acme-challenge/TOKEN; everything else gets a 404 (or 400
  * for garbage).  Every connection has a small buffer, an idle timeout and
  * non-blocking reads and writes, and the number of connections is capped,
- * so a slow or hostile client cannot stall the loop or eat memory.
+ * so a slow or hostile client cannot stall the loop or eat memory; the
+ * listener module (listener.c) does all of that, this file only speaks HTTP.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ev.h>
-
 #include "fsutil.h"
 #include "http01.h"
+#include "listener.h"
 #include "log.h"
-#include "netaddr.h"
 #include "util.h"
 
 #define REQ_MAX 8192
@@ -36,26 +32,9 @@ struct token {
 	struct token *next;
 };
 
-struct conn {
-	struct http01_server *s;
-	int fd;
-	ev_io io;
-	ev_timer idle;
-	char req[REQ_MAX];
-	size_t reqlen;
-	char *out;
-	size_t outlen, outoff;
-	struct conn *prev, *next;
-};
-
 struct http01_server {
-	struct ev_loop *loop;
-	int fd;
-	int port;
-	ev_io accept_io;
+	struct listener *l;
 	struct token *tokens;
-	struct conn *conns;
-	unsigned nconns;
 	unsigned long hits;
 };
 
@@ -74,39 +53,16 @@ token_valid(const char *t)
 /* ---- connections ---- */
 
 static void
-conn_close(struct conn *c)
-{
-	struct http01_server *s = c->s;
-
-	ev_io_stop(s->loop, &c->io);
-	ev_timer_stop(s->loop, &c->idle);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nconns--;
-	free(c->out);
-	free(c);
-}
-
-static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
-
-static void
-conn_respond(struct conn *c, int status, const char *reason, const char *body, bool head)
+conn_respond(struct listener_conn *c, int status, const char *reason, const char *body,
+    bool head)
 {
 	size_t blen = body ? strlen(body) : 0;
+	char *out;
 
-	c->out = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+	out = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\nServer: certfleet\r\n\r\n%s",
 	    status, reason, blen, head || !body ? "" : body);
-	c->outlen = strlen(c->out);
-	c->outoff = 0;
-	ev_io_stop(c->s->loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_WRITE);
-	ev_io_start(c->s->loop, &c->io);
+	listener_conn_send(c, out, strlen(out));
 }
 
 static const char *
@@ -119,13 +75,13 @@ lookup(struct http01_server *s, const char *token)
 }
 
 static void
-conn_handle_request(struct conn *c)
+conn_handle_request(struct listener_conn *c, struct http01_server *s, const char *req)
 {
 	char method[8], target[1024], version[16];
 	const char *ka;
 	bool head;
 
-	if (sscanf(c->req, "%7s %1023s %15s", method, target, version) != 3 ||
+	if (sscanf(req, "%7s %1023s %15s", method, target, version) != 3 ||
 	    strncmp(version, "HTTP/1.", 7) != 0) {
 		conn_respond(c, 400, "Bad Request", "bad request\n", false);
 		return;
@@ -137,119 +93,60 @@ conn_handle_request(struct conn *c)
 	}
 	if (strncmp(target, PREFIX, strlen(PREFIX)) != 0 ||
 	    !token_valid(target + strlen(PREFIX)) ||
-	    (ka = lookup(c->s, target + strlen(PREFIX))) == NULL) {
+	    (ka = lookup(s, target + strlen(PREFIX))) == NULL) {
 		log_debug("http-01 responder: 404 for %s", target);
 		conn_respond(c, 404, "Not Found", "not found\n", head);
 		return;
 	}
-	c->s->hits++;
+	s->hits++;
 	log_debug("http-01 responder: served token %s", target + strlen(PREFIX));
 	conn_respond(c, 200, "OK", ka, head);
 }
 
+/* The request line and headers are complete at the blank line. */
 static void
-conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_data_cb(struct listener_conn *c, const char *req, size_t len, void *cdata)
 {
-	struct conn *c = w->data;
-	ssize_t n;
-
-	(void)loop;
-	if (revents & EV_WRITE) {
-		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			conn_close(c);
-			return;
-		}
-		c->outoff += (size_t)n;
-		if (c->outoff == c->outlen) {
-			shutdown(c->fd, SHUT_WR);
-			conn_close(c);
-		}
+	if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) {
+		conn_handle_request(c, cdata, req);
 		return;
 	}
-	n = read(c->fd, c->req + c->reqlen, sizeof(c->req) - 1 - c->reqlen);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_close(c);
-		return;
-	}
-	c->reqlen += (size_t)n;
-	c->req[c->reqlen] = '\0';
-	ev_timer_again(c->s->loop, &c->idle);
-	/* The request line and headers are complete at the blank line. */
-	if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
-		conn_handle_request(c);
-		return;
-	}
-	if (c->reqlen == sizeof(c->req) - 1)
+	if (len == REQ_MAX - 1)
 		conn_respond(c, 400, "Bad Request", "request too large\n", false);
 }
 
-static void
-conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static int
+conn_accept_cb(struct listener_conn *c, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
-	(void)loop;
-	(void)revents;
-	conn_close(w->data);
+	(void)sa;
+	(void)salen;
+	listener_conn_set_data(c, arg);
+	return 0;
 }
 
-static void
-accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct http01_server *s = w->data;
-	struct conn *c;
-	int fd;
-
-	(void)revents;
-	for (;;) {
-		fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("http-01 responder: accept: %s", strerror(errno));
-			return;
-		}
-		if (s->nconns >= CONN_MAX) {
-			close(fd);
-			continue;
-		}
-		c = xcalloc(1, sizeof(*c));
-		c->s = s;
-		c->fd = fd;
-		ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
-		c->io.data = c;
-		ev_init(&c->idle, conn_idle_cb);
-		c->idle.repeat = IDLE_TIMEOUT;
-		c->idle.data = c;
-		ev_io_start(loop, &c->io);
-		ev_timer_again(loop, &c->idle);
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nconns++;
-	}
-}
+/* An idle timeout that every read restarts; the reply is written within
+ * what is left of it. */
+static const struct listener_ops responder_ops = {
+	.name = "http-01 responder",
+	.max_conns = CONN_MAX,
+	.read_max = REQ_MAX - 1,
+	.timeout = IDLE_TIMEOUT,
+	.timeout_on_read = true,
+	.on_accept = conn_accept_cb,
+	.on_data = conn_data_cb,
+};
 
 /* ---- server ---- */
 
 struct http01_server *
 http01_server_new(struct ev_loop *loop, const char *listen_addr, char *err, size_t errlen)
 {
-	struct http01_server *s;
-	int fd, port;
+	struct http01_server *s = xcalloc(1, sizeof(*s));
 
-	if ((fd = netaddr_listen(listen_addr, &port, err, errlen)) < 0)
+	if ((s->l = listener_new_tcp(loop, listen_addr, &responder_ops, s, err, errlen)) == NULL) {
+		free(s);
 		return NULL;
-	s = xcalloc(1, sizeof(*s));
-	s->loop = loop;
-	s->fd = fd;
-	s->port = port;
-	ev_io_init(&s->accept_io, accept_cb, fd, EV_READ);
-	s->accept_io.data = s;
-	ev_io_start(loop, &s->accept_io);
+	}
 	return s;
 }
 
@@ -258,10 +155,7 @@ http01_server_free(struct http01_server *s)
 {
 	if (s == NULL)
 		return;
-	while (s->conns)
-		conn_close(s->conns);
-	ev_io_stop(s->loop, &s->accept_io);
-	close(s->fd);
+	listener_free(s->l);
 	while (s->tokens) {
 		struct token *t = s->tokens;
 		s->tokens = t->next;
@@ -275,7 +169,7 @@ http01_server_free(struct http01_server *s)
 int
 http01_server_port(const struct http01_server *s)
 {
-	return s->port;
+	return listener_port(s->l);
 }
 
 int

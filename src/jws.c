@@ -3,17 +3,17 @@
  * account binding, JWK thumbprints and challenge key authorizations.
  *
  * Signing itself is crypto.c's (privkey_sign returns JWS-shaped
- * signatures); this file only assembles the JSON around it.  cJSON builds
- * the protected headers so URLs, nonces and key IDs from the CA or the
- * configuration are always escaped correctly.
+ * signatures); this file only assembles the JSON around it.  The JSON
+ * module (json.h) builds the protected headers so URLs, nonces and key IDs
+ * from the CA or the configuration are always escaped correctly.
  */
 #include "jws.h"
 
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "b64.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -21,39 +21,37 @@
 static char *protected_header(const char *alg, const char *jwk_json, const char *kid,
     const char *nonce, const char *url)
 {
-	cJSON *h = NULL, *jwk = NULL;
+	struct json *h = json_new_object(), *jwk = NULL;
 	char *json = NULL;
 
-	if ((h = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(h, "alg", alg) == NULL)
+	if (json_set_str(h, "alg", alg) < 0)
 		goto out;
 	if (jwk_json != NULL) {
-		if ((jwk = cJSON_Parse(jwk_json)) == NULL)
+		if ((jwk = json_parse(jwk_json, strlen(jwk_json), NULL)) == NULL)
 			goto out;
-		cJSON_AddItemToObject(h, "jwk", jwk);
+		json_set(h, "jwk", jwk);
 	}
-	if ((kid != NULL && cJSON_AddStringToObject(h, "kid", kid) == NULL) ||
-	    (nonce != NULL && cJSON_AddStringToObject(h, "nonce", nonce) == NULL) ||
-	    cJSON_AddStringToObject(h, "url", url) == NULL)
+	if ((kid != NULL && json_set_str(h, "kid", kid) < 0) ||
+	    (nonce != NULL && json_set_str(h, "nonce", nonce) < 0) ||
+	    json_set_str(h, "url", url) < 0)
 		goto out;
-	json = cJSON_PrintUnformatted(h);
+	json = json_print(h);
 out:
-	cJSON_Delete(h);
+	json_free(h);
 	return json;
 }
 
 /* {"protected":..,"payload":..,"signature":..}; all three already base64url. */
 static char *flattened(const char *prot64, const char *payload64, const char *sig64)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct json *o = json_new_object();
 	char *json = NULL;
 
-	if (o != NULL &&
-	    cJSON_AddStringToObject(o, "protected", prot64) != NULL &&
-	    cJSON_AddStringToObject(o, "payload", payload64) != NULL &&
-	    cJSON_AddStringToObject(o, "signature", sig64) != NULL)
-		json = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
+	if (json_set_str(o, "protected", prot64) == 0 &&
+	    json_set_str(o, "payload", payload64) == 0 &&
+	    json_set_str(o, "signature", sig64) == 0)
+		json = json_print(o);
+	json_free(o);
 	return json;
 }
 
@@ -61,7 +59,7 @@ char *jws_sign(const privkey_t *k, const char *kid, const char *nonce,
     const char *url, const char *payload)
 {
 	char *jwk = NULL, *prot = NULL, *prot64 = NULL, *pay64 = NULL;
-	char *input = NULL, *sig64 = NULL, *cjson = NULL, *out = NULL;
+	char *input = NULL, *sig64 = NULL, *out = NULL;
 	unsigned char *sig = NULL;
 	size_t siglen;
 
@@ -81,17 +79,10 @@ char *jws_sign(const privkey_t *k, const char *kid, const char *nonce,
 	if (privkey_sign(k, input, strlen(input), &sig, &siglen) < 0)
 		goto out; /* logged */
 	sig64 = b64url_encode(sig, siglen);
-	if ((cjson = flattened(prot64, pay64, sig64)) == NULL) {
+	if ((out = flattened(prot64, pay64, sig64)) == NULL)
 		log_err("JWS for %s: cannot build the JSON", url);
-		goto out;
-	}
-	/* cJSON's buffer must go back through cJSON's allocator hooks. */
-	out = xstrdup(cjson);
 out:
-	if (cjson != NULL)
-		cJSON_free(cjson);
-	if (prot != NULL)
-		cJSON_free(prot);
+	free(prot);
 	free(jwk);
 	free(prot64);
 	free(pay64);
@@ -105,7 +96,7 @@ char *jws_eab(const char *eab_kid, const unsigned char *hmac_key, size_t hmac_le
     enum hmac_alg alg, const char *newaccount_url, const privkey_t *account_key)
 {
 	char *jwk = NULL, *prot = NULL, *prot64 = NULL, *pay64 = NULL;
-	char *input = NULL, *mac64 = NULL, *cjson = NULL, *out = NULL;
+	char *input = NULL, *mac64 = NULL, *out = NULL;
 	unsigned char mac[64];
 	size_t maclen = 0;
 
@@ -131,17 +122,11 @@ char *jws_eab(const char *eab_kid, const unsigned char *hmac_key, size_t hmac_le
 	if (crypto_hmac(alg, hmac_key, hmac_len, input, strlen(input), mac, &maclen) < 0)
 		goto out; /* logged */
 	mac64 = b64url_encode(mac, maclen);
-	if ((cjson = flattened(prot64, pay64, mac64)) == NULL) {
+	if ((out = flattened(prot64, pay64, mac64)) == NULL)
 		log_err("external account binding for key ID %s: cannot build the JSON", eab_kid);
-		goto out;
-	}
-	out = xstrdup(cjson);
 out:
 	explicit_bzero(mac, sizeof(mac));
-	if (cjson != NULL)
-		cJSON_free(cjson);
-	if (prot != NULL)
-		cJSON_free(prot);
+	free(prot);
 	free(jwk);
 	free(prot64);
 	free(pay64);

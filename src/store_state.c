@@ -18,6 +18,28 @@
 
 #define STATE_VERSION 1
 
+/* A time as RFC 3339 (nothing for 0) and a string (nothing for NULL).  The
+ * state file is still written with cJSON directly; these were util.c's
+ * until cJSON moved behind json.h, and go once the store speaks
+ * struct json too. */
+static void
+json_add_time(cJSON *o, const char *key, time_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return;
+	time_format_rfc3339(t, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void
+json_add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+}
+
 void
 cert_state_init(struct cert_state *st)
 {

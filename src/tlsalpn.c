@@ -9,18 +9,15 @@
  * published challenge is refused with a fatal alert, so the responder
  * never serves anything but ACME validations.
  *
- * Like the http-01 responder (http01.c): non-blocking sockets, one ev_io
- * per connection driving SSL_accept through WANT_READ/WANT_WRITE, a
- * handshake timeout and a cap on connections, so no client can stall the
- * loop or exhaust memory.  After a completed handshake the connection is
+ * Like the http-01 responder (http01.c), on the listener module: non-blocking
+ * sockets, the connection's readiness driving SSL_accept through
+ * WANT_READ/WANT_WRITE, a handshake timeout and a cap on connections, so no
+ * client can stall the loop or exhaust memory.  After a completed handshake the connection is
  * closed at once, as RFC 8737 section 3 prescribes.
  */
-#include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <ev.h>
 #include <openssl/err.h>
@@ -28,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "crypto.h"
+#include "listener.h"
 #include "log.h"
 #include "netaddr.h"
 #include "tlsalpn.h"
@@ -47,24 +45,16 @@ struct entry {
 
 struct conn {
 	struct tlsalpn_server *s;
-	int fd;
+	struct listener_conn *lc;
 	SSL *ssl;
-	ev_io io;
-	ev_timer timeout;
 	char peer[64];
 	const char *refusal;        /* why the hello callback refused, for logs */
-	struct conn *prev, *next;
 };
 
 struct tlsalpn_server {
-	struct ev_loop *loop;
-	int fd;
-	int port;
-	ev_io accept_io;
+	struct listener *l;
 	SSL_CTX *ctx;
 	struct entry *entries;
-	struct conn *conns;
-	unsigned nconns;
 	unsigned long hits;
 };
 
@@ -174,28 +164,9 @@ alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 /* ---- connections ---- */
 
 static void
-conn_close(struct conn *c)
-{
-	struct tlsalpn_server *s = c->s;
-
-	ev_io_stop(s->loop, &c->io);
-	ev_timer_stop(s->loop, &c->timeout);
-	SSL_free(c->ssl);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nconns--;
-	free(c);
-}
-
-static void
 conn_step(struct conn *c)
 {
-	int r, e, want;
+	int r, e;
 
 	ERR_clear_error();
 	r = SSL_accept(c->ssl);
@@ -204,92 +175,75 @@ conn_step(struct conn *c)
 		log_debug("tls-alpn-01 responder: validation handshake from %s done", c->peer);
 		/* Best effort close_notify; the validator closes anyway. */
 		SSL_shutdown(c->ssl);
-		conn_close(c);
+		listener_conn_close(c->lc);
 		return;
 	}
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
-		if ((c->io.events & (EV_READ | EV_WRITE)) != want) {
-			ev_io_stop(c->s->loop, &c->io);
-			ev_io_set(&c->io, c->fd, want);
-			ev_io_start(c->s->loop, &c->io);
-		}
+		listener_conn_want(c->lc, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
 		return;
 	}
 	log_debug("tls-alpn-01 responder: refused %s: %s", c->peer,
 	    c->refusal ? c->refusal : "TLS handshake failed");
 	ERR_clear_error();
-	conn_close(c);
+	listener_conn_close(c->lc);
 }
 
 static void
-conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_io_cb(struct listener_conn *lc, void *cdata)
 {
-	(void)loop;
-	(void)revents;
-	conn_step(w->data);
+	(void)lc;
+	conn_step(cdata);
 }
 
 static void
-conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+conn_close_cb(struct listener_conn *lc, enum listener_close why, int error, void *cdata)
 {
-	struct conn *c = w->data;
+	struct conn *c = cdata;
 
-	(void)loop;
-	(void)revents;
-	log_debug("tls-alpn-01 responder: handshake from %s timed out", c->peer);
-	conn_close(c);
+	(void)lc;
+	(void)error;
+	if (why == LISTENER_CLOSE_TIMEOUT)
+		log_debug("tls-alpn-01 responder: handshake from %s timed out", c->peer);
+	SSL_free(c->ssl);
+	free(c);
 }
 
-static void
-accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+static int
+conn_accept_cb(struct listener_conn *lc, const struct sockaddr *sa, socklen_t salen,
+    void *arg)
 {
-	struct tlsalpn_server *s = w->data;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	struct conn *c;
-	int fd;
+	struct tlsalpn_server *s = arg;
+	struct conn *c = xcalloc(1, sizeof(*c));
 
-	(void)revents;
-	for (;;) {
-		sl = sizeof(ss);
-		fd = accept4(s->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("tls-alpn-01 responder: accept: %s", strerror(errno));
-			return;
-		}
-		if (s->nconns >= CONN_MAX) {
-			close(fd);
-			continue;
-		}
-		c = xcalloc(1, sizeof(*c));
-		c->s = s;
-		c->fd = fd;
-		netaddr_format((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
-		if ((c->ssl = SSL_new(s->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-			log_warn("tls-alpn-01 responder: cannot set up TLS for %s", c->peer);
-			SSL_free(c->ssl);
-			close(fd);
-			free(c);
-			ERR_clear_error();
-			continue;
-		}
-		SSL_set_app_data(c->ssl, c);
-		ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
-		c->io.data = c;
-		ev_timer_init(&c->timeout, conn_timeout_cb, HANDSHAKE_TIMEOUT, 0.);
-		c->timeout.data = c;
-		ev_io_start(loop, &c->io);
-		ev_timer_start(loop, &c->timeout);
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nconns++;
+	(void)salen;
+	c->s = s;
+	c->lc = lc;
+	netaddr_format(sa, c->peer, sizeof(c->peer));
+	if ((c->ssl = SSL_new(s->ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, listener_conn_fd(lc)) != 1) {
+		log_warn("tls-alpn-01 responder: cannot set up TLS for %s", c->peer);
+		SSL_free(c->ssl);
+		free(c);
+		ERR_clear_error();
+		return -1;
 	}
+	SSL_set_app_data(c->ssl, c);
+	listener_conn_set_data(lc, c);
+	return 0;
 }
+
+/* The listener drives the descriptor's readiness; OpenSSL reads and
+ * writes it.  One handshake per connection, within HANDSHAKE_TIMEOUT. */
+static const struct listener_ops responder_ops = {
+	.name = "tls-alpn-01 responder",
+	.max_conns = CONN_MAX,
+	.read_max = 0,
+	.timeout = HANDSHAKE_TIMEOUT,
+	.on_accept = conn_accept_cb,
+	.on_io = conn_io_cb,
+	.on_close = conn_close_cb,
+};
 
 /* ---- server ---- */
 
@@ -298,7 +252,6 @@ tlsalpn_server_new(struct ev_loop *loop, const char *listen_addr, char *err, siz
 {
 	struct tlsalpn_server *s = NULL;
 	SSL_CTX *ctx = NULL;
-	int fd = -1, port = 0;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
@@ -308,23 +261,17 @@ tlsalpn_server_new(struct ev_loop *loop, const char *listen_addr, char *err, siz
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
-	if ((fd = netaddr_listen(listen_addr, &port, err, errlen)) < 0)
-		goto fail;
 	s = xcalloc(1, sizeof(*s));
-	s->loop = loop;
-	s->fd = fd;
 	s->ctx = ctx;
+	if ((s->l = listener_new_tcp(loop, listen_addr, &responder_ops, s, err, errlen)) == NULL) {
+		free(s);
+		goto fail;
+	}
 	SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, s);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, s);
-	s->port = port;
-	ev_io_init(&s->accept_io, accept_cb, fd, EV_READ);
-	s->accept_io.data = s;
-	ev_io_start(loop, &s->accept_io);
 	return s;
 fail:
 	ERR_clear_error();
-	if (fd >= 0)
-		close(fd);
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -344,10 +291,7 @@ tlsalpn_server_free(struct tlsalpn_server *s)
 {
 	if (s == NULL)
 		return;
-	while (s->conns)
-		conn_close(s->conns);
-	ev_io_stop(s->loop, &s->accept_io);
-	close(s->fd);
+	listener_free(s->l);
 	while (s->entries) {
 		struct entry *e = s->entries;
 		s->entries = e->next;
@@ -414,7 +358,7 @@ tlsalpn_server_remove(struct tlsalpn_server *s, const char *name, const char *ke
 int
 tlsalpn_server_port(const struct tlsalpn_server *s)
 {
-	return s->port;
+	return listener_port(s->l);
 }
 
 unsigned long

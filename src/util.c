@@ -19,8 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "log.h"
 
 /*
@@ -306,24 +304,6 @@ static int parse_digits(const char **p, int n)
 static bool is_leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-void
-json_add_time(cJSON *o, const char *key, time_t t)
-{
-	char buf[32];
-
-	if (t == 0)
-		return;
-	time_format_rfc3339(t, buf, sizeof(buf));
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-void
-json_add_str(cJSON *o, const char *key, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, key, v);
 }
 
 int time_parse_rfc3339(const char *s, time_t *out)

@@ -68,12 +68,6 @@ double now_mono(void);
 void time_format_rfc3339(time_t t, char *buf, size_t len);
 int time_parse_rfc3339(const char *s, time_t *out);
 
-/* cJSON helpers for state and reports: a time as RFC 3339 (nothing for 0),
- * a string (nothing for NULL). */
-struct cJSON;
-void json_add_time(struct cJSON *o, const char *key, time_t t);
-void json_add_str(struct cJSON *o, const char *key, const char *v);
-
 /* "90d", "12h", "30m", "45s", "2w", "3600", "1d12h" -> seconds. 0 ok, -1 on
  * garbage, a sign or overflow. */
 int duration_parse(const char *s, long long *out);

@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "control.h"
+#include "json.h"
 #include "log.h"
 #include "testutil.h"
 #include "util.h"
@@ -25,32 +26,32 @@ START_TEST(request_ok)
 {
 	static const char line[] = "{\"v\":1,\"cmd\":\"renew\",\"args\":{\"all\":true}}\r";
 	static const char line2[] = "{\"v\":1,\"cmd\":\"status\"}";
-	cJSON *req;
+	struct json *req;
 	const char *cmd, *code;
-	const cJSON *args;
+	const struct json *args;
 	char err[128];
 
 	ck_assert_int_eq(ctl_request_parse(line, strlen(line), &req, &cmd, &args, &code, err,
 	    sizeof(err)), 0);
 	ck_assert_str_eq(cmd, "renew");
 	ck_assert_ptr_nonnull(args);
-	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(args, "all")));
-	cJSON_Delete(req);
+	ck_assert(json_is_true(json_get(args, "all")));
+	json_free(req);
 
 	/* No args at all is fine too. */
 	ck_assert_int_eq(ctl_request_parse(line2, strlen(line2), &req, &cmd, &args, &code, err,
 	    sizeof(err)), 0);
 	ck_assert_ptr_null(args);
-	cJSON_Delete(req);
+	json_free(req);
 }
 END_TEST
 
 static void
 bad_request(const char *line, const char *want_code, const char *want_err)
 {
-	cJSON *req = (cJSON *)1;
+	struct json *req = (struct json *)1;
 	const char *cmd, *code;
-	const cJSON *args;
+	const struct json *args;
 	char err[128] = "";
 
 	ck_assert_int_eq(ctl_request_parse(line, strlen(line), &req, &cmd, &args, &code, err,
@@ -75,29 +76,29 @@ END_TEST
 
 START_TEST(reply_round_trip)
 {
-	cJSON *res = cJSON_CreateObject(), *reply, *extra, *prob;
-	const cJSON *result;
+	struct json *res = json_new_object(), *reply, *extra, *prob;
+	const struct json *result;
 	const char *code, *error;
 	char *line, err[128];
 	bool ok;
 
-	cJSON_AddStringToObject(res, "name", "www");
+	json_set_str(res, "name", "www");
 	line = ctl_reply_format_ok(res);
 	ck_assert_ptr_nonnull(strchr(line, '\n'));
 	ck_assert_ptr_eq(strchr(line, '\n'), line + strlen(line) - 1);
 	ck_assert_int_eq(ctl_reply_parse(line, strlen(line), &reply, &ok, &result, &code, &error,
 	    err, sizeof(err)), 0);
 	ck_assert(ok);
-	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(result, "name")), "www");
-	cJSON_Delete(reply);
+	ck_assert_str_eq(json_get_str(result, "name"), "www");
+	json_free(reply);
 	free(line);
 
 	/* An error: one line whatever the message holds, extra members kept,
 	 * the reserved ones not overwritten. */
-	extra = cJSON_CreateObject();
-	prob = cJSON_AddObjectToObject(extra, "problem");
-	cJSON_AddStringToObject(prob, "type", "urn:ietf:params:acme:error:unauthorized");
-	cJSON_AddStringToObject(extra, "code", "forged");
+	extra = json_new_object();
+	prob = json_set_object(extra, "problem");
+	json_set_str(prob, "type", "urn:ietf:params:acme:error:unauthorized");
+	json_set_str(extra, "code", "forged");
 	line = ctl_reply_format_error(CTL_E_FAILED, extra, "the CA said\nno");
 	ck_assert_ptr_eq(strchr(line, '\n'), line + strlen(line) - 1);
 	ck_assert_int_eq(ctl_reply_parse(line, strlen(line), &reply, &ok, &result, &code, &error,
@@ -105,9 +106,9 @@ START_TEST(reply_round_trip)
 	ck_assert(!ok);
 	ck_assert_str_eq(code, CTL_E_FAILED);
 	ck_assert_str_eq(error, "the CA said no");
-	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(reply,
+	ck_assert_str_eq(json_str(json_get(json_get(reply,
 	    "problem"), "type")), "urn:ietf:params:acme:error:unauthorized");
-	cJSON_Delete(reply);
+	json_free(reply);
 	free(line);
 
 	ck_assert_int_eq(ctl_reply_parse("{\"v\":2,\"ok\":true}", 17, &reply, &ok, &result, &code,
@@ -117,7 +118,7 @@ START_TEST(reply_round_trip)
 	ck_assert_int_eq(ctl_reply_parse("garbage", 7, &reply, &ok, &result, &code,
 	    &error, err, sizeof(err)), -1);
 
-	line = ctl_request_format("show", cJSON_CreateObject());
+	line = ctl_request_format("show", json_new_object());
 	ck_assert_str_eq(line, "{\"v\":1,\"cmd\":\"show\",\"args\":{}}\n");
 	free(line);
 }
@@ -154,15 +155,15 @@ static struct ctl_conn *held;      /* a request waiting for its reply */
 static int handled;
 
 static void
-h_echo(struct ctl_conn *c, const cJSON *args, void *ctx)
+h_echo(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	handled++;
 	ck_assert_ptr_eq(ctx, &handled);
-	ctl_reply_ok(c, cJSON_Duplicate(args, true));
+	ctl_reply_ok(c, json_dup(args));
 }
 
 static void
-h_later(struct ctl_conn *c, const cJSON *args, void *ctx)
+h_later(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	(void)args;
 	(void)ctx;
@@ -171,7 +172,7 @@ h_later(struct ctl_conn *c, const cJSON *args, void *ctx)
 }
 
 static void
-h_fail(struct ctl_conn *c, const cJSON *args, void *ctx)
+h_fail(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	(void)args;
 	(void)ctx;
@@ -365,7 +366,7 @@ START_TEST(server_async_reply)
 	/* Nothing yet... */
 	ck_assert_int_eq(recv(fd, &(char){0}, 1, MSG_DONTWAIT), -1);
 	ck_assert_int_eq(errno, EAGAIN);
-	ctl_reply_ok(held, cJSON_CreateString("done"));
+	ctl_reply_ok(held, json_new_string("done"));
 	held = NULL;
 	r = reply_of(fd);
 	ck_assert_str_eq(r, "{\"v\":1,\"ok\":true,\"result\":\"done\"}\n");
@@ -390,7 +391,7 @@ START_TEST(server_reply_after_hangup)
 	pump(0.05);     /* the server sees the hangup and closes its end */
 	/* The reply comes later: dropped, the object freed (valgrind would
 	 * report a use after free or a leak). */
-	ctl_reply_error(first, CTL_E_FAILED, cJSON_CreateObject(), "too late");
+	ctl_reply_error(first, CTL_E_FAILED, json_new_object(), "too late");
 	held = NULL;
 
 	/* The server still works. */

@@ -21,13 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <ev.h>
 
 #include "acme.h"
 #include "config.h"
 #include "fleet.h"
 #include "http01.h"
+#include "json.h"
 #include "keygen.h"
 #include "log.h"
 #include "store.h"
@@ -76,7 +76,7 @@ deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 static void
-op_cb(void *arg, enum fleet_op_status st, const char *error, const struct cJSON *problem)
+op_cb(void *arg, enum fleet_op_status st, const char *error, const struct json *problem)
 {
 	(void)arg;
 	if (st == FLEET_OP_OK) {
@@ -84,7 +84,7 @@ op_cb(void *arg, enum fleet_op_status st, const char *error, const struct cJSON 
 	} else {
 		printf("error: %s\n", error ? error : "?");
 		if (problem) {
-			char *p = cJSON_PrintUnformatted(problem);
+			char *p = json_print(problem);
 			printf("problem: %s\n", p);
 			free(p);
 		}
@@ -220,12 +220,12 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "deactivate") == 0) {
 		st = fleet_account_deactivate(fleet, arg, op_cb, NULL, err, sizeof(err));
 	} else if (strcmp(cmd, "accounts") == 0) {
-		cJSON *j = fleet_accounts_json(fleet);
-		char *s = cJSON_Print(j);
+		struct json *j = fleet_accounts_json(fleet);
+		char *s = json_print_pretty(j);
 
 		printf("%s\n", s);
 		free(s);
-		cJSON_Delete(j);
+		json_free(j);
 		exit_code = 0;
 		goto out;
 	} else if (strcmp(cmd, "renew") == 0) {
