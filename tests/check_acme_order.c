@@ -1,0 +1,573 @@
+/*
+ * check_acme_order.c - unit tests for the order state machine
+ * (acme_order.c, acme_authz.c) through its public interface (acme.h),
+ * against the scripted CA of fake_ca.h: a fresh order to download, resume
+ * after a 404 (with and without a prior finalize), an order for other
+ * names, a finalize whose answer is lost, Retry-After in both forms,
+ * badNonce on every step, an invalid order's problem document, an
+ * alternate chain picked by preferred_chain, and pre-validated
+ * authorizations whose challenges are never touched.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "acme.h"
+#include "fake_ca.h"
+#include "store.h"
+#include "testloop.h"
+#include "testutil.h"
+#include "util.h"
+
+#define CT_JSON "Content-Type: application/json\r\n"
+#define CT_PROBLEM "Content-Type: application/problem+json\r\n"
+#define BAD_NONCE "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":\"stale\"}"
+#define ACCOUNT_REPLY "{\"status\":\"valid\"}"
+
+#define CERT_ONE "  - {name: web, account: ca, domains: [a.example], " \
+	"challenge: {types: [http-01], http01: webroot, webroot: $W}}\n"
+
+static struct fake_env *fx;
+static struct cert_state st;
+static struct order_result res;
+static bool done;
+static char *chain_a;
+
+static void
+setup_with(const char *certs)
+{
+	fx = fake_env_new("", certs);
+	cert_state_init(&st);
+	memset(&res, 0, sizeof(res));
+	done = false;
+	chain_a = fake_fixture("chain/chain-a.pem", NULL);
+	fake_ca_reply(fx->ca, "POST", "/acct/new", 0, 201, CT_JSON "Location: $B/acct/1\r\n",
+	    ACCOUNT_REPLY);
+}
+
+static void
+setup(void)
+{
+	setup_with(CERT_ONE);
+}
+
+static void
+teardown(void)
+{
+	order_result_clear(&res);
+	cert_state_free(&st);
+	free(chain_a);
+	fake_env_free(fx);
+	fx = NULL;
+}
+
+static void
+order_cb(struct order_job *j, struct order_result *r, void *arg)
+{
+	(void)j;
+	(void)arg;
+	res = *r;
+	memset(r, 0, sizeof(*r));
+	done = true;
+	ev_break(fx->loop, EVBREAK_ALL);
+}
+
+/* Runs one order for the first certificate to its callback. */
+static void
+run_order(void)
+{
+	struct order_params p = {0};
+	char *dump;
+
+	p.cert = &fx->cfg->certs[0];
+	p.state = &st;
+	(void)order_start(&fx->env, fx->acct, &p, order_cb, NULL);
+	ck_assert(test_run_loop(fx->loop, 25));
+	dump = fake_ca_dump(fx->ca);
+	ck_assert_msg(done, "no result; requests: %s", dump);
+	ck_assert_msg(fake_ca_unmatched(fx->ca) == 0, "unscripted requests: %s", dump);
+	free(dump);
+}
+
+static void
+assert_ok(void)
+{
+	char *dump = fake_ca_dump(fx->ca);
+
+	ck_assert_msg(res.ok, "order failed: %s; requests: %s", res.error, dump);
+	ck_assert_ptr_nonnull(res.chain_pem);
+	ck_assert_ptr_nonnull(res.key);
+	free(dump);
+}
+
+/* An order object as the CA sends it. */
+static char *
+order_json(const char *status, const char *names, const char *n, const char *extra)
+{
+	return xasprintf("{\"status\":\"%s\",\"identifiers\":[%s],"
+	    "\"authorizations\":[\"$B/authz/%s\"],\"finalize\":\"$B/order/%s/finalize\"%s}",
+	    status, names, n, n, extra ? extra : "");
+}
+
+#define NAME_A "{\"type\":\"dns\",\"value\":\"a.example\"}"
+
+/*
+ * Scripts order n (paths /order/N, /authz/N, /chall/N, /cert/N) for
+ * a.example from the given order status through to a downloaded chain.
+ * bad: a path whose first POST is answered badNonce, or NULL;
+ * poll_headers: when not NULL, the first poll after finalize answers
+ * processing with these headers; final_order: the order the polls then
+ * get (NULL: valid, with the certificate URL).
+ */
+static void
+script_order_ex(const char *n, const char *first_status, const char *bad,
+    const char *poll_headers, const char *final_order)
+{
+	char *order = xasprintf("/order/%s", n), *authz = xasprintf("/authz/%s", n);
+	char *chall = xasprintf("/chall/%s", n), *fin = xasprintf("/order/%s/finalize", n);
+	char *certp = xasprintf("/cert/%s", n), *j, *loc;
+	char *az_pending = xasprintf("{\"status\":\"pending\",\"identifier\":" NAME_A ","
+	    "\"challenges\":[{\"type\":\"http-01\",\"url\":\"$B/chall/%s\",\"token\":\"tok%s\","
+	    "\"status\":\"pending\"}]}", n, n);
+	char *az_valid = xasprintf("{\"status\":\"valid\",\"identifier\":" NAME_A ","
+	    "\"challenges\":[{\"type\":\"http-01\",\"url\":\"$B/chall/%s\",\"token\":\"tok%s\","
+	    "\"status\":\"valid\"}]}", n, n);
+	char *ch = xasprintf("{\"type\":\"http-01\",\"url\":\"$B/chall/%s\",\"token\":\"tok%s\","
+	    "\"status\":\"processing\"}", n, n);
+	char *valid_extra = xasprintf(",\"certificate\":\"$B/cert/%s\"", n);
+	const char *paths[] = { "/order/new", authz, chall, fin, order, certp };
+
+	for (size_t i = 0; bad && i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (strcmp(bad, paths[i]) == 0)
+			fake_ca_reply(fx->ca, "POST", bad, 1, 400, CT_PROBLEM, BAD_NONCE);
+	if (first_status != NULL) {
+		loc = xasprintf(CT_JSON "Location: $B/order/%s\r\n", n);
+		j = order_json(first_status, NAME_A, n, NULL);
+		fake_ca_reply(fx->ca, "POST", "/order/new", 1, 201, loc, j);
+		free(loc);
+		free(j);
+	}
+	fake_ca_reply(fx->ca, "POST", authz, 1, 200, CT_JSON, az_pending);
+	fake_ca_reply(fx->ca, "POST", chall, 1, 200, CT_JSON, ch);
+	fake_ca_reply(fx->ca, "POST", authz, 0, 200, CT_JSON, az_valid);
+	j = order_json("ready", NAME_A, n, NULL);
+	fake_ca_reply(fx->ca, "POST", order, 1, 200, CT_JSON, j);
+	free(j);
+	j = order_json("processing", NAME_A, n, NULL);
+	fake_ca_reply(fx->ca, "POST", fin, 1, 200, CT_JSON, j);
+	free(j);
+	if (poll_headers != NULL) {
+		char *h = xasprintf(CT_JSON "%s", poll_headers);
+
+		j = order_json("processing", NAME_A, n, NULL);
+		fake_ca_reply(fx->ca, "POST", order, 1, 200, h, j);
+		free(j);
+		free(h);
+	}
+	j = final_order ? xstrdup(final_order) : order_json("valid", NAME_A, n, valid_extra);
+	fake_ca_reply(fx->ca, "POST", order, 0, 200, CT_JSON, j);
+	free(j);
+	fake_ca_reply(fx->ca, "POST", certp, 0, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+	free(order);
+	free(authz);
+	free(chall);
+	free(fin);
+	free(certp);
+	free(az_pending);
+	free(az_valid);
+	free(ch);
+	free(valid_extra);
+}
+
+static void
+script_order(const char *n, const char *first_status, const char *bad)
+{
+	script_order_ex(n, first_status, bad, NULL, NULL);
+}
+
+/* A stored order N for the certificate, as a run before a restart left it. */
+static void
+store_resumable(const char *n, bool finalized)
+{
+	privkey_t *k = privkey_generate(KEY_EC_P256);
+	char err[256] = "";
+
+	ck_assert_int_eq(store_order_key_save(fx->store, "web", k, err, sizeof(err)), 0);
+	privkey_free(k);
+	st.order_url = xasprintf("%s/order/%s", fake_ca_base(fx->ca), n);
+	st.order_finalized = finalized;
+	st.order_started = time(NULL);
+	ck_assert_int_eq(store_cert_save(fx->store, "web", &st, err, sizeof(err)), 0);
+}
+
+START_TEST(test_fresh_order)
+{
+	const struct fake_request *r;
+	char *url;
+
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	ck_assert_str_eq(res.chain_pem, chain_a);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/chall/1"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/cert/1"), 1);
+	/* newOrder names the certificate's identifiers and is signed with the
+	 * account's kid, for the URL it was sent to. */
+	r = fake_ca_find(fx->ca, "POST", "/order/new", 0);
+	ck_assert_ptr_nonnull(strstr(r->payload, "\"a.example\""));
+	url = xasprintf("%s/acct/1", fake_ca_base(fx->ca));
+	ck_assert_str_eq(r->kid, url);
+	free(url);
+	url = xasprintf("%s/order/new", fake_ca_base(fx->ca));
+	ck_assert_str_eq(r->url, url);
+	free(url);
+	/* The challenge answer is "{}", fetches are POST-as-GET. */
+	ck_assert_str_eq(fake_ca_find(fx->ca, "POST", "/chall/1", 0)->payload, "{}");
+	ck_assert_str_eq(fake_ca_find(fx->ca, "POST", "/authz/1", 0)->payload, "");
+	ck_assert_ptr_nonnull(strstr(fake_ca_find(fx->ca, "POST", "/order/1/finalize", 0)->payload,
+	    "\"csr\""));
+	/* The order URL and the finalize were persisted as they happened. */
+	ck_assert_ptr_nonnull(strstr(st.order_url, "/order/1"));
+	ck_assert(st.order_finalized);
+}
+END_TEST
+
+START_TEST(test_resume_404)
+{
+	/* _i: 0 the lost order was never finalized, 1 it was. */
+	store_resumable("1", _i == 1);
+	fake_ca_reply(fx->ca, "POST", "/order/1", 1, 404, CT_PROBLEM,
+	    "{\"type\":\"urn:ietf:params:acme:error:malformed\",\"detail\":\"no such order\"}");
+	script_order("2", "pending", NULL);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 1);
+	/* The new order is authorized and finalized like a first one; a kept
+	 * finalize_sent would poll it at ready until order_timeout. */
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/chall/2"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/2/finalize"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 0);
+	ck_assert_ptr_nonnull(strstr(st.order_url, "/order/2"));
+}
+END_TEST
+
+START_TEST(test_resume_finalized_polls)
+{
+	char *j = order_json("processing", NAME_A, "1", NULL);
+
+	/* Finalized before the restart and still processing: polled, never
+	 * finalized again. */
+	store_resumable("1", true);
+	fake_ca_reply(fx->ca, "POST", "/order/1", 1, 200, CT_JSON, j);
+	free(j);
+	j = order_json("valid", NAME_A, "1", ",\"certificate\":\"$B/cert/1\"");
+	fake_ca_reply(fx->ca, "POST", "/order/1", 0, 200, CT_JSON, j);
+	free(j);
+	fake_ca_reply(fx->ca, "POST", "/cert/1", 0, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1"), 2);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 0);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 0);
+}
+END_TEST
+
+START_TEST(test_resume_names_changed)
+{
+	char *j = order_json("ready", "{\"type\":\"dns\",\"value\":\"b.example\"}", "1", NULL);
+
+	store_resumable("1", false);
+	fake_ca_reply(fx->ca, "POST", "/order/1", 1, 200, CT_JSON, j);
+	free(j);
+	script_order("2", "pending", NULL);
+	run_order();
+	assert_ok();
+	/* Not finalized for the old names: ordered again for ours. */
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 0);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 1);
+	ck_assert_ptr_nonnull(strstr(fake_ca_find(fx->ca, "POST", "/order/new", 0)->payload,
+	    "\"a.example\""));
+	ck_assert_ptr_null(strstr(fake_ca_find(fx->ca, "POST", "/order/new", 0)->payload,
+	    "b.example"));
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/2/finalize"), 1);
+}
+END_TEST
+
+START_TEST(test_finalize_timeout_polls)
+{
+	const struct fake_request *f, *p;
+
+	/* The finalize's answer is lost (status 0): the CA may be issuing. */
+	fake_ca_reply(fx->ca, "POST", "/order/1/finalize", 1, FAKE_NO_ANSWER, NULL, NULL);
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 1);
+	f = fake_ca_find(fx->ca, "POST", "/order/1/finalize", 0);
+	ck_assert_int_eq(f->status, FAKE_NO_ANSWER);
+	/* Then the order is polled: the ready fetch before, the valid one after. */
+	p = fake_ca_find(fx->ca, "POST", "/order/1", 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert(p->at > f->at);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/cert/1"), 1);
+	ck_assert(st.order_finalized);
+}
+END_TEST
+
+/* The gap between the finalize and the next order fetch after it. */
+static double
+gap_after_finalize(size_t *nfetch_after)
+{
+	const struct fake_request *f = fake_ca_find(fx->ca, "POST", "/order/1/finalize", 0);
+	const struct fake_request *p = NULL;
+
+	*nfetch_after = 0;
+	for (size_t k = 0; (p = fake_ca_find(fx->ca, "POST", "/order/1", k)) != NULL; k++) {
+		if (p->at >= f->at) {
+			(*nfetch_after)++;
+			if (*nfetch_after == 1)
+				return p->at - f->at;
+		}
+	}
+	ck_abort_msg("no order fetch after the finalize");
+	return 0;
+}
+
+START_TEST(test_retry_after_seconds)
+{
+	const struct fake_request *p1, *p2;
+
+	/*
+	 * The poll after finalize answers processing with Retry-After: 2;
+	 * without it the next poll would come after 1 s (the doubling
+	 * interval's second step).
+	 */
+	script_order_ex("1", "pending", NULL, "Retry-After: 2\r\n", NULL);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1"), 3);
+	p1 = fake_ca_find(fx->ca, "POST", "/order/1", 1);
+	p2 = fake_ca_find(fx->ca, "POST", "/order/1", 2);
+	ck_assert_msg(p2->at - p1->at >= 1.99, "next poll after %.3fs", p2->at - p1->at);
+	ck_assert_msg(p2->at - p1->at < 3.5, "next poll after %.3fs", p2->at - p1->at);
+}
+END_TEST
+
+START_TEST(test_retry_after_date)
+{
+	char date[64], *hdr, *j;
+	time_t when = time(NULL) + 3;
+	struct tm tm;
+	size_t n;
+	double gap;
+
+	/* The finalize answers processing with an HTTP-date 3 s ahead; the
+	 * first poll would otherwise come after 0.5 s. */
+	gmtime_r(&when, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	hdr = xasprintf(CT_JSON "Retry-After: %s\r\n", date);
+	j = order_json("processing", NAME_A, "1", NULL);
+	fake_ca_reply(fx->ca, "POST", "/order/1/finalize", 1, 200, hdr, j);
+	free(hdr);
+	free(j);
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	gap = gap_after_finalize(&n);
+	/* Whole seconds on both sides: at least 2 s of the 3 remain. */
+	ck_assert_msg(gap >= 1.5, "first poll after %.3fs", gap);
+	ck_assert_msg(gap < 4.5, "first poll after %.3fs", gap);
+}
+END_TEST
+
+/* badNonce on each step, retried with the nonce of the error response. */
+static const char *const bad_steps[] = {
+	"/order/new", "/authz/1", "/chall/1", "/order/1/finalize", "/order/1", "/cert/1",
+};
+
+START_TEST(test_bad_nonce_each_step)
+{
+	const char *path = bad_steps[_i];
+	const struct fake_request *bad, *again;
+
+	script_order("1", "pending", path);
+	run_order();
+	assert_ok();
+	bad = fake_ca_find(fx->ca, "POST", path, 0);
+	again = fake_ca_find(fx->ca, "POST", path, 1);
+	ck_assert_int_eq(bad->status, 400);
+	ck_assert_ptr_nonnull(again);
+	ck_assert_ptr_nonnull(bad->nonce_sent);
+	ck_assert_str_eq(again->nonce, bad->nonce_sent);
+	ck_assert_str_eq(again->payload, bad->payload);
+	/* Each step happened once more, not more: one order, one finalize
+	 * that reached the CA. */
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"),
+	    strcmp(path, "/order/new") == 0 ? 2 : 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"),
+	    strcmp(path, "/order/1/finalize") == 0 ? 2 : 1);
+	ck_assert_uint_eq(acme_account_counters(fx->acct)->bad_nonce_retries, 1);
+}
+END_TEST
+
+START_TEST(test_invalid_order_problem)
+{
+	char *j = order_json("invalid", NAME_A, "1", ",\"error\":{\"type\":"
+	    "\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":\"a.example is "
+	    "on a blocklist\"}");
+
+	/* Issuance fails after finalize: the poll finds the order invalid. */
+	script_order_ex("1", "pending", NULL, NULL, j);
+	free(j);
+	run_order();
+	ck_assert(!res.ok);
+	ck_assert_ptr_nonnull(res.problem);
+	ck_assert_str_eq(res.problem->type, "urn:ietf:params:acme:error:rejectedIdentifier");
+	ck_assert_str_eq(res.problem->detail, "a.example is on a blocklist");
+	ck_assert_str_eq(res.problem_type, "urn:ietf:params:acme:error:rejectedIdentifier");
+	ck_assert_msg(strstr(res.error, "a.example is on a blocklist") != NULL, "%s", res.error);
+	ck_assert_ptr_null(res.chain_pem);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/cert/1"), 0);
+	/* Spent: the next attempt orders afresh. */
+	ck_assert_ptr_null(st.order_url);
+	ck_assert(!st.order_finalized);
+}
+END_TEST
+
+START_TEST(test_alternate_chain)
+{
+	char *chain_b = fake_fixture("chain/chain-b.pem", NULL);
+	const struct fake_request *alt;
+
+	/* preferred_chain names chain B's root; the default is chain A. */
+	fake_ca_reply(fx->ca, "POST", "/cert/1", 1, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n"
+	    "Link: <$B/cert/1/alt>;rel=\"alternate\"\r\n"
+	    "Link: <$B/dir>;rel=\"index\"\r\n", chain_a);
+	fake_ca_reply(fx->ca, "POST", "/cert/1/alt", 0, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n", chain_b);
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	ck_assert_str_eq(res.chain_pem, chain_b);
+	ck_assert_uint_eq(res.chain_len, strlen(chain_b));
+	alt = fake_ca_find(fx->ca, "POST", "/cert/1/alt", 0);
+	ck_assert_ptr_nonnull(alt);
+	ck_assert_str_eq(alt->payload, "");
+	free(chain_b);
+}
+END_TEST
+
+START_TEST(test_prevalidated_authz)
+{
+	char *j;
+
+	/* Two names whose authorizations the CA validated beforehand (Sectigo
+	 * SCM): one listing http-01, one only a type we do not know. */
+	j = xasprintf("{\"status\":\"pending\",\"identifiers\":[" NAME_A ",{\"type\":\"dns\","
+	    "\"value\":\"b.example\"}],\"authorizations\":[\"$B/authz/1\",\"$B/authz/2\"],"
+	    "\"finalize\":\"$B/order/1/finalize\"}");
+	fake_ca_reply(fx->ca, "POST", "/order/new", 1, 201, CT_JSON "Location: $B/order/1\r\n", j);
+	free(j);
+	fake_ca_reply(fx->ca, "POST", "/authz/1", 0, 200, CT_JSON,
+	    "{\"status\":\"valid\",\"identifier\":" NAME_A ",\"challenges\":[{\"type\":"
+	    "\"http-01\",\"url\":\"$B/chall/1\",\"token\":\"t1\",\"status\":\"pending\"}]}");
+	fake_ca_reply(fx->ca, "POST", "/authz/2", 0, 200, CT_JSON,
+	    "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"b.example\"},"
+	    "\"challenges\":[{\"type\":\"email-reply-00\",\"url\":\"$B/chall/2\",\"token\":\"t2\","
+	    "\"status\":\"pending\"}]}");
+	j = xasprintf("{\"status\":\"ready\",\"identifiers\":[" NAME_A ",{\"type\":\"dns\","
+	    "\"value\":\"b.example\"}],\"authorizations\":[\"$B/authz/1\",\"$B/authz/2\"],"
+	    "\"finalize\":\"$B/order/1/finalize\"}");
+	fake_ca_reply(fx->ca, "POST", "/order/1", 0, 200, CT_JSON, j);
+	free(j);
+	j = xasprintf("{\"status\":\"valid\",\"identifiers\":[" NAME_A ",{\"type\":\"dns\","
+	    "\"value\":\"b.example\"}],\"authorizations\":[\"$B/authz/1\",\"$B/authz/2\"],"
+	    "\"finalize\":\"$B/order/1/finalize\",\"certificate\":\"$B/cert/1\"}");
+	fake_ca_reply(fx->ca, "POST", "/order/1/finalize", 0, 200, CT_JSON, j);
+	free(j);
+	fake_ca_reply(fx->ca, "POST", "/cert/1", 0, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/authz/1"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/authz/2"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/chall/1"), 0);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/chall/2"), 0);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 1);
+}
+END_TEST
+
+#define CERT_TWO "  - {name: web, account: ca, domains: [a.example, b.example], " \
+	"challenge: {types: [http-01], http01: webroot, webroot: $W}}\n"
+#define CERT_PREFER "  - {name: web, account: ca, domains: [a.example], " \
+	"preferred_chain: certfleet test root B, " \
+	"challenge: {types: [http-01], http01: webroot, webroot: $W}}\n"
+
+static void
+setup_two(void)
+{
+	setup_with(CERT_TWO);
+}
+
+static void
+setup_prefer(void)
+{
+	setup_with(CERT_PREFER);
+}
+
+static TCase *
+tcase(const char *name, void (*set)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, set, teardown);
+	tcase_set_timeout(tc, 30);
+	return tc;
+}
+
+static Suite *
+acme_order_suite(void)
+{
+	Suite *s = suite_create("acme_order");
+	TCase *tc;
+
+	tc = tcase("flow", setup);
+	tcase_add_test(tc, test_fresh_order);
+	tcase_add_test(tc, test_finalize_timeout_polls);
+	tcase_add_test(tc, test_invalid_order_problem);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("resume", setup);
+	tcase_add_loop_test(tc, test_resume_404, 0, 2);
+	tcase_add_test(tc, test_resume_finalized_polls);
+	tcase_add_test(tc, test_resume_names_changed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("retry_after", setup);
+	tcase_add_test(tc, test_retry_after_seconds);
+	tcase_add_test(tc, test_retry_after_date);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("bad_nonce", setup);
+	tcase_add_loop_test(tc, test_bad_nonce_each_step, 0,
+	    (int)(sizeof(bad_steps) / sizeof(bad_steps[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase("chain", setup_prefer);
+	tcase_add_test(tc, test_alternate_chain);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("prevalidated", setup_two);
+	tcase_add_test(tc, test_prevalidated_authz);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(acme_order_suite)
