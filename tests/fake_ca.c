@@ -25,6 +25,7 @@
 #include "b64.h"
 #include "config.h"
 #include "fake_ca.h"
+#include "fsutil.h"
 #include "store.h"
 #include "util.h"
 #include "workpool.h"
