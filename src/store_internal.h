@@ -20,8 +20,8 @@ int store_ensure_dir(const struct store *s, const char *kind, const char *name, 
  * returns them), or NULL when text is not JSON, is not an object, or has
  * anything but whitespace after the object: trailing bytes mean a damaged
  * file, and its first part is not to be trusted.  "Whitespace" is every
- * byte up to 0x20, NUL included, as cJSON's own null-terminated parse
- * allowed before.  Caller frees (json_free).
+ * byte up to 0x20, NUL included: what the store's files have always been
+ * allowed to end with.  Caller frees (json_free).
  */
 struct json *store_parse_object(const char *text, size_t len);
 
