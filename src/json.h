@@ -4,10 +4,9 @@
  *
  * cJSON belongs to two modules: acme_json.c (ACME objects) and this one
  * (everything else we build or read: status reports, control requests and
- * replies, JWS headers).  The rest of the code speaks `struct json`, so
- * the library stays replaceable and no header includes cJSON's.  (The
- * store's state files, store.c and store_state.c, still use cJSON
- * directly; they are the next to move here.)
+ * replies, JWS headers, the store's account.json and state.json).  The
+ * rest of the code speaks `struct json`, so the library stays replaceable
+ * and no header includes cJSON's.
  *
  * Ownership: a value made by json_new_*, json_dup or json_parse belongs to
  * the caller until it is given to json_set / json_push (which take it

@@ -12,14 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "crypto.h"
 #include "fsutil.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
@@ -349,13 +349,30 @@ account_record_free(struct account_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * The string member key of o, its name matched without regard to case
+ * (the first such member), or NULL.  account.json has always been read
+ * this way (a case-blind lookup), so a hand-edited "URL" still counts.
+ * Borrowed.
+ */
+static const char *
+get_str_anycase(const struct json *o, const char *key)
+{
+	const struct json *it;
+
+	JSON_FOREACH(it, o)
+		if (strcasecmp(json_key(it), key) == 0)
+			return json_str(it);
+	return NULL;
+}
+
 int
 store_account_load(struct store *s, const char *name, struct account_record *out, char *err,
     size_t errlen)
 {
 	char *path = NULL, *json = NULL;
 	size_t len = 0;
-	cJSON *root = NULL;
+	struct json *root = NULL;
 	const char *ts;
 	bool absent;
 	int rc = -1;
@@ -380,22 +397,20 @@ store_account_load(struct store *s, const char *name, struct account_record *out
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	/* Trailing bytes mean a damaged file (read_file() NUL-terminates). */
-	root = cJSON_ParseWithLengthOpts(json, len + 1, NULL, true);
-	if (!cJSON_IsObject(root)) {
+	if ((root = store_parse_object(json, len)) == NULL) {
 		snprintf(err, errlen, "%s: not valid JSON", path);
 		goto out;
 	}
-	out->url = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(root, "url")));
-	out->directory = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(root, "directory")));
-	ts = cJSON_GetStringValue(cJSON_GetObjectItem(root, "deactivated"));
+	out->url = xstrdup(get_str_anycase(root, "url"));
+	out->directory = xstrdup(get_str_anycase(root, "directory"));
+	ts = get_str_anycase(root, "deactivated");
 	if (ts != NULL && time_parse_rfc3339(ts, &out->deactivated) < 0)
 		out->deactivated = 0;
 	rc = 0;
 out:
 	if (rc < 0)
 		account_record_free(out);
-	cJSON_Delete(root);
+	json_free(root);
 	free(json);
 	free(path);
 	return rc;
@@ -405,25 +420,21 @@ int
 store_account_save(struct store *s, const char *name, const struct account_record *r,
     char *err, size_t errlen)
 {
-	cJSON *root;
+	struct json *root;
 	char *json, *path, ts[32];
 	int rc;
 
 	if (store_ensure_dir(s, "accounts", name, err, errlen) < 0)
 		return -1;
-	root = cJSON_CreateObject();
-	if (r->url)
-		cJSON_AddStringToObject(root, "url", r->url);
-	if (r->directory)
-		cJSON_AddStringToObject(root, "directory", r->directory);
-	if (r->deactivated) {
-		time_format_rfc3339(r->deactivated, ts, sizeof(ts));
-		cJSON_AddStringToObject(root, "deactivated", ts);
-	}
+	root = json_new_object();
+	json_set_str(root, "url", r->url);
+	json_set_str(root, "directory", r->directory);
+	json_set_time(root, "deactivated", r->deactivated);
+	/* Not json_set_time(): "saved" is always written. */
 	time_format_rfc3339(time(NULL), ts, sizeof(ts));
-	cJSON_AddStringToObject(root, "saved", ts);
-	json = cJSON_Print(root);
-	cJSON_Delete(root);
+	json_set_str(root, "saved", ts);
+	json = json_print_pretty(root);
+	json_free(root);
 	path = store_path(s, "accounts", name, "account.json");
 	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
 	free(path);
@@ -432,6 +443,23 @@ store_account_save(struct store *s, const char *name, const struct account_recor
 }
 
 /* ---- misc ---- */
+
+struct json *
+store_parse_object(const char *text, size_t len)
+{
+	size_t used = 0;
+	struct json *o = json_parse(text, len, &used);
+
+	if (!json_is_object(o))
+		goto out;
+	while (used < len && (unsigned char)text[used] <= ' ')
+		used++;
+	if (used == len)
+		return o;
+out:
+	json_free(o);
+	return NULL;
+}
 
 int
 store_cert_list(struct store *s, struct strlist *out)

@@ -201,6 +201,67 @@ START_TEST(test_account_corrupt)
 }
 END_TEST
 
+/* spew() for text with NUL bytes in it: len bytes of text. */
+static void
+spew_len(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* account.json's exact text, and the reading rules it has always had:
+ * member names in any case, whitespace (bytes up to 0x20, NUL included)
+ * after the object accepted, anything else after it refused. */
+START_TEST(test_account_file)
+{
+	static const char head[] = "{\n\t\"url\":\t\"https://acme.example/acct/17\",\n"
+	    "\t\"directory\":\t\"https://acme.example/dir\",\n"
+	    "\t\"deactivated\":\t\"2026-11-28T19:33:47Z\",\n\t\"saved\":\t\"";
+	static const char trailing_ok[] = "{\"url\": \"https://x\"}\n\t\r \0\001\n";
+	static const char trailing_bad[] = "{\"url\": \"https://x\"}\n\0}";
+	char err[512] = "", want[600];
+	struct store *s = open_store();
+	struct account_record r = {.url = "https://acme.example/acct/17",
+	    .directory = "https://acme.example/dir", .deactivated = 1795894427}, in;
+	char *jp = tp("state/accounts/acme/account.json"), *text;
+	time_t saved = 0;
+
+	ck_assert_msg(store_account_save(s, "acme", &r, err, sizeof(err)) == 0, "%s", err);
+	text = slurp(jp);
+	ck_assert_msg(strncmp(text, head, strlen(head)) == 0, "%s", text);
+	/* "saved" is the time of writing, then the end of the object. */
+	ck_assert_uint_eq(strlen(text), strlen(head) + 20 + 3);
+	ck_assert_str_eq(text + strlen(head) + 20, "\"\n}");
+	text[strlen(head) + 20] = '\0';
+	ck_assert_int_eq(time_parse_rfc3339(text + strlen(head), &saved), 0);
+	ck_assert(saved > 1795894427);
+
+	spew(jp, "{\"URL\": \"https://u\", \"Directory\": \"https://d\","
+	    " \"DEACTIVATED\": \"2026-11-28T19:33:47Z\"}");
+	ck_assert_msg(store_account_load(s, "acme", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_pstr_eq(in.url, "https://u");
+	ck_assert_pstr_eq(in.directory, "https://d");
+	ck_assert_time_eq(in.deactivated, 1795894427);
+	account_record_free(&in);
+
+	spew_len(jp, trailing_ok, sizeof(trailing_ok) - 1);
+	ck_assert_msg(store_account_load(s, "acme", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_pstr_eq(in.url, "https://x");
+	account_record_free(&in);
+
+	snprintf(want, sizeof(want), "%s: not valid JSON", jp);
+	spew_len(jp, trailing_bad, sizeof(trailing_bad) - 1);
+	err[0] = '\0';
+	ck_assert_int_eq(store_account_load(s, "acme", &in, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(in.url);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_account_unsafe_names)
 {
 	static const char *const bad[] = {"../x", ".x", "a/b", "", "..", "."};
@@ -386,6 +447,72 @@ START_TEST(test_cert_state_unknown_fields)
 	ck_assert_ptr_null(in.last_problem);
 	ck_assert(!in.revoked);
 	cert_state_free(&in);
+	store_close(s);
+}
+END_TEST
+
+/* Every field set, written exactly as tests/data/store/state-full.json
+ * (cJSON's tab-indented print, this key order); that file read back and
+ * saved again gives the same bytes. */
+START_TEST(test_cert_state_fixture)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	struct cert_state st, in;
+	char *want = slurp(TEST_DATA_DIR "/store/state-full.json");
+
+	fill_state(&st);
+	st.revoked_serial = xstrdup("03F1E2D3C4B5A697");
+	st.revoked_at = 1795000000;
+	st.revoked_reason = 4;
+	st.revoked_no_reissue = true;
+	st.held_serial = xstrdup("05AABBCCDDEEFF00");
+	st.held_not_after = 1810000000;
+	st.held_since = 1795894600;
+	ck_assert_msg(store_cert_save(s, "web", &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(slurp(tp("state/certs/web/state.json")), want);
+
+	ck_assert_int_eq(mkdir(tp("state/certs/copy"), 0700), 0);
+	spew(tp("state/certs/copy/state.json"), want);
+	ck_assert_msg(store_cert_load(s, "copy", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_pstr_eq(in.revoked_serial, st.revoked_serial);
+	ck_assert_time_eq(in.revoked_at, st.revoked_at);
+	ck_assert_int_eq(in.revoked_reason, 4);
+	ck_assert(in.revoked_no_reissue);
+	ck_assert_pstr_eq(in.held_serial, st.held_serial);
+	ck_assert_time_eq(in.held_not_after, st.held_not_after);
+	ck_assert_time_eq(in.held_since, st.held_since);
+	ck_assert_pstr_eq(in.last_problem, st.last_problem);
+	ck_assert_msg(store_cert_save(s, "copy", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(slurp(tp("state/certs/copy/state.json")), want);
+	cert_state_free(&in);
+	cert_state_free(&st);
+	store_close(s);
+}
+END_TEST
+
+/* What may follow the object: bytes up to 0x20 (NUL too), nothing else. */
+START_TEST(test_cert_state_trailing)
+{
+	static const char ok[] = "\xef\xbb\xbf {\"version\": 2}\n\t\r \0\037\n";
+	static const char bad[] = "{\"version\": 2}\n\0x";
+	char err[512] = "", want[600];
+	struct store *s = open_store();
+	struct cert_state in;
+	char *p = tp("state/certs/t/state.json");
+
+	ck_assert_int_eq(mkdir(tp("state/certs/t"), 0700), 0);
+	spew_len(p, ok, sizeof(ok) - 1);
+	ck_assert_msg(store_cert_load(s, "t", &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(in.version, 2);
+	cert_state_free(&in);
+
+	spew_len(p, bad, sizeof(bad) - 1);
+	snprintf(want, sizeof(want), "%s: not valid JSON", p);
+	err[0] = '\0';
+	ck_assert_int_eq(store_cert_load(s, "t", &in, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(in.version, 0);
 	store_close(s);
 }
 END_TEST
@@ -663,10 +790,13 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_account_roundtrip);
 	tcase_add_test(tc, test_account_corrupt);
+	tcase_add_test(tc, test_account_file);
 	tcase_add_test(tc, test_account_unsafe_names);
 	tcase_add_test(tc, test_cert_state_roundtrip);
 	tcase_add_test(tc, test_cert_state_corrupt);
 	tcase_add_test(tc, test_cert_state_unknown_fields);
+	tcase_add_test(tc, test_cert_state_fixture);
+	tcase_add_test(tc, test_cert_state_trailing);
 	tcase_add_test(tc, test_order_key);
 	tcase_add_test(tc, test_keep_rejected);
 	tcase_add_test(tc, test_held);
