@@ -33,6 +33,9 @@ Control directory (written by the test, read on every request):
       SECONDS" when they carry none (Debian's Pebble sends none).
   finalize-delay: "SECONDS": a finalize POST (/finalize-order/) is held that
       long before it is forwarded, as a slow CA (Sectigo) would.
+  finalize-response-delay: "SECONDS": a finalize POST is forwarded at once
+      and Pebble's answer held that long (the CA has the finalize, the
+      client does not know yet: the crash-after-finalize window).
 
 Log (--log): one JSON object per line per request:
   {"t": unix time, "method", "path", "status", "payload": {...} (newOrder),
@@ -174,6 +177,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if delay:
                 time.sleep(float(delay))
         st, hs, data = px.upstream(self.command, self.path, headers, body)
+        if self.command == "POST" and self.path.startswith("/finalize-order/"):
+            delay = (px.control_file("finalize-response-delay") or "").strip()
+            if delay:
+                time.sleep(float(delay))
         ra = (px.control_file("poll-retry-after") or "").strip()
         if (ra and self.command == "POST" and st == 200 and
                 self.path.startswith(("/my-order/", "/authZ/", "/finalize-order/")) and
