@@ -32,7 +32,8 @@ Control directory (written by the test, read on every request):
       /finalize-order/) or an authorization (/authZ/) get "Retry-After:
       SECONDS" when they carry none (Debian's Pebble sends none).
   finalize-delay: "SECONDS": a finalize POST (/finalize-order/) is held that
-      long before it is forwarded, as a slow CA (Sectigo) would.
+      long before it is forwarded, as a slow CA (Sectigo) would; the proxy
+      creates the file "finalize-held" here when it starts holding one.
   finalize-response-delay: "SECONDS": a finalize POST is forwarded at once
       and Pebble's answer held that long (the CA has the finalize, the
       client does not know yet: the crash-after-finalize window).
@@ -175,6 +176,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "POST" and self.path.startswith("/finalize-order/"):
             delay = (px.control_file("finalize-delay") or "").strip()
             if delay:
+                open(os.path.join(px.control, "finalize-held"), "w").close()
                 time.sleep(float(delay))
         st, hs, data = px.upstream(self.command, self.path, headers, body)
         if self.command == "POST" and self.path.startswith("/finalize-order/"):

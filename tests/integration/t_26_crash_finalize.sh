@@ -1,10 +1,15 @@
 #!/bin/bash
-# Crash after finalize: certfleetd is killed with -9 once its finalize has
-# reached Pebble but before it has seen the answer (ari-proxy.py holds
-# Pebble's answer to the finalize for a few seconds: the window is wide and
-# does not depend on Pebble's speed).  The restarted daemon resumes the
-# order from its state (order_finalized) and must neither finalize it again
-# nor order again; the certificate ends installed and recorded.
+# Crash after finalize: certfleetd is killed with -9 after it POSTed the
+# finalize and before it saw the order valid, then restarted.  The restarted
+# daemon resumes the order from its state (order_finalized) and must neither
+# finalize it again nor order again; the certificate ends installed and
+# recorded.  ari-proxy.py makes the window wide and independent of Pebble's
+# speed, in two ways:
+#   f: Pebble has the finalize, its answer is held (finalize-response-delay):
+#      the restart finds the order valid;
+#   g: the finalize itself is held before it reaches Pebble (finalize-delay):
+#      the restart finds the order still "ready" and must wait for it, not
+#      finalize it again.
 . "$(dirname "$0")/lib.sh"
 setup
 ari_proxy_start || finish
@@ -71,6 +76,39 @@ assert_eq "$serial" "$stserial" "the installed certificate's serial recorded in 
 assert_eq "None False" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s.get("order_url"), s.get("order_finalized", False))' "$state")" \
   "the order forgotten once installed"
 verify_live "$WORK/out" f
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=""
+
+echo "== g: kill -9 while the finalize itself is held, restart before Pebble has it"
+sed -i '$a\  - {name: g, domains: [g.example.com], account: pebble}' "$WORK/inv.yaml"
+echo "$HOLD" > "$WORK/ari-ctl/finalize-delay"
+# Retry-After on order answers: the daemon then logs each state it waits on.
+echo 1 > "$WORK/ari-ctl/poll-retry-after"
+fin0=$(count finalize)
+orders0=$(count new-order)
+start_daemon "$WORK/d3.log"
+wait_for "[ -e '$WORK/ari-ctl/finalize-held' ]" 90 || fail "no finalize held within 90 s"
+kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=""
+assert_contains "$WORK/d3.log" "g: finalizing " "g: killed after the finalize was sent"
+assert_eq "$fin0" "$(count finalize)" "g: Pebble has not seen the finalize at the kill"
+gurl=$(sed -n 's/.* g: order \(.*\) created$/\1/p' "$WORK/d3.log")
+gstate=$WORK/state/certs/g/state.json
+assert_eq "$gurl True" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s.get("order_url"), s.get("order_finalized"))' "$gstate")" \
+  "g: the state holds the order and that it was finalized"
+rm -f "$WORK/ari-ctl/finalize-delay"
+start_daemon "$WORK/d4.log"
+wait_for "grep -q 'g: installed certificate' $WORK/d4.log" 90 || fail "g not installed after the restart"
+assert_contains "$WORK/d4.log" "g: resuming order $gurl\$" "g: the restart resumed the order"
+assert_contains "$WORK/d4.log" "g: order $gurl ready; next check in" "g: the restart found the order still ready and waited"
+assert_not_contains "$WORK/d4.log" "g: finalizing" "g: the restart did not finalize again"
+assert_eq $((fin0 + 1)) "$(count finalize)" "g: Pebble saw one finalize in all"
+wait_for "[ \$(finalize_posts) -ge 2 ]" 10 || fail "the proxy logged no finalize for g"
+assert_eq 2 "$(finalize_posts)" "g: the proxy saw one finalize POST for g"
+assert_eq 1 "$(( $(count new-order) - orders0 ))" "g: no second newOrder"
+serial=$(openssl x509 -in "$WORK/out/live/g/cert.pem" -noout -serial 2>/dev/null | sed 's/^serial=0*//')
+[ -n "$serial" ] && pass "live/g/cert.pem parses" || fail "live/g/cert.pem does not parse"
+stserial=$(python3 -c 'import json,sys; print((json.load(open(sys.argv[1])).get("serial") or "").lstrip("0").upper())' "$gstate")
+assert_eq "$serial" "$stserial" "g: the installed certificate's serial recorded in the state"
+verify_live "$WORK/out" g
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=""
 
 finish
