@@ -33,7 +33,8 @@ Control directory (written by the test, read on every request):
       SECONDS" when they carry none (Debian's Pebble sends none).
   finalize-delay: "SECONDS": a finalize POST (/finalize-order/) is held that
       long before it is forwarded, as a slow CA (Sectigo) would; the proxy
-      creates the file "finalize-held" here when it starts holding one.
+      creates the file "finalize-held" here when it starts holding one and
+      removes it once that request is forwarded, answered and logged.
   finalize-response-delay: "SECONDS": a finalize POST is forwarded at once
       and Pebble's answer held that long (the CA has the finalize, the
       client does not know yet: the crash-after-finalize window).
@@ -177,6 +178,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             delay = (px.control_file("finalize-delay") or "").strip()
             if delay:
                 open(os.path.join(px.control, "finalize-held"), "w").close()
+                self.rec["held"] = True
                 time.sleep(float(delay))
         st, hs, data = px.upstream(self.command, self.path, headers, body)
         if self.command == "POST" and self.path.startswith("/finalize-order/"):
@@ -252,6 +254,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
         finally:
             px.log(rec)
+            if rec.get("held"):
+                try:
+                    os.remove(os.path.join(px.control, "finalize-held"))
+                except FileNotFoundError:  # another held finalize ended first
+                    pass
 
     do_GET = do_POST = do_HEAD = handle_any
 
