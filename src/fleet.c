@@ -617,6 +617,7 @@ cert_schedule(struct cert_rt *r)
 
 /* ---- construction ---- */
 
+/* The orders every fleet drives, unless a test swaps in scripted ones. */
 static const struct fleet_order_ops fleet_acme_orders = {
 	.start = order_start,
 	.cancel = order_cancel,

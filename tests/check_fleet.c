@@ -241,7 +241,6 @@ fx_close(struct fx *x)
 
 /* ---- queue limits ---- */
 
-static struct fx *qx;
 static size_t q_finished;
 
 /* Every 5 ms ends one order in flight, picked pseudo-randomly so orders
@@ -269,7 +268,6 @@ q_run(struct fx *x, size_t want)
 {
 	ev_timer t;
 
-	qx = x;
 	q_finished = 0;
 	ev_timer_init(&t, q_tick, 0.005, 0.005);
 	t.data = &want;
