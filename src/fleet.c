@@ -128,7 +128,7 @@ post_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_stop(loop, w);
 	/* Still renewing: the batch is not over yet. */
 	if (f->inflight > 0 || f->qhead != NULL || f->hooks > 0 || f->post_running) {
-		ev_timer_set(w, POST_HOOK_DEBOUNCE, 0.);
+		ev_timer_set(w, f->post_debounce, 0.);
 		ev_timer_start(loop, w);
 		return;
 	}
@@ -145,7 +145,7 @@ batch_note(struct fleet *f, const char *name, bool ok)
 	if (f->once)
 		return;
 	ev_timer_stop(f->env->loop, &f->post_timer);
-	ev_timer_set(&f->post_timer, POST_HOOK_DEBOUNCE, 0.);
+	ev_timer_set(&f->post_timer, f->post_debounce, 0.);
 	ev_timer_start(f->env->loop, &f->post_timer);
 }
 
@@ -569,7 +569,7 @@ cert_start(struct cert_rt *r)
 	r->acct->inflight++;
 	log_info("%s: starting renewal (account %s: %d in flight, all accounts: %d)",
 	    r->cfg->name, r->acct->cfg->name, r->acct->inflight, f->inflight);
-	r->job = order_start(f->env, r->acct->acme, &p, order_finished, r);
+	r->job = f->order_ops->start(f->env, r->acct->acme, &p, order_finished, r);
 }
 
 static int
@@ -767,6 +767,13 @@ cert_schedule(struct cert_rt *r)
 
 /* ---- construction ---- */
 
+/* The orders every fleet drives, unless a test swaps in scripted ones. */
+static const struct fleet_order_ops fleet_acme_orders = {
+	.start = order_start,
+	.cancel = order_cancel,
+	.update_cert = order_update_cert,
+};
+
 static struct acct_rt *
 acct_new(struct fleet *f, const struct config_account *ca)
 {
@@ -805,6 +812,8 @@ fleet_new(struct acme_env *env, const struct config *cfg, bool once)
 	struct fleet *f = xcalloc(1, sizeof(*f));
 
 	f->env = env;
+	f->order_ops = &fleet_acme_orders;
+	f->post_debounce = POST_HOOK_DEBOUNCE;
 	f->cfg = cfg;
 	f->once = once;
 	ev_idle_init(&f->idle_check, idle_check_cb);
@@ -939,7 +948,7 @@ cert_stop(struct cert_rt *r)
 			r->acct->inflight--;
 	}
 	if (r->job) {
-		order_cancel(r->job);
+		r->f->order_ops->cancel(r->job);
 		r->job = NULL;
 		r->f->inflight--;
 		if (r->acct)
@@ -1082,7 +1091,7 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		old->cfg = cc;
 		old->acct = acct_find(f, cc->account_name);
 		if (old->job)
-			order_update_cert(old->job, cc);
+			f->order_ops->update_cert(old->job, cc);
 		f->certs = xrealloc(f->certs, (f->ncerts + 1) * sizeof(*f->certs));
 		f->certs[f->ncerts++] = old;
 		if (!old->job && !old->hook)

@@ -47,8 +47,24 @@ struct cert_rt {
 	struct cert_rt *qnext;
 };
 
+/*
+ * How the fleet drives orders: acme_order.c's functions, except in
+ * tests/check_fleet.c, which replaces them with scripted orders to test the
+ * queue limits and the post-hook batch without a CA (a CA fake enough for
+ * the whole order machine would test the machine, not the fleet).
+ */
+struct fleet_order_ops {
+	struct order_job *(*start)(struct acme_env *env, struct acme_account *a,
+	    const struct order_params *p, order_done_cb cb, void *arg);
+	void (*cancel)(struct order_job *j);
+	void (*update_cert)(struct order_job *j, const struct config_cert *c);
+};
+
 struct fleet {
 	struct acme_env *env;
+	const struct fleet_order_ops *order_ops;    /* never NULL */
+	double post_debounce;       /* seconds without a renewal settling before the
+	                             * post hook; tests shorten it */
 	const struct config *cfg;
 	bool once;
 	bool draining;

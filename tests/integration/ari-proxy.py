@@ -32,7 +32,12 @@ Control directory (written by the test, read on every request):
       /finalize-order/) or an authorization (/authZ/) get "Retry-After:
       SECONDS" when they carry none (Debian's Pebble sends none).
   finalize-delay: "SECONDS": a finalize POST (/finalize-order/) is held that
-      long before it is forwarded, as a slow CA (Sectigo) would.
+      long before it is forwarded, as a slow CA (Sectigo) would; the proxy
+      creates the file "finalize-held" here when it starts holding one and
+      removes it once that request is forwarded, answered and logged.
+  finalize-response-delay: "SECONDS": a finalize POST is forwarded at once
+      and Pebble's answer held that long (the CA has the finalize, the
+      client does not know yet: the crash-after-finalize window).
 
 Log (--log): one JSON object per line per request:
   {"t": unix time, "method", "path", "status", "payload": {...} (newOrder),
@@ -172,8 +177,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "POST" and self.path.startswith("/finalize-order/"):
             delay = (px.control_file("finalize-delay") or "").strip()
             if delay:
+                open(os.path.join(px.control, "finalize-held"), "w").close()
+                self.rec["held"] = True
                 time.sleep(float(delay))
         st, hs, data = px.upstream(self.command, self.path, headers, body)
+        if self.command == "POST" and self.path.startswith("/finalize-order/"):
+            delay = (px.control_file("finalize-response-delay") or "").strip()
+            if delay:
+                time.sleep(float(delay))
         ra = (px.control_file("poll-retry-after") or "").strip()
         if (ra and self.command == "POST" and st == 200 and
                 self.path.startswith(("/my-order/", "/authZ/", "/finalize-order/")) and
@@ -243,6 +254,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
         finally:
             px.log(rec)
+            if rec.get("held"):
+                try:
+                    os.remove(os.path.join(px.control, "finalize-held"))
+                except FileNotFoundError:  # another held finalize ended first
+                    pass
 
     do_GET = do_POST = do_HEAD = handle_any
 

@@ -109,8 +109,12 @@ st["not_before"] = fmt(now - 8)
 st["not_after"] = fmt(now + 22)
 json.dump(st, open(p, "w"))
 PY
+readies=$(grep -c '^READY=1$' "$NOTES")
 start_daemon "$WORK/d2.log"
-sleep 4
+# READY=1 comes after every certificate was scheduled: a renewal started
+# at startup would have been logged by then.
+wait_for "[ \$(grep -c '^READY=1$' $NOTES) -gt $readies ]" 30 || fail "restarted daemon sent no READY=1"
+assert_not_contains "$WORK/d2.log" "a: (due now|starting renewal)" "a not started at startup, before its time"
 assert_eq "$v_before" "$(readlink "$WORK/out/live/a")" "not renewed before its time"
 wait_for "grep -q 'a: installed certificate' $WORK/d2.log" 60 || fail "a not renewed while running"
 assert_contains "$WORK/d2.log" "a: renewal due" "renewal timer fired"
@@ -123,10 +127,21 @@ write_inv "$WORK/inv.yaml" a b d e1 e2 e3 e4 e5 e6
 sed -i 's/max_inflight: 1/max_inflight: 3/' "$WORK/inv.yaml"
 orders0=$(count new-order)
 start_daemon "$WORK/d3.log"
-wait_for "grep -q 'order .* created' $WORK/d3.log" 60
+wait_for "grep -q 'order .* created' $WORK/d3.log" 60 ||
+  fail "no order created within 60 s: the kill -9 below would be a plain restart"
 kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=""
 created=$(grep -c 'order .* created' "$WORK/d3.log")
 echo "   killed after $created order(s) created, $(installed "$WORK/d3.log") installed"
+# What the killed daemon left to resume: "NAME URL" for each state holding
+# an order (the URL is stored before the 'created' line is logged).
+pending=$(for n in e1 e2 e3 e4 e5 e6; do
+  python3 -c 'import json,sys; u=json.load(open(sys.argv[1])).get("order_url"); u and print(sys.argv[2], u)' \
+    "$WORK/state/certs/$n/state.json" "$n" 2>/dev/null
+done | sort)
+for n in $(sed -n 's/.* \([a-z0-9]*\): order .* created$/\1/p' "$WORK/d3.log"); do
+  grep -q "$n: installed certificate" "$WORK/d3.log" && continue
+  printf '%s\n' "$pending" | grep -q "^$n " || fail "$n: order created before the kill but not in its state"
+done
 ls "$WORK"/out/live/.*.tmp* "$WORK"/out/archive/*/.*.tmp.* "$WORK"/state/certs/*/.*.tmp.* 2>/dev/null | grep -q . &&
   fail "temporary files visible after kill -9" || pass "no partial file visible after kill -9"
 start_daemon "$WORK/d4.log"
@@ -136,6 +151,10 @@ assert_eq 6 "$(( $(installed "$WORK/d3.log") + $(installed "$WORK/d4.log") ))" "
 assert_eq 6 "$(( $(count new-order) - orders0 ))" "no duplicate newOrder for an order already created"
 resumed=$(grep -c "resuming order" "$WORK/d4.log")
 echo "   orders resumed after restart: $resumed"
+[ -n "$pending" ] && pass "the kill left at least one order to resume" ||
+  fail "the kill left no order to resume: a plain restart"
+assert_eq "$pending" "$(sed -n 's/.* \([a-z0-9]*\): resuming order \(.*\)$/\1 \2/p' "$WORK/d4.log" | sort)" \
+  "every order created before the kill resumed after the restart (same URL), no other"
 for n in e1 e2 e3 e4 e5 e6; do verify_live "$WORK/out" "$n"; done
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=""
 
