@@ -40,13 +40,21 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
            -DCERTFLEET_SYSCONFDIR='"$(sysconfdir)"' \
            -DCERTFLEET_LOCALSTATEDIR='"$(localstatedir)"'
 
+# src/ has one folder per layer (see README, Layout) and the two programs'
+# main files at its top; tests/FOLDER/check_MODULE.c mirrors
+# src/FOLDER/MODULE.c.  Headers are found by name in every folder
+# (#include "acme.h"), with absolute paths so a test script can reuse
+# ALL_CFLAGS from anywhere.
 BUILD := build
-SRCS  := $(sort $(wildcard src/*.c))
+SRCDIRS := $(sort $(patsubst %/,%,$(dir $(wildcard src/*/*.c))))
+SRCS  := $(sort $(wildcard src/*.c src/*/*.c))
+HDRS  := $(wildcard src/*.h src/*/*.h)
 MAINS := src/certfleetd.c src/certfleetctl.c
 LIBSRCS := $(filter-out $(MAINS),$(SRCS))
 LIBOBJS := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
-TESTSRCS := $(sort $(wildcard tests/check_*.c))
+TESTSRCS := $(sort $(wildcard tests/*/check_*.c))
 TESTBINS := $(TESTSRCS:tests/%.c=$(BUILD)/tests/%)
+ALL_CFLAGS += $(addprefix -I$(CURDIR)/,src $(SRCDIRS))
 
 all: deps-check $(BUILD)/certfleetd $(BUILD)/certfleetctl
 
@@ -57,7 +65,8 @@ deps-check:
 # make V=1 shows the full commands.
 Q := $(if $(V),,@)
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -74,15 +83,14 @@ $(BUILD)/certfleetctl: $(BUILD)/certfleetctl.o $(BUILD)/libcertfleet.a
 
 # Every .c prerequisite is compiled in: a suite that needs a shared test
 # harness (the scripted CA, tests/fake_ca.c) lists it below.
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libcertfleet.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libcertfleet.a
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(CURDIR)/tests \
+		-DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-o $@ $(filter %.c,$^) $(BUILD)/libcertfleet.a $(DEP_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/check_acme_order $(BUILD)/tests/check_acme_account: tests/fake_ca.c
-
-$(BUILD) $(BUILD)/tests:
-	mkdir -p $@
+$(BUILD)/tests/acme/check_acme_order $(BUILD)/tests/acme/check_acme_account: tests/fake_ca.c
 
 # Installs missing Debian packages (as root) or prints the apt-get line.
 deps:

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the certbot configuration directory tests/check_certbot_import.c
+# Regenerates the certbot configuration directory tests/ctl/check_certbot_import.c
 # reads: three lineages' certificates (made here with openssl, self-signed:
 # import-certbot only reads their names), the links certbot keeps in live/,
 # and one account whose private_key.json is a JWK as certbot writes it

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the preferred-chain fixtures of tests/check_acme_ops.c (run
+# Regenerates the preferred-chain fixtures of tests/acme/check_acme_ops.c (run
 # once by hand; the outputs are committed).  One leaf, one intermediate key
 # and subject, two intermediate certificates - one issued by each root - as
 # a CA offering a default and an alternate chain does:

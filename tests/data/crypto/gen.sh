@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the fixtures of tests/check_crypto.c.  Run once by hand; the
+# Regenerates the fixtures of tests/crypto/check_crypto.c.  Run once by hand; the
 # outputs are committed so the tests need no openssl CLI.  `openssl ca`
 # fixes dates and serials so the tests can assert exact values.
 #   ca.pem (root) -> int.pem (intermediate) -> leaf.pem, leaf-expired.pem

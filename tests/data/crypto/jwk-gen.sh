@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the JWK fixtures of tests/check_crypto.c (privkey_from_jwk):
+# Regenerates the JWK fixtures of tests/crypto/check_crypto.c (privkey_from_jwk):
 # each key as PEM and as the private JWK certbot writes to
 # accounts/.../private_key.json, made by josepy (python3-josepy, which
 # certbot uses).  Run once by hand; the outputs are committed.
