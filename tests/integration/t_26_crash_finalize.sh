@@ -11,6 +11,9 @@
 #      the restart finds the order still "ready" and must wait for it, not
 #      finalize it again.
 . "$(dirname "$0")/lib.sh"
+# The finalize held by the proxy reaches Pebble after the daemon is killed:
+# a rejected nonce there would leave the order ready with nobody to retry.
+export PEBBLE_WFE_NONCEREJECT=0
 setup
 ari_proxy_start || finish
 HOLD=8
