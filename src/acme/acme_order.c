@@ -3,14 +3,16 @@
  * section 7.4): newOrder, authorizations, challenges, finalize, polling
  * and download.
  *
- * It is re-entered only from completions (account ready, key generated,
- * HTTP reply) and timers.  What a restart needs is persisted before it is
- * relied on: the certificate key before newOrder, the order URL as soon as
- * the CA returns it, and the fact that finalize was sent.  A restarted job
- * with an order URL fetches the order and carries on from its status
- * instead of ordering again.
+ * order_step() is the whole machine: the one switch over enum order_state.
+ * Completions (account ready, key generated, HTTP reply, chain chosen, all
+ * authorizations valid) and timers only store their result in the job and
+ * re-enter it.  What a restart needs is persisted before it is relied on:
+ * the certificate key before newOrder, the order URL as soon as the CA
+ * returns it, and the fact that finalize was sent.  A restarted job with an
+ * order URL fetches the order and carries on from its status instead of
+ * ordering again.
  *
- * Authorizations run in parallel, each with its own small state (authz_rt,
+ * Authorizations run in parallel, each with its own machine (authz_step()
  * in acme_authz.c).
  */
 #include <string.h>
