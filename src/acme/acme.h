@@ -207,18 +207,20 @@ void acme_chain_pick_cancel(struct acme_chain_pick *p);
 
 /* ---- orders (acme_order.c) ---- */
 
+/* An order job's progress; order_step() in acme_order.c holds the one
+ * switch over it and says what each state leads to. */
 enum order_state {
-	ORDER_INIT,
-	ORDER_WAIT_ACCOUNT,
-	ORDER_KEYGEN,
-	ORDER_NEW_ORDER,
-	ORDER_RESUME,
-	ORDER_AUTHORIZE,
-	ORDER_FINALIZE,
-	ORDER_POLL,
-	ORDER_DOWNLOAD,
-	ORDER_DONE,
-	ORDER_FAILED,
+	ORDER_INIT,             /* started, nothing asked yet */
+	ORDER_WAIT_ACCOUNT,     /* waiting for the account to be ready */
+	ORDER_KEYGEN,           /* the certificate key being generated */
+	ORDER_NEW_ORDER,        /* newOrder in flight */
+	ORDER_RESUME,           /* first fetch of an order stored before a restart */
+	ORDER_AUTHORIZE,        /* the authorizations running (acme_authz.c) */
+	ORDER_FINALIZE,         /* the finalize POST in flight (sent once, ever) */
+	ORDER_POLL,             /* waiting to fetch the order again, or fetching it */
+	ORDER_DOWNLOAD,         /* the chain being downloaded and chosen */
+	ORDER_DONE,             /* issued */
+	ORDER_FAILED,           /* given up */
 	ORDER_STATE__MAX
 };
 const char *order_state_name(enum order_state s);

@@ -31,22 +31,32 @@ authz_cleanup(struct authz_rt *az)
 
 /* ---- authorizations ---- */
 
-static int authz_fetch(struct authz_rt *az);
+static const char *const authz_state_names[AUTHZ_STATE__MAX] = {
+	[AUTHZ_FETCH] = "fetch",
+	[AUTHZ_PUBLISH] = "publish",
+	[AUTHZ_RESPOND] = "respond",
+	[AUTHZ_POLL] = "poll",
+	[AUTHZ_VALID] = "valid",
+};
 
-static void
-authz_settle(struct authz_rt *az, bool ok)
+const char *
+authz_state_name(enum authz_state s)
 {
-	struct order_job *j = az->job;
+	return (unsigned)s < AUTHZ_STATE__MAX ? authz_state_names[s] : "?";
+}
 
-	authz_cleanup(az);
-	az->state = ok ? AZ_DONE : AZ_FAILED;
-	if (!ok)
-		return;
-	if (++j->nauthz_done == j->nauthz) {
-		/* Every name is authorized: the order should now be ready. */
-		j->interval = 0;
-		fetch_order(j);
-	}
+static void authz_step(struct authz_rt *az);
+
+/* Completions store what they got and re-enter authz_step(). */
+static void
+authz_reply_cb(const struct acme_reply *r, void *arg)
+{
+	struct authz_rt *az = arg;
+
+	az->call = NULL;
+	az->reply = r;
+	az->done = true;
+	authz_step(az);
 }
 
 static void
@@ -56,100 +66,50 @@ authz_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	ev_timer_stop(loop, w);
-	if (deadline_passed(az->job)) {
-		az->job->result.status = 0;   /* a timeout, not the CA's verdict */
-		job_fail(az->job, NULL, "authorization for %s still pending after %llds",
-		    az->identifier ? az->identifier : az->url, az->job->env->order_timeout);
-		return;
-	}
-	(void)authz_fetch(az);
+	az->done = true;
+	authz_step(az);
 }
 
-static void
-authz_poll_later(struct authz_rt *az, const struct acme_reply *r)
-{
-	double d = next_poll_delay(r, &az->interval);
-
-	az->state = AZ_POLL;
-	ev_timer_set(&az->timer, d, 0.);
-	ev_timer_start(az->job->env->loop, &az->timer);
-}
-
-static void
-challenge_done_cb(const struct acme_reply *r, void *arg)
-{
-	struct authz_rt *az = arg;
-	struct order_job *j = az->job;
-
-	az->call = NULL;
-	if (r->status != 200) {
-		fail_reply(j, r, "responding to challenge", az->challenge_url);
-		return;
-	}
-	authz_poll_later(az, r);
-}
-
-/* The response is in place: tell the CA to validate it. */
+/* The response is in place (or could not be put there). */
 static void
 challenge_ready(bool ok, const char *error, void *arg)
 {
 	struct authz_rt *az = arg;
-	struct order_job *j = az->job;
+
+	az->publish_ok = ok;
+	az->publish_error = error;
+	az->done = true;
+	authz_step(az);
+}
+
+/* POST-as-GET of the authorization, or the POST answering the challenge;
+ * the reply comes back to authz_step().  False when the job failed. */
+static bool
+authz_post(struct authz_rt *az, const char *url, const char *payload, const char *what)
+{
 	struct acme_post_opts o = {0};
 
-	if (!ok) {
-		job_fail(j, NULL, "authorization for %s: %s (challenge tried: %s)",
-		    az->identifier, error, az->challenge_type);
-		return;
+	o.url = url;
+	o.label = az->job->name;
+	o.payload = payload;
+	az->call = acme_post(az->job->acct, &o, authz_reply_cb, az);
+	if (az->call == NULL) {
+		job_fail(az->job, NULL, "cannot %s %s", what, url);
+		return false;
 	}
-	if (az->challenge_triggered) {
-		/* Already triggered (a resumed order): just wait for it. */
-		authz_poll_later(az, NULL);
-		return;
-	}
-	az->state = AZ_RESPOND;
-	o.url = az->challenge_url;
-	o.label = j->name;
-	o.payload = "{}";
-	az->call = acme_post(j->acct, &o, challenge_done_cb, az);
-	if (az->call == NULL)
-		job_fail(j, NULL, "cannot respond to challenge %s", az->challenge_url);
+	return true;
 }
 
 static void
-authz_respond(struct authz_rt *az, const struct acme_authz *a)
+authz_poll_in(struct authz_rt *az, double delay)
 {
-	struct order_job *j = az->job;
-	const struct acme_challenge *ch = NULL;
-	char err[512];
-
-	ch = challenge_choose(j->cert, a, err, sizeof(err));
-	if (ch == NULL) {
-		job_fail(j, NULL, "authorization for %s%s: %s", a->wildcard ? "*." : "",
-		    a->identifier, err);
-		return;
-	}
-	free(az->challenge_url);
-	free(az->challenge_type);
-	az->challenge_url = xstrdup(ch->url);
-	az->challenge_type = xstrdup(ch->type);
-	az->challenge_triggered = ch->status == ACME_STATUS_PROCESSING;
-	if (a->wildcard && strncmp(az->identifier, "*.", 2) != 0) {
-		char *w = xasprintf("*.%s", az->identifier);
-		free(az->identifier);
-		az->identifier = w;
-	}
-	challenge_unpublish(az->solver);
-	log_info("%s: solving %s for %s", j->name, ch->type, az->identifier);
-	/* Publication completes later (dns-01: hook and propagation), always
-	 * through challenge_ready(). */
-	az->state = AZ_PUBLISH;
-	az->solver = challenge_publish(j->env, j->cert, a, ch, acme_account_key(j->acct),
-	    challenge_ready, az, err, sizeof(err));
-	if (az->solver == NULL)
-		job_fail(j, NULL, "%s for %s: %s", ch->type, az->identifier, err);
+	az->state = AUTHZ_POLL;
+	ev_timer_set(&az->timer, delay, 0.);
+	ev_timer_start(az->job->env->loop, &az->timer);
 }
 
+/* Fails the job for an authorization that went invalid (or expired, ...);
+ * the first challenge error is the problem reported. */
 static void
 authz_failed(struct authz_rt *az, struct acme_authz *a)
 {
@@ -170,88 +130,191 @@ authz_failed(struct authz_rt *az, struct acme_authz *a)
 	    az->challenge_type ? az->challenge_type : "none");
 }
 
-static void
-authz_done_cb(const struct acme_reply *r, void *arg)
+/* Chooses the challenge of a pending authorization and publishes its
+ * response; publication completes in challenge_ready().  False when the
+ * job failed. */
+static bool
+authz_publish(struct authz_rt *az, const struct acme_authz *a)
 {
-	struct authz_rt *az = arg;
 	struct order_job *j = az->job;
-	struct acme_authz a;
-	char err[256];
+	const struct acme_challenge *ch = NULL;
+	char err[512];
 
-	az->call = NULL;
-	if (r->status != 200) {
-		fail_reply(j, r, "fetching authorization", az->url);
-		return;
+	ch = challenge_choose(j->cert, a, err, sizeof(err));
+	if (ch == NULL) {
+		job_fail(j, NULL, "authorization for %s%s: %s", a->wildcard ? "*." : "",
+		    a->identifier, err);
+		return false;
 	}
-	if (acme_authz_parse(r->http->body, r->http->body_len, &a, err, sizeof(err)) < 0) {
-		job_fail(j, NULL, "%s: %s", az->url, err);
-		return;
+	free(az->challenge_url);
+	free(az->challenge_type);
+	az->challenge_url = xstrdup(ch->url);
+	az->challenge_type = xstrdup(ch->type);
+	az->challenge_triggered = ch->status == ACME_STATUS_PROCESSING;
+	if (a->wildcard && strncmp(az->identifier, "*.", 2) != 0) {
+		char *w = xasprintf("*.%s", az->identifier);
+		free(az->identifier);
+		az->identifier = w;
 	}
-	if (az->identifier == NULL)
-		az->identifier = xstrdup(a.identifier);
-	switch (a.status) {
-	case ACME_STATUS_VALID:
-		/* Done, whatever challenge types it lists (SCM pre-validation). */
-		if (az->state == AZ_FETCH)
-			log_info("%s: authorization for %s already valid", j->name,
-			    a.identifier);
-		else
-			log_info("%s: %s validated for %s", j->name,
-			    az->challenge_type ? az->challenge_type : "challenge", az->identifier);
-		acme_authz_free(&a);
-		authz_settle(az, true);
-		return;
-	case ACME_STATUS_PENDING:
-		if (az->state == AZ_FETCH) {
-			authz_respond(az, &a);
-		} else {
-			/* Our challenge may have gone invalid while the
-			 * authorization is still pending on some CAs. */
-			for (size_t i = 0; i < a.nchallenges; i++) {
-				if (az->challenge_url &&
-				    strcmp(a.challenges[i].url, az->challenge_url) == 0 &&
-				    a.challenges[i].status == ACME_STATUS_INVALID) {
-					a.status = ACME_STATUS_INVALID;
-					authz_failed(az, &a);
-					acme_authz_free(&a);
-					return;
-				}
-			}
-			authz_poll_later(az, r);
-			wait_announce(j->name, "authorization", az->url, (int)a.status, r,
-			    ev_timer_remaining(j->env->loop, &az->timer), &az->wait_logged);
-		}
-		acme_authz_free(&a);
-		return;
-	default:
-		authz_failed(az, &a);
-		acme_authz_free(&a);
-		return;
+	challenge_unpublish(az->solver);
+	log_info("%s: solving %s for %s", j->name, ch->type, az->identifier);
+	az->state = AUTHZ_PUBLISH;
+	az->solver = challenge_publish(j->env, j->cert, a, ch, acme_account_key(j->acct),
+	    challenge_ready, az, err, sizeof(err));
+	if (az->solver == NULL) {
+		job_fail(j, NULL, "%s for %s: %s", ch->type, az->identifier, err);
+		return false;
 	}
+	return true;
 }
 
-/* -1 when the job failed (and is freed). */
-static int
-authz_fetch(struct authz_rt *az)
+/* Whether our challenge went invalid while the authorization is still
+ * pending, as it does on some CAs. */
+static bool
+authz_challenge_invalid(const struct authz_rt *az, const struct acme_authz *a)
 {
-	struct acme_post_opts o = {0};
+	for (size_t i = 0; i < a->nchallenges; i++)
+		if (az->challenge_url && strcmp(a->challenges[i].url, az->challenge_url) == 0 &&
+		    a->challenges[i].status == ACME_STATUS_INVALID)
+			return true;
+	return false;
+}
 
-	az->state = az->state == AZ_POLL ? AZ_POLL : AZ_FETCH;
-	o.url = az->url;
-	o.label = az->job->name;
-	o.payload = "";
-	az->call = acme_post(az->job->acct, &o, authz_done_cb, az);
-	if (az->call == NULL) {
-		job_fail(az->job, NULL, "cannot fetch authorization %s", az->url);
-		return -1;
+/*
+ * The authorization machine: the one switch over enum authz_state, entered
+ * like order_step() (az->done false: just entered, issue the request; true:
+ * its completion, az->reply valid for this call only).  A failure fails
+ * the whole job, which frees az.
+ *
+ *   FETCH   -> VALID (already valid: pre-validated, whatever it lists)
+ *            | PUBLISH (pending) | the job fails (any other status)
+ *   PUBLISH -> POLL (already triggered at the CA: a resumed order)
+ *            | RESPOND
+ *   RESPOND -> POLL (the CA accepted the challenge response)
+ *   POLL    -> VALID | POLL (pending) | the job fails (invalid challenge,
+ *              any other status, order_timeout)
+ *   VALID   -> the order goes on (order_authorized) once all are valid
+ */
+static void
+authz_step(struct authz_rt *az)
+{
+	struct order_job *j = az->job;
+	const struct acme_reply *r = az->reply;
+	bool done = az->done;
+	struct acme_authz a;
+	char err[256];
+	double d;
+
+	az->reply = NULL;
+	az->done = false;
+	goto step;
+next:
+	done = false;
+	r = NULL;
+step:
+	switch (az->state) {
+	case AUTHZ_FETCH:
+	case AUTHZ_POLL:
+		if (!done) {
+			if (az->state == AUTHZ_FETCH)
+				(void)authz_post(az, az->url, "", "fetch authorization");
+			else
+				authz_poll_in(az, next_poll_delay(NULL, &az->interval));
+			return;
+		}
+		if (r == NULL) {
+			/* The poll timer fired. */
+			if (deadline_passed(j)) {
+				j->result.status = 0;   /* a timeout, not the CA's verdict */
+				job_fail(j, NULL, "authorization for %s still pending after %llds",
+				    az->identifier ? az->identifier : az->url,
+				    j->env->order_timeout);
+				return;
+			}
+			(void)authz_post(az, az->url, "", "fetch authorization");
+			return;
+		}
+		if (r->status != 200) {
+			fail_reply(j, r, "fetching authorization", az->url);
+			return;
+		}
+		if (acme_authz_parse(r->http->body, r->http->body_len, &a, err,
+		    sizeof(err)) < 0) {
+			job_fail(j, NULL, "%s: %s", az->url, err);
+			return;
+		}
+		if (az->identifier == NULL)
+			az->identifier = xstrdup(a.identifier);
+		if (a.status == ACME_STATUS_VALID) {
+			/* Done, whatever challenge types it lists (SCM pre-validation). */
+			if (az->state == AUTHZ_FETCH)
+				log_info("%s: authorization for %s already valid", j->name,
+				    a.identifier);
+			else
+				log_info("%s: %s validated for %s", j->name,
+				    az->challenge_type ? az->challenge_type : "challenge",
+				    az->identifier);
+			acme_authz_free(&a);
+			az->state = AUTHZ_VALID;
+			goto next;
+		}
+		if (a.status != ACME_STATUS_PENDING ||
+		    (az->state == AUTHZ_POLL && authz_challenge_invalid(az, &a))) {
+			if (a.status == ACME_STATUS_PENDING)
+				a.status = ACME_STATUS_INVALID;
+			authz_failed(az, &a);
+			acme_authz_free(&a);
+			return;
+		}
+		if (az->state == AUTHZ_FETCH) {
+			(void)authz_publish(az, &a);
+			acme_authz_free(&a);
+			return;
+		}
+		acme_authz_free(&a);
+		d = next_poll_delay(r, &az->interval);
+		wait_announce(j->name, "authorization", az->url, (int)ACME_STATUS_PENDING, r, d,
+		    &az->wait_logged);
+		authz_poll_in(az, d);
+		return;
+
+	case AUTHZ_PUBLISH:
+		if (!az->publish_ok) {
+			job_fail(j, NULL, "authorization for %s: %s (challenge tried: %s)",
+			    az->identifier, az->publish_error, az->challenge_type);
+			return;
+		}
+		/* Already triggered (a resumed order): just wait for it. */
+		az->state = az->challenge_triggered ? AUTHZ_POLL : AUTHZ_RESPOND;
+		goto next;
+
+	case AUTHZ_RESPOND:
+		if (!done) {
+			/* The response is in place: tell the CA to validate it. */
+			(void)authz_post(az, az->challenge_url, "{}", "respond to challenge");
+			return;
+		}
+		if (r->status != 200) {
+			fail_reply(j, r, "responding to challenge", az->challenge_url);
+			return;
+		}
+		authz_poll_in(az, next_poll_delay(r, &az->interval));
+		return;
+
+	case AUTHZ_VALID:
+		authz_cleanup(az);
+		if (++j->nauthz_done == j->nauthz)
+			order_authorized(j);
+		return;
+
+	case AUTHZ_STATE__MAX:
+		return;
 	}
-	return 0;
 }
 
 void
 start_authorizations(struct order_job *j)
 {
-	j->state = ORDER_AUTHORIZE;
 	if (j->authz != NULL)
 		return; /* already in progress; a re-fetch of the order said pending */
 	if (j->order.authorizations.n == 0) {
@@ -271,7 +334,10 @@ start_authorizations(struct order_job *j)
 	}
 	/* Each fetch may complete (even fail the job) only from the loop,
 	 * never inside acme_post, so starting them all here is safe. */
-	for (size_t i = 0; i < j->nauthz; i++)
-		if (authz_fetch(&j->authz[i]) < 0)
+	for (size_t i = 0; i < j->nauthz; i++) {
+		struct authz_rt *az = &j->authz[i];
+
+		if (!authz_post(az, az->url, "", "fetch authorization"))
 			return;
+	}
 }

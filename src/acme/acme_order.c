@@ -3,14 +3,16 @@
  * section 7.4): newOrder, authorizations, challenges, finalize, polling
  * and download.
  *
- * It is re-entered only from completions (account ready, key generated,
- * HTTP reply) and timers.  What a restart needs is persisted before it is
- * relied on: the certificate key before newOrder, the order URL as soon as
- * the CA returns it, and the fact that finalize was sent.  A restarted job
- * with an order URL fetches the order and carries on from its status
- * instead of ordering again.
+ * order_step() is the whole machine: the one switch over enum order_state.
+ * Completions (account ready, key generated, HTTP reply, chain chosen, all
+ * authorizations valid) and timers only store their result in the job and
+ * re-enter it.  What a restart needs is persisted before it is relied on:
+ * the certificate key before newOrder, the order URL as soon as the CA
+ * returns it, and the fact that finalize was sent.  A restarted job with an
+ * order URL fetches the order and carries on from its status instead of
+ * ordering again.
  *
- * Authorizations run in parallel, each with its own small state (authz_rt,
+ * Authorizations run in parallel, each with its own machine (authz_step()
  * in acme_authz.c).
  */
 #include <string.h>
@@ -53,8 +55,6 @@ order_state_name(enum order_state s)
 	return (unsigned)s < ORDER_STATE__MAX ? order_state_names[s] : "?";
 }
 
-static void job_advance(struct order_job *j);
-static void job_handle_order(struct order_job *j);
 
 void
 order_result_clear(struct order_result *r)
@@ -136,7 +136,6 @@ job_order_again(struct order_job *j)
 	/* A new order gets the whole order_timeout. */
 	j->deadline = ev_now(j->env->loop) + (double)j->env->order_timeout;
 	j->state = ORDER_KEYGEN;
-	job_advance(j);
 }
 
 
@@ -308,62 +307,21 @@ finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	    j->order_url, FINALIZE_SLOW, j->env->order_timeout);
 }
 
-/* ---- order object ---- */
+/* ---- the order machine ---- */
 
+static void order_step(struct order_job *j);
+
+/* Every completion below only stores what it got in the job and re-enters
+ * order_step(), which alone decides what happens next. */
 static void
-order_done_fetch_cb(const struct acme_reply *r, void *arg)
+order_reply_cb(const struct acme_reply *r, void *arg)
 {
 	struct order_job *j = arg;
-	char err[256];
 
 	j->call = NULL;
-	if (r->status == 404 && j->resumed) {
-		log_warn("%s: order %s no longer exists, ordering again", j->name, j->order_url);
-		job_order_again(j);
-		return;
-	}
-	if (r->status != 200) {
-		fail_reply(j, r, "fetching order", j->order_url);
-		return;
-	}
-	acme_order_free(&j->order);
-	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
-	    sizeof(err)) < 0) {
-		job_fail(j, NULL, "%s: %s", j->order_url, err);
-		return;
-	}
-	if (j->order.status == ACME_STATUS_PROCESSING ||
-	    (j->order.status == ACME_STATUS_READY && j->finalize_sent) ||
-	    (j->order.status == ACME_STATUS_PENDING && j->authz != NULL &&
-	     j->nauthz_done == j->nauthz)) {
-		double d = next_poll_delay(r, &j->interval);
-		if (deadline_passed(j)) {
-			j->result.status = 0;   /* a timeout, not the CA's verdict */
-			job_fail(j, NULL, "order %s still %s after %llds", j->order_url,
-			    acme_status_name(j->order.status), j->env->order_timeout);
-			return;
-		}
-		wait_announce(j->name, "order", j->order_url, (int)j->order.status, r, d,
-		    &j->wait_logged);
-		j->state = ORDER_POLL;
-		ev_timer_set(&j->timer, d, 0.);
-		ev_timer_start(j->env->loop, &j->timer);
-		return;
-	}
-	job_handle_order(j);
-}
-
-void
-fetch_order(struct order_job *j)
-{
-	struct acme_post_opts o = {0};
-
-	o.url = j->order_url;
-	o.label = j->name;
-	o.payload = "";
-	j->call = acme_post(j->acct, &o, order_done_fetch_cb, j);
-	if (j->call == NULL)
-		job_fail(j, NULL, "cannot fetch order %s", j->order_url);
+	j->reply = r;
+	j->done = true;
+	order_step(j);
 }
 
 static void
@@ -373,7 +331,31 @@ order_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	ev_timer_stop(loop, w);
-	fetch_order(j);
+	j->done = true;
+	order_step(j);
+}
+
+static void
+order_key_ready(privkey_t *key, void *arg)
+{
+	struct order_job *j = arg;
+
+	j->keygen = NULL;
+	j->key = key;
+	j->done = true;
+	order_step(j);
+}
+
+static void
+account_ready_cb(bool ok, const char *error, void *arg)
+{
+	struct order_job *j = arg;
+
+	j->waiter = NULL;
+	j->account_ok = ok;
+	j->account_error = error;
+	j->done = true;
+	order_step(j);
 }
 
 /* The chain to install (taken over): the default or a preferred alternate. */
@@ -385,127 +367,46 @@ chain_chosen_cb(char *pem, size_t len, void *arg)
 	j->chain_pick = NULL;
 	j->result.chain_pem = pem;
 	j->result.chain_len = len;
-	j->result.key = j->key;
-	j->key = NULL;
-	j->result.ok = true;
-	j->state = ORDER_DONE;
-	job_finish(j);
+	j->done = true;
+	order_step(j);
 }
 
-static void
-download_done_cb(const struct acme_reply *r, void *arg)
+/* Called when every authorization of the order is valid. */
+void
+order_authorized(struct order_job *j)
 {
-	struct order_job *j = arg;
-
-	j->call = NULL;
-	if (r->status != 200 || r->http->body_len == 0) {
-		fail_reply(j, r, "downloading certificate", j->order.certificate);
-		return;
-	}
-	log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
-	j->chain_pick = acme_chain_pick(j->acct, j->name, j->cert->preferred_chain, r->http,
-	    chain_chosen_cb, j);
-	if (j->chain_pick == NULL)
-		chain_chosen_cb(xstrndup(r->http->body, r->http->body_len), r->http->body_len, j);
+	j->done = true;
+	order_step(j);
 }
 
-static void
-finalize_done_cb(const struct acme_reply *r, void *arg)
-{
-	struct order_job *j = arg;
-	char err[256];
-
-	j->call = NULL;
-	if (r->status == 0) {
-		/* Timed out or the connection broke: the CA may well be issuing.
-		 * Never finalize again; poll the order instead. */
-		log_warn("%s: finalize %s: %s; polling the order", j->name, j->order.finalize,
-		    r->error ? r->error : "no response");
-		j->state = ORDER_POLL;
-		ev_timer_set(&j->timer, POLL_FIRST, 0.);
-		ev_timer_start(j->env->loop, &j->timer);
-		return;
-	}
-	if (acme_problem_is(r->problem, "orderNotReady")) {
-		fetch_order(j);
-		return;
-	}
-	if (r->status != 200) {
-		fail_reply(j, r, "finalize", j->order.finalize);
-		return;
-	}
-	acme_order_free(&j->order);
-	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
-	    sizeof(err)) < 0) {
-		job_fail(j, NULL, "finalize %s: %s", j->order_url, err);
-		return;
-	}
-	if (j->order.status == ACME_STATUS_VALID) {
-		job_handle_order(j);
-		return;
-	}
-	j->interval = 0;
-	j->state = ORDER_POLL;
-	{
-		double d = next_poll_delay(r, &j->interval);
-		wait_announce(j->name, "order", j->order_url, (int)j->order.status, r, d,
-		    &j->wait_logged);
-		ev_timer_set(&j->timer, d, 0.);
-	}
-	ev_timer_start(j->env->loop, &j->timer);
-}
-
-static void
-finalize(struct order_job *j)
+/* POST-as-GET (payload "") or POST of payload to url; the reply comes back
+ * to order_step().  False when the job failed (and is freed). */
+static bool
+order_post(struct order_job *j, const char *url, const char *payload, long timeout_ms,
+    const char *accept, const char *what)
 {
 	struct acme_post_opts o = {0};
-	unsigned char *der = NULL;
-	size_t derlen = 0;
-	char *csr = NULL, *payload = NULL;
 
-	if (csr_generate(j->key, &j->cert->domains, &der, &derlen) < 0) {
-		job_fail(j, NULL, "cannot build the CSR");
-		return;
-	}
-	csr = b64url_encode(der, derlen);
-	payload = acme_json_finalize(csr);
-	/* Persisted first: after a crash we poll rather than finalize twice. */
-	j->finalize_sent = true;
-	j->st->order_finalized = true;
-	save_state(j);
-	j->state = ORDER_FINALIZE;
-	log_info("%s: finalizing %s", j->name, j->order_url);
-	o.url = j->order.finalize;
+	o.url = url;
+	o.label = j->name;
 	o.payload = payload;
-	o.timeout_ms = (long)j->env->finalize_timeout * 1000;
-	o.label = j->name;
-	j->call = acme_post(j->acct, &o, finalize_done_cb, j);
+	o.timeout_ms = timeout_ms;
+	o.accept = accept;
+	j->call = acme_post(j->acct, &o, order_reply_cb, j);
 	if (j->call == NULL) {
-		job_fail(j, NULL, "cannot send finalize to %s", j->order.finalize);
-		goto out;
+		job_fail(j, NULL, "cannot %s %s", what, url);
+		return false;
 	}
-	ev_timer_set(&j->finalize_wait, FINALIZE_SLOW, 0.);
-	ev_timer_start(j->env->loop, &j->finalize_wait);
-out:
-	free(der);
-	free(csr);
-	free(payload);
+	return true;
 }
 
+/* Arms the poll timer: order_step() fetches the order when it fires. */
 static void
-download(struct order_job *j)
+order_poll_in(struct order_job *j, double delay)
 {
-	struct acme_post_opts o = {0};
-
-	j->state = ORDER_DOWNLOAD;
-	ev_timer_stop(j->env->loop, &j->finalize_wait);
-	o.url = j->order.certificate;
-	o.label = j->name;
-	o.payload = "";
-	o.accept = "application/pem-certificate-chain";
-	j->call = acme_post(j->acct, &o, download_done_cb, j);
-	if (j->call == NULL)
-		job_fail(j, NULL, "cannot download %s", j->order.certificate);
+	j->state = ORDER_POLL;
+	ev_timer_set(&j->timer, delay, 0.);
+	ev_timer_start(j->env->loop, &j->timer);
 }
 
 /* The order's identifiers must be exactly our names: a resumed order made
@@ -523,180 +424,359 @@ order_matches(struct order_job *j)
 	return eq;
 }
 
-static void
-job_handle_order(struct order_job *j)
+/* Parses the reply's body into j->order.  False when the job failed. */
+static bool
+order_parse(struct order_job *j, const struct acme_reply *r, const char *what)
+{
+	char err[256];
+
+	acme_order_free(&j->order);
+	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
+	    sizeof(err)) < 0) {
+		job_fail(j, NULL, "%s: %s", what, err);
+		return false;
+	}
+	return true;
+}
+
+/* Whether a fetched order is still on its way (checked again later rather
+ * than acted on): processing, ready after our finalize, or pending after
+ * all our authorizations are valid. */
+static bool
+order_in_progress(const struct order_job *j)
+{
+	return j->order.status == ACME_STATUS_PROCESSING ||
+	    (j->order.status == ACME_STATUS_READY && j->finalize_sent) ||
+	    (j->order.status == ACME_STATUS_PENDING && j->authz != NULL &&
+	     j->nauthz_done == j->nauthz);
+}
+
+/*
+ * The state an order in j->order (just created, fetched or finalized)
+ * leads to: its status read as RFC 8555 7.1.6 says.
+ */
+static enum order_state
+order_status_next(struct order_job *j)
 {
 	if (j->order.identifiers.n > 0 && !order_matches(j)) {
 		log_warn("%s: order %s is for other names, ordering again", j->name,
 		    j->order_url);
-		job_order_again(j);
-		return;
+		return ORDER_NEW_ORDER;
 	}
 	switch (j->order.status) {
 	case ACME_STATUS_PENDING:
-		start_authorizations(j);
-		return;
+		return ORDER_AUTHORIZE;
 	case ACME_STATUS_READY:
-		finalize(j);
-		return;
+		return ORDER_FINALIZE;
 	case ACME_STATUS_VALID:
-		download(j);
-		return;
-	case ACME_STATUS_INVALID:
-	default: {
-		struct acme_problem *p = j->order.error;
-		j->order.error = NULL;
-		forget_order(j);
-		job_fail(j, p, "order %s is %s", j->order_url, acme_status_name(j->order.status));
-		return;
-	}
+		return ORDER_DOWNLOAD;
+	default:
+		return ORDER_FAILED;
 	}
 }
 
+/*
+ * The order machine: the one switch over enum order_state.
+ *
+ * Each state first issues its request (j->done false: just entered) and
+ * returns; its completion comes back here with j->done set (and j->reply,
+ * valid for this call only, for an HTTP reply), and the state decides the
+ * next one.  "goto next" enters that state at once.  Every path that ends
+ * the job (job_fail, job_finish) frees it: nothing touches j afterwards.
+ *
+ *   INIT         -> WAIT_ACCOUNT
+ *   WAIT_ACCOUNT -> RESUME (a stored order and its key) | KEYGEN
+ *   KEYGEN       -> NEW_ORDER (the key given, loaded or generated)
+ *   NEW_ORDER    -> NEW_ORDER (refused with replaces: once without)
+ *                 | the order's status (order_status_next)
+ *   RESUME, POLL -> NEW_ORDER (a resumed order gone: 404) | POLL (in
+ *                   progress) | the order's status
+ *   AUTHORIZE    -> POLL at once, when every authorization is valid
+ *   FINALIZE     -> POLL (no answer: never finalize twice; orderNotReady;
+ *                   not yet valid) | DOWNLOAD
+ *   DOWNLOAD     -> DONE once the chain is chosen
+ *   FAILED       -> the order is forgotten (invalid: it is spent)
+ */
 static void
-new_order_done_cb(const struct acme_reply *r, void *arg)
+order_step(struct order_job *j)
 {
-	struct order_job *j = arg;
+	const struct acme_reply *r = j->reply;
+	bool done = j->done;
 	char err[256];
+	char *payload = NULL;
 
-	j->call = NULL;
-	if (r->status != 201 || r->http->location == NULL) {
-		if (acme_problem_is(r->problem, "invalidProfile")) {
-			job_fail(j, take_problem(r), "the CA refused profile '%s' for this order",
-			    j->cert->profile ? j->cert->profile : "(none)");
-			return;
-		}
-		if (j->replaces && r->problem && !acme_problem_is(r->problem, "rateLimited")) {
-			char *p = acme_problem_format(r->problem);
-			log_warn("%s: newOrder with replaces=%s refused (%s); ordering without it",
-			    j->name, j->replaces, p);
-			free(p);
-			free(j->replaces);
-			j->replaces = NULL;
-			j->state = ORDER_NEW_ORDER;
-			job_advance(j);
-			return;
-		}
-		fail_reply(j, r, "newOrder", acme_account_directory(j->acct)->new_order);
-		return;
-	}
-	j->order_url = xstrdup(r->http->location);
-	free(j->st->order_url);
-	j->st->order_url = xstrdup(j->order_url);
-	j->st->order_finalized = false;
-	j->st->order_started = time(NULL);
-	save_state(j);
-	log_info("%s: order %s created", j->name, j->order_url);
-	if (acme_order_parse(r->http->body, r->http->body_len, &j->order, err,
-	    sizeof(err)) < 0) {
-		job_fail(j, NULL, "newOrder: %s", err);
-		return;
-	}
-	job_handle_order(j);
-}
-
-static void
-order_key_ready(privkey_t *key, void *arg)
-{
-	struct order_job *j = arg;
-
-	j->keygen = NULL;
-	if (key == NULL) {
-		job_fail(j, NULL, "cannot generate a %s key", key_type_name(j->cert->key_type));
-		return;
-	}
-	j->key = key;
-	j->state = ORDER_NEW_ORDER;
-	job_advance(j);
-}
-
-static void
-account_ready_cb(bool ok, const char *error, void *arg)
-{
-	struct order_job *j = arg;
-
-	j->waiter = NULL;
-	if (!ok) {
-		const char *type;
-
-		j->result.status = acme_account_fault(j->acct, &type);
-		j->result.problem_type = xstrdup(type);
-		job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
-		    error ? error : "unknown error");
-		return;
-	}
-	if (j->st->order_url) {
-		privkey_t *okey = store_order_key_load(j->env->store, j->name);
-		if (okey != NULL) {
-			privkey_free(j->key);
-			j->key = okey;
-			j->resumed = true;
-			j->finalize_sent = j->st->order_finalized;
-			j->order_url = xstrdup(j->st->order_url);
-			j->state = ORDER_RESUME;
-			log_info("%s: resuming order %s", j->name, j->order_url);
-			fetch_order(j);
-			return;
-		}
-		log_warn("%s: order %s has no stored key, ordering again", j->name,
-		    j->st->order_url);
-		forget_order(j);
-	}
-	j->state = ORDER_KEYGEN;
-	job_advance(j);
-}
-
-static void
-job_advance(struct order_job *j)
-{
-	struct acme_post_opts o = {0};
-	char err[256];
-	char *payload;
-
+	j->reply = NULL;
+	j->done = false;
+	goto step;
+next:
+	done = false;
+	r = NULL;
+step:
 	switch (j->state) {
 	case ORDER_INIT:
 		j->state = ORDER_WAIT_ACCOUNT;
 		j->waiter = acme_account_when_ready(j->acct, account_ready_cb, j);
 		return;
+
+	case ORDER_WAIT_ACCOUNT:
+		if (!j->account_ok) {
+			const char *type;
+
+			j->result.status = acme_account_fault(j->acct, &type);
+			j->result.problem_type = xstrdup(type);
+			job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
+			    j->account_error ? j->account_error : "unknown error");
+			return;
+		}
+		j->account_error = NULL;
+		j->state = ORDER_KEYGEN;
+		if (j->st->order_url) {
+			privkey_t *okey = store_order_key_load(j->env->store, j->name);
+			if (okey != NULL) {
+				privkey_free(j->key);
+				j->key = okey;
+				j->resumed = true;
+				j->finalize_sent = j->st->order_finalized;
+				j->order_url = xstrdup(j->st->order_url);
+				j->state = ORDER_RESUME;
+			} else {
+				log_warn("%s: order %s has no stored key, ordering again", j->name,
+				    j->st->order_url);
+				forget_order(j);
+			}
+		}
+		goto next;
+
 	case ORDER_KEYGEN:
-		if (j->key != NULL) {
-			j->state = ORDER_NEW_ORDER;
-			job_advance(j);
+		if (!done && j->key == NULL) {
+			j->keygen = keygen_submit(j->env->keygen, j->cert->key_type,
+			    order_key_ready, j);
+			if (j->keygen == NULL)
+				job_fail(j, NULL, "cannot queue key generation");
 			return;
 		}
-		j->keygen = keygen_submit(j->env->keygen, j->cert->key_type, order_key_ready, j);
-		if (j->keygen == NULL)
-			job_fail(j, NULL, "cannot queue key generation");
-		return;
+		if (j->key == NULL) {
+			job_fail(j, NULL, "cannot generate a %s key",
+			    key_type_name(j->cert->key_type));
+			return;
+		}
+		j->state = ORDER_NEW_ORDER;
+		goto next;
+
 	case ORDER_NEW_ORDER:
-		/* A profile the directory does not list would only be refused. */
-		if (acme_profile_check(acme_account_directory(j->acct), j->cert->profile, err,
-		    sizeof(err)) < 0) {
-			job_fail(j, NULL, "profile: %s; no order sent", err);
+		if (!done) {
+			/* A profile the directory does not list would only be refused. */
+			if (acme_profile_check(acme_account_directory(j->acct), j->cert->profile,
+			    err, sizeof(err)) < 0) {
+				job_fail(j, NULL, "profile: %s; no order sent", err);
+				return;
+			}
+			/* The key goes to disk before the CA hears of the order. */
+			if (store_order_key_save(j->env->store, j->name, j->key, err,
+			    sizeof(err)) < 0) {
+				job_fail(j, NULL, "%s", err);
+				return;
+			}
+			/* RFC 9773: replaces only where the CA offers ARI. */
+			if (j->replaces && acme_account_directory(j->acct)->renewal_info == NULL) {
+				free(j->replaces);
+				j->replaces = NULL;
+			}
+			payload = acme_json_new_order(&j->cert->domains, j->cert->profile,
+			    j->replaces);
+			(void)order_post(j, acme_account_directory(j->acct)->new_order, payload, 0,
+			    NULL, "send newOrder to");
+			free(payload);
 			return;
 		}
-		/* The key goes to disk before the CA hears of the order. */
-		if (store_order_key_save(j->env->store, j->name, j->key, err, sizeof(err)) < 0) {
-			job_fail(j, NULL, "%s", err);
+		if (r->status != 201 || r->http->location == NULL) {
+			if (acme_problem_is(r->problem, "invalidProfile")) {
+				job_fail(j, take_problem(r),
+				    "the CA refused profile '%s' for this order",
+				    j->cert->profile ? j->cert->profile : "(none)");
+				return;
+			}
+			if (j->replaces && r->problem &&
+			    !acme_problem_is(r->problem, "rateLimited")) {
+				char *p = acme_problem_format(r->problem);
+				log_warn("%s: newOrder with replaces=%s refused (%s); "
+				    "ordering without it", j->name, j->replaces, p);
+				free(p);
+				free(j->replaces);
+				j->replaces = NULL;
+				goto next;
+			}
+			fail_reply(j, r, "newOrder", acme_account_directory(j->acct)->new_order);
 			return;
 		}
-		/* RFC 9773: replaces only where the CA offers ARI. */
-		if (j->replaces && acme_account_directory(j->acct)->renewal_info == NULL) {
-			free(j->replaces);
-			j->replaces = NULL;
+		/* Saved at once: a restart resumes this order. */
+		j->order_url = xstrdup(r->http->location);
+		free(j->st->order_url);
+		j->st->order_url = xstrdup(j->order_url);
+		j->st->order_finalized = false;
+		j->st->order_started = time(NULL);
+		save_state(j);
+		log_info("%s: order %s created", j->name, j->order_url);
+		if (!order_parse(j, r, "newOrder"))
+			return;
+		break;
+
+	case ORDER_RESUME:
+	case ORDER_POLL:
+		if (!done && j->state == ORDER_RESUME)
+			log_info("%s: resuming order %s", j->name, j->order_url);
+		if (r == NULL) {
+			/* Entered (RESUME) or the poll timer fired: fetch the order. */
+			(void)order_post(j, j->order_url, "", 0, NULL, "fetch order");
+			return;
 		}
-		payload = acme_json_new_order(&j->cert->domains, j->cert->profile, j->replaces);
-		o.url = acme_account_directory(j->acct)->new_order;
-		o.label = j->name;
-		o.payload = payload;
-		j->call = acme_post(j->acct, &o, new_order_done_cb, j);
-		free(payload);
-		if (j->call == NULL)
-			job_fail(j, NULL, "cannot send newOrder");
+		if (r->status == 404 && j->resumed) {
+			log_warn("%s: order %s no longer exists, ordering again", j->name,
+			    j->order_url);
+			job_order_again(j);
+			goto next;
+		}
+		if (r->status != 200) {
+			fail_reply(j, r, "fetching order", j->order_url);
+			return;
+		}
+		if (!order_parse(j, r, j->order_url))
+			return;
+		if (order_in_progress(j)) {
+			double d = next_poll_delay(r, &j->interval);
+			if (deadline_passed(j)) {
+				j->result.status = 0;   /* a timeout, not the CA's verdict */
+				job_fail(j, NULL, "order %s still %s after %llds", j->order_url,
+				    acme_status_name(j->order.status), j->env->order_timeout);
+				return;
+			}
+			wait_announce(j->name, "order", j->order_url, (int)j->order.status, r, d,
+			    &j->wait_logged);
+			order_poll_in(j, d);
+			return;
+		}
+		break;
+
+	case ORDER_AUTHORIZE:
+		if (!done) {
+			start_authorizations(j);
+			return;
+		}
+		/* Every name is authorized: the order should now be ready. */
+		j->interval = 0;
+		j->state = ORDER_POLL;
+		goto next;
+
+	case ORDER_FINALIZE:
+		if (!done) {
+			unsigned char *der = NULL;
+			size_t derlen = 0;
+			char *csr;
+
+			if (csr_generate(j->key, &j->cert->domains, &der, &derlen) < 0) {
+				job_fail(j, NULL, "cannot build the CSR");
+				return;
+			}
+			csr = b64url_encode(der, derlen);
+			payload = acme_json_finalize(csr);
+			free(der);
+			free(csr);
+			/* Persisted first: after a crash we poll rather than finalize twice. */
+			j->finalize_sent = true;
+			j->st->order_finalized = true;
+			save_state(j);
+			log_info("%s: finalizing %s", j->name, j->order_url);
+			if (order_post(j, j->order.finalize, payload,
+			    (long)j->env->finalize_timeout * 1000, NULL, "send finalize to")) {
+				ev_timer_set(&j->finalize_wait, FINALIZE_SLOW, 0.);
+				ev_timer_start(j->env->loop, &j->finalize_wait);
+			}
+			free(payload);
+			return;
+		}
+		if (r->status == 0) {
+			/* Timed out or the connection broke: the CA may well be issuing.
+			 * Never finalize again; poll the order instead. */
+			log_warn("%s: finalize %s: %s; polling the order", j->name,
+			    j->order.finalize, r->error ? r->error : "no response");
+			order_poll_in(j, POLL_FIRST);
+			return;
+		}
+		if (acme_problem_is(r->problem, "orderNotReady")) {
+			j->state = ORDER_POLL;
+			goto next;
+		}
+		if (r->status != 200) {
+			fail_reply(j, r, "finalize", j->order.finalize);
+			return;
+		}
+		if (!order_parse(j, r, "finalize"))
+			return;
+		if (j->order.status != ACME_STATUS_VALID) {
+			double d;
+
+			j->interval = 0;
+			d = next_poll_delay(r, &j->interval);
+			wait_announce(j->name, "order", j->order_url, (int)j->order.status, r, d,
+			    &j->wait_logged);
+			order_poll_in(j, d);
+			return;
+		}
+		break;
+
+	case ORDER_DOWNLOAD:
+		if (!done) {
+			ev_timer_stop(j->env->loop, &j->finalize_wait);
+			(void)order_post(j, j->order.certificate, "", 0,
+			    "application/pem-certificate-chain", "download");
+			return;
+		}
+		if (r == NULL) {
+			/* The chain is chosen (chain_chosen_cb). */
+			j->result.key = j->key;
+			j->key = NULL;
+			j->result.ok = true;
+			j->state = ORDER_DONE;
+			job_finish(j);
+			return;
+		}
+		if (r->status != 200 || r->http->body_len == 0) {
+			fail_reply(j, r, "downloading certificate", j->order.certificate);
+			return;
+		}
+		log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
+		j->chain_pick = acme_chain_pick(j->acct, j->name, j->cert->preferred_chain,
+		    r->http, chain_chosen_cb, j);
+		if (j->chain_pick == NULL) {
+			j->result.chain_pem = xstrndup(r->http->body, r->http->body_len);
+			j->result.chain_len = r->http->body_len;
+			r = NULL;
+			done = true;
+			goto step;
+		}
 		return;
-	default:
+
+	case ORDER_FAILED: {
+		struct acme_problem *p = j->order.error;
+
+		j->order.error = NULL;
+		/* Definitive: this order is spent, the next attempt starts anew. */
+		forget_order(j);
+		job_fail(j, p, "order %s is %s", j->order_url, acme_status_name(j->order.status));
 		return;
 	}
+
+	case ORDER_DONE:
+	case ORDER_STATE__MAX:
+		return;
+	}
+
+	/* Here with an order in j->order (created, fetched, finalized): its
+	 * status says where to go. */
+	j->state = order_status_next(j);
+	if (j->state == ORDER_NEW_ORDER)
+		job_order_again(j);
+	goto next;
 }
 
 struct order_job *
@@ -721,6 +801,6 @@ order_start(struct acme_env *env, struct acme_account *a, const struct order_par
 	ev_timer_init(&j->finalize_wait, finalize_wait_cb, 0., 0.);
 	j->finalize_wait.data = j;
 	j->state = ORDER_INIT;
-	job_advance(j);
+	order_step(j);
 	return j;
 }

@@ -9,7 +9,18 @@
 
 #include "acme.h"
 
-enum authz_state { AZ_FETCH, AZ_PUBLISH, AZ_RESPOND, AZ_POLL, AZ_DONE, AZ_FAILED };
+/* One authorization's progress; authz_step() in acme_authz.c holds the
+ * one switch over it and says what each state leads to. */
+enum authz_state {
+	AUTHZ_FETCH,      /* first fetch of the authorization in flight */
+	AUTHZ_PUBLISH,    /* the challenge response being published */
+	AUTHZ_RESPOND,    /* the POST answering the challenge in flight */
+	AUTHZ_POLL,       /* waiting to fetch it again, or fetching it */
+	AUTHZ_VALID,      /* valid: counted in the job's nauthz_done */
+	AUTHZ_STATE__MAX
+};
+/* The state's name, "?" for none; static, not to be freed. */
+const char *authz_state_name(enum authz_state s);
 
 struct authz_rt {
 	struct order_job *job;
@@ -24,6 +35,11 @@ struct authz_rt {
 	ev_timer timer;
 	double interval;
 	int wait_logged;                  /* 1 + the status last announced as a wait, 0 none */
+	/* What the last completion brought to authz_step(): */
+	bool done;                        /* a completion, not an entry */
+	const struct acme_reply *reply;   /* its HTTP reply (that call only) or NULL */
+	bool publish_ok;                  /* challenge_publish's outcome */
+	const char *publish_error;
 };
 
 struct order_job {
@@ -57,6 +73,11 @@ struct order_job {
 	size_t nauthz;
 	size_t nauthz_done;
 	struct order_result result;
+	/* What the last completion brought to order_step(): */
+	bool done;                  /* a completion, not an entry */
+	const struct acme_reply *reply; /* its HTTP reply (that call only) or NULL */
+	bool account_ok;            /* the account waiter's outcome */
+	const char *account_error;
 };
 
 /* acme_order.c */
@@ -71,7 +92,8 @@ double next_poll_delay(const struct acme_reply *r, double *interval);
  * delay seconds, when the CA said so with Retry-After. */
 void wait_announce(const char *name, const char *what, const char *url, int status,
     const struct acme_reply *r, double delay, int *logged);
-void fetch_order(struct order_job *j);
+/* Every authorization is valid: re-enters the order machine. */
+void order_authorized(struct order_job *j);
 void forget_order(struct order_job *j);
 
 /* acme_authz.c */
