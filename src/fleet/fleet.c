@@ -34,7 +34,7 @@ fleet_busy(const struct fleet *f)
 	    f->post_running || ev_is_active(&f->post_timer) || f->once_waiting > 0;
 }
 
-static bool post_hook_start(struct fleet *f);
+static bool fleet_post_hook_start(struct fleet *f);
 
 static void
 idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -44,7 +44,7 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	(void)revents;
 	ev_idle_stop(loop, w);
 	/* A one-shot run has no debounce: the batch is everything. */
-	if (f->once && !f->post_running && post_hook_start(f))
+	if (f->once && !f->post_running && fleet_post_hook_start(f))
 		return;
 	if (!fleet_busy(f) && f->idle_cb)
 		f->idle_cb(f, f->idle_arg);
@@ -52,7 +52,7 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 /* Checks for idleness from the loop, outside any callback stack. */
 static void
-maybe_idle(struct fleet *f)
+fleet_maybe_idle(struct fleet *f)
 {
 	if (!fleet_busy(f))
 		ev_idle_start(f->env->loop, &f->idle_check);
@@ -67,7 +67,7 @@ fleet_set_idle_cb(struct fleet *f, fleet_idle_cb cb, void *arg)
 
 /* ---- post_hook: once per batch of renewals ---- */
 
-static void maybe_idle(struct fleet *f);
+static void fleet_maybe_idle(struct fleet *f);
 
 static void
 post_hook_done(const struct hook_result *res, void *arg)
@@ -83,13 +83,13 @@ post_hook_done(const struct hook_result *res, void *arg)
 		log_err("post hook exited with status %d", res->status);
 	else
 		log_err("post hook killed by signal %d", res->status);
-	maybe_idle(f);
+	fleet_maybe_idle(f);
 }
 
 /* Starts the post hook for the names collected so far; false when there is
  * nothing to run. */
 static bool
-post_hook_start(struct fleet *f)
+fleet_post_hook_start(struct fleet *f)
 {
 	struct strlist env = {0};
 	char *ren, *fai, *p;
@@ -132,12 +132,12 @@ post_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_start(loop, w);
 		return;
 	}
-	post_hook_start(f);
-	maybe_idle(f);
+	fleet_post_hook_start(f);
+	fleet_maybe_idle(f);
 }
 
 static void
-batch_note(struct fleet *f, const char *name, bool ok)
+fleet_batch_note(struct fleet *f, const char *name, bool ok)
 {
 	if (f->cfg->post_hook.n == 0)
 		return;
@@ -172,7 +172,7 @@ cert_find(struct fleet *f, const char *name)
 /* ---- persistence ---- */
 
 void
-cert_save(struct cert_rt *r)
+fleet_cert_save(struct cert_rt *r)
 {
 	char err[512];
 
@@ -183,7 +183,7 @@ cert_save(struct cert_rt *r)
 /* ---- finishing a renewal ---- */
 
 static void
-cert_settled(struct cert_rt *r)
+fleet_cert_settled(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 
@@ -191,10 +191,10 @@ cert_settled(struct cert_rt *r)
 		cert_state_free(&r->st);
 		free(r);
 	} else if (!f->once && !f->draining) {
-		cert_schedule(r);
+		fleet_cert_schedule(r);
 	}
-	queue_run(f);
-	maybe_idle(f);
+	fleet_queue_run(f);
+	fleet_maybe_idle(f);
 }
 
 static void
@@ -217,17 +217,17 @@ deploy_hook_done(const struct hook_result *res, void *arg)
 	else
 		log_err("%s: deploy hook killed by signal %d (the certificate stays installed)",
 		    r->cfg->name, res->status);
-	cert_settled(r);
+	fleet_cert_settled(r);
 }
 
 static void
-run_deploy_hook(struct cert_rt *r)
+fleet_deploy_hook_run(struct cert_rt *r)
 {
 	struct strlist env = {0};
 	char *label;
 
 	if (r->cfg->deploy_hook.n == 0) {
-		cert_settled(r);
+		fleet_cert_settled(r);
 		return;
 	}
 	renew_hook_env(r->cfg, &r->st, &env);
@@ -238,7 +238,7 @@ run_deploy_hook(struct cert_rt *r)
 	strlist_free(&env);
 	if (r->hook == NULL) {
 		log_err("%s: cannot start the deploy hook", r->cfg->name);
-		cert_settled(r);
+		fleet_cert_settled(r);
 		return;
 	}
 	r->f->hooks++;
@@ -248,7 +248,7 @@ run_deploy_hook(struct cert_rt *r)
  * the CA's problem when there was one, else the error (cut short: the
  * whole of it was logged where it happened). */
 static void
-once_gave_up(struct fleet *f, const char *name, const char *error,
+fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
     const struct acme_problem *p, const char *why)
 {
 	char *pf = p ? acme_problem_format(p) : NULL;
@@ -300,7 +300,7 @@ once_retry_arm(struct cert_rt *r, bool transient, time_t at_retry, double delay,
  * judgement is sched_fault_transient); only --once looks at it, the daemon
  * retries everything after its backoff. */
 static void
-record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
+fleet_record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
     long long retry_after, bool transient)
 {
 	time_t now = time(NULL), at;
@@ -319,7 +319,7 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 	r->st.last_problem = p && p->raw ? xstrdup(p->raw) : NULL;
 	delay = sched_backoff(r->st.failures, retry_after, random_unit());
 	r->st.next_attempt = now + (time_t)delay;
-	cert_save(r);
+	fleet_cert_save(r);
 	/* --once backs off from this run's first failure, as the daemon does
 	 * from the certificate's; the stored next_attempt stays the daemon's. */
 	at = r->st.next_attempt;
@@ -332,7 +332,7 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
 		r->f->failed++;
 		/* The error itself was logged where it happened. */
 		log_err("%s: attempt %d failed, %s", r->cfg->name, r->st.failures, why);
-		once_gave_up(r->f, r->cfg->name, error, p, !transient ? "permanent, not retried" :
+		fleet_once_gave_up(r->f, r->cfg->name, error, p, !transient ? "permanent, not retried" :
 		    r->f->draining ? "not retried: stopping" :
 		    "not retried before --once-deadline");
 	} else {
@@ -364,7 +364,7 @@ record_failure(struct cert_rt *r, const char *error, const struct acme_problem *
  * certificate again.
  */
 static void
-cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
+fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
 {
 	struct store *s = r->f->env->store;
 	char err[512];
@@ -373,7 +373,7 @@ cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
 	    sizeof(err)) < 0) {
 		log_err("%s: %s; keeping the order %s so the next attempt downloads the same "
 		    "certificate", r->cfg->name, err, r->st.order_url ? r->st.order_url : "");
-		record_failure(r, why, NULL, 0, false);
+		fleet_record_failure(r, why, NULL, 0, false);
 		return;
 	}
 	log_notice("%s: certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
@@ -381,7 +381,7 @@ cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
 	    store_dir(s), r->cfg->name);
 	/* The held copy is on disk: only now may the order be forgotten. */
 	order_forget(s, r->cfg->name, &r->st);
-	record_failure(r, why, NULL, 0, false);
+	fleet_record_failure(r, why, NULL, 0, false);
 }
 
 static void
@@ -398,32 +398,32 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	if (r->acct)
 		r->acct->inflight--;
 	if (r->removed) {
-		cert_settled(r);
+		fleet_cert_settled(r);
 		return;
 	}
 	if (!res->ok) {
 		long long left = f->once_deadline - time(NULL);
-		record_failure(r, res->error, res->problem, res->retry_after,
+		fleet_record_failure(r, res->error, res->problem, res->retry_after,
 		    sched_fault_transient(res->status, res->problem_type, res->retry_after,
 		    left > 0 ? left : 0));
 		if (!r->once_retry)
-			batch_note(f, r->cfg->name, false);
-		cert_settled(r);
+			fleet_batch_note(f, r->cfg->name, false);
+		fleet_cert_settled(r);
 		return;
 	}
 	if ((rc = renew_install(f->env->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
 	    res->key, err, sizeof(err))) < 0) {
 		log_err("%s: %s", r->cfg->name, err);
 		if (rc == -2) {
-			cert_hold(r, res, err);
+			fleet_cert_hold(r, res, err);
 		} else {
 			/* Rejected (and kept in the store): the order is spent,
 			 * the next attempt orders afresh. */
 			order_forget(f->env->store, r->cfg->name, &r->st);
-			record_failure(r, err, NULL, 0, false);
+			fleet_record_failure(r, err, NULL, 0, false);
 		}
-		batch_note(f, r->cfg->name, false);
-		cert_settled(r);
+		fleet_batch_note(f, r->cfg->name, false);
+		fleet_cert_settled(r);
 		return;
 	}
 	r->failing = false;
@@ -433,8 +433,8 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	 * was about the old one. */
 	r->ari_next = r->st.cert_id ? time(NULL) + SCHED_ARI_POLL : 0;
 	f->succeeded++;
-	batch_note(f, r->cfg->name, true);
-	run_deploy_hook(r);
+	fleet_batch_note(f, r->cfg->name, true);
+	fleet_deploy_hook_run(r);
 }
 
 /* ---- starting renewals ---- */
@@ -451,14 +451,14 @@ settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (r->acct)
 		r->acct->inflight--;
 	if (r->settle_ok)
-		run_deploy_hook(r);
+		fleet_deploy_hook_run(r);
 	else
-		cert_settled(r);
+		fleet_cert_settled(r);
 }
 
 /* Ends an attempt that sent no order, from the loop (see cert_rt.settle). */
 static void
-settle_later(struct cert_rt *r, bool ok)
+fleet_settle_later(struct cert_rt *r, bool ok)
 {
 	r->settle_ok = ok;
 	ev_timer_set(&r->settle, 0., 0.);
@@ -469,10 +469,10 @@ settle_later(struct cert_rt *r, bool ok)
  * A held certificate ("issued, not installed") is installed instead of
  * ordering a new one while it is usable; one that is not any more is moved
  * aside (never deleted) and false returned: then order.  true when the
- * attempt is over (settle_later called).
+ * attempt is over (fleet_settle_later called).
  */
 static bool
-cert_install_held(struct cert_rt *r)
+fleet_cert_install_held(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 	struct store *s = f->env->store;
@@ -494,7 +494,7 @@ cert_install_held(struct cert_rt *r)
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
 		r->st.held_not_after = r->st.held_since = 0;
-		cert_save(r);
+		fleet_cert_save(r);
 		goto out;
 	}
 	log_info("%s: installing the held certificate (serial %s) instead of ordering a new one",
@@ -511,24 +511,24 @@ cert_install_held(struct cert_rt *r)
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
 		r->st.held_not_after = r->st.held_since = 0;
-		record_failure(r, err, NULL, 0, false);
-		batch_note(f, r->cfg->name, false);
-		settle_later(r, false);
+		fleet_record_failure(r, err, NULL, 0, false);
+		fleet_batch_note(f, r->cfg->name, false);
+		fleet_settle_later(r, false);
 		goto out;
 	}
 	if (rc < 0) {
 		log_err("%s: %s (the certificate stays held)", r->cfg->name, err);
-		record_failure(r, err, NULL, 0, false);
-		batch_note(f, r->cfg->name, false);
-		settle_later(r, false);
+		fleet_record_failure(r, err, NULL, 0, false);
+		fleet_batch_note(f, r->cfg->name, false);
+		fleet_settle_later(r, false);
 		goto out;
 	}
 	r->failing = false;
 	r->force = false;
 	r->ari_next = r->st.cert_id ? time(NULL) + SCHED_ARI_POLL : 0;
 	f->succeeded++;
-	batch_note(f, r->cfg->name, true);
-	settle_later(r, true);
+	fleet_batch_note(f, r->cfg->name, true);
+	fleet_settle_later(r, true);
 out:
 	free(chain);
 	free(moved);
@@ -549,12 +549,12 @@ cert_start(struct cert_rt *r)
 	if (preflight_cert(f->cfg, r->cfg, err, sizeof(err)) < 0) {
 		log_err("%s: not ordering: %s", r->cfg->name, err);
 		r->st.last_attempt = time(NULL);
-		record_failure(r, err, NULL, 0, false);
-		batch_note(f, r->cfg->name, false);
-		settle_later(r, false);
+		fleet_record_failure(r, err, NULL, 0, false);
+		fleet_batch_note(f, r->cfg->name, false);
+		fleet_settle_later(r, false);
 		return;
 	}
-	if (cert_install_held(r))
+	if (fleet_cert_install_held(r))
 		return;
 	f->inflight--;
 	r->acct->inflight--;
@@ -579,7 +579,7 @@ fleet_max_inflight(const struct fleet *f)
 }
 
 void
-queue_run(struct fleet *f)
+fleet_queue_run(struct fleet *f)
 {
 	struct cert_rt **pp = &f->qhead, *r;
 
@@ -605,7 +605,7 @@ queue_run(struct fleet *f)
 }
 
 void
-cert_enqueue(struct cert_rt *r)
+fleet_cert_enqueue(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 
@@ -689,7 +689,7 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 		r->f->once_waiting--;
 	}
 	/*
-	 * One timer serves two moments (cert_schedule): only the renewal
+	 * One timer serves two moments (fleet_cert_schedule): only the renewal
 	 * moment orders.  Anything else that fires it - a renewalInfo check,
 	 * including one the account has since learnt will never happen
 	 * because the directory offers no renewalInfo - checks or
@@ -702,19 +702,19 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 			    r->once_failures, r->once_failures == 1 ? "" : "s");
 		else
 			log_info("%s: renewal due", r->cfg->name);
-		cert_enqueue(r);
-		queue_run(r->f);
+		fleet_cert_enqueue(r);
+		fleet_queue_run(r->f);
 		return;
 	}
-	if (ari_applies(r) && r->ari_next > 0 && r->ari_next <= now) {
-		ari_check(r);
+	if (fleet_ari_applies(r) && r->ari_next > 0 && r->ari_next <= now) {
+		fleet_ari_check(r);
 		return;
 	}
-	cert_schedule(r);
+	fleet_cert_schedule(r);
 }
 
 void
-cert_schedule(struct cert_rt *r)
+fleet_cert_schedule(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 	char why[128];
@@ -734,7 +734,7 @@ cert_schedule(struct cert_rt *r)
 			log_info("%s: due (%s)", r->cfg->name,
 			    sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 :
 			    r->force ? "renewal requested" : "renewal time reached");
-			cert_enqueue(r);
+			fleet_cert_enqueue(r);
 		} else {
 			log_info("%s: not due", r->cfg->name);
 		}
@@ -743,20 +743,20 @@ cert_schedule(struct cert_rt *r)
 	if (t <= now) {
 		log_info("%s: due now (%s)", r->cfg->name, why);
 		r->next = now;
-		cert_enqueue(r);
+		fleet_cert_enqueue(r);
 		return;
 	}
 	r->next = t;
 	/* One timer per certificate: the earlier of its renewal moment and
 	 * its next renewalInfo check. */
-	if (ari_applies(r) && r->ari_next > 0 && r->ari_next < t)
+	if (fleet_ari_applies(r) && r->ari_next > 0 && r->ari_next < t)
 		t = r->ari_next;
 	ev_periodic_set(&r->timer, (ev_tstamp)t, 0., NULL);
 	ev_periodic_start(f->env->loop, &r->timer);
 	if (log_get_level() >= LOG_DEBUG) {
 		char buf[32], abuf[32];
 		time_format_rfc3339(r->next, buf, sizeof(buf));
-		if (ari_applies(r) && r->ari_next > 0)
+		if (fleet_ari_applies(r) && r->ari_next > 0)
 			time_format_rfc3339(r->ari_next, abuf, sizeof(abuf));
 		else
 			snprintf(abuf, sizeof(abuf), "none");
@@ -834,7 +834,7 @@ fleet_new(struct acme_env *env, const struct config *cfg, bool once)
  * yet is recorded.
  */
 static void
-cert_load_held(struct cert_rt *r)
+fleet_cert_load_held(struct cert_rt *r)
 {
 	struct store *s = r->f->env->store;
 	struct cert_info info = {0};
@@ -908,7 +908,7 @@ cert_load(struct cert_rt *r, char *err, size_t errlen)
 	 * renewed on its own schedule, not re-issued at once. */
 	adopt_lineage(r->f->env->store, r->cfg, &r->st);
 	r->failing = r->st.failures > 0;
-	cert_load_held(r);
+	fleet_cert_load_held(r);
 	/* Spread the first renewalInfo checks of a large fleet over minutes
 	 * (a single certificate is checked at once). */
 	if (r->st.cert_id != NULL)
@@ -930,16 +930,16 @@ void
 fleet_start(struct fleet *f)
 {
 	for (size_t i = 0; i < f->ncerts; i++)
-		cert_schedule(f->certs[i]);
-	queue_run(f);
-	maybe_idle(f);
+		fleet_cert_schedule(f->certs[i]);
+	fleet_queue_run(f);
+	fleet_maybe_idle(f);
 }
 
 static void
 cert_stop(struct cert_rt *r)
 {
 	ev_periodic_stop(r->f->env->loop, &r->timer);
-	ari_cancel(r);
+	fleet_ari_cancel(r);
 	queue_remove(r->f, r);
 	if (ev_is_active(&r->settle)) {
 		ev_timer_stop(r->f->env->loop, &r->settle);
@@ -989,23 +989,23 @@ fleet_drain(struct fleet *f)
 	if (ev_is_active(&f->post_timer)) {
 		ev_timer_stop(f->env->loop, &f->post_timer);
 		if (!f->post_running)
-			post_hook_start(f);
+			fleet_post_hook_start(f);
 	}
 	for (size_t i = 0; i < f->ncerts; i++) {
 		struct cert_rt *r = f->certs[i];
 		ev_periodic_stop(f->env->loop, &r->timer);
-		ari_cancel(r);
+		fleet_ari_cancel(r);
 		queue_remove(f, r);
 		if (r->once_retry) {
 			r->once_retry = false;
 			f->once_waiting--;
 			f->failed++;
 			log_err("%s: stopping: its retry will not happen in this run", r->cfg->name);
-			once_gave_up(f, r->cfg->name, r->st.last_error, NULL,
+			fleet_once_gave_up(f, r->cfg->name, r->st.last_error, NULL,
 			    "stopped before its retry");
 		}
 	}
-	maybe_idle(f);
+	fleet_maybe_idle(f);
 }
 
 int
@@ -1020,8 +1020,8 @@ fleet_renew_now(struct fleet *f, const char *name, bool force)
 		r->st.next_attempt = 0;
 		r->force = true;
 	}
-	cert_schedule(r);
-	queue_run(f);
+	fleet_cert_schedule(r);
+	fleet_queue_run(f);
 	return 0;
 }
 
@@ -1079,7 +1079,7 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 			log_info("%s: added by reload", cc->name);
 			if (cert_load(r, err, sizeof(err)) < 0)
 				log_err("%s: %s (treating as never issued)", cc->name, err);
-			cert_schedule(r);
+			fleet_cert_schedule(r);
 			continue;
 		}
 		bool same_order = config_cert_order_equal(old->cfg, cc) &&
@@ -1095,7 +1095,7 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		f->certs = xrealloc(f->certs, (f->ncerts + 1) * sizeof(*f->certs));
 		f->certs[f->ncerts++] = old;
 		if (!old->job && !old->hook)
-			cert_schedule(old);
+			fleet_cert_schedule(old);
 	}
 
 	for (size_t k = 0; k < noldcerts; k++) {
@@ -1122,8 +1122,8 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 	}
 	free(oldaccts);
 	free(oldcerts);
-	queue_run(f);
-	maybe_idle(f);
+	fleet_queue_run(f);
+	fleet_maybe_idle(f);
 }
 
 void

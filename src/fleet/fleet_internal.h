@@ -35,7 +35,7 @@ struct cert_rt {
 	struct http_req *ari_req;
 	/* An attempt that ended without an order (preflight failure, held
 	 * certificate installed or not) settles from this timer, outside
-	 * queue_run; it counts as in flight meanwhile. */
+	 * fleet_queue_run; it counts as in flight meanwhile. */
 	ev_timer settle;
 	bool settle_ok;
 	bool queued;
@@ -91,10 +91,10 @@ struct fleet {
 };
 
 /* fleet.c */
-void cert_save(struct cert_rt *r);
-void cert_schedule(struct cert_rt *r);
-void cert_enqueue(struct cert_rt *r);
-void queue_run(struct fleet *f);
+void fleet_cert_save(struct cert_rt *r);
+void fleet_cert_schedule(struct cert_rt *r);
+void fleet_cert_enqueue(struct cert_rt *r);
+void fleet_queue_run(struct fleet *f);
 
 /* fleet_ops.c: an account about to be freed by a reload (its operations
  * fail), and every operation dropped at fleet_free (no callbacks: the
@@ -103,8 +103,8 @@ void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
 
 /* fleet_ari.c */
-bool ari_applies(const struct cert_rt *r);
-void ari_check(struct cert_rt *r);
-void ari_cancel(struct cert_rt *r);
+bool fleet_ari_applies(const struct cert_rt *r);
+void fleet_ari_check(struct cert_rt *r);
+void fleet_ari_cancel(struct cert_rt *r);
 
 #endif
