@@ -13,7 +13,7 @@
 /* ---- ARI (RFC 9773) ---- */
 
 bool
-ari_applies(const struct cert_rt *r)
+fleet_ari_applies(const struct cert_rt *r)
 {
 	return !r->f->once && r->st.cert_id != NULL && r->acct != NULL && r->acct->ari != 0;
 }
@@ -22,13 +22,13 @@ static void
 ari_settle(struct cert_rt *r, long long recheck)
 {
 	r->ari_next = time(NULL) + (time_t)recheck;
-	cert_save(r);
+	fleet_cert_save(r);
 	if (r->f->draining)
 		return;
 	/* A window already passed makes the certificate due now: it is only
-	 * queued by cert_schedule, so start the queue too. */
-	cert_schedule(r);
-	queue_run(r->f);
+	 * queued by fleet_cert_schedule, so start the queue too. */
+	fleet_cert_schedule(r);
+	fleet_queue_run(r->f);
 }
 
 static void
@@ -89,8 +89,8 @@ ari_ready_cb(bool ok, const char *error, void *arg)
 	if (dir->renewal_info == NULL) {
 		r->acct->ari = 0;
 		r->ari_next = 0;
-		cert_schedule(r);
-		queue_run(r->f);
+		fleet_cert_schedule(r);
+		fleet_queue_run(r->f);
 		return;
 	}
 	r->acct->ari = 1;
@@ -103,7 +103,7 @@ ari_ready_cb(bool ok, const char *error, void *arg)
 }
 
 void
-ari_cancel(struct cert_rt *r)
+fleet_ari_cancel(struct cert_rt *r)
 {
 	if (r->ari_waiter)
 		acme_waiter_cancel(r->ari_waiter);
@@ -115,7 +115,7 @@ ari_cancel(struct cert_rt *r)
 
 /* Starts a renewalInfo check; its outcome reschedules the certificate. */
 void
-ari_check(struct cert_rt *r)
+fleet_ari_check(struct cert_rt *r)
 {
 	r->ari_waiter = acme_account_when_ready(r->acct->acme, ari_ready_cb, r);
 }

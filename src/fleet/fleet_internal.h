@@ -1,6 +1,8 @@
 /*
- * fleet_internal.h - the fleet's runtime structures, shared by fleet.c and
- * the files that implement parts of it (fleet_ari.c).
+ * fleet_internal.h - the fleet's runtime structures and the functions its
+ * files call in one another (fleet.c, fleet_sched.c, fleet_hooks.c,
+ * fleet_held.c, fleet_retry.c, fleet_ari.c, fleet_ops.c, fleet_report.c);
+ * every such name starts with fleet_.
  */
 #ifndef CERTFLEET_FLEET_INTERNAL_H
 #define CERTFLEET_FLEET_INTERNAL_H
@@ -35,7 +37,7 @@ struct cert_rt {
 	struct http_req *ari_req;
 	/* An attempt that ended without an order (preflight failure, held
 	 * certificate installed or not) settles from this timer, outside
-	 * queue_run; it counts as in flight meanwhile. */
+	 * fleet_queue_run; it counts as in flight meanwhile. */
 	ev_timer settle;
 	bool settle_ok;
 	bool queued;
@@ -49,7 +51,7 @@ struct cert_rt {
 
 /*
  * How the fleet drives orders: acme_order.c's functions, except in
- * tests/check_fleet.c, which replaces them with scripted orders to test the
+ * tests/fleet/check_fleet.c, which replaces them with scripted orders to test the
  * queue limits and the post-hook batch without a CA (a CA fake enough for
  * the whole order machine would test the machine, not the fleet).
  */
@@ -91,10 +93,60 @@ struct fleet {
 };
 
 /* fleet.c */
-void cert_save(struct cert_rt *r);
-void cert_schedule(struct cert_rt *r);
-void cert_enqueue(struct cert_rt *r);
-void queue_run(struct fleet *f);
+/* Writes r's state to the store; a failure is logged, not returned (the
+ * runtime state stays right, the next save retries). */
+void fleet_cert_save(struct cert_rt *r);
+/* Appends r to the queue unless it is queued, busy or the fleet drains. */
+void fleet_cert_enqueue(struct cert_rt *r);
+/* Starts queued certificates while the fleet's and their account's
+ * in-flight limits allow, keeping the order of the rest. */
+void fleet_queue_run(struct fleet *f);
+/* An attempt is over: reschedule r (or free it if a reload removed it),
+ * run the queue, check for idleness. */
+void fleet_cert_settled(struct cert_rt *r);
+/* Ends an attempt that sent no order from the loop (cert_rt.settle):
+ * ok runs the deploy hook first. */
+void fleet_settle_later(struct cert_rt *r, bool ok);
+/* Checks for idleness from the loop, outside any callback stack. */
+void fleet_maybe_idle(struct fleet *f);
+
+/* fleet_sched.c */
+/* Sets up r's timer (once, at creation). */
+void fleet_sched_init(struct cert_rt *r);
+/* Queues r if due, else arms its timer for the earlier of its renewal
+ * moment and its next renewalInfo check; nothing while r is busy. */
+void fleet_cert_schedule(struct cert_rt *r);
+
+/* fleet_hooks.c */
+/* Sets up the post hook's debounce timer (once, in fleet_new). */
+void fleet_hooks_init(struct fleet *f);
+/* Notes name as renewed (ok) or failed for the next post hook and
+ * restarts the debounce (none under --once: the batch is the run). */
+void fleet_batch_note(struct fleet *f, const char *name, bool ok);
+/* Starts the post hook for the batch so far and empties it; false when
+ * there was nothing to run or it could not start. */
+bool fleet_post_hook_start(struct fleet *f);
+/* Runs r's deploy hook, if any; r settles when it ends (or at once). */
+void fleet_deploy_hook_run(struct cert_rt *r);
+
+/* fleet_held.c */
+/* Installation of res's certificate failed (rc -2): hold it, or keep the
+ * order; records the failure with why either way. */
+void fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *why);
+/* Installs r's held certificate instead of ordering; true when the
+ * attempt is over (fleet_settle_later called), false: order. */
+bool fleet_cert_install_held(struct cert_rt *r);
+/* Brings r's state in line with the held certificate on disk (at load). */
+void fleet_cert_load_held(struct cert_rt *r);
+
+/* fleet_retry.c */
+/* Records a failed attempt, its backoff and (--once) a retry within the
+ * run or giving up; transient: retrying may succeed. */
+void fleet_record_failure(struct cert_rt *r, const char *error, const struct acme_problem *p,
+    long long retry_after, bool transient);
+/* --once: notes name as given up, and why, for the closing line. */
+void fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
+    const struct acme_problem *p, const char *why);
 
 /* fleet_ops.c: an account about to be freed by a reload (its operations
  * fail), and every operation dropped at fleet_free (no callbacks: the
@@ -103,8 +155,12 @@ void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
 
 /* fleet_ari.c */
-bool ari_applies(const struct cert_rt *r);
-void ari_check(struct cert_rt *r);
-void ari_cancel(struct cert_rt *r);
+/* Whether r's renewalInfo is polled (not --once, issued, the directory
+ * offers it or may). */
+bool fleet_ari_applies(const struct cert_rt *r);
+/* Fetches r's renewalInfo; r is rescheduled when it settles. */
+void fleet_ari_check(struct cert_rt *r);
+/* Drops r's renewalInfo fetch or its wait for the directory, if any. */
+void fleet_ari_cancel(struct cert_rt *r);
 
 #endif

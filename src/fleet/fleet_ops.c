@@ -226,7 +226,7 @@ revoke_record(struct fleet_op *op, time_t now)
 	st->revoked_at = now;
 	st->revoked_reason = op->reason;
 	if (r != NULL) {
-		cert_save(r);
+		fleet_cert_save(r);
 	} else {
 		if (store_cert_save(op->f->env->store, op->cert, st, err, sizeof(err)) < 0)
 			log_err("%s: %s", op->cert, err);
