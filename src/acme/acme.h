@@ -1,6 +1,8 @@
 /*
- * acme.h - the ACME engine: accounts (directory, nonce pool, registration
- * with EAB, signed requests with badNonce retry) and the per-certificate
+ * acme.h - the ACME engine: accounts (directory, registration with EAB,
+ * rollover; acme_account.c), their transport (nonce pool, signed requests
+ * with badNonce retry; acme_client.c), operator operations (acme_ops.c),
+ * the profile and chain choices (acme_chain.c) and the per-certificate
  * order state machine.  Everything runs on the event loop and is re-entered
  * from HTTP completions, key generation completions and timers.
  */
@@ -116,7 +118,7 @@ struct acme_counters {
 };
 const struct acme_counters *acme_account_counters(const struct acme_account *a);
 
-/* ---- signed requests ---- */
+/* ---- signed requests (acme_client.c) ---- */
 
 struct acme_reply {
 	long status;                        /* 0: transport failure */
@@ -174,6 +176,8 @@ struct acme_call *acme_deactivate(struct acme_account *a, acme_reply_cb cb, void
     char *err, size_t errlen);
 /* True for the RFC 5280 reason codes ACME accepts (0-10 but 7). */
 bool acme_revoke_reason_valid(int reason);
+
+/* ---- profile and chain choice (acme_chain.c) ---- */
 
 /*
  * Profiles (draft-ietf-acme-profiles): 0 when profile may be requested
