@@ -111,6 +111,12 @@ int acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char
  * an unreadable store or a deactivated account) and its problem type
  * (full URN, NULL without one; valid until the next attempt). */
 long acme_account_fault(const struct acme_account *a, const char **problem_type);
+/* Log once: when the account logged that failure's cause itself (once, for
+ * every certificate waiting on it), what it was doing ("fetching the
+ * directory"; static), for a waiter's line that points at it instead of
+ * repeating the cause; NULL when it did not (a deactivated account), the
+ * waiter's line then carries the cause.  Valid as acme_account_fault(). */
+const char *acme_account_fault_step(const struct acme_account *a);
 
 /* Requests sent to the CA by this account, per kind (tests, stats). */
 struct acme_counters {

@@ -43,6 +43,19 @@ enum account_state {
 	ACCT_STATE__MAX
 };
 
+/* What the account was doing in each state, for the line a waiting
+ * certificate logs when the account failed there ("account X unavailable:
+ * fetching the directory failed (see above)"). */
+static const char *const account_step_names[ACCT_STATE__MAX] = {
+	[ACCT_IDLE] = "reading the store",
+	[ACCT_DIRECTORY] = "fetching the directory",
+	[ACCT_KEYGEN] = "generating the account key",
+	[ACCT_LOOKUP] = "looking the account up",
+	[ACCT_REGISTER] = "registering",
+	[ACCT_RESOLVE] = "checking the interrupted key rollover",
+	[ACCT_READY] = "ready",
+};
+
 struct acme_waiter {
 	struct acme_account *a;
 	acme_ready_cb cb;
@@ -79,6 +92,9 @@ struct acme_account {
 	long fault_status;
 	char *fault_type;
 	bool fault_set;
+	/* The step it failed at when the account logged the cause itself;
+	 * NULL when it did not (the waiters' lines then carry it). */
+	const char *fault_step;
 };
 
 static void account_advance(struct acme_account *a);
@@ -125,7 +141,10 @@ account_settle(struct acme_account *a, bool ok, const char *error)
 	struct acme_waiter *wt, *next;
 
 	if (!ok) {
+		/* Logged once here for every waiting certificate: theirs only
+		 * point at it (acme_account_fault_step). */
 		log_err("account %s: %s", a->name, error);
+		a->fault_step = account_step_names[a->state];
 		a->state = ACCT_IDLE;
 		/* Left as they are until the next failure: the waiters read
 		 * them when they are called, from the loop. */
@@ -155,6 +174,7 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 		log_err("account %s: %s", a->name, err);
 		account_fault(a, -1, NULL);
 		a->fault_set = false;
+		a->fault_step = account_step_names[ACCT_IDLE];
 		waiter_schedule(wt, false, err);
 		return wt;
 	}
@@ -167,6 +187,8 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 		    when, store_dir(a->env->store), a->name);
 		account_fault(a, -1, NULL);
 		a->fault_set = false;
+		/* Not logged by the account: each certificate's line says it. */
+		a->fault_step = NULL;
 		waiter_schedule(wt, false, msg);
 		free(msg);
 		return wt;
@@ -651,6 +673,12 @@ acme_account_fault(const struct acme_account *a, const char **problem_type)
 {
 	*problem_type = a->fault_type;
 	return a->fault_status;
+}
+
+const char *
+acme_account_fault_step(const struct acme_account *a)
+{
+	return a->fault_step;
 }
 
 const struct acme_counters *

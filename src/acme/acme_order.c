@@ -617,12 +617,25 @@ account_ready_cb(bool ok, const char *error, void *arg)
 
 	j->waiter = NULL;
 	if (!ok) {
-		const char *type;
+		const char *type, *step;
 
 		j->result.status = acme_account_fault(j->acct, &type);
 		j->result.problem_type = xstrdup(type);
-		job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
+		if ((step = acme_account_fault_step(j->acct)) == NULL) {
+			job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
+			    error ? error : "unknown error");
+			return;
+		}
+		/* Log once: the account logged the cause for all its waiting
+		 * certificates; this line points there, the stored error
+		 * (status) keeps the cause. */
+		j->result.error = xasprintf("account %s unavailable: %s", acme_account_name(j->acct),
 		    error ? error : "unknown error");
+		j->result.ok = false;
+		j->state = ORDER_FAILED;
+		log_err("%s: account %s unavailable: %s failed (see above)", j->name,
+		    acme_account_name(j->acct), step);
+		job_finish(j);
 		return;
 	}
 	if (j->st->order_url) {
