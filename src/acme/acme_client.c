@@ -200,8 +200,8 @@ call_done_cb(const struct http_response *resp, void *arg)
 			    pause > 0 ? ", after a pause" : "");
 		else
 			log_debug("account %s: badNonce on %s, retrying (%d in a row%s)",
-			    acme_account_name(a),
-			    c->url, c->bad_nonces, pause > 0 ? ", after a pause" : "");
+			    acme_account_name(a), c->url, c->bad_nonces,
+			    pause > 0 ? ", after a pause" : "");
 		acme_problem_free(reply.problem);
 		if (pause > 0) {
 			ev_timer_set(&c->pause, pause, 0.);
