@@ -1,6 +1,8 @@
 /*
- * acme.h - the ACME engine: accounts (directory, nonce pool, registration
- * with EAB, signed requests with badNonce retry) and the per-certificate
+ * acme.h - the ACME engine: accounts (directory, registration with EAB,
+ * rollover; acme_account.c), their transport (nonce pool, signed requests
+ * with badNonce retry; acme_client.c), operator operations (acme_ops.c),
+ * the profile and chain choices (acme_chain.c) and the per-certificate
  * order state machine.  Everything runs on the event loop and is re-entered
  * from HTTP completions, key generation completions and timers.
  */
@@ -109,6 +111,12 @@ int acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char
  * an unreadable store or a deactivated account) and its problem type
  * (full URN, NULL without one; valid until the next attempt). */
 long acme_account_fault(const struct acme_account *a, const char **problem_type);
+/* Log once: when the account logged that failure's cause itself (once, for
+ * every certificate waiting on it), what it was doing ("fetching the
+ * directory"; static), for a waiter's line that points at it instead of
+ * repeating the cause; NULL when it did not (a deactivated account), the
+ * waiter's line then carries the cause.  Valid as acme_account_fault(). */
+const char *acme_account_fault_step(const struct acme_account *a);
 
 /* Requests sent to the CA by this account, per kind (tests, stats). */
 struct acme_counters {
@@ -116,7 +124,7 @@ struct acme_counters {
 };
 const struct acme_counters *acme_account_counters(const struct acme_account *a);
 
-/* ---- signed requests ---- */
+/* ---- signed requests (acme_client.c) ---- */
 
 struct acme_reply {
 	long status;                        /* 0: transport failure */
@@ -174,6 +182,8 @@ struct acme_call *acme_deactivate(struct acme_account *a, acme_reply_cb cb, void
     char *err, size_t errlen);
 /* True for the RFC 5280 reason codes ACME accepts (0-10 but 7). */
 bool acme_revoke_reason_valid(int reason);
+
+/* ---- profile and chain choice (acme_chain.c) ---- */
 
 /*
  * Profiles (draft-ietf-acme-profiles): 0 when profile may be requested

@@ -1,7 +1,9 @@
 /*
- * acme_account.c - one ACME account at one CA: its directory, its nonce
- * pool, its registration (with External Account Binding) and the signed
- * POST every other request goes through.
+ * acme_account.c - one ACME account at one CA: its directory, its
+ * registration (with External Account Binding), onlyReturnExisting
+ * recovery, key rollover, deactivation and the dry run's probe.  Its
+ * requests go through its transport (acme_client.c: nonce pool, signed
+ * POST, badNonce retries).
  *
  * Registration is lazy: nothing is sent until an order needs the account,
  * so a run with nothing due talks to no CA at all.  A stored key with a
@@ -22,21 +24,13 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "acme_client.h"
 #include "certbot_import.h"
 #include "jws.h"
 #include "keygen.h"
 #include "log.h"
 #include "util.h"
 #include "workpool.h"
-
-#define NONCE_POOL_MAX 32
-/* badNonce is retried until the request's own timeout has passed since it
- * was first sent; after this many in a row each retry waits a little
- * (doubling from BAD_NONCE_PAUSE up to BAD_NONCE_PAUSE_MAX), so a CA
- * rejecting most nonces is not hammered. */
-#define BAD_NONCE_BURST 3
-#define BAD_NONCE_PAUSE 0.25
-#define BAD_NONCE_PAUSE_MAX 4.0
 
 enum account_state {
 	ACCT_IDLE,
@@ -47,6 +41,19 @@ enum account_state {
 	ACCT_RESOLVE,               /* which key does the CA have? (rollover) */
 	ACCT_READY,
 	ACCT_STATE__MAX
+};
+
+/* What the account was doing in each state, for the line a waiting
+ * certificate logs when the account failed there ("account X unavailable:
+ * fetching the directory failed (see above)"). */
+static const char *const account_step_names[ACCT_STATE__MAX] = {
+	[ACCT_IDLE] = "reading the store",
+	[ACCT_DIRECTORY] = "fetching the directory",
+	[ACCT_KEYGEN] = "generating the account key",
+	[ACCT_LOOKUP] = "looking the account up",
+	[ACCT_REGISTER] = "registering",
+	[ACCT_RESOLVE] = "checking the interrupted key rollover",
+	[ACCT_READY] = "ready",
 };
 
 struct acme_waiter {
@@ -72,14 +79,12 @@ struct acme_account {
 	bool loaded;                    /* the store was read */
 	bool adopted;                   /* key and URL just taken from certbot: verify */
 	char *url;
-	char *nonces[NONCE_POOL_MAX];
-	size_t nnonces;
+	struct acme_client *client;     /* nonce pool, requests in flight */
 	struct acme_waiter *waiters;
 	struct http_req *pending_get;   /* directory fetch */
 	struct workpool_job *pending_keygen;
 	struct acme_call *pending_call;
 	struct acme_counters counters;
-	struct acme_call *calls;        /* in flight, for free() */
 	acme_probe_cb probe_cb;         /* a dry run's probe in flight */
 	void *probe_arg;
 	/* Why it last failed to get ready (acme_account_fault); fault_set:
@@ -87,27 +92,9 @@ struct acme_account {
 	long fault_status;
 	char *fault_type;
 	bool fault_set;
-};
-
-struct acme_call {
-	struct acme_account *a;
-	char *url;
-	char *payload;
-	char *accept;
-	long timeout_ms;
-	const privkey_t *jwk_key;
-	bool use_jwk;
-	int attempts;
-	int bad_nonces;             /* badNonce answers in a row */
-	double started;             /* ev_now() when first sent: badNonce deadline */
-	ev_timer pause;             /* before a badNonce retry, after a few in a row */
-	char *label;                /* the certificate it is for, or NULL */
-	bool reregistered;          /* already retried after accountDoesNotExist */
-	struct acme_waiter *waiter; /* waiting for the account to be found again */
-	struct http_req *req;
-	acme_reply_cb cb;
-	void *arg;
-	struct acme_call *prev, *next;
+	/* The step it failed at when the account logged the cause itself;
+	 * NULL when it did not (the waiters' lines then carry it). */
+	const char *fault_step;
 };
 
 static void account_advance(struct acme_account *a);
@@ -154,7 +141,10 @@ account_settle(struct acme_account *a, bool ok, const char *error)
 	struct acme_waiter *wt, *next;
 
 	if (!ok) {
+		/* Logged once here for every waiting certificate: theirs only
+		 * point at it (acme_account_fault_step). */
 		log_err("account %s: %s", a->name, error);
+		a->fault_step = account_step_names[a->state];
 		a->state = ACCT_IDLE;
 		/* Left as they are until the next failure: the waiters read
 		 * them when they are called, from the loop. */
@@ -184,6 +174,7 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 		log_err("account %s: %s", a->name, err);
 		account_fault(a, -1, NULL);
 		a->fault_set = false;
+		a->fault_step = account_step_names[ACCT_IDLE];
 		waiter_schedule(wt, false, err);
 		return wt;
 	}
@@ -196,6 +187,8 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 		    when, store_dir(a->env->store), a->name);
 		account_fault(a, -1, NULL);
 		a->fault_set = false;
+		/* Not logged by the account: each certificate's line says it. */
+		a->fault_step = NULL;
 		waiter_schedule(wt, false, msg);
 		free(msg);
 		return wt;
@@ -231,295 +224,32 @@ acme_waiter_cancel(struct acme_waiter *wt)
 	free(wt);
 }
 
-/* ---- nonce pool ---- */
+/* ---- what the transport asks of the account ---- */
 
-static void
-nonce_put(struct acme_account *a, const char *nonce)
+struct acme_client *
+acme_account_client(struct acme_account *a)
 {
-	if (nonce == NULL || *nonce == '\0')
-		return;
-	if (a->nnonces == NONCE_POOL_MAX) {
-		/* Oldest nonces are the likeliest to have expired. */
-		free(a->nonces[0]);
-		memmove(a->nonces, a->nonces + 1, (NONCE_POOL_MAX - 1) * sizeof(char *));
-		a->nnonces--;
+	return a->client;
+}
+
+bool
+acme_account_lost(struct acme_account *a)
+{
+	if (a->url == NULL || (a->state != ACCT_READY && a->state != ACCT_IDLE))
+		return false;
+	/*
+	 * The CA lost or deleted the account behind our URL (a reset test
+	 * CA, an account removed by an administrator).  Find it again by its
+	 * key or register anew (with EAB), as on a first start.
+	 */
+	log_warn("account %s: the CA no longer knows %s; looking it up or registering again",
+	    a->name, a->url);
+	if (a->state == ACCT_READY) {
+		free(a->url);
+		a->url = NULL;
+		a->state = ACCT_IDLE;
 	}
-	a->nonces[a->nnonces++] = xstrdup(nonce);
-}
-
-static char *
-nonce_take(struct acme_account *a)
-{
-	if (a->nnonces == 0)
-		return NULL;
-	return a->nonces[--a->nnonces];
-}
-
-/* ---- signed POST ---- */
-
-static int call_send(struct acme_call *c);
-static void call_fail(struct acme_call *c, const char *fmt, const char *detail);
-
-static void
-call_unlink(struct acme_call *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (c->a->calls == c)
-		c->a->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void
-call_free(struct acme_call *c)
-{
-	if (c == NULL)
-		return;
-	call_unlink(c);
-	ev_timer_stop(c->a->env->loop, &c->pause);
-	free(c->url);
-	free(c->payload);
-	free(c->accept);
-	free(c->label);
-	free(c);
-}
-
-static bool
-is_problem(const struct http_response *r)
-{
-	return r->content_type != NULL &&
-	    strncasecmp(r->content_type, "application/problem+json", 24) == 0;
-}
-
-static void
-call_account_again_cb(bool ok, const char *error, void *arg)
-{
-	struct acme_call *c = arg;
-
-	c->waiter = NULL;
-	if (!ok)
-		call_fail(c, "%s", error);
-	else if (call_send(c) < 0)
-		call_fail(c, "cannot resend %s", c->url);
-}
-
-static void
-call_done_cb(const struct http_response *resp, void *arg)
-{
-	struct acme_call *c = arg;
-	struct acme_account *a = c->a;
-	struct acme_reply reply = {0};
-
-	c->req = NULL;
-	nonce_put(a, resp->replay_nonce);
-	reply.status = resp->status;
-	reply.error = resp->error;
-	reply.http = resp;
-	if (resp->status >= 400 && is_problem(resp))
-		reply.problem = acme_problem_parse(resp->body, resp->body_len);
-	else if (resp->status >= 400)
-		reply.problem = acme_problem_parse(resp->body, resp->body_len);
-
-	if (resp->status == 400 && acme_problem_is(reply.problem, "badNonce") &&
-	    ev_now(a->env->loop) - c->started < (double)c->timeout_ms / 1000.) {
-		/* The error response carried a fresh nonce (now in the pool). */
-		double pause = 0;
-
-		a->counters.bad_nonce_retries++;
-		c->bad_nonces++;
-		if (c->bad_nonces >= BAD_NONCE_BURST) {
-			pause = BAD_NONCE_PAUSE;
-			for (int k = c->bad_nonces - BAD_NONCE_BURST; k > 0 &&
-			    pause < BAD_NONCE_PAUSE_MAX; k--)
-				pause *= 2;
-			if (pause > BAD_NONCE_PAUSE_MAX)
-				pause = BAD_NONCE_PAUSE_MAX;
-		}
-		if (c->label)
-			log_debug("%s: badNonce on %s (account %s), retrying (%d in a row%s)",
-			    c->label, c->url, a->name, c->bad_nonces,
-			    pause > 0 ? ", after a pause" : "");
-		else
-			log_debug("account %s: badNonce on %s, retrying (%d in a row%s)", a->name,
-			    c->url, c->bad_nonces, pause > 0 ? ", after a pause" : "");
-		acme_problem_free(reply.problem);
-		if (pause > 0) {
-			ev_timer_set(&c->pause, pause, 0.);
-			ev_timer_start(a->env->loop, &c->pause);
-			return;
-		}
-		if (call_send(c) < 0)
-			call_fail(c, "cannot resend %s", c->url);
-		return;
-	}
-	if (!(resp->status == 400 && acme_problem_is(reply.problem, "badNonce")))
-		c->bad_nonces = 0;
-	if (acme_problem_is(reply.problem, "accountDoesNotExist") && c->jwk_key == NULL &&
-	    !c->use_jwk && !c->reregistered && a->url != NULL &&
-	    (a->state == ACCT_READY || a->state == ACCT_IDLE)) {
-		/*
-		 * The CA lost or deleted the account behind our URL (a reset
-		 * test CA, an account removed by an administrator).  Find it
-		 * again by its key or register anew (with EAB), as on a first
-		 * start, then send this request once more, signed for the
-		 * account found.
-		 */
-		log_warn("account %s: the CA no longer knows %s; looking it up or registering "
-		    "again", a->name, a->url);
-		acme_problem_free(reply.problem);
-		if (a->state == ACCT_READY) {
-			free(a->url);
-			a->url = NULL;
-			a->state = ACCT_IDLE;
-		}
-		c->reregistered = true;
-		c->waiter = acme_account_when_ready(a, call_account_again_cb, c);
-		return;
-	}
-	call_unlink(c);
-	c->cb(&reply, c->arg);
-	acme_problem_free(reply.problem);
-	call_free(c);
-}
-
-static void
-call_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct acme_call *c = w->data;
-
-	(void)revents;
-	ev_timer_stop(loop, w);
-	if (call_send(c) < 0)
-		call_fail(c, "cannot resend %s", c->url);
-}
-
-static void
-call_fail(struct acme_call *c, const char *fmt, const char *detail)
-{
-	struct http_response resp = {0};
-	struct acme_reply reply = {0};
-	char *msg = xasprintf(fmt, detail ? detail : "");
-
-	resp.error = msg;
-	reply.error = msg;
-	reply.http = &resp;
-	call_unlink(c);
-	c->cb(&reply, c->arg);
-	free(msg);
-	call_free(c);
-}
-
-static void
-nonce_done_cb(const struct http_response *resp, void *arg)
-{
-	struct acme_call *c = arg;
-
-	c->req = NULL;
-	if (resp->replay_nonce == NULL) {
-		call_fail(c, "no nonce from newNonce: %s",
-		    resp->error ? resp->error : "response lacks Replay-Nonce");
-		return;
-	}
-	nonce_put(c->a, resp->replay_nonce);
-	if (call_send(c) < 0)
-		call_fail(c, "cannot send %s", c->url);
-}
-
-/* Sends (or first fetches a nonce for) the call.  -1 when it could not
- * even start; the callback is then not called and the caller decides. */
-static int
-call_send(struct acme_call *c)
-{
-	struct acme_account *a = c->a;
-	struct http_request_opts ho = {0};
-	char *nonce, *jws = NULL;
-	const privkey_t *key;
-	const char *kid;
-
-	if ((nonce = nonce_take(a)) == NULL) {
-		ho.method = "HEAD";
-		ho.url = a->dir.new_nonce;
-		ho.ca_bundle = a->cfg->ca_bundle;
-		ho.timeout_ms = 30000;
-		c->req = http_request(a->env->http, &ho, nonce_done_cb, c);
-		return c->req ? 0 : -1;
-	}
-	c->attempts++;
-	key = c->jwk_key ? c->jwk_key : a->key;
-	kid = (c->jwk_key || c->use_jwk) ? NULL : a->url;
-	jws = jws_sign(key, kid, nonce, c->url, c->payload);
-	free(nonce);
-	if (jws == NULL) {
-		log_err("account %s: cannot sign the request to %s", a->name, c->url);
-		return -1;
-	}
-	ho.method = "POST";
-	ho.url = c->url;
-	ho.body = jws;
-	ho.body_len = strlen(jws);
-	ho.content_type = "application/jose+json";
-	ho.accept = c->accept;
-	ho.ca_bundle = a->cfg->ca_bundle;
-	ho.timeout_ms = c->timeout_ms;
-	a->counters.post++;
-	c->req = http_request(a->env->http, &ho, call_done_cb, c);
-	free(jws);
-	return c->req ? 0 : -1;
-}
-
-struct acme_call *
-acme_post(struct acme_account *a, const struct acme_post_opts *o, acme_reply_cb cb, void *arg)
-{
-	struct acme_call *c = xcalloc(1, sizeof(*c));
-
-	c->a = a;
-	c->url = xstrdup(o->url);
-	c->payload = xstrdup(o->payload ? o->payload : "");
-	c->accept = xstrdup(o->accept);
-	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
-	c->jwk_key = o->jwk_key;
-	c->use_jwk = o->use_jwk;
-	c->label = xstrdup(o->label);
-	c->started = ev_now(a->env->loop);
-	ev_timer_init(&c->pause, call_pause_cb, 0., 0.);
-	c->pause.data = c;
-	c->cb = cb;
-	c->arg = arg;
-	c->next = a->calls;
-	if (a->calls)
-		a->calls->prev = c;
-	a->calls = c;
-	if (!a->have_dir || a->key == NULL || call_send(c) < 0) {
-		call_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-void
-acme_call_cancel(struct acme_call *c)
-{
-	if (c == NULL)
-		return;
-	if (c->req)
-		http_cancel(c->req);
-	if (c->waiter)
-		acme_waiter_cancel(c->waiter);
-	call_free(c);
-}
-
-struct http_req *
-acme_get(struct acme_account *a, const char *url, http_done_cb cb, void *arg)
-{
-	struct http_request_opts ho = {0};
-
-	ho.method = "GET";
-	ho.url = url;
-	ho.ca_bundle = a->cfg->ca_bundle;
-	ho.timeout_ms = 30000;
-	return http_request(a->env->http, &ho, cb, arg);
+	return true;
 }
 
 /* ---- registration state machine ---- */
@@ -873,6 +603,7 @@ acme_account_new(struct acme_env *env, const struct config_account *cfg)
 	a->env = env;
 	a->cfg = cfg;
 	a->name = xstrdup(cfg->name);
+	a->client = acme_client_new(a, env, &a->counters);
 	return a;
 }
 
@@ -883,8 +614,7 @@ acme_account_free(struct acme_account *a)
 
 	if (a == NULL)
 		return;
-	while (a->calls)
-		acme_call_cancel(a->calls);
+	acme_client_free(a->client);
 	if (a->pending_get)
 		http_cancel(a->pending_get);
 	if (a->pending_keygen)
@@ -893,8 +623,6 @@ acme_account_free(struct acme_account *a)
 		next = wt->next;
 		free(wt);
 	}
-	for (size_t i = 0; i < a->nnonces; i++)
-		free(a->nonces[i]);
 	acme_directory_free(&a->dir);
 	privkey_free(a->key);
 	privkey_free(a->next_key);
@@ -945,6 +673,12 @@ acme_account_fault(const struct acme_account *a, const char **problem_type)
 {
 	*problem_type = a->fault_type;
 	return a->fault_status;
+}
+
+const char *
+acme_account_fault_step(const struct acme_account *a)
+{
+	return a->fault_step;
 }
 
 const struct acme_counters *

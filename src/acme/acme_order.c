@@ -520,12 +520,26 @@ step:
 
 	case ORDER_WAIT_ACCOUNT:
 		if (!j->account_ok) {
-			const char *type;
+			const char *type, *step;
+			const char *why = j->account_error ? j->account_error : "unknown error";
 
 			j->result.status = acme_account_fault(j->acct, &type);
 			j->result.problem_type = xstrdup(type);
-			job_fail(j, NULL, "account %s unavailable: %s", acme_account_name(j->acct),
-			    j->account_error ? j->account_error : "unknown error");
+			if ((step = acme_account_fault_step(j->acct)) == NULL) {
+				job_fail(j, NULL, "account %s unavailable: %s",
+				    acme_account_name(j->acct), why);
+				return;
+			}
+			/* Log once: the account logged the cause for all its
+			 * waiting certificates; this line points there, the
+			 * stored error (status) keeps the cause. */
+			j->result.error = xasprintf("account %s unavailable: %s",
+			    acme_account_name(j->acct), why);
+			j->result.ok = false;
+			j->state = ORDER_FAILED;
+			log_err("%s: account %s unavailable: %s failed (see above)", j->name,
+			    acme_account_name(j->acct), step);
+			job_finish(j);
 			return;
 		}
 		j->account_error = NULL;

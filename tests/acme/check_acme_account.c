@@ -4,9 +4,15 @@
  * scripted CA of fake_ca.h: External Account Binding, reuse of a stored
  * key and URL, onlyReturnExisting recovery of a lost URL, and a key
  * rollover whose keyChange is answered or whose answer is lost (then the
- * recheck asks the CA which key it has, in this run or after a restart).
+ * recheck asks the CA which key it has, in this run or after a restart);
+ * and log once: an account failure with several certificates waiting on
+ * it is logged once, by the account.
  */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <ev.h>
@@ -27,6 +33,7 @@
 #define HMAC_KEY "certfleet-test-hmac-key-32-bytes"
 #define EAB_LINES "    eab: {kid: kid-1, hmac_key: Y2VydGZsZWV0LXRlc3QtaG1hYy1rZXktMzItYnl0ZXM}\n"
 #define CERTS "  - {name: web, account: ca, domains: [a.example]}\n"
+#define CERTS_TWO CERTS "  - {name: api, account: ca, domains: [b.example]}\n"
 
 static struct fake_env *fx;
 static bool ready_done, ready_ok;
@@ -445,6 +452,108 @@ START_TEST(test_rollover_lost)
 }
 END_TEST
 
+/* ---- log once ---- */
+
+static struct order_result once_res[2];
+static int once_done;
+
+static void
+once_order_cb(struct order_job *j, struct order_result *r, void *arg)
+{
+	int i = (int)(intptr_t)arg;
+
+	(void)j;
+	once_res[i] = *r;
+	memset(r, 0, sizeof(*r));
+	if (++once_done == 2)
+		ev_break(fx->loop, EVBREAK_ALL);
+}
+
+/* Lines of text holding needle. */
+static int
+count_lines(const char *text, const char *needle)
+{
+	const char *l = text, *e, *hit;
+	int n = 0;
+
+	while (l != NULL && *l != '\0') {
+		e = strchr(l, '\n');
+		hit = strstr(l, needle);
+		if (hit != NULL && (e == NULL || hit < e))
+			n++;
+		l = e ? e + 1 : NULL;
+	}
+	return n;
+}
+
+START_TEST(test_failure_logged_once)
+{
+	struct cert_state st[2];
+	struct order_params p = {0};
+	char *path = xasprintf("%s/stderr.log", fx->dir), *log = NULL, *dump;
+	int fd, saved;
+	size_t len = 0;
+
+	memset(st, 0, sizeof(st));
+	memset(once_res, 0, sizeof(once_res));
+	once_done = 0;
+	/* The CA's directory fails once: both certificates wait on that one
+	 * attempt. */
+	fake_ca_reply(fx->ca, "GET", "/dir", 1, 503, CT_PROBLEM,
+	    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
+	    "\"detail\":\"down for maintenance\"}");
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	close(fd);
+	for (int i = 0; i < 2; i++) {
+		p.cert = &fx->cfg->certs[i];
+		p.state = &st[i];
+		ck_assert_ptr_nonnull(order_start(&fx->env, fx->acct, &p, once_order_cb,
+		    (void *)(intptr_t)i));
+	}
+	ck_assert(test_run_loop(fx->loop, 20));
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	dump = fake_ca_dump(fx->ca);
+	ck_assert_msg(once_done == 2, "results: %d; requests: %s", once_done, dump);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "GET", "/dir"), 1);
+	ck_assert_int_eq(read_file(path, &log, &len, 1 << 20), 0);
+	/* The cause once, where it happened: not once per certificate. */
+	ck_assert_msg(count_lines(log, "HTTP 503") == 1, "log:\n%s", log);
+	ck_assert_msg(count_lines(log, "account ca: directory ") == 1, "log:\n%s", log);
+	/* Each certificate's line points at it. */
+	ck_assert_msg(count_lines(log, "web: account ca unavailable: fetching the directory "
+	    "failed (see above)") == 1, "log:\n%s", log);
+	ck_assert_msg(count_lines(log, "api: account ca unavailable: fetching the directory "
+	    "failed (see above)") == 1, "log:\n%s", log);
+	ck_assert_str_eq(acme_account_fault_step(fx->acct), "fetching the directory");
+	/* The stored error keeps the whole cause (status shows it). */
+	for (int i = 0; i < 2; i++) {
+		ck_assert(!once_res[i].ok);
+		ck_assert_ptr_nonnull(once_res[i].error);
+		ck_assert_msg(strstr(once_res[i].error, "account ca unavailable: directory ") &&
+		    strstr(once_res[i].error, "HTTP 503"), "%s", once_res[i].error);
+		ck_assert_int_eq(once_res[i].status, 503);
+		order_result_clear(&once_res[i]);
+	}
+	free(dump);
+	free(log);
+	free(path);
+}
+END_TEST
+
+static void
+setup_two(void)
+{
+	fx = fake_env_new("", CERTS_TWO);
+	ready_done = ready_ok = false;
+	ready_error = NULL;
+}
+
 static TCase *
 tcase(const char *name)
 {
@@ -471,6 +580,12 @@ acme_account_suite(void)
 	tc = tcase("rollover");
 	tcase_add_test(tc, test_rollover_answered);
 	tcase_add_loop_test(tc, test_rollover_lost, 0, 3);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("log_once");
+	tcase_add_checked_fixture(tc, setup_two, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_failure_logged_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
