@@ -21,6 +21,7 @@
 #include "b64.h"
 #include "config.h"
 #include "fake_ca.h"
+#include "fleet_account.h"
 #include "store.h"
 #include "testloop.h"
 #include "testutil.h"
@@ -416,7 +417,7 @@ START_TEST(test_rollover_lost)
 	ck_assert_int_eq(call_status, 0);
 	if (_i == 2) {
 		acme_account_free(fx->acct);
-		fx->acct = acme_account_new(&fx->env, config_find_account(fx->cfg, "ca"));
+		fx->acct = fleet_account_new(&fx->env, fx->store, config_find_account(fx->cfg, "ca"));
 	}
 	acme_account_recheck(fx->acct);
 	if (switched)
