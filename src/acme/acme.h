@@ -90,8 +90,8 @@ struct acme_account_store {
 	int (*load)(void *arg, struct acme_account_record *out, char *err, size_t errlen);
 	/* The account key, before the CA ever sees it. */
 	int (*save_key)(void *arg, const privkey_t *key, char *err, size_t errlen);
-	/* The record: the URL and the directory it belongs to, and when the CA
-	 * deactivated it (0: active).  url may be NULL (deactivated unknown). */
+	/* The record: the URL (NULL: none known) and the directory it belongs
+	 * to, and when the CA deactivated it (0: active). */
 	int (*save)(void *arg, const char *url, const char *directory, time_t deactivated,
 	    char *err, size_t errlen);
 	/* Rollover: the staged key saved beside the key, made the key (one

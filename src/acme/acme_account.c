@@ -3,21 +3,28 @@
  * registration (with External Account Binding), onlyReturnExisting
  * recovery, key rollover, deactivation and the dry run's probe.  Its
  * requests go through its transport (acme_client.c: nonce pool, signed
- * POST, badNonce retries).
+ * POST, badNonce retries); what it keeps between runs goes through the
+ * struct acme_account_store it is given (the fleet's is over the state
+ * directory: fleet_account.c).  It sees neither the inventory nor the
+ * store: its parameters are its own copy of struct acme_account_params.
+ * account_step() is the whole machine: the one switch over enum
+ * account_state.
  *
  * Registration is lazy: nothing is sent until an order needs the account,
  * so a run with nothing due talks to no CA at all.  A stored key with a
  * stored URL for the same directory is used as is; a stored key whose URL
  * was lost is looked up with onlyReturnExisting before a new registration
  * (older Sectigo EAB credentials are single use, so registering twice with
- * the same credential fails).  An account with certbot_account and nothing
- * stored takes certbot's key and URL into the store instead, and checks
- * them once with onlyReturnExisting; it never falls back to registering.
+ * the same credential fails).  A key and URL the store's load adopted from
+ * another client (certbot_account: the fleet copies certbot's into the
+ * store) are checked once with onlyReturnExisting; such an account never
+ * falls back to registering.
  *
- * A key rollover interrupted by a crash leaves accounts/NAME/key-next.pem:
- * before anything else is sent, the CA is asked (onlyReturnExisting,
- * signed with the new key) whether it already knows the new key, and the
- * key it knows is kept.  A deactivated account sends nothing at all.
+ * A key rollover interrupted by a crash leaves a staged key (the store's
+ * key-next.pem): before anything else is sent, the CA is asked
+ * (onlyReturnExisting, signed with the new key) whether it already knows
+ * the new key, and the key it knows is kept.  A deactivated account sends
+ * nothing at all.
  */
 #include <string.h>
 
@@ -733,6 +740,8 @@ account_load(struct acme_account *a, char *err, size_t errlen)
 static void
 params_copy(struct acme_account *a, const struct acme_account_params *p)
 {
+	if (p == &a->p)
+		return;
 	free(a->directory_url);
 	free(a->ca_bundle);
 	free(a->eab_kid);
