@@ -25,6 +25,7 @@
 #include "b64.h"
 #include "config.h"
 #include "fake_ca.h"
+#include "fleet_account.h"
 #include "fsutil.h"
 #include "store.h"
 #include "util.h"
@@ -525,7 +526,7 @@ fake_env_new(const char *account_extra, const char *certs)
 	e->env.dns_propagation_timeout = 10;
 	e->env.finalize_timeout = 10;
 	e->env.order_timeout = 30;
-	e->acct = acme_account_new(&e->env, config_find_account(e->cfg, "ca"));
+	e->acct = fleet_account_new(&e->env, e->store, config_find_account(e->cfg, "ca"));
 	free(inv);
 	free(path);
 	free(state);

@@ -26,6 +26,7 @@
 #include "acme.h"
 #include "config.h"
 #include "fleet.h"
+#include "fleet_account.h"
 #include "http01.h"
 #include "json.h"
 #include "keygen.h"
@@ -243,7 +244,7 @@ main(int argc, char **argv)
 			exit_code = 3;
 			goto out;
 		}
-		probe_acct = acme_account_new(&env, ca);
+		probe_acct = fleet_account_new(&env, store, ca);
 		acme_account_when_ready(probe_acct, probe_ready_cb, NULL);
 	} else {
 		return usage();

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "acme_json.h"
 #include "config.h"
@@ -44,17 +45,102 @@ struct acme_env {
 struct acme_account;
 struct acme_waiter;
 
-/* cfg must outlive the account (the daemon swaps both on reload). */
-struct acme_account *acme_account_new(struct acme_env *env, const struct config_account *cfg);
+/*
+ * What an account is, given by whoever makes it (the fleet fills it from
+ * the inventory's account entry: fleet_account.h).  Copied by
+ * acme_account_new() and acme_account_set_params(): nothing here needs to
+ * outlive the call.
+ */
+struct acme_account_params {
+	const char *name;
+	const char *directory_url;          /* used exactly as given */
+	const char *ca_bundle;              /* CA file to verify the CA; NULL: system */
+	const struct strlist *contact;      /* "mailto:..."; NULL: none */
+	const char *eab_kid;                /* NULL: no External Account Binding */
+	const unsigned char *eab_hmac;      /* the decoded EAB key (secret) */
+	size_t eab_hmac_len;
+	enum hmac_alg eab_alg;
+	enum key_type key_type;             /* of a key the account generates */
+};
+
+/* What is kept of an account between runs, as its store's load returns it. */
+struct acme_account_record {
+	privkey_t *key;             /* NULL: none stored yet */
+	privkey_t *next_key;        /* a rollover's staged key (key-next.pem), or NULL */
+	char *url;                  /* the account URL (kid); NULL: never registered */
+	char *directory;            /* the directory URL it was registered with */
+	time_t deactivated;         /* when the CA confirmed deactivation; 0: active */
+	char *adopted_from;         /* non-NULL: key and URL were just taken from this
+	                             * other client's account (certbot's directory):
+	                             * verified once with onlyReturnExisting, never
+	                             * registered anew */
+};
+/* Frees (the keys wiped) and clears the members, not r; NULL is fine. */
+void acme_account_record_free(struct acme_account_record *r);
+
+/*
+ * Where an account keeps its records: the account never sees the store,
+ * it calls these with the arg it was given.  Each returns 0, or -1 with a
+ * one-line reason in err (naming the file) that the account reports as
+ * is.  The fleet implements them over the state directory (fleet_account.c).
+ */
+struct acme_account_store {
+	/* What is stored: out is zeroed first, members NULL for what is not
+	 * there (a first start).  May fill it from elsewhere (adopted_from). */
+	int (*load)(void *arg, struct acme_account_record *out, char *err, size_t errlen);
+	/* The account key, before the CA ever sees it. */
+	int (*save_key)(void *arg, const privkey_t *key, char *err, size_t errlen);
+	/* The record: the URL (NULL: none known) and the directory it belongs
+	 * to, and when the CA deactivated it (0: active). */
+	int (*save)(void *arg, const char *url, const char *directory, time_t deactivated,
+	    char *err, size_t errlen);
+	/* Rollover: the staged key saved beside the key, made the key (one
+	 * rename: either the old or the new key is the key after a crash), or
+	 * forgotten. */
+	int (*stage_key)(void *arg, const privkey_t *key, char *err, size_t errlen);
+	int (*promote_key)(void *arg, char *err, size_t errlen);
+	void (*drop_key)(void *arg);
+	/* Where the records are ("/var/lib/certfleet/accounts/NAME"), named in
+	 * the messages that tell the operator what to remove; valid while arg. */
+	const char *(*where)(void *arg);
+	/* Frees arg with the account; NULL: arg is the caller's. */
+	void (*release)(void *arg);
+};
+
+/* The account's progress; account_step() in acme_account.c holds the one
+ * switch over it and says what each state leads to. */
+enum account_state {
+	ACCT_IDLE,                  /* at rest: nothing known to be needed */
+	ACCT_DIRECTORY,             /* the directory being fetched */
+	ACCT_KEYGEN,                /* the account key being generated */
+	ACCT_LOOKUP,                /* onlyReturnExisting for a stored key in flight */
+	ACCT_REGISTER,              /* newAccount in flight */
+	ACCT_RESOLVE,               /* which key does the CA have? (an interrupted rollover) */
+	ACCT_READY,                 /* registered, directory loaded */
+	ACCT_STATE__MAX
+};
+/* "idle", "directory", ...; "?" for none; static. */
+const char *account_state_name(enum account_state s);
+
+/* The account described by p, its records reached through store (with
+ * store_arg, handed to store->release with the account when that is set).
+ * store must outlive the account.  Free with acme_account_free(). */
+struct acme_account *acme_account_new(struct acme_env *env, const struct acme_account_params *p,
+    const struct acme_account_store *store, void *store_arg);
 void acme_account_free(struct acme_account *a);
 const char *acme_account_name(const struct acme_account *a);
-const struct config_account *acme_account_config(const struct acme_account *a);
+/* The account's own copy of its parameters; valid until the next
+ * acme_account_set_params() or acme_account_free(). */
+const struct acme_account_params *acme_account_params(const struct acme_account *a);
+/* The store_arg given to acme_account_new(). */
+void *acme_account_store_arg(const struct acme_account *a);
+enum account_state acme_account_state(const struct acme_account *a);
 /* Valid once ready. */
 const struct acme_directory *acme_account_directory(const struct acme_account *a);
 const privkey_t *acme_account_key(const struct acme_account *a);
 const char *acme_account_url(const struct acme_account *a);
-/* Replaces the configuration pointer after a reload (same name, same CA). */
-void acme_account_set_config(struct acme_account *a, const struct config_account *cfg);
+/* Replaces the parameters after a reload (same name, same CA); copied. */
+void acme_account_set_params(struct acme_account *a, const struct acme_account_params *p);
 
 /*
  * Calls cb (on the loop, never from inside this call) once the directory is
@@ -69,14 +155,16 @@ struct acme_waiter *acme_account_when_ready(struct acme_account *a, acme_ready_c
 void acme_waiter_cancel(struct acme_waiter *w);
 
 /* Reads what the store holds for the account (key, URL, a staged rollover
- * key, deactivation) without talking to the CA; once.  0 ok, -1 with err. */
+ * key, deactivation) without talking to the CA; once (the store's load).
+ * 0 ok, -1 with err. */
 int acme_account_load(struct acme_account *a, char *err, size_t errlen);
 
 /*
  * Key rollover, the account's side (the request is acme_key_change):
- * stage saves the new key as key-next.pem and holds it (key is taken over,
- * freed on failure); commit makes it the account key (one rename on disk)
- * once the CA confirmed; drop forgets it after the CA refused.  recheck
+ * stage saves the new key beside the key (the store's stage_key:
+ * key-next.pem) and holds it (key is taken over, freed on failure);
+ * commit makes it the account key (one rename on disk) once the CA
+ * confirmed; drop forgets it after the CA refused.  recheck
  * makes the next acme_account_when_ready() ask the CA which key it has
  * (after a keyChange whose outcome is unknown).
  */

@@ -3,21 +3,28 @@
  * registration (with External Account Binding), onlyReturnExisting
  * recovery, key rollover, deactivation and the dry run's probe.  Its
  * requests go through its transport (acme_client.c: nonce pool, signed
- * POST, badNonce retries).
+ * POST, badNonce retries); what it keeps between runs goes through the
+ * struct acme_account_store it is given (the fleet's is over the state
+ * directory: fleet_account.c).  It sees neither the inventory nor the
+ * store: its parameters are its own copy of struct acme_account_params.
+ * account_step() is the whole machine: the one switch over enum
+ * account_state.
  *
  * Registration is lazy: nothing is sent until an order needs the account,
  * so a run with nothing due talks to no CA at all.  A stored key with a
  * stored URL for the same directory is used as is; a stored key whose URL
  * was lost is looked up with onlyReturnExisting before a new registration
  * (older Sectigo EAB credentials are single use, so registering twice with
- * the same credential fails).  An account with certbot_account and nothing
- * stored takes certbot's key and URL into the store instead, and checks
- * them once with onlyReturnExisting; it never falls back to registering.
+ * the same credential fails).  A key and URL the store's load adopted from
+ * another client (certbot_account: the fleet copies certbot's into the
+ * store) are checked once with onlyReturnExisting; such an account never
+ * falls back to registering.
  *
- * A key rollover interrupted by a crash leaves accounts/NAME/key-next.pem:
- * before anything else is sent, the CA is asked (onlyReturnExisting,
- * signed with the new key) whether it already knows the new key, and the
- * key it knows is kept.  A deactivated account sends nothing at all.
+ * A key rollover interrupted by a crash leaves a staged key (the store's
+ * key-next.pem): before anything else is sent, the CA is asked
+ * (onlyReturnExisting, signed with the new key) whether it already knows
+ * the new key, and the key it knows is kept.  A deactivated account sends
+ * nothing at all.
  */
 #include <string.h>
 
@@ -25,22 +32,20 @@
 
 #include "acme.h"
 #include "acme_client.h"
-#include "certbot_import.h"
 #include "jws.h"
 #include "keygen.h"
 #include "log.h"
 #include "util.h"
 #include "workpool.h"
 
-enum account_state {
-	ACCT_IDLE,
-	ACCT_DIRECTORY,
-	ACCT_KEYGEN,
-	ACCT_LOOKUP,
-	ACCT_REGISTER,
-	ACCT_RESOLVE,               /* which key does the CA have? (rollover) */
-	ACCT_READY,
-	ACCT_STATE__MAX
+static const char *const account_state_names[ACCT_STATE__MAX] = {
+	[ACCT_IDLE] = "idle",
+	[ACCT_DIRECTORY] = "directory",
+	[ACCT_KEYGEN] = "keygen",
+	[ACCT_LOOKUP] = "lookup",
+	[ACCT_REGISTER] = "register",
+	[ACCT_RESOLVE] = "resolve",
+	[ACCT_READY] = "ready",
 };
 
 /* What the account was doing in each state, for the line a waiting
@@ -68,8 +73,13 @@ struct acme_waiter {
 
 struct acme_account {
 	struct acme_env *env;
-	const struct config_account *cfg;
-	char *name;
+	/* The parameters (acme_account_params) and the copies they point at. */
+	struct acme_account_params p;
+	char *name, *directory_url, *ca_bundle, *eab_kid;
+	unsigned char *eab_hmac;
+	struct strlist contact;
+	const struct acme_account_store *store;
+	void *store_arg;
 	enum account_state state;
 	struct acme_directory dir;
 	bool have_dir;
@@ -77,7 +87,7 @@ struct acme_account {
 	privkey_t *next_key;            /* rollover in progress (key-next.pem) */
 	time_t deactivated;             /* 0: active */
 	bool loaded;                    /* the store was read */
-	bool adopted;                   /* key and URL just taken from certbot: verify */
+	char *adopted_from;             /* key and URL just taken from there: verify */
 	char *url;
 	struct acme_client *client;     /* nonce pool, requests in flight */
 	struct acme_waiter *waiters;
@@ -87,6 +97,13 @@ struct acme_account {
 	struct acme_counters counters;
 	acme_probe_cb probe_cb;         /* a dry run's probe in flight */
 	void *probe_arg;
+	bool probe_starting;            /* inside acme_account_probe(): a failure is */
+	char *probe_error;              /* kept here for its return, not called back */
+	/* What the last completion brought to account_step(): */
+	bool done;                      /* a completion, not an entry */
+	const struct http_response *resp; /* the directory GET's (that call only) */
+	const struct acme_reply *reply; /* a signed POST's (that call only) */
+	privkey_t *new_key;             /* the generated key (NULL: generation failed) */
 	/* Why it last failed to get ready (acme_account_fault); fault_set:
 	 * recorded for the failure being settled, else it was a local one. */
 	long fault_status;
@@ -97,7 +114,27 @@ struct acme_account {
 	const char *fault_step;
 };
 
-static void account_advance(struct acme_account *a);
+static void account_step(struct acme_account *a);
+
+const char *
+account_state_name(enum account_state s)
+{
+	return (unsigned)s < ACCT_STATE__MAX && account_state_names[s] ? account_state_names[s]
+	    : "?";
+}
+
+void
+acme_account_record_free(struct acme_account_record *r)
+{
+	if (r == NULL)
+		return;
+	privkey_free(r->key);
+	privkey_free(r->next_key);
+	free(r->url);
+	free(r->directory);
+	free(r->adopted_from);
+	memset(r, 0, sizeof(*r));
+}
 
 /* Records what made the account fail to get ready, for the callers'
  * retry decision: status as acme_account_fault() documents it. */
@@ -135,25 +172,12 @@ waiter_schedule(struct acme_waiter *wt, bool ok, const char *error)
 	ev_timer_start(wt->a->env->loop, &wt->defer);
 }
 
+/* Hands the outcome to every waiting certificate, from the loop. */
 static void
 account_settle(struct acme_account *a, bool ok, const char *error)
 {
 	struct acme_waiter *wt, *next;
 
-	if (!ok) {
-		/* Logged once here for every waiting certificate: theirs only
-		 * point at it (acme_account_fault_step). */
-		log_err("account %s: %s", a->name, error);
-		a->fault_step = account_step_names[a->state];
-		a->state = ACCT_IDLE;
-		/* Left as they are until the next failure: the waiters read
-		 * them when they are called, from the loop. */
-		if (!a->fault_set)
-			account_fault(a, -1, NULL);
-		a->fault_set = false;
-	} else {
-		a->state = ACCT_READY;
-	}
 	for (wt = a->waiters, a->waiters = NULL; wt != NULL; wt = next) {
 		next = wt->next;
 		wt->next = NULL;
@@ -183,8 +207,8 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 
 		time_format_rfc3339(a->deactivated, when, sizeof(when));
 		msg = xasprintf("account %s was deactivated at %s; point its certificates at "
-		    "another account (or remove %s/accounts/%s to register a new one)", a->name,
-		    when, store_dir(a->env->store), a->name);
+		    "another account (or remove %s to register a new one)", a->name, when,
+		    a->store->where(a->store_arg));
 		account_fault(a, -1, NULL);
 		a->fault_set = false;
 		/* Not logged by the account: each certificate's line says it. */
@@ -200,7 +224,7 @@ acme_account_when_ready(struct acme_account *a, acme_ready_cb cb, void *arg)
 	wt->next = a->waiters;
 	a->waiters = wt;
 	if (a->state == ACCT_IDLE)
-		account_advance(a);
+		account_step(a);
 	return wt;
 }
 
@@ -240,7 +264,8 @@ acme_account_lost(struct acme_account *a)
 	/*
 	 * The CA lost or deleted the account behind our URL (a reset test
 	 * CA, an account removed by an administrator).  Find it again by its
-	 * key or register anew (with EAB), as on a first start.
+	 * key or register anew (with EAB), as on a first start: back at rest,
+	 * the next acme_account_when_ready() runs the machine again.
 	 */
 	log_warn("account %s: the CA no longer knows %s; looking it up or registering again",
 	    a->name, a->url);
@@ -252,276 +277,442 @@ acme_account_lost(struct acme_account *a)
 	return true;
 }
 
-/* ---- registration state machine ---- */
+/* ---- the account machine ---- */
 
+/* Every completion below only stores what it got in the account and
+ * re-enters account_step(), which alone decides what happens next. */
 static void
 directory_done_cb(const struct http_response *resp, void *arg)
 {
 	struct acme_account *a = arg;
-	char err[256];
 
 	a->pending_get = NULL;
-	if (resp->status != 200) {
-		char *msg;
-
-		account_fault(a, resp->status, NULL);
-		msg = resp->error
-		    ? xasprintf("directory %s: %s", a->cfg->directory_url, resp->error)
-		    : xasprintf("directory %s: HTTP %ld", a->cfg->directory_url, resp->status);
-		account_settle(a, false, msg);
-		free(msg);
-		return;
-	}
-	acme_directory_free(&a->dir);
-	if (acme_directory_parse(resp->body, resp->body_len, &a->dir, err, sizeof(err)) < 0) {
-		char *msg = xasprintf("directory %s: %s", a->cfg->directory_url, err);
-		account_settle(a, false, msg);
-		free(msg);
-		return;
-	}
-	a->have_dir = true;
-	if (a->dir.eab_required && a->cfg->eab_kid == NULL && a->url == NULL)
-		log_warn("account %s: the CA requires external account binding but the "
-		    "inventory gives no eab: registration will fail", a->name);
-	account_advance(a);
+	a->resp = resp;
+	a->done = true;
+	account_step(a);
 }
 
 static void
 account_key_ready(privkey_t *key, void *arg)
 {
 	struct acme_account *a = arg;
-	char err[256];
 
 	a->pending_keygen = NULL;
-	if (key == NULL) {
-		account_settle(a, false, "cannot generate the account key");
-		return;
-	}
-	/* Stored before it is ever sent: a crash after registration must not
-	 * lose the key the CA now knows. */
-	if (store_account_save_key(a->env->store, a->name, key, err, sizeof(err)) < 0) {
-		privkey_free(key);
-		account_settle(a, false, err);
-		return;
-	}
-	a->key = key;
-	a->state = ACCT_REGISTER;
-	account_advance(a);
+	a->new_key = key;
+	a->done = true;
+	account_step(a);
+}
+
+static void
+account_reply_cb(const struct acme_reply *r, void *arg)
+{
+	struct acme_account *a = arg;
+
+	a->pending_call = NULL;
+	a->reply = r;
+	a->done = true;
+	account_step(a);
+}
+
+/* A JWS to newAccount, signed with jwk_key and its jwk (the staged key of
+ * a rollover), else with the account key and its jwk; the reply comes back
+ * to account_step().  False when it could not be sent. */
+static bool
+account_post(struct acme_account *a, const char *payload, const privkey_t *jwk_key)
+{
+	struct acme_post_opts o = {0};
+
+	o.url = a->dir.new_account;
+	o.payload = payload;
+	o.jwk_key = jwk_key;
+	o.use_jwk = jwk_key == NULL;
+	a->pending_call = acme_post(a, &o, account_reply_cb, a);
+	return a->pending_call != NULL;
 }
 
 static void
 save_url(struct acme_account *a, const char *url)
 {
-	struct account_record rec = {0};
 	char err[256];
 
 	free(a->url);
 	a->url = xstrdup(url);
-	rec.url = a->url;
-	rec.directory = a->cfg->directory_url;
-	if (store_account_save(a->env->store, a->name, &rec, err, sizeof(err)) < 0)
+	if (a->store->save(a->store_arg, a->url, a->directory_url, 0, err, sizeof(err)) < 0)
 		log_err("account %s: %s (the account URL will be looked up again)", a->name,
 		    err);
 }
 
-static void
-register_done_cb(const struct acme_reply *r, void *arg)
+/* With the directory loaded: what the account still needs, from what it
+ * holds (a key, a staged rollover key, a URL, an adopted account). */
+static enum account_state
+account_needs(const struct acme_account *a)
 {
-	struct acme_account *a = arg;
-	bool lookup = a->state == ACCT_LOOKUP;
+	if (a->key == NULL)
+		return ACCT_KEYGEN;
+	if (a->next_key != NULL)
+		return ACCT_RESOLVE;
+	/* An adopted account is verified once with onlyReturnExisting
+	 * (RFC 8555 7.3.1): no newAccount, no EAB. */
+	if (a->url != NULL && a->adopted_from == NULL)
+		return ACCT_READY;
+	return ACCT_LOOKUP;
+}
+
+/* ---- dry run: could the account be used? (acme_account_probe) ---- */
+
+/* The probe's outcome: the account back at rest, then the callback.
+ * While acme_account_probe() is still starting, a failure is kept for its
+ * return instead (the callback is then never called). */
+static void
+probe_settle(struct acme_account *a, bool ok, const char *msg)
+{
+	acme_probe_cb cb = a->probe_cb;
+	void *arg = a->probe_arg;
+
+	a->probe_cb = NULL;
+	a->state = ACCT_IDLE;
+	if (a->probe_starting) {
+		a->probe_error = xstrdup(msg);
+		return;
+	}
+	/* Certificates that came to wait meanwhile get the real thing. */
+	if (a->waiters != NULL)
+		account_step(a);
+	cb(ok, msg, arg);
+}
+
+/* The key is not (or not yet) registered: would a registration work? */
+static void
+probe_registrable(struct acme_account *a, const char *what)
+{
 	char *msg;
 
-	a->pending_call = NULL;
-	if (lookup && a->adopted && acme_problem_is(r->problem, "accountDoesNotExist")) {
-		/* Registering anew would spend the EAB credential certbot's
-		 * account was meant to spare. */
-		msg = xasprintf("the account adopted from certbot (%s) is not known to %s; "
-		    "remove %s/accounts/%s and certbot_account to register a new one",
-		    a->cfg->certbot_account, a->cfg->directory_url, store_dir(a->env->store),
-		    a->name);
-		account_settle(a, false, msg);
-		free(msg);
-		return;
-	}
-	if (lookup && acme_problem_is(r->problem, "accountDoesNotExist")) {
-		log_info("account %s: key not known to %s, registering", a->name,
-		    a->cfg->directory_url);
-		a->state = ACCT_REGISTER;
-		account_advance(a);
-		return;
-	}
-	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
-		if (a->adopted && a->url != NULL && strcmp(a->url, r->http->location) != 0)
-			log_warn("account %s: certbot recorded %s but %s answers %s; using the "
-			    "CA's", a->name, a->url, a->cfg->directory_url, r->http->location);
-		a->adopted = false;
-		save_url(a, r->http->location);
-		log_notice("account %s: %s %s", a->name,
-		    r->status == 201 ? "registered" : "found existing account", a->url);
-		account_settle(a, true, NULL);
-		return;
-	}
-	account_fault(a, r->status, r->problem);
-	if (r->problem) {
-		char *p = acme_problem_format(r->problem);
-		msg = xasprintf("%s failed at %s: %s", lookup ? "account lookup" : "newAccount",
-		    a->dir.new_account, p);
-		free(p);
-	} else if (r->error) {
-		msg = xasprintf("newAccount %s: %s", a->dir.new_account, r->error);
+	if (a->dir.eab_required && a->eab_kid == NULL) {
+		msg = xasprintf("%s, and %s requires external account binding "
+		    "(meta.externalAccountRequired) but the inventory gives no eab", what,
+		    a->directory_url);
+		probe_settle(a, false, msg);
 	} else {
-		msg = xasprintf("newAccount %s: unexpected HTTP %ld%s", a->dir.new_account,
-		    r->status, r->http->location ? "" : " without Location");
+		msg = xasprintf("%s; would register%s", what, a->eab_kid ?
+		    " with the EAB given" : "");
+		probe_settle(a, true, msg);
 	}
-	account_settle(a, false, msg);
 	free(msg);
 }
 
+/*
+ * The machine's one exit on failure: the account back at rest for a later
+ * attempt.  The cause is logged here, once, for every certificate waiting
+ * on it (theirs only point at it: acme_account_fault_step); a probe's
+ * failure goes to its callback instead, logged by nobody.
+ */
 static void
-account_register(struct acme_account *a, bool only_existing)
+account_fail(struct acme_account *a, const char *error)
 {
-	struct acme_post_opts o = {0};
-	char *eab = NULL, *payload;
-
-	if (!only_existing && a->cfg->eab_kid) {
-		eab = jws_eab(a->cfg->eab_kid, a->cfg->eab_hmac, a->cfg->eab_hmac_len,
-		    a->cfg->eab_alg, a->dir.new_account, a->key);
-		if (eab == NULL) {
-			account_settle(a, false, "cannot build the external account binding");
-			return;
-		}
-	}
-	payload = acme_json_new_account(&a->cfg->contact, eab, only_existing);
-	free(eab);
-	o.url = a->dir.new_account;
-	o.payload = payload;
-	o.use_jwk = true;
-	if (!only_existing)
-		a->counters.new_account++;
-	a->pending_call = acme_post(a, &o, register_done_cb, a);
-	free(payload);
-	if (a->pending_call == NULL)
-		account_settle(a, false, "cannot send newAccount");
-}
-
-static void
-resolve_done_cb(const struct acme_reply *r, void *arg)
-{
-	struct acme_account *a = arg;
-	char err[512];
-
-	a->pending_call = NULL;
-	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
-		/* The CA switched to the new key before we could record it. */
-		if (acme_account_commit_key(a, err, sizeof(err)) < 0) {
-			account_settle(a, false, err);
-			return;
-		}
-		log_notice("account %s: the interrupted key rollover had completed at the CA; "
-		    "using the new key", a->name);
-		if (a->url == NULL || strcmp(a->url, r->http->location) != 0)
-			save_url(a, r->http->location);
-	} else if (acme_problem_is(r->problem, "accountDoesNotExist")) {
-		log_notice("account %s: the interrupted key rollover did not happen at the CA; "
-		    "keeping the old key", a->name);
-		acme_account_drop_key(a);
-	} else {
-		char *p = r->problem ? acme_problem_format(r->problem) : NULL;
-
-		account_fault(a, r->status, r->problem);
-		char *msg = xasprintf("cannot resolve the interrupted key rollover (both keys "
-		    "kept): %s %s", a->dir.new_account, p ? p : r->error ? r->error : "unexpected "
-		    "reply");
-		account_settle(a, false, msg);
-		free(msg);
-		free(p);
+	if (a->probe_cb != NULL) {
+		probe_settle(a, false, error);
 		return;
 	}
-	a->state = ACCT_DIRECTORY;
-	account_advance(a);
-}
-
-/* Asks the CA whether it knows the staged key: onlyReturnExisting signed
- * by that key. */
-static void
-account_resolve(struct acme_account *a)
-{
-	struct acme_post_opts o = {0};
-	char *payload = acme_json_new_account(NULL, NULL, true);
-
-	a->state = ACCT_RESOLVE;
-	log_info("account %s: a key rollover was interrupted; asking %s which key it has",
-	    a->name, a->cfg->directory_url);
-	o.url = a->dir.new_account;
-	o.payload = payload;
-	o.jwk_key = a->next_key;
-	a->pending_call = acme_post(a, &o, resolve_done_cb, a);
-	free(payload);
-	if (a->pending_call == NULL)
-		account_settle(a, false, "cannot send the rollover lookup");
+	log_err("account %s: %s", a->name, error);
+	a->fault_step = account_step_names[a->state];
+	a->state = ACCT_IDLE;
+	/* Left as they are until the next failure: the waiters read them
+	 * when they are called, from the loop. */
+	if (!a->fault_set)
+		account_fault(a, -1, NULL);
+	a->fault_set = false;
+	account_settle(a, false, error);
 }
 
 /*
- * certbot_account: certbot's key and URL copied into the store, once,
- * when the store has nothing for this account.  The key is saved first
- * (as for a generated key), then the record; from then on the account is
- * certfleet's own and certbot's directory is not read again.  On success
- * rec holds what was saved (as store_account_load would have read it).
+ * The account machine: the one switch over enum account_state.
+ *
+ * Each state first issues its request (a->done false: just entered) and
+ * returns; its completion comes back here with a->done set and what it
+ * brought in the account (a->resp, a->reply: valid for this call only;
+ * a->new_key), and the state decides the next one.  "goto next" enters
+ * that state at once; "goto fail" ends the attempt (account_fail).
+ *
+ * A dry run's probe (acme_account_probe) runs the same machine but only
+ * asks: it never generates a key, registers or resolves, and its outcome
+ * goes to its callback (probe_settle), not to the waiters.
+ *
+ *   IDLE      -> DIRECTORY (the store read, once)
+ *   DIRECTORY -> what the account needs (account_needs): KEYGEN (no key)
+ *                | RESOLVE (a staged rollover key) | READY (a key and its
+ *                URL) | LOOKUP (a key without its URL, or one adopted)
+ *                probe: LOOKUP (a key) | its outcome (could one register?)
+ *   KEYGEN    -> REGISTER (the key saved before the CA ever sees it)
+ *   LOOKUP    -> READY (found: the URL saved) | REGISTER (not known; an
+ *                adopted account fails instead: never registered anew)
+ *                probe: its outcome
+ *   REGISTER  -> READY (the URL saved)
+ *   RESOLVE   -> what the account needs, with the key the CA has
+ *   READY     -> the waiters told; acme_account_lost() and recheck() put a
+ *                ready account back to IDLE, to run again on the next wait
+ *   any       -> IDLE on failure, the waiters told (account_fail)
  */
-static int
-account_adopt(struct acme_account *a, struct account_record *rec, char *err, size_t errlen)
+static void
+account_step(struct acme_account *a)
 {
-	const char *dir = a->cfg->certbot_account;
-	struct account_record out = {0};
-	privkey_t *key = NULL;
-	char *url = NULL, why[512];
+	const struct http_response *resp = a->resp;
+	const struct acme_reply *r = a->reply;
+	bool done = a->done, probing = a->probe_cb != NULL, found;
+	struct http_request_opts ho = {0};
+	char err[512], *msg = NULL, *payload = NULL, *eab = NULL, *p = NULL;
 
-	if (certbot_account_read(dir, &key, &url, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "cannot adopt certbot's account: %s", why);
-		return -1;
+	a->resp = NULL;
+	a->reply = NULL;
+	a->done = false;
+	goto step;
+next:
+	done = false;
+	resp = NULL;
+	r = NULL;
+step:
+	switch (a->state) {
+	case ACCT_IDLE:
+		if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
+			msg = xstrdup(err);
+			goto fail;
+		}
+		a->state = ACCT_DIRECTORY;
+		goto next;
+
+	case ACCT_DIRECTORY:
+		if (!done) {
+			ho.method = "GET";
+			ho.url = a->directory_url;
+			ho.ca_bundle = a->ca_bundle;
+			ho.timeout_ms = 30000;
+			a->pending_get = http_request(a->env->http, &ho, directory_done_cb, a);
+			if (a->pending_get == NULL) {
+				/* A probe's caller hears of it at once, with the URL. */
+				msg = probing ? xasprintf("cannot fetch the directory %s",
+				    a->directory_url) : xstrdup("cannot fetch the directory");
+				goto fail;
+			}
+			return;
+		}
+		if (resp->status != 200) {
+			if (!probing)
+				account_fault(a, resp->status, NULL);
+			msg = resp->error
+			    ? xasprintf("directory %s: %s", a->directory_url, resp->error)
+			    : xasprintf("directory %s: HTTP %ld", a->directory_url, resp->status);
+			goto fail;
+		}
+		acme_directory_free(&a->dir);
+		if (acme_directory_parse(resp->body, resp->body_len, &a->dir, err,
+		    sizeof(err)) < 0) {
+			msg = xasprintf("directory %s: %s", a->directory_url, err);
+			goto fail;
+		}
+		a->have_dir = true;
+		if (probing) {
+			if (a->key == NULL) {
+				probe_registrable(a, "no account key stored yet");
+				return;
+			}
+			a->state = ACCT_LOOKUP;
+			goto next;
+		}
+		if (a->dir.eab_required && a->eab_kid == NULL && a->url == NULL)
+			log_warn("account %s: the CA requires external account binding but the "
+			    "inventory gives no eab: registration will fail", a->name);
+		a->state = account_needs(a);
+		goto next;
+
+	case ACCT_KEYGEN:
+		if (!done) {
+			log_info("account %s: generating a %s account key", a->name,
+			    key_type_name(a->p.key_type));
+			a->pending_keygen = keygen_submit(a->env->keygen, a->p.key_type,
+			    account_key_ready, a);
+			return;
+		}
+		if (a->new_key == NULL) {
+			msg = xstrdup("cannot generate the account key");
+			goto fail;
+		}
+		/* Stored before it is ever sent: a crash after registration must
+		 * not lose the key the CA now knows. */
+		if (a->store->save_key(a->store_arg, a->new_key, err, sizeof(err)) < 0) {
+			privkey_free(a->new_key);
+			a->new_key = NULL;
+			msg = xstrdup(err);
+			goto fail;
+		}
+		a->key = a->new_key;
+		a->new_key = NULL;
+		a->state = ACCT_REGISTER;
+		goto next;
+
+	case ACCT_LOOKUP:
+	case ACCT_REGISTER:
+		if (!done) {
+			/* The lookup (onlyReturnExisting, signed by the stored key
+			 * with its jwk) asks and registers nothing. */
+			if (a->state == ACCT_REGISTER && a->eab_kid) {
+				eab = jws_eab(a->eab_kid, a->eab_hmac, a->p.eab_hmac_len,
+				    a->p.eab_alg, a->dir.new_account, a->key);
+				if (eab == NULL) {
+					msg = xstrdup("cannot build the external account binding");
+					goto fail;
+				}
+			}
+			payload = acme_json_new_account(&a->contact, eab,
+			    a->state == ACCT_LOOKUP);
+			free(eab);
+			if (a->state == ACCT_REGISTER)
+				a->counters.new_account++;
+			if (!account_post(a, payload, NULL)) {
+				free(payload);
+				msg = xstrdup(probing ? "cannot send the account lookup"
+				    : "cannot send newAccount");
+				goto fail;
+			}
+			free(payload);
+			return;
+		}
+		found = (r->status == 200 || r->status == 201) && r->http->location != NULL;
+		if (probing) {
+			if (found) {
+				msg = xasprintf("registered as %s", r->http->location);
+				probe_settle(a, true, msg);
+				free(msg);
+				return;
+			}
+			if (acme_problem_is(r->problem, "accountDoesNotExist")) {
+				probe_registrable(a, "the stored key is not registered");
+				return;
+			}
+			p = r->problem ? acme_problem_format(r->problem) : NULL;
+			msg = xasprintf("account lookup (onlyReturnExisting) at %s failed: %s",
+			    a->dir.new_account, p ? p : r->error ? r->error : "unexpected reply");
+			free(p);
+			goto fail;
+		}
+		if (a->state == ACCT_LOOKUP && acme_problem_is(r->problem, "accountDoesNotExist")) {
+			if (a->adopted_from != NULL) {
+				/* Registering anew would spend the EAB credential the
+				 * adopted account was meant to spare. */
+				msg = xasprintf("the account adopted from certbot (%s) is not known "
+				    "to %s; remove %s and certbot_account to register a new one",
+				    a->adopted_from, a->directory_url,
+				    a->store->where(a->store_arg));
+				goto fail;
+			}
+			log_info("account %s: key not known to %s, registering", a->name,
+			    a->directory_url);
+			a->state = ACCT_REGISTER;
+			goto next;
+		}
+		if (found) {
+			if (a->adopted_from && a->url != NULL &&
+			    strcmp(a->url, r->http->location) != 0)
+				log_warn("account %s: certbot recorded %s but %s answers %s; using "
+				    "the CA's", a->name, a->url, a->directory_url,
+				    r->http->location);
+			free(a->adopted_from);
+			a->adopted_from = NULL;
+			save_url(a, r->http->location);
+			log_notice("account %s: %s %s", a->name,
+			    r->status == 201 ? "registered" : "found existing account", a->url);
+			a->state = ACCT_READY;
+			goto next;
+		}
+		account_fault(a, r->status, r->problem);
+		if (r->problem) {
+			p = acme_problem_format(r->problem);
+			msg = xasprintf("%s failed at %s: %s", a->state == ACCT_LOOKUP ?
+			    "account lookup" : "newAccount", a->dir.new_account, p);
+			free(p);
+		} else if (r->error) {
+			msg = xasprintf("newAccount %s: %s", a->dir.new_account, r->error);
+		} else {
+			msg = xasprintf("newAccount %s: unexpected HTTP %ld%s", a->dir.new_account,
+			    r->status, r->http->location ? "" : " without Location");
+		}
+		goto fail;
+
+	case ACCT_RESOLVE:
+		if (!done) {
+			/* Asks the CA whether it knows the staged key:
+			 * onlyReturnExisting signed by that key. */
+			log_info("account %s: a key rollover was interrupted; asking %s which key "
+			    "it has", a->name, a->directory_url);
+			payload = acme_json_new_account(NULL, NULL, true);
+			if (!account_post(a, payload, a->next_key)) {
+				free(payload);
+				msg = xstrdup("cannot send the rollover lookup");
+				goto fail;
+			}
+			free(payload);
+			return;
+		}
+		if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
+			/* The CA switched to the new key before we could record it. */
+			if (acme_account_commit_key(a, err, sizeof(err)) < 0) {
+				msg = xstrdup(err);
+				goto fail;
+			}
+			log_notice("account %s: the interrupted key rollover had completed at the "
+			    "CA; using the new key", a->name);
+			if (a->url == NULL || strcmp(a->url, r->http->location) != 0)
+				save_url(a, r->http->location);
+		} else if (acme_problem_is(r->problem, "accountDoesNotExist")) {
+			log_notice("account %s: the interrupted key rollover did not happen at the "
+			    "CA; keeping the old key", a->name);
+			acme_account_drop_key(a);
+		} else {
+			p = r->problem ? acme_problem_format(r->problem) : NULL;
+			account_fault(a, r->status, r->problem);
+			msg = xasprintf("cannot resolve the interrupted key rollover (both keys "
+			    "kept): %s %s", a->dir.new_account, p ? p : r->error ? r->error :
+			    "unexpected reply");
+			free(p);
+			goto fail;
+		}
+		a->state = account_needs(a);
+		goto next;
+
+	case ACCT_READY:
+		account_settle(a, true, NULL);
+		return;
+
+	case ACCT_STATE__MAX:
+		break;
 	}
-	out.url = url;
-	out.directory = a->cfg->directory_url;
-	if (store_account_save_key(a->env->store, a->name, key, err, errlen) < 0 ||
-	    store_account_save(a->env->store, a->name, &out, err, errlen) < 0) {
-		privkey_free(key);
-		free(url);
-		return -1;
-	}
-	log_notice("account %s: adopted certbot's account %s (%s key) from %s", a->name, url,
-	    key_type_name(privkey_type(key)), dir);
-	rec->key = key;
-	rec->url = url;
-	rec->directory = xstrdup(a->cfg->directory_url);
-	a->adopted = true;
-	return 0;
+	return;
+fail:
+	account_fail(a, msg);
+	free(msg);
 }
 
-/* Reads the stored key, URL, staged rollover key and deactivation, once.
- * -1 with err when the store is unreadable. */
+/* Reads the stored key, URL, staged rollover key and deactivation (or
+ * what the store's load adopted), once.  -1 with err when the store is
+ * unreadable. */
 static int
 account_load(struct acme_account *a, char *err, size_t errlen)
 {
-	struct account_record rec = {0};
-	privkey_t *next = NULL;
+	struct acme_account_record rec = {0};
 
-	if (store_account_load(a->env->store, a->name, &rec, err, errlen) < 0 ||
-	    store_account_load_next_key(a->env->store, a->name, &next, err, errlen) < 0) {
-		account_record_free(&rec);
-		return -1;
-	}
-	if (rec.key == NULL && next == NULL && rec.url == NULL && a->cfg->certbot_account &&
-	    account_adopt(a, &rec, err, errlen) < 0) {
-		account_record_free(&rec);
+	if (a->store->load(a->store_arg, &rec, err, errlen) < 0) {
+		acme_account_record_free(&rec);
 		return -1;
 	}
 	privkey_free(a->key);
 	privkey_free(a->next_key);
-	a->next_key = next;
 	a->key = rec.key;
 	rec.key = NULL;
+	a->next_key = rec.next_key;
+	rec.next_key = NULL;
+	free(a->adopted_from);
+	a->adopted_from = rec.adopted_from;
+	rec.adopted_from = NULL;
 	/* A URL registered at another CA is of no use here. */
-	if (rec.url && rec.directory && strcmp(rec.directory, a->cfg->directory_url) == 0) {
+	if (rec.url && rec.directory && strcmp(rec.directory, a->directory_url) == 0) {
 		free(a->url);
 		a->url = rec.url;
 		rec.url = NULL;
@@ -533,76 +724,61 @@ account_load(struct acme_account *a, char *err, size_t errlen)
 		log_warn("account %s: key-next.pem without key.pem; using it as the key",
 		    a->name);
 		if (acme_account_commit_key(a, err, errlen) < 0) {
-			account_record_free(&rec);
+			acme_account_record_free(&rec);
 			return -1;
 		}
 	}
-	account_record_free(&rec);
+	acme_account_record_free(&rec);
 	a->loaded = true;
 	return 0;
 }
 
-static void
-account_advance(struct acme_account *a)
-{
-	struct http_request_opts ho = {0};
-	char err[512];
-
-	switch (a->state) {
-	case ACCT_IDLE:
-		if (!a->loaded && account_load(a, err, sizeof(err)) < 0) {
-			account_settle(a, false, err);
-			return;
-		}
-		a->state = ACCT_DIRECTORY;
-		ho.method = "GET";
-		ho.url = a->cfg->directory_url;
-		ho.ca_bundle = a->cfg->ca_bundle;
-		ho.timeout_ms = 30000;
-		a->pending_get = http_request(a->env->http, &ho, directory_done_cb, a);
-		if (a->pending_get == NULL)
-			account_settle(a, false, "cannot fetch the directory");
-		return;
-	case ACCT_DIRECTORY:
-		if (a->key == NULL) {
-			a->state = ACCT_KEYGEN;
-			log_info("account %s: generating a %s account key", a->name,
-			    key_type_name(a->cfg->key_type));
-			a->pending_keygen = keygen_submit(a->env->keygen, a->cfg->key_type,
-			    account_key_ready, a);
-			return;
-		}
-		if (a->next_key != NULL) {
-			account_resolve(a);
-			return;
-		}
-		/* An adopted account is verified once with onlyReturnExisting
-		 * (RFC 8555 7.3.1): no newAccount, no EAB. */
-		if (a->url != NULL && !a->adopted) {
-			account_settle(a, true, NULL);
-			return;
-		}
-		a->state = ACCT_LOOKUP;
-		account_register(a, true);
-		return;
-	case ACCT_REGISTER:
-		account_register(a, false);
-		return;
-	default:
-		return;
-	}
-}
-
 /* ---- lifecycle and accessors ---- */
 
+/* Replaces the account's copies of p's members (its name stays: the same
+ * account) and points a->p at them. */
+static void
+params_copy(struct acme_account *a, const struct acme_account_params *p)
+{
+	if (p == &a->p)
+		return;
+	free(a->directory_url);
+	free(a->ca_bundle);
+	free(a->eab_kid);
+	free_secret(a->eab_hmac, a->p.eab_hmac_len);
+	strlist_free(&a->contact);
+	a->p = *p;
+	a->directory_url = xstrdup(p->directory_url);
+	a->ca_bundle = p->ca_bundle ? xstrdup(p->ca_bundle) : NULL;
+	a->eab_kid = p->eab_kid ? xstrdup(p->eab_kid) : NULL;
+	a->eab_hmac = NULL;
+	if (p->eab_hmac != NULL && p->eab_hmac_len > 0) {
+		a->eab_hmac = xmalloc(p->eab_hmac_len);
+		memcpy(a->eab_hmac, p->eab_hmac, p->eab_hmac_len);
+	} else {
+		a->p.eab_hmac_len = 0;
+	}
+	for (size_t i = 0; p->contact != NULL && i < p->contact->n; i++)
+		strlist_add(&a->contact, p->contact->v[i]);
+	a->p.name = a->name;
+	a->p.directory_url = a->directory_url;
+	a->p.ca_bundle = a->ca_bundle;
+	a->p.contact = &a->contact;
+	a->p.eab_kid = a->eab_kid;
+	a->p.eab_hmac = a->eab_hmac;
+}
+
 struct acme_account *
-acme_account_new(struct acme_env *env, const struct config_account *cfg)
+acme_account_new(struct acme_env *env, const struct acme_account_params *p,
+    const struct acme_account_store *store, void *store_arg)
 {
 	struct acme_account *a = xcalloc(1, sizeof(*a));
 
 	a->env = env;
-	a->cfg = cfg;
-	a->name = xstrdup(cfg->name);
+	a->name = xstrdup(p->name);
+	params_copy(a, p);
+	a->store = store;
+	a->store_arg = store_arg;
 	a->client = acme_client_new(a, env, &a->counters);
 	return a;
 }
@@ -623,10 +799,20 @@ acme_account_free(struct acme_account *a)
 		next = wt->next;
 		free(wt);
 	}
+	if (a->store->release != NULL)
+		a->store->release(a->store_arg);
 	acme_directory_free(&a->dir);
 	privkey_free(a->key);
 	privkey_free(a->next_key);
+	privkey_free(a->new_key);
 	free(a->url);
+	free(a->adopted_from);
+	free(a->probe_error);
+	free(a->directory_url);
+	free(a->ca_bundle);
+	free(a->eab_kid);
+	free_secret(a->eab_hmac, a->p.eab_hmac_len);
+	strlist_free(&a->contact);
 	free(a->name);
 	free(a->fault_type);
 	free(a);
@@ -638,16 +824,28 @@ acme_account_name(const struct acme_account *a)
 	return a->name;
 }
 
-const struct config_account *
-acme_account_config(const struct acme_account *a)
+const struct acme_account_params *
+acme_account_params(const struct acme_account *a)
 {
-	return a->cfg;
+	return &a->p;
+}
+
+void *
+acme_account_store_arg(const struct acme_account *a)
+{
+	return a->store_arg;
+}
+
+enum account_state
+acme_account_state(const struct acme_account *a)
+{
+	return a->state;
 }
 
 void
-acme_account_set_config(struct acme_account *a, const struct config_account *cfg)
+acme_account_set_params(struct acme_account *a, const struct acme_account_params *p)
 {
-	a->cfg = cfg;
+	params_copy(a, p);
 }
 
 const struct acme_directory *
@@ -700,7 +898,7 @@ acme_account_stage_key(struct acme_account *a, privkey_t *key, char *err, size_t
 {
 	/* On disk before the CA hears of it: after a crash either key may be
 	 * the one the CA has, and both must still exist. */
-	if (store_account_save_next_key(a->env->store, a->name, key, err, errlen) < 0) {
+	if (a->store->stage_key(a->store_arg, key, err, errlen) < 0) {
 		privkey_free(key);
 		return -1;
 	}
@@ -722,7 +920,7 @@ acme_account_commit_key(struct acme_account *a, char *err, size_t errlen)
 		snprintf(err, errlen, "account %s: no new key to switch to", a->name);
 		return -1;
 	}
-	if (store_account_promote_next_key(a->env->store, a->name, err, errlen) < 0)
+	if (a->store->promote_key(a->store_arg, err, errlen) < 0)
 		return -1;
 	privkey_free(a->key);
 	a->key = a->next_key;
@@ -733,7 +931,7 @@ acme_account_commit_key(struct acme_account *a, char *err, size_t errlen)
 void
 acme_account_drop_key(struct acme_account *a)
 {
-	store_account_drop_next_key(a->env->store, a->name);
+	a->store->drop_key(a->store_arg);
 	privkey_free(a->next_key);
 	a->next_key = NULL;
 }
@@ -750,13 +948,8 @@ acme_account_recheck(struct acme_account *a)
 int
 acme_account_set_deactivated(struct acme_account *a, time_t when, char *err, size_t errlen)
 {
-	struct account_record rec = {0};
-
-	rec.url = a->url;
-	rec.directory = a->cfg->directory_url;
-	rec.deactivated = when;
 	a->deactivated = when;
-	return store_account_save(a->env->store, a->name, &rec, err, errlen);
+	return a->store->save(a->store_arg, a->url, a->directory_url, when, err, errlen);
 }
 
 time_t
@@ -765,105 +958,12 @@ acme_account_deactivated(const struct acme_account *a)
 	return a->deactivated;
 }
 
-/* ---- dry run: could the account be used? (acme_account_probe) ---- */
-
-static void
-probe_settle(struct acme_account *a, bool ok, const char *msg)
-{
-	acme_probe_cb cb = a->probe_cb;
-
-	a->probe_cb = NULL;
-	cb(ok, msg, a->probe_arg);
-}
-
-/* The key is not (or not yet) registered: would a registration work? */
-static void
-probe_registrable(struct acme_account *a, const char *what)
-{
-	char *msg;
-
-	if (a->dir.eab_required && a->cfg->eab_kid == NULL) {
-		msg = xasprintf("%s, and %s requires external account binding "
-		    "(meta.externalAccountRequired) but the inventory gives no eab", what,
-		    a->cfg->directory_url);
-		probe_settle(a, false, msg);
-	} else {
-		msg = xasprintf("%s; would register%s", what, a->cfg->eab_kid ?
-		    " with the EAB given" : "");
-		probe_settle(a, true, msg);
-	}
-	free(msg);
-}
-
-static void
-probe_lookup_cb(const struct acme_reply *r, void *arg)
-{
-	struct acme_account *a = arg;
-	char *msg, *p;
-
-	a->pending_call = NULL;
-	if ((r->status == 200 || r->status == 201) && r->http->location != NULL) {
-		msg = xasprintf("registered as %s", r->http->location);
-		probe_settle(a, true, msg);
-		free(msg);
-		return;
-	}
-	if (acme_problem_is(r->problem, "accountDoesNotExist")) {
-		probe_registrable(a, "the stored key is not registered");
-		return;
-	}
-	p = r->problem ? acme_problem_format(r->problem) : NULL;
-	msg = xasprintf("account lookup (onlyReturnExisting) at %s failed: %s",
-	    a->dir.new_account, p ? p : r->error ? r->error : "unexpected reply");
-	probe_settle(a, false, msg);
-	free(msg);
-	free(p);
-}
-
-static void
-probe_directory_cb(const struct http_response *resp, void *arg)
-{
-	struct acme_account *a = arg;
-	struct acme_post_opts o = {0};
-	char err[256], *msg, *payload;
-
-	a->pending_get = NULL;
-	if (resp->status != 200) {
-		msg = resp->error ? xasprintf("directory %s: %s", a->cfg->directory_url, resp->error)
-		    : xasprintf("directory %s: HTTP %ld", a->cfg->directory_url, resp->status);
-		probe_settle(a, false, msg);
-		free(msg);
-		return;
-	}
-	acme_directory_free(&a->dir);
-	if (acme_directory_parse(resp->body, resp->body_len, &a->dir, err, sizeof(err)) < 0) {
-		msg = xasprintf("directory %s: %s", a->cfg->directory_url, err);
-		probe_settle(a, false, msg);
-		free(msg);
-		return;
-	}
-	a->have_dir = true;
-	if (a->key == NULL) {
-		probe_registrable(a, "no account key stored yet");
-		return;
-	}
-	/* Signed by the stored key with its jwk: asks, registers nothing. */
-	payload = acme_json_new_account(NULL, NULL, true);
-	o.url = a->dir.new_account;
-	o.payload = payload;
-	o.use_jwk = true;
-	a->pending_call = acme_post(a, &o, probe_lookup_cb, a);
-	free(payload);
-	if (a->pending_call == NULL)
-		probe_settle(a, false, "cannot send the account lookup");
-}
-
+/* The dry run's question (the outcomes are in account_step's probe
+ * branches and probe_settle above). */
 int
 acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char *err,
     size_t errlen)
 {
-	struct http_request_opts ho = {0};
-
 	if (a->probe_cb != NULL || a->state != ACCT_IDLE) {
 		snprintf(err, errlen, "account %s is busy", a->name);
 		return -1;
@@ -876,16 +976,16 @@ acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char *er
 		snprintf(err, errlen, "account %s was deactivated at %s", a->name, when);
 		return -1;
 	}
-	ho.method = "GET";
-	ho.url = a->cfg->directory_url;
-	ho.ca_bundle = a->cfg->ca_bundle;
-	ho.timeout_ms = 30000;
-	a->pending_get = http_request(a->env->http, &ho, probe_directory_cb, a);
-	if (a->pending_get == NULL) {
-		snprintf(err, errlen, "cannot fetch the directory %s", a->cfg->directory_url);
-		return -1;
-	}
 	a->probe_cb = cb;
 	a->probe_arg = arg;
+	a->probe_starting = true;
+	account_step(a);
+	a->probe_starting = false;
+	if (a->probe_error != NULL) {
+		snprintf(err, errlen, "%s", a->probe_error);
+		free(a->probe_error);
+		a->probe_error = NULL;
+		return -1;
+	}
 	return 0;
 }

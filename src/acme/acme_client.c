@@ -280,7 +280,7 @@ call_send(struct acme_call *c)
 {
 	struct acme_client *cl = c->cl;
 	struct acme_account *a = cl->a;
-	const char *ca_bundle = acme_account_config(a)->ca_bundle;
+	const char *ca_bundle = acme_account_params(a)->ca_bundle;
 	struct http_request_opts ho = {0};
 	char *nonce, *jws = NULL;
 	const privkey_t *key;
@@ -368,7 +368,7 @@ acme_get(struct acme_account *a, const char *url, http_done_cb cb, void *arg)
 
 	ho.method = "GET";
 	ho.url = url;
-	ho.ca_bundle = acme_account_config(a)->ca_bundle;
+	ho.ca_bundle = acme_account_params(a)->ca_bundle;
 	ho.timeout_ms = 30000;
 	return http_request(acme_account_client(a)->env->http, &ho, cb, arg);
 }

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "dryrun.h"
+#include "fleet_account.h"
 #include "http.h"
 #include "http01.h"
 #include "log.h"
@@ -248,7 +249,7 @@ probe_accounts(struct dryrun *d)
 		struct dr_acct *a = &d->accts[i];
 		if (!a->needed)
 			continue;
-		a->live = acme_account_new(&d->env, a->cfg);
+		a->live = fleet_account_new(&d->env, d->live_store, a->cfg);
 		if (acme_account_probe(a->live, probe_done, a, err, sizeof(err)) < 0) {
 			a->probed = true;
 			a->msg = xstrdup(err);
@@ -315,7 +316,7 @@ staging_start(struct dryrun *d, struct dr_cert *c)
 		/* Its own name in the log, beside the live account's. */
 		c->acct->sname = xasprintf("%s-staging", c->acct->cfg->name);
 		c->acct->scfg.name = c->acct->sname;
-		c->acct->staging = acme_account_new(&d->senv, &c->acct->scfg);
+		c->acct->staging = fleet_account_new(&d->senv, d->tmp_store, &c->acct->scfg);
 	}
 	cert_state_init(&c->st);
 	p.cert = c->cfg;

@@ -19,6 +19,7 @@
 
 #include "adopt.h"
 #include "fleet.h"
+#include "fleet_account.h"
 #include "fleet_internal.h"
 #include "log.h"
 #include "preflight.h"
@@ -314,7 +315,7 @@ acct_new(struct fleet *f, const struct config_account *ca)
 
 	a->cfg = ca;
 	a->ari = -1;
-	a->acme = acme_account_new(f->env, ca);
+	a->acme = fleet_account_new(f->env, f->env->store, ca);
 	f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
 	f->accts[f->naccts++] = a;
 	return a;
@@ -521,7 +522,7 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 				old = oldaccts[k], oldaccts[k] = NULL;
 		if (old) {
 			old->cfg = ca;
-			acme_account_set_config(old->acme, ca);
+			fleet_account_set_config(old->acme, ca);
 			f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
 			f->accts[f->naccts++] = old;
 		} else {

@@ -456,7 +456,7 @@ static void
 rollover_ready_cb(bool ok, const char *error, void *arg)
 {
 	struct fleet_op *op = arg;
-	const struct config_account *cfg = acme_account_config(op->acme);
+	const struct acme_account_params *p = acme_account_params(op->acme);
 
 	op->waiter = NULL;
 	if (!ok) {
@@ -464,7 +464,7 @@ rollover_ready_cb(bool ok, const char *error, void *arg)
 		    error ? error : "unknown error");
 		return;
 	}
-	op->keygen = keygen_submit(op->f->env->keygen, cfg->key_type, rollover_key_cb, op);
+	op->keygen = keygen_submit(op->f->env->keygen, p->key_type, rollover_key_cb, op);
 	if (op->keygen == NULL)
 		op_finish(op, FLEET_OP_FAILED, NULL, "account %s: cannot queue key generation",
 		    op->account);

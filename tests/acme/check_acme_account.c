@@ -5,8 +5,11 @@
  * key and URL, onlyReturnExisting recovery of a lost URL, and a key
  * rollover whose keyChange is answered or whose answer is lost (then the
  * recheck asks the CA which key it has, in this run or after a restart);
- * and log once: an account failure with several certificates waiting on
- * it is logged once, by the account.
+ * the account machine's states and their names; the store seam (struct
+ * acme_account_store): what is saved when, a save that fails, parameters
+ * copied, and certbot's account adopted through the fleet's store and
+ * verified, never registered; and log once: an account failure with
+ * several certificates waiting on it is logged once, by the account.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -19,8 +22,10 @@
 
 #include "acme.h"
 #include "b64.h"
+#include "certbot_import.h"
 #include "config.h"
 #include "fake_ca.h"
+#include "fleet_account.h"
 #include "store.h"
 #include "testloop.h"
 #include "testutil.h"
@@ -416,7 +421,7 @@ START_TEST(test_rollover_lost)
 	ck_assert_int_eq(call_status, 0);
 	if (_i == 2) {
 		acme_account_free(fx->acct);
-		fx->acct = acme_account_new(&fx->env, config_find_account(fx->cfg, "ca"));
+		fx->acct = fleet_account_new(&fx->env, fx->store, config_find_account(fx->cfg, "ca"));
 	}
 	acme_account_recheck(fx->acct);
 	if (switched)
@@ -449,6 +454,483 @@ START_TEST(test_rollover_lost)
 	account_record_free(&rec);
 	privkey_free(old);
 	privkey_free(nk);
+}
+END_TEST
+
+/* ---- the machine's states ---- */
+
+START_TEST(test_state_names)
+{
+	privkey_t *k;
+
+	/* Every state has its own name for the logs and tests. */
+	for (int i = 0; i < ACCT_STATE__MAX; i++) {
+		const char *n = account_state_name((enum account_state)i);
+
+		ck_assert_ptr_nonnull(n);
+		ck_assert_msg(strcmp(n, "?") != 0, "state %d has no name", i);
+		for (int k2 = 0; k2 < i; k2++)
+			ck_assert_str_ne(n, account_state_name((enum account_state)k2));
+	}
+	ck_assert_str_eq(account_state_name(ACCT_STATE__MAX), "?");
+	ck_assert_str_eq(account_state_name(ACCT_IDLE), "idle");
+	ck_assert_str_eq(account_state_name(ACCT_READY), "ready");
+	/* At rest until a certificate waits; ready once registered. */
+	k = store_account("/acct/3");
+	ck_assert_int_eq(acme_account_state(fx->acct), ACCT_IDLE);
+	wait_ready();
+	ck_assert_int_eq(acme_account_state(fx->acct), ACCT_READY);
+	privkey_free(k);
+}
+END_TEST
+
+/* ---- the store seam ---- */
+
+/*
+ * A struct acme_account_store that passes every call on to the fleet's
+ * (fleet_account.c) and notes it with what the CA had seen by then, or
+ * fails save_key when told to: the order of what is saved against what is
+ * sent, seen from the account's side of the seam.
+ */
+struct spy_call {
+	char what[16];
+	size_t new_accounts;        /* POST /acct/new the CA had received */
+	int last_status;            /* its answer to the last of them, -1 none */
+	char *url;                  /* save: the URL given */
+	char *directory;
+	long long deactivated;
+};
+static struct {
+	void *inner;
+	struct spy_call calls[16];
+	size_t ncalls;
+	bool fail_save_key;
+} spy;
+
+static struct spy_call *
+spy_note(const char *what)
+{
+	size_t n = fake_ca_count(fx->ca, "POST", "/acct/new");
+	struct spy_call *c;
+
+	ck_assert_uint_lt(spy.ncalls, 16);
+	c = &spy.calls[spy.ncalls++];
+	snprintf(c->what, sizeof(c->what), "%s", what);
+	c->new_accounts = n;
+	c->last_status = n ? fake_ca_find(fx->ca, "POST", "/acct/new", n - 1)->status : -1;
+	return c;
+}
+
+static int
+spy_load(void *arg, struct acme_account_record *out, char *err, size_t errlen)
+{
+	(void)arg;
+	spy_note("load");
+	return fleet_account_store.load(spy.inner, out, err, errlen);
+}
+
+static int
+spy_save_key(void *arg, const privkey_t *key, char *err, size_t errlen)
+{
+	(void)arg;
+	spy_note("save_key");
+	if (spy.fail_save_key) {
+		snprintf(err, errlen, "cannot write /spy/accounts/ca/key.pem: No space left on "
+		    "device");
+		return -1;
+	}
+	return fleet_account_store.save_key(spy.inner, key, err, errlen);
+}
+
+static int
+spy_save(void *arg, const char *url, const char *directory, time_t deactivated, char *err,
+    size_t errlen)
+{
+	struct spy_call *c = spy_note("save");
+
+	(void)arg;
+	c->url = xstrdup(url);
+	c->directory = xstrdup(directory);
+	c->deactivated = (long long)deactivated;
+	return fleet_account_store.save(spy.inner, url, directory, deactivated, err, errlen);
+}
+
+static int
+spy_stage_key(void *arg, const privkey_t *key, char *err, size_t errlen)
+{
+	(void)arg;
+	spy_note("stage_key");
+	return fleet_account_store.stage_key(spy.inner, key, err, errlen);
+}
+
+static int
+spy_promote_key(void *arg, char *err, size_t errlen)
+{
+	(void)arg;
+	spy_note("promote_key");
+	return fleet_account_store.promote_key(spy.inner, err, errlen);
+}
+
+static void
+spy_drop_key(void *arg)
+{
+	(void)arg;
+	spy_note("drop_key");
+	fleet_account_store.drop_key(spy.inner);
+}
+
+static const char *
+spy_where(void *arg)
+{
+	(void)arg;
+	return fleet_account_store.where(spy.inner);
+}
+
+static void
+spy_release(void *arg)
+{
+	(void)arg;
+	fleet_account_store.release(spy.inner);
+	spy.inner = NULL;
+	for (size_t i = 0; i < spy.ncalls; i++) {
+		free(spy.calls[i].url);
+		free(spy.calls[i].directory);
+	}
+	spy.ncalls = 0;
+}
+
+static const struct acme_account_store spy_store = {
+	.load = spy_load,
+	.save_key = spy_save_key,
+	.save = spy_save,
+	.stage_key = spy_stage_key,
+	.promote_key = spy_promote_key,
+	.drop_key = spy_drop_key,
+	.where = spy_where,
+	.release = spy_release,
+};
+
+/* Replaces the fixture's account by one whose store is the spy. */
+static void
+use_spy(void)
+{
+	const struct config_account *ca = config_find_account(fx->cfg, "ca");
+	struct acme_account_params p;
+
+	acme_account_free(fx->acct);
+	memset(&spy, 0, sizeof(spy));
+	spy.inner = fleet_account_store_new(fx->store, ca);
+	fleet_account_params(ca, &p);
+	fx->acct = acme_account_new(&fx->env, &p, &spy_store, NULL);
+}
+
+/* Waits for the account; asserts it failed and returns its error (the
+ * caller frees). */
+static char *
+wait_failed(void)
+{
+	char *dump, *e;
+
+	ready_done = false;
+	(void)acme_account_when_ready(fx->acct, ready_cb, NULL);
+	ck_assert(test_run_loop(fx->loop, 20));
+	dump = fake_ca_dump(fx->ca);
+	ck_assert_msg(ready_done && !ready_ok, "not failed; requests: %s", dump);
+	ck_assert_msg(fake_ca_unmatched(fx->ca) == 0, "unscripted requests: %s", dump);
+	ck_assert_ptr_nonnull(ready_error);
+	free(dump);
+	e = ready_error;
+	ready_error = NULL;
+	return e;
+}
+
+START_TEST(test_store_order_registration)
+{
+	char *url = base_url("/acct/9");
+	struct account_record rec;
+
+	use_spy();
+	fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 201, CT_JSON "Location: $B/acct/9\r\n",
+	    "{\"status\":\"valid\"}");
+	wait_ready();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), 1);
+	/* Read, then the generated key saved before newAccount went out, then
+	 * the URL the CA gave, once its 201 was in: nothing else. */
+	ck_assert_uint_eq(spy.ncalls, 3);
+	ck_assert_str_eq(spy.calls[0].what, "load");
+	ck_assert_uint_eq(spy.calls[0].new_accounts, 0);
+	ck_assert_str_eq(spy.calls[1].what, "save_key");
+	ck_assert_uint_eq(spy.calls[1].new_accounts, 0);
+	ck_assert_str_eq(spy.calls[2].what, "save");
+	ck_assert_uint_eq(spy.calls[2].new_accounts, 1);
+	ck_assert_int_eq(spy.calls[2].last_status, 201);
+	ck_assert_str_eq(spy.calls[2].url, url);
+	ck_assert_str_eq(spy.calls[2].directory, fake_ca_directory_url(fx->ca));
+	ck_assert_int_eq(spy.calls[2].deactivated, 0);
+	/* Through the fleet's store: on disk as before. */
+	load_record(&rec);
+	ck_assert_str_eq(rec.url, url);
+	ck_assert(same_key(rec.key, acme_account_key(fx->acct)));
+	account_record_free(&rec);
+	free(url);
+}
+END_TEST
+
+START_TEST(test_store_save_key_fails)
+{
+	struct account_record rec;
+	const char *type = NULL;
+	char *e;
+
+	use_spy();
+	spy.fail_save_key = true;
+	e = wait_failed();
+	/* The store's reason as the account's error; no newAccount with a key
+	 * that could be lost. */
+	ck_assert_str_eq(e, "cannot write /spy/accounts/ca/key.pem: No space left on device");
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), 0);
+	ck_assert_uint_eq(acme_account_counters(fx->acct)->new_account, 0);
+	ck_assert_uint_eq(acme_account_counters(fx->acct)->post, 0);
+	ck_assert_uint_eq(spy.ncalls, 2);
+	ck_assert_str_eq(spy.calls[1].what, "save_key");
+	ck_assert_ptr_null(acme_account_key(fx->acct));
+	ck_assert_int_eq(acme_account_state(fx->acct), ACCT_IDLE);
+	ck_assert_int_eq(acme_account_fault(fx->acct, &type), -1);
+	ck_assert_ptr_null(type);
+	ck_assert_str_eq(acme_account_fault_step(fx->acct), "generating the account key");
+	load_record(&rec);
+	ck_assert_ptr_null(rec.key);
+	ck_assert_ptr_null(rec.url);
+	account_record_free(&rec);
+	free(e);
+
+	/* The next wait tries again: a key saved, then registered. */
+	spy.fail_save_key = false;
+	fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 201, CT_JSON "Location: $B/acct/9\r\n",
+	    "{\"status\":\"valid\"}");
+	wait_ready();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), 1);
+	load_record(&rec);
+	ck_assert(same_key(rec.key, acme_account_key(fx->acct)));
+	ck_assert_ptr_nonnull(strstr(rec.url, "/acct/9"));
+	account_record_free(&rec);
+}
+END_TEST
+
+START_TEST(test_params_copied)
+{
+	const struct config_account *ca = config_find_account(fx->cfg, "ca");
+	struct acme_account_params p;
+	struct strlist contact = {0};
+	char *kid = xstrdup("kid-7"), *dir = xstrdup(fake_ca_directory_url(fx->ca));
+	unsigned char *hmac = xmalloc(strlen(HMAC_KEY));
+	const struct fake_request *r;
+	cJSON *pay, *eprot;
+	char *prot_s;
+
+	/* The caller's strings are its own: changed after the account was
+	 * made, they change nothing. */
+	memcpy(hmac, HMAC_KEY, strlen(HMAC_KEY));
+	strlist_add(&contact, "mailto:copy@example.net");
+	fleet_account_params(ca, &p);
+	p.directory_url = dir;
+	p.contact = &contact;
+	p.eab_kid = kid;
+	p.eab_hmac = hmac;
+	p.eab_hmac_len = strlen(HMAC_KEY);
+	acme_account_free(fx->acct);
+	fx->acct = fleet_account_new(&fx->env, fx->store, ca);
+	acme_account_set_params(fx->acct, &p);
+	memset(hmac, 'x', strlen(HMAC_KEY));
+	strcpy(kid, "kid-0");
+	contact.v[0][0] = 'X';
+	dir[0] = 'X';
+	ck_assert_str_eq(acme_account_params(fx->acct)->eab_kid, "kid-7");
+	ck_assert_str_eq(acme_account_params(fx->acct)->directory_url,
+	    fake_ca_directory_url(fx->ca));
+
+	fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 201, CT_JSON "Location: $B/acct/9\r\n",
+	    "{\"status\":\"valid\"}");
+	wait_ready();
+	r = fake_ca_find(fx->ca, "POST", "/acct/new", 0);
+	ck_assert_ptr_nonnull(strstr(r->payload, "mailto:copy@example.net"));
+	pay = cJSON_Parse(r->payload);
+	prot_s = decoded_member(cJSON_GetObjectItemCaseSensitive(pay, "externalAccountBinding"),
+	    "protected");
+	eprot = cJSON_Parse(prot_s);
+	ck_assert_str_eq(str_of(eprot, "kid"), "kid-7");
+	cJSON_Delete(eprot);
+	cJSON_Delete(pay);
+	free(prot_s);
+	strlist_free(&contact);
+	free(kid);
+	free(dir);
+	free(hmac);
+}
+END_TEST
+
+/* ---- certbot's account, adopted through the fleet's store ---- */
+
+#define CERTBOT_DIR TEST_DATA_DIR "/certbot/accounts/acme.example.test/directory/" \
+	"0123456789abcdef0123456789abcdef"
+
+static void
+setup_certbot(void)
+{
+	fx = fake_env_new("    certbot_account: " CERTBOT_DIR "\n" EAB_LINES, CERTS);
+	ready_done = ready_ok = false;
+	ready_error = NULL;
+}
+
+START_TEST(test_certbot_adopted)
+{
+	privkey_t *cb_key = NULL;
+	char *cb_url = NULL, *url = base_url("/acct/77"), err[512] = "";
+	const struct fake_request *r;
+	struct account_record rec;
+	cJSON *pay;
+
+	ck_assert_msg(certbot_account_read(CERTBOT_DIR, &cb_key, &cb_url, err, sizeof(err)) ==
+	    0, "%s", err);
+	use_spy();
+	/* certbot recorded another URL: the CA's answer wins. */
+	fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 200, CT_JSON "Location: $B/acct/77\r\n",
+	    "{\"status\":\"valid\"}");
+	wait_ready();
+	/* Verified once with onlyReturnExisting, signed by certbot's key: no
+	 * registration, no EAB although the inventory gives one. */
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), 1);
+	ck_assert_uint_eq(acme_account_counters(fx->acct)->new_account, 0);
+	r = fake_ca_find(fx->ca, "POST", "/acct/new", 0);
+	ck_assert(r->has_jwk);
+	pay = cJSON_Parse(r->payload);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pay, "onlyReturnExisting")));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(pay, "externalAccountBinding"));
+	cJSON_Delete(pay);
+	ck_assert(same_key(acme_account_key(fx->acct), cb_key));
+	ck_assert_str_eq(acme_account_url(fx->acct), url);
+	/* The fleet's load adopted (saving the key and certbot's URL itself);
+	 * the account then saved the CA's URL once it answered. */
+	ck_assert_uint_eq(spy.ncalls, 2);
+	ck_assert_str_eq(spy.calls[0].what, "load");
+	ck_assert_str_eq(spy.calls[1].what, "save");
+	ck_assert_uint_eq(spy.calls[1].new_accounts, 1);
+	ck_assert_int_eq(spy.calls[1].last_status, 200);
+	ck_assert_str_eq(spy.calls[1].url, url);
+	load_record(&rec);
+	ck_assert(same_key(rec.key, cb_key));
+	ck_assert_str_eq(rec.url, url);
+	account_record_free(&rec);
+
+	/* Adopted once: after a restart the stored account is used as is,
+	 * without asking the CA again. */
+	acme_account_free(fx->acct);
+	fx->acct = fleet_account_new(&fx->env, fx->store, config_find_account(fx->cfg, "ca"));
+	wait_ready();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), 1);
+	ck_assert_str_eq(acme_account_url(fx->acct), url);
+	ck_assert(same_key(acme_account_key(fx->acct), cb_key));
+	privkey_free(cb_key);
+	free(cb_url);
+	free(url);
+}
+END_TEST
+
+START_TEST(test_certbot_unknown)
+{
+	char *e, *want;
+	struct account_record rec;
+
+	fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 400, CT_PROBLEM, NO_ACCOUNT);
+	e = wait_failed();
+	/* Never registered anew: that would spend the EAB credential. */
+	want = xasprintf("the account adopted from certbot (%s) is not known to %s; remove "
+	    "%s/state/accounts/ca and certbot_account to register a new one", CERTBOT_DIR,
+	    fake_ca_directory_url(fx->ca), fx->dir);
+	ck_assert_str_eq(e, want);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), 1);
+	ck_assert_uint_eq(acme_account_counters(fx->acct)->new_account, 0);
+	ck_assert_str_eq(acme_account_fault_step(fx->acct), "looking the account up");
+	/* What was adopted stays in the store for the operator to look at. */
+	load_record(&rec);
+	ck_assert_ptr_nonnull(rec.key);
+	ck_assert_str_eq(rec.url, "https://acme.example.test/acme/acct/42");
+	account_record_free(&rec);
+	free(want);
+	free(e);
+}
+END_TEST
+
+/* ---- the dry run's probe ---- */
+
+static bool probe_done, probe_ok;
+static char *probe_msg;
+
+static void
+probe_cb(bool ok, const char *msg, void *arg)
+{
+	(void)arg;
+	probe_done = true;
+	probe_ok = ok;
+	probe_msg = xstrdup(msg);
+	ev_break(fx->loop, EVBREAK_ALL);
+}
+
+/*
+ * The probe runs the account machine but only asks.  _i: 0 no key stored;
+ * 1 a stored key the CA knows; 2 one it does not know; 3 the directory
+ * fails.  Nothing is saved and nothing registered in any case.
+ */
+START_TEST(test_probe)
+{
+	privkey_t *k = _i == 1 || _i == 2 ? store_account(NULL) : NULL;
+	struct account_record rec;
+	char err[512] = "", *want = NULL;
+
+	if (_i == 1)
+		fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 200,
+		    CT_JSON "Location: $B/acct/5\r\n", "{\"status\":\"valid\"}");
+	else if (_i == 2)
+		fake_ca_reply(fx->ca, "POST", "/acct/new", 1, 400, CT_PROBLEM, NO_ACCOUNT);
+	else if (_i == 3)
+		fake_ca_reply(fx->ca, "GET", "/dir", 1, 503, NULL, NULL);
+	probe_done = false;
+	probe_msg = NULL;
+	ck_assert_msg(acme_account_probe(fx->acct, probe_cb, NULL, err, sizeof(err)) == 0, "%s",
+	    err);
+	/* Asking twice at once is refused. */
+	ck_assert_int_eq(acme_account_probe(fx->acct, probe_cb, NULL, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "account ca is busy");
+	ck_assert(test_run_loop(fx->loop, 20));
+	ck_assert(probe_done);
+	switch (_i) {
+	case 0:
+		want = xstrdup("no account key stored yet; would register with the EAB given");
+		break;
+	case 1:
+		want = xasprintf("registered as %s/acct/5", fake_ca_base(fx->ca));
+		break;
+	case 2:
+		want = xstrdup("the stored key is not registered; would register with the EAB "
+		    "given");
+		break;
+	default:
+		want = xasprintf("directory %s: HTTP 503", fake_ca_directory_url(fx->ca));
+		break;
+	}
+	ck_assert_msg(probe_ok == (_i != 3), "%s", probe_msg);
+	ck_assert_str_eq(probe_msg, want);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/acct/new"), _i == 1 || _i == 2 ? 1 : 0);
+	ck_assert_uint_eq(acme_account_counters(fx->acct)->new_account, 0);
+	ck_assert_int_eq(acme_account_state(fx->acct), ACCT_IDLE);
+	ck_assert_ptr_null(acme_account_url(fx->acct));
+	load_record(&rec);
+	ck_assert_ptr_null(rec.url);
+	ck_assert(_i == 1 || _i == 2 ? rec.key != NULL : rec.key == NULL);
+	account_record_free(&rec);
+	free(want);
+	free(probe_msg);
+	privkey_free(k);
 }
 END_TEST
 
@@ -575,6 +1057,27 @@ acme_account_suite(void)
 	tcase_add_test(tc, test_stored_key_and_url);
 	tcase_add_test(tc, test_only_return_existing);
 	tcase_add_test(tc, test_lookup_then_register);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("machine");
+	tcase_add_test(tc, test_state_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("probe");
+	tcase_add_loop_test(tc, test_probe, 0, 4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("store");
+	tcase_add_test(tc, test_store_order_registration);
+	tcase_add_test(tc, test_store_save_key_fails);
+	tcase_add_test(tc, test_params_copied);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("certbot");
+	tcase_add_checked_fixture(tc, setup_certbot, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_certbot_adopted);
+	tcase_add_test(tc, test_certbot_unknown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("rollover");
