@@ -18,6 +18,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_sweep.h"
 #include "dns01.h"
 #include "fleet.h"
 #include "hooks.h"
@@ -48,6 +49,7 @@ struct daemon {
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
 	ev_timer grace;
+	struct daemon_sweep *sweep; /* crash leftovers, swept after READY=1 */
 	bool stopping;
 };
 
@@ -324,6 +326,7 @@ log_resources(void)
 static void
 daemon_cleanup(struct daemon *d)
 {
+	daemon_sweep_free(d->sweep);
 	fleet_free(d->fleet);
 	/* After the fleet: an operation's late reply must find its connection. */
 	ctl_server_free(d->ctl);
@@ -347,24 +350,6 @@ daemon_cleanup(struct daemon *d)
 	}
 }
 
-/*
- * Temporary files of writes a crash (kill -9, power loss) interrupted:
- * harmless, but they pile up and a private key's may hold key material.
- * Only our exact temporary names, only with the state lock held, before
- * anything of ours writes again.
- */
-static void
-sweep_temps(const struct config *cfg, struct store *st)
-{
-	unsigned n = store_sweep_temps(st);
-
-	for (size_t i = 0; i < cfg->ncerts; i++)
-		n += install_sweep_temps(cfg->certs[i].output_dir, cfg->certs[i].name);
-	if (n > 0)
-		log_notice("removed %u temporary file%s left by an interrupted write", n,
-		    n == 1 ? "" : "s");
-}
-
 int
 daemon_run(const struct daemon_opts *o)
 {
@@ -385,7 +370,9 @@ daemon_run(const struct daemon_opts *o)
 		config_free(d.cfg);
 		return EXIT_UNAVAILABLE;
 	}
-	sweep_temps(d.cfg, d.store);
+	/* --once sweeps before it writes; the daemon after READY=1. */
+	if (o->once)
+		daemon_sweep_now(d.cfg, d.store);
 	signal(SIGPIPE, SIG_IGN);
 	/* The default loop: hooks are reaped with ev_child, which needs it. */
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -440,6 +427,8 @@ daemon_run(const struct daemon_opts *o)
 	fleet_start(d.fleet);
 	notify_ready();
 	update_status(&d);
+	if (!o->once)
+		d.sweep = daemon_sweep_start(d.loop, d.cfg, d.store);
 
 	ev_run(d.loop, 0);
 

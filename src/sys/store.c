@@ -641,16 +641,15 @@ out:
 
 /* ---- temporaries left by a crash ---- */
 
-unsigned
-store_sweep_temps(struct store *s)
+void
+store_sweep_dirs(struct store *s, struct strlist *out)
 {
 	static const char *const kinds[] = { "accounts", "certs" };
-	unsigned n;
 
 	/* Without the lock another daemon may be writing them right now. */
 	if (s->readonly)
-		return 0;
-	n = sweep_atomic_temps(s->dir);
+		return;
+	strlist_add(out, s->dir);
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		char *top = xasprintf("%s/%s", s->dir, kinds[k]);
 		DIR *d = opendir(top);
@@ -662,12 +661,24 @@ store_sweep_temps(struct store *s)
 			if (!safe_name(e->d_name))
 				continue;
 			sub = xasprintf("%s/%s", top, e->d_name);
-			n += sweep_atomic_temps(sub);
+			strlist_add(out, sub);
 			free(sub);
 		}
 		if (d != NULL)
 			closedir(d);
 		free(top);
 	}
+}
+
+unsigned
+store_sweep_temps(struct store *s)
+{
+	struct strlist dirs = {0};
+	unsigned n = 0;
+
+	store_sweep_dirs(s, &dirs);
+	for (size_t i = 0; i < dirs.n; i++)
+		n += sweep_atomic_temps(dirs.v[i]);
+	strlist_free(&dirs);
 	return n;
 }

@@ -44,6 +44,9 @@ const char *store_dir(const struct store *s);
  * accounts/ and certs/ entries); needs the lock (0 for a read-only store).
  * Call at start, before anything writes.  Returns how many it removed. */
 unsigned store_sweep_temps(struct store *s);
+/* The directories that sweep covers, appended to out (none for a
+ * read-only store), for a caller that sweeps them a few at a time. */
+void store_sweep_dirs(struct store *s, struct strlist *out);
 
 /* Account persistence. */
 struct account_record {

@@ -188,9 +188,23 @@ char *buf_steal(struct buf *b, size_t *len)
 
 /* ---- struct strlist ---- */
 
+/* Slots allocated for a list of n strings and its NULL: a power of two,
+ * so a list grown one string at a time (10,000 directories) is copied
+ * log n times, not n. */
+static size_t
+strlist_cap(size_t n)
+{
+	size_t c = 4;
+
+	while (c < n + 1)
+		c *= 2;
+	return c;
+}
+
 void strlist_add(struct strlist *l, const char *s)
 {
-	l->v = xrealloc(l->v, (l->n + 2) * sizeof(*l->v));
+	if (l->v == NULL || strlist_cap(l->n + 1) != strlist_cap(l->n))
+		l->v = xrealloc(l->v, strlist_cap(l->n + 1) * sizeof(*l->v));
 	l->v[l->n++] = xstrdup(s);
 	l->v[l->n] = NULL;
 }

@@ -150,4 +150,20 @@ done
 assert_eq "../archive/web/.live1" "$(readlink "$WORK/out/live/web")" "live/web untouched"
 assert_eq 1 "$(count new-order)" "the sweep ordered nothing"
 
+echo "== the daemon sweeps after READY=1, in the background"
+touch "$WORK/state/certs/web/.state.json.tmp.00aa11bb22cc" \
+      "$WORK/out/archive/web/.privkey2.pem.tmp.00aa11bb22cc"
+ln -s ../archive/web/.live2 "$WORK/out/live/.web.tmp"
+"$CERTFLEETD" -c "$WORK/inv.yaml" > "$WORK/run3.log" 2>&1 &
+DPID=$!
+wait_for "grep -q 'temporary file' '$WORK/run3.log'" 20 || fail "no sweep line within 20 s"
+kill -TERM "$DPID"; wait "$DPID"
+assert_eq 0 $? "the daemon stops cleanly"
+assert_eq 1 "$(grep -c 'removed 3 temporary files left by an interrupted write' "$WORK/run3.log")" "one line with the count"
+for f in state/certs/web/.state.json.tmp.00aa11bb22cc out/archive/web/.privkey2.pem.tmp.00aa11bb22cc out/live/.web.tmp; do
+  if [ -e "$WORK/$f" ] || [ -L "$WORK/$f" ]; then fail "$f was not removed"; else pass "$f removed"; fi
+done
+assert_file "$WORK/state/certs/web/.state.json.tmp.0A1B2C3D4E5F" "look-alike kept by the daemon too"
+assert_eq 1 "$(count new-order)" "the daemon's sweep ordered nothing"
+
 finish

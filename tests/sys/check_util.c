@@ -189,6 +189,29 @@ START_TEST(test_strlist)
 }
 END_TEST
 
+/* Grown one string at a time across many doublings: every string kept in
+ * order, the list NULL-terminated after each add, reusable after free. */
+START_TEST(test_strlist_grow)
+{
+	struct strlist l = { 0 };
+	char buf[32];
+
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 10000; i++) {
+			snprintf(buf, sizeof(buf), "n%d", i);
+			strlist_add(&l, buf);
+			ck_assert_ptr_null(l.v[l.n]);
+		}
+		ck_assert_uint_eq(l.n, 10000);
+		for (int i = 0; i < 10000; i++) {
+			snprintf(buf, sizeof(buf), "n%d", i);
+			ck_assert_str_eq(l.v[i], buf);
+		}
+		strlist_free(&l);
+	}
+}
+END_TEST
+
 START_TEST(test_alloc)
 {
 	char *s = xasprintf("%s-%d", "x", 7);
@@ -419,6 +442,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_duration_format);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_strlist);
+	tcase_add_test(tc, test_strlist_grow);
 	tcase_add_test(tc, test_alloc);
 	tcase_add_test(tc, test_read_file);
 	tcase_add_test(tc, test_edit_distance);

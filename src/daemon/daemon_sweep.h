@@ -1,0 +1,29 @@
+/*
+ * daemon_sweep.h - removing the temporary files of writes a crash
+ * interrupted, in the background of a running daemon.
+ */
+#ifndef CERTFLEET_DAEMON_SWEEP_H
+#define CERTFLEET_DAEMON_SWEEP_H
+
+struct config;
+struct ev_loop;
+struct store;
+struct daemon_sweep;
+
+/*
+ * Sweeps the state directory and every certificate's archive a few
+ * directories per loop iteration, from an idle watcher (only when nothing
+ * else is pending), and logs the count once at the end.  Takes what it
+ * needs from cfg (which may be freed afterwards, e.g. by a reload).  st
+ * must outlive the sweep.  Returns the sweep, freed by daemon_sweep_free()
+ * (which stops it where it is: the next start finishes the job).
+ */
+struct daemon_sweep *daemon_sweep_start(struct ev_loop *loop, const struct config *cfg,
+    struct store *st);
+void daemon_sweep_free(struct daemon_sweep *s);
+
+/* The same, all at once, before the caller writes anything (--once).
+ * Returns how many it removed and logs the count. */
+unsigned daemon_sweep_now(const struct config *cfg, struct store *st);
+
+#endif
