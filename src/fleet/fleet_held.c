@@ -36,7 +36,7 @@ fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *w
 	    "the next attempt installs it without a new order", r->cfg->name, r->st.held_serial,
 	    store_dir(s), r->cfg->name);
 	/* The held copy is on disk: only now may the order be forgotten. */
-	order_forget(s, r->cfg->name, &r->st);
+	store_order_forget(s, r->cfg->name, &r->st);
 	fleet_record_failure(r, why, NULL, 0, false);
 }
 

@@ -30,6 +30,7 @@
 
 static struct fake_env *fx;
 static struct cert_state st;
+static struct fake_order fo;    /* the order, driven as the fleet does */
 static struct order_result res;
 static bool done;
 static char *chain_a;
@@ -39,6 +40,7 @@ setup_with(const char *certs)
 {
 	fx = fake_env_new("", certs);
 	cert_state_init(&st);
+	memset(&fo, 0, sizeof(fo));
 	memset(&res, 0, sizeof(res));
 	done = false;
 	chain_a = fake_fixture("chain/chain-a.pem", NULL);
@@ -77,12 +79,9 @@ order_cb(struct order_job *j, struct order_result *r, void *arg)
 static void
 run_order(void)
 {
-	struct order_params p = {0};
 	char *dump;
 
-	p.cert = &fx->cfg->certs[0];
-	p.state = &st;
-	(void)order_start(&fx->env, fx->acct, &p, order_cb, NULL);
+	(void)fake_order_start(&fo, fx, 0, &st, order_cb, NULL);
 	ck_assert(test_run_loop(fx->loop, 25));
 	dump = fake_ca_dump(fx->ca);
 	ck_assert_msg(done, "no result; requests: %s", dump);

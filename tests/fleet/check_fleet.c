@@ -41,7 +41,7 @@
 struct order_job {
 	char name[64];              /* certificate */
 	char account[64];
-	order_done_cb cb;
+	const struct order_ops *ops;
 	void *arg;
 	bool done;
 };
@@ -66,7 +66,7 @@ acct_index(const char *name)
 
 static struct order_job *
 fake_start(struct acme_env *env, struct acme_account *a, const struct order_params *p,
-    order_done_cb cb, void *arg)
+    const struct order_ops *ops, void *arg)
 {
 	struct order_job *j = calloc(1, sizeof(*j));
 	int ai;
@@ -74,9 +74,9 @@ fake_start(struct acme_env *env, struct acme_account *a, const struct order_para
 	(void)env;
 	ck_assert_ptr_nonnull(j);
 	ck_assert_uint_lt(fk.njobs, MAX_JOBS);
-	snprintf(j->name, sizeof(j->name), "%s", p->cert->name);
+	snprintf(j->name, sizeof(j->name), "%s", p->name);
 	snprintf(j->account, sizeof(j->account), "%s", acme_account_name(a));
-	j->cb = cb;
+	j->ops = ops;
 	j->arg = arg;
 	fk.jobs[fk.njobs++] = j;
 	ai = acct_index(j->account);
@@ -89,6 +89,7 @@ fake_start(struct acme_env *env, struct acme_account *a, const struct order_para
 	if (fk.inflight > fk.limit || fk.acct_inflight[ai] > fk.acct_limit[ai])
 		fk.over_limit = true;
 	privkey_free(p->reuse_key);
+	privkey_free(p->resume_key);
 	return j;
 }
 
@@ -99,16 +100,16 @@ fake_cancel(struct order_job *j)
 }
 
 static void
-fake_update(struct order_job *j, const struct config_cert *c)
+fake_update(struct order_job *j, const struct order_params *p)
 {
 	(void)j;
-	(void)c;
+	(void)p;
 }
 
 static const struct fleet_order_ops fake_orders = {
 	.start = fake_start,
 	.cancel = fake_cancel,
-	.update_cert = fake_update,
+	.update = fake_update,
 };
 
 /* Ends job j as the order machine would: ok with a chain and its key for
@@ -136,7 +137,7 @@ fake_finish(struct order_job *j, bool ok)
 		res.error = xstrdup("scripted failure");
 		res.status = -1;
 	}
-	j->cb(j, &res, j->arg);
+	j->ops->done(j, &res, j->arg);
 	order_result_clear(&res);
 	free(key);
 }
