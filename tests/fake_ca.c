@@ -570,12 +570,26 @@ fake_fixture(const char *rel, size_t *len)
 static void
 fake_order_note(struct fake_order *fo, const char *what, int rc)
 {
-	if (fo->nev < FAKE_ORDER_EVENTS) {
-		fo->ev[fo->nev].what = what;
-		fo->ev[fo->nev].nrequests = fake_ca_nrequests(fo->e->ca);
-		fo->ev[fo->nev].rc = rc;
-		fo->nev++;
-	}
+	struct fake_order_event *ev;
+	struct cert_state disk;
+	privkey_t *key;
+	char err[256];
+
+	if (fo->nev >= FAKE_ORDER_EVENTS)
+		return;
+	ev = &fo->ev[fo->nev++];
+	ev->what = what;
+	ev->nrequests = fake_ca_nrequests(fo->e->ca);
+	ev->rc = rc;
+	cert_state_init(&disk);
+	ck_assert_msg(store_cert_load(fo->e->store, fo->name, &disk, err, sizeof(err)) == 0,
+	    "%s", err);
+	ev->disk_url = disk.order_url != NULL;
+	ev->disk_finalized = disk.order_finalized;
+	cert_state_free(&disk);
+	key = store_order_key_load(fo->e->store, fo->name);
+	ev->disk_key = key != NULL;
+	privkey_free(key);
 }
 
 static int

@@ -128,6 +128,10 @@ struct fake_order_event {
 	const char *what;           /* "begin", "created", "finalized", "forget" */
 	size_t nrequests;           /* fake_ca_nrequests() when it was called */
 	int rc;                     /* what the store call returned (forget: 0) */
+	/* What the state directory held right after it (read back from disk): */
+	bool disk_url;              /* state.json has an order URL */
+	bool disk_finalized;        /* ... marked finalized */
+	bool disk_key;              /* order-key.pem exists */
 };
 struct fake_order {
 	struct fake_env *e;
