@@ -13,10 +13,10 @@
 #include <stddef.h>
 
 #include "acme_json.h"
-#include "config.h"
+#include "config.h"     /* the account side only (struct config_account) */
 #include "crypto.h"
 #include "http.h"
-#include "store.h"
+#include "store.h"      /* the account side only (acme_account.c's records) */
 
 struct ev_loop;
 struct http01_server;

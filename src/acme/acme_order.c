@@ -26,8 +26,6 @@
 #include "acme_order_internal.h"
 #include "b64.h"
 #include "challenge.h"
-#include "http01.h"
-#include "jws.h"
 #include "keygen.h"
 #include "log.h"
 #include "util.h"
