@@ -521,7 +521,6 @@ fake_env_new(const char *account_extra, const char *certs)
 	e->env.loop = e->loop;
 	e->env.http = http_client_new(e->loop);
 	e->env.keygen = workpool_new(e->loop, 1, "keygen");
-	e->env.store = e->store;
 	e->env.hook_timeout = 10;
 	e->env.dns_propagation_timeout = 10;
 	e->env.finalize_timeout = 10;
@@ -562,4 +561,110 @@ fake_fixture(const char *rel, size_t *len)
 	if (len)
 		*len = n;
 	return data;
+}
+
+/* ---- an order as the fleet runs it ---- */
+
+#include "fleet.h"
+
+static void
+fake_order_note(struct fake_order *fo, const char *what, int rc)
+{
+	struct fake_order_event *ev;
+	struct cert_state disk;
+	privkey_t *key;
+	char err[256];
+
+	if (fo->nev >= FAKE_ORDER_EVENTS)
+		return;
+	ev = &fo->ev[fo->nev++];
+	ev->what = what;
+	ev->nrequests = fake_ca_nrequests(fo->e->ca);
+	ev->rc = rc;
+	cert_state_init(&disk);
+	ck_assert_msg(store_cert_load(fo->e->store, fo->name, &disk, err, sizeof(err)) == 0,
+	    "%s", err);
+	ev->disk_url = disk.order_url != NULL;
+	ev->disk_finalized = disk.order_finalized;
+	cert_state_free(&disk);
+	key = store_order_key_load(fo->e->store, fo->name);
+	ev->disk_key = key != NULL;
+	privkey_free(key);
+}
+
+static int
+fake_order_begin(void *arg, const privkey_t *key, char *err, size_t errlen)
+{
+	struct fake_order *fo = arg;
+	int rc = store_order_key_save(fo->store, fo->name, key, err, errlen);
+
+	fake_order_note(fo, "begin", rc);
+	return rc;
+}
+
+static int
+fake_order_created(void *arg, const char *order_url, char *err, size_t errlen)
+{
+	struct fake_order *fo = arg;
+	int rc = store_order_created(fo->store, fo->name, fo->st, order_url, err, errlen);
+
+	fake_order_note(fo, "created", rc);
+	return rc;
+}
+
+static int
+fake_order_finalized(void *arg, char *err, size_t errlen)
+{
+	struct fake_order *fo = arg;
+	int rc = store_order_finalized(fo->store, fo->name, fo->st, err, errlen);
+
+	fake_order_note(fo, "finalized", rc);
+	return rc;
+}
+
+static void
+fake_order_forget(void *arg)
+{
+	struct fake_order *fo = arg;
+
+	store_order_forget(fo->store, fo->name, fo->st);
+	fake_order_note(fo, "forget", 0);
+}
+
+static void
+fake_order_done(struct order_job *j, struct order_result *r, void *arg)
+{
+	struct fake_order *fo = arg;
+
+	fo->done(j, r, fo->arg);
+}
+
+static const struct order_ops fake_order_ops = {
+	.begin = fake_order_begin,
+	.created = fake_order_created,
+	.finalized = fake_order_finalized,
+	.forget = fake_order_forget,
+	.done = fake_order_done,
+};
+
+struct order_job *
+fake_order_start(struct fake_order *fo, struct fake_env *e, size_t cert,
+    struct cert_state *st, order_done_cb done, void *arg)
+{
+	const struct config_cert *c = &e->cfg->certs[cert];
+	struct order_params p;
+
+	fo->e = e;
+	if (fo->store == NULL)
+		fo->store = e->store;
+	fo->name = c->name;
+	fo->st = st;
+	fo->done = done;
+	fo->arg = arg;
+	fleet_order_params(&p, c);
+	p.resume_url = st->order_url;
+	p.resume_finalized = st->order_finalized;
+	if (st->order_url)
+		p.resume_key = store_order_key_load(e->store, c->name);
+	return order_start(&e->env, e->acct, &p, &fake_order_ops, fo);
 }

@@ -109,3 +109,40 @@ struct fake_env *fake_env_new(const char *account_extra, const char *certs);
 void fake_env_free(struct fake_env *e);
 /* Reads a fixture under tests/data whole; caller frees. */
 char *fake_fixture(const char *rel, size_t *len);
+
+/* ---- an order as the fleet runs it ---- */
+
+#include "store.h"
+
+/*
+ * One order driven the way the fleet drives it: parameters from the
+ * inventory entry (fleet_order_params), the resume point from st (the
+ * order URL, finalized, the stored order key), and order_ops persisting
+ * the progress into store through the store_order_* calls into st.  Each
+ * progress callback is also recorded with how many requests the CA had
+ * seen by then, so a test can tell what was persisted before what was
+ * sent.
+ */
+#define FAKE_ORDER_EVENTS 16
+struct fake_order_event {
+	const char *what;           /* "begin", "created", "finalized", "forget" */
+	size_t nrequests;           /* fake_ca_nrequests() when it was called */
+	int rc;                     /* what the store call returned (forget: 0) */
+	/* What the state directory held right after it (read back from disk): */
+	bool disk_url;              /* state.json has an order URL */
+	bool disk_finalized;        /* ... marked finalized */
+	bool disk_key;              /* order-key.pem exists */
+};
+struct fake_order {
+	struct fake_env *e;
+	struct store *store;        /* e->store unless a test swaps it */
+	const char *name;
+	struct cert_state *st;
+	order_done_cb done;
+	void *arg;
+	struct fake_order_event ev[FAKE_ORDER_EVENTS];
+	size_t nev;
+};
+/* Starts an order for e's certificate number cert (fo must outlive it). */
+struct order_job *fake_order_start(struct fake_order *fo, struct fake_env *e, size_t cert,
+    struct cert_state *st, order_done_cb done, void *arg);

@@ -182,7 +182,6 @@ main(int argc, char **argv)
 	}
 	loop = EV_DEFAULT;
 	env.loop = loop;
-	env.store = store;
 	env.finalize_timeout = cfg->finalize_timeout;
 	env.order_timeout = cfg->order_timeout;
 	env.hook_timeout = cfg->hook_timeout;
@@ -192,7 +191,7 @@ main(int argc, char **argv)
 	env.http01 = http01_server_new(loop, cfg->http01_listen, err, sizeof(err));
 	if (env.http01 == NULL)
 		fprintf(stderr, "http-01 responder: %s (re-issue will fail)\n", err);
-	fleet = fleet_new(&env, cfg, false);
+	fleet = fleet_new(&env, store, cfg, false);
 	fleet_set_idle_cb(fleet, idle_cb, NULL);
 	if (fleet_load(fleet, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);

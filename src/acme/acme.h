@@ -14,10 +14,8 @@
 #include <time.h>
 
 #include "acme_json.h"
-#include "config.h"
 #include "crypto.h"
 #include "http.h"
-#include "store.h"
 
 struct ev_loop;
 struct http01_server;
@@ -35,7 +33,6 @@ struct acme_env {
 	const char *dns_resolver;       /* config's dns_resolver or NULL; copied by users */
 	long long hook_timeout;         /* seconds, dns-01 hooks */
 	long long dns_propagation_timeout; /* seconds */
-	struct store *store;
 	long long finalize_timeout;     /* seconds */
 	long long order_timeout;        /* seconds */
 };
@@ -343,32 +340,79 @@ void order_result_clear(struct order_result *r);
 /* r's members may be moved out by the callback; the job is freed after it. */
 typedef void (*order_done_cb)(struct order_job *j, struct order_result *r, void *arg);
 
-struct order_params {
-	const struct config_cert *cert;
-	struct cert_state *state;   /* persisted as the order advances */
-	privkey_t *reuse_key;       /* key to reuse (moved in) or NULL for a fresh one */
-	const char *replaces;       /* ARI certID or NULL */
+/*
+ * How a certificate's challenges are answered (challenge.c): the engine's
+ * own copy of what the inventory says.  Borrowed in order_params (copied
+ * by order_start), owned in the job.
+ */
+struct challenge_settings {
+	enum challenge_type types[CHALLENGE_TYPE__MAX]; /* preference order */
+	size_t ntypes;
+	char *webroot;              /* http-01 as a file under this document root;
+	                             * NULL: the built-in responder */
+	char *dns01_hook;           /* dns-01: the hook program (argv[0]); NULL: none */
 };
 
 /*
- * Starts (or, when params->state->order_url is set, resumes) an order for
- * one certificate.  The order URL and the certificate key are persisted in
- * the store before they are relied on.
+ * Everything an order needs, from its caller (the fleet fills it from the
+ * inventory and the store).  Strings and lists are copied by order_start;
+ * reuse_key and resume_key are moved in (freed by the engine).
+ */
+struct order_params {
+	const char *name;           /* the certificate, in every log line */
+	const struct strlist *domains; /* identifiers, first is the CN */
+	enum key_type key_type;     /* of a freshly generated certificate key */
+	const char *profile;        /* ACME profile; NULL: none */
+	const char *preferred_chain; /* issuer CN or "sha256:..."; NULL: default chain */
+	struct challenge_settings challenge;
+	privkey_t *reuse_key;       /* key to reuse or NULL for a fresh one */
+	const char *replaces;       /* ARI certID or NULL */
+	/* Where a run before a restart left off: */
+	const char *resume_url;     /* the stored order URL; NULL: order afresh */
+	bool resume_finalized;      /* finalize was POSTed for it: never again */
+	privkey_t *resume_key;      /* the stored order key (NULL with a URL: the
+	                             * order is forgotten and ordered again) */
+};
+
+/*
+ * What the engine reports as the order advances; the caller persists it
+ * (the fleet through store_order_*), arg is order_start's.  Each is called
+ * before what it records is relied on, so a crash at any point leaves a
+ * state a restart resumes from safely:
+ *   begin      the certificate key, before newOrder is sent (a resumed
+ *              order finalizes with it); -1 with err fails the order and
+ *              nothing is sent.
+ *   created    the order URL, as soon as the CA returned it (a restart
+ *              resumes the order); -1 is logged and the order goes on.
+ *   finalized  before the finalize POST is sent (after a crash the order is
+ *              polled, never finalized twice); -1 is logged, the POST sent.
+ *   forget     the order is spent or gone (invalid, 404 on resume, for
+ *              other names, no stored key): everything of it is dropped so
+ *              the next order starts as a first one.  The one such path.
+ *   done       the outcome; the job is freed after it.
+ */
+struct order_ops {
+	int (*begin)(void *arg, const privkey_t *key, char *err, size_t errlen);
+	int (*created)(void *arg, const char *order_url, char *err, size_t errlen);
+	int (*finalized)(void *arg, char *err, size_t errlen);
+	void (*forget)(void *arg);
+	order_done_cb done;
+};
+
+/*
+ * Starts (or, when p->resume_url is set, resumes) an order for one
+ * certificate, reporting through ops (which must outlive the job).
+ * Returns the job (order_cancel, or freed after ops->done).
  */
 struct order_job *order_start(struct acme_env *env, struct acme_account *a,
-    const struct order_params *p, order_done_cb cb, void *arg);
-/* Forgets the order in flight for the certificate name (one that is spent
- * or the CA lost): clears the order URL and every per-order flag in st
- * (order_finalized), saves st and removes the stored order key, so the
- * next attempt orders afresh.  Every path that orders again goes through
- * this. */
-void order_forget(struct store *store, const char *name, struct cert_state *st);
+    const struct order_params *p, const struct order_ops *ops, void *arg);
 /* Stops the job at once (no callback); state already persisted stays so a
  * later start resumes the order. */
 void order_cancel(struct order_job *j);
 enum order_state order_job_state(const struct order_job *j);
-/* After a reload: the same certificate's entry in the new configuration
- * (the old one is about to be freed). */
-void order_update_cert(struct order_job *j, const struct config_cert *c);
+/* After a reload: the same certificate's parameters from the new
+ * configuration (copied, as by order_start; the name, reuse_key, replaces
+ * and the resume point are not taken: the order in flight carries on). */
+void order_update(struct order_job *j, const struct order_params *p);
 
 #endif

@@ -140,7 +140,7 @@ authz_publish(struct authz_rt *az, const struct acme_authz *a)
 	const struct acme_challenge *ch = NULL;
 	char err[512];
 
-	ch = challenge_choose(j->cert, a, err, sizeof(err));
+	ch = challenge_choose(&j->challenge, a, err, sizeof(err));
 	if (ch == NULL) {
 		job_fail(j, NULL, "authorization for %s%s: %s", a->wildcard ? "*." : "",
 		    a->identifier, err);
@@ -159,8 +159,8 @@ authz_publish(struct authz_rt *az, const struct acme_authz *a)
 	challenge_unpublish(az->solver);
 	log_info("%s: solving %s for %s", j->name, ch->type, az->identifier);
 	az->state = AUTHZ_PUBLISH;
-	az->solver = challenge_publish(j->env, j->cert, a, ch, acme_account_key(j->acct),
-	    challenge_ready, az, err, sizeof(err));
+	az->solver = challenge_publish(j->env, j->name, &j->challenge, a, ch,
+	    acme_account_key(j->acct), challenge_ready, az, err, sizeof(err));
 	if (az->solver == NULL) {
 		job_fail(j, NULL, "%s for %s: %s", ch->type, az->identifier, err);
 		return false;

@@ -35,6 +35,20 @@ acme_status_name(enum acme_status s)
 	return status_names[s];
 }
 
+static const char *const challenge_names[CHALLENGE_TYPE__MAX] = {
+	[CHALLENGE_HTTP01] = "http-01",
+	[CHALLENGE_DNS01] = "dns-01",
+	[CHALLENGE_TLSALPN01] = "tls-alpn-01",
+};
+
+const char *
+challenge_type_name(enum challenge_type t)
+{
+	if ((unsigned)t >= CHALLENGE_TYPE__MAX)
+		return "unknown";
+	return challenge_names[t];
+}
+
 static enum acme_status
 status_parse(const char *s)
 {

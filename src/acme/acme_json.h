@@ -28,6 +28,17 @@ enum acme_status {
 };
 const char *acme_status_name(enum acme_status s);
 
+/* The challenge types certfleet knows by name (RFC 8555 8.3, 8.4; RFC 8737):
+ * the inventory lists them in preference order, challenge.c solves them. */
+enum challenge_type {
+	CHALLENGE_HTTP01,
+	CHALLENGE_DNS01,
+	CHALLENGE_TLSALPN01,
+	CHALLENGE_TYPE__MAX
+};
+/* "http-01", "dns-01", "tls-alpn-01"; "unknown" for none (static). */
+const char *challenge_type_name(enum challenge_type t);
+
 struct acme_problem {
 	char *type;                 /* full URN, or NULL */
 	char *detail;

@@ -6,11 +6,14 @@
  * order_step() is the whole machine: the one switch over enum order_state.
  * Completions (account ready, key generated, HTTP reply, chain chosen, all
  * authorizations valid) and timers only store their result in the job and
- * re-enter it.  What a restart needs is persisted before it is relied on:
- * the certificate key before newOrder, the order URL as soon as the CA
- * returns it, and the fact that finalize was sent.  A restarted job with an
- * order URL fetches the order and carries on from its status instead of
- * ordering again.
+ * re-enter it.  What a restart needs is handed to the caller (struct
+ * order_ops: the fleet persists it) before it is relied on: the
+ * certificate key before newOrder, the order URL as soon as the CA returns
+ * it, and the fact that finalize was sent; and a spent order is forgotten
+ * through the one ops->forget.  The engine never sees the inventory or
+ * the store: it works from its own copy of struct order_params.  A job
+ * given a stored order URL (the resume point) fetches the order and
+ * carries on from its status instead of ordering again.
  *
  * Authorizations run in parallel, each with its own machine (authz_step()
  * in acme_authz.c).
@@ -23,8 +26,6 @@
 #include "acme_order_internal.h"
 #include "b64.h"
 #include "challenge.h"
-#include "http01.h"
-#include "jws.h"
 #include "keygen.h"
 #include "log.h"
 #include "util.h"
@@ -73,41 +74,47 @@ order_job_state(const struct order_job *j)
 	return j->state;
 }
 
-void
-order_update_cert(struct order_job *j, const struct config_cert *c)
-{
-	j->cert = c;
-	j->name = c->name;
-}
-
+/* Copies what order_start and order_update take from p (not the name,
+ * the keys, replaces or the resume point). */
 static void
-save_state(struct order_job *j)
+job_set_params(struct order_job *j, const struct order_params *p)
 {
-	char err[256];
-
-	if (store_cert_save(j->env->store, j->name, j->st, err, sizeof(err)) < 0)
-		log_err("%s: %s", j->name, err);
+	strlist_free(&j->domains);
+	for (size_t i = 0; p->domains && i < p->domains->n; i++)
+		strlist_add(&j->domains, p->domains->v[i]);
+	j->key_type = p->key_type;
+	free(j->profile);
+	j->profile = xstrdup(p->profile);
+	free(j->preferred_chain);
+	j->preferred_chain = xstrdup(p->preferred_chain);
+	challenge_settings_clear(&j->challenge);
+	challenge_settings_copy(&j->challenge, &p->challenge);
 }
 
 void
-order_forget(struct store *store, const char *name, struct cert_state *st)
+order_update(struct order_job *j, const struct order_params *p)
 {
-	char err[256];
-
-	free(st->order_url);
-	st->order_url = NULL;
-	st->order_finalized = false;
-	st->order_started = 0;
-	if (store_cert_save(store, name, st, err, sizeof(err)) < 0)
-		log_err("%s: %s", name, err);
-	store_order_key_remove(store, name);
+	/* What is in flight keeps its copies (a published response, a chain
+	 * being chosen); the next step uses the new ones. */
+	job_set_params(j, p);
 }
 
 /* Forgets the order in flight: the next attempt orders afresh. */
 void
 forget_order(struct order_job *j)
 {
-	order_forget(j->env->store, j->name, j->st);
+	j->ops->forget(j->arg);
+}
+
+/* The outcome of handing the order URL or the finalize to the caller to
+ * persist: a failure is logged here, naming the certificate, and the order
+ * goes on, as it always has (only a certificate key that cannot be saved
+ * stops an order: before newOrder, so nothing is lost). */
+static void
+progress_saved(struct order_job *j, int rc, const char *err)
+{
+	if (rc < 0)
+		log_err("%s: %s", j->name, err);
 }
 
 static void job_release(struct order_job *j);
@@ -172,6 +179,13 @@ job_free(struct order_job *j)
 {
 	job_release(j);
 	privkey_free(j->key);
+	privkey_free(j->resume_key);
+	free(j->resume_url);
+	free(j->name);
+	strlist_free(&j->domains);
+	free(j->profile);
+	free(j->preferred_chain);
+	challenge_settings_clear(&j->challenge);
 	free(j->order_url);
 	free(j->replaces);
 	acme_order_free(&j->order);
@@ -191,7 +205,7 @@ static void
 job_finish(struct order_job *j)
 {
 	job_release(j);
-	j->cb(j, &j->result, j->arg);
+	j->ops->done(j, &j->result, j->arg);
 	job_free(j);
 }
 
@@ -417,8 +431,8 @@ order_matches(struct order_job *j)
 	struct strlist want = {0};
 	bool eq;
 
-	for (size_t i = 0; i < j->cert->domains.n; i++)
-		strlist_add(&want, j->cert->domains.v[i]);
+	for (size_t i = 0; i < j->domains.n; i++)
+		strlist_add(&want, j->domains.v[i]);
 	eq = strlist_equal_sorted(&want, &j->order.identifiers);
 	strlist_free(&want);
 	return eq;
@@ -544,18 +558,21 @@ step:
 		}
 		j->account_error = NULL;
 		j->state = ORDER_KEYGEN;
-		if (j->st->order_url) {
-			privkey_t *okey = store_order_key_load(j->env->store, j->name);
-			if (okey != NULL) {
+		if (j->resume_url) {
+			if (j->resume_key != NULL) {
 				privkey_free(j->key);
-				j->key = okey;
+				j->key = j->resume_key;
+				j->resume_key = NULL;
 				j->resumed = true;
-				j->finalize_sent = j->st->order_finalized;
-				j->order_url = xstrdup(j->st->order_url);
+				j->finalize_sent = j->resume_finalized;
+				j->order_url = j->resume_url;
+				j->resume_url = NULL;
 				j->state = ORDER_RESUME;
 			} else {
 				log_warn("%s: order %s has no stored key, ordering again", j->name,
-				    j->st->order_url);
+				    j->resume_url);
+				free(j->resume_url);
+				j->resume_url = NULL;
 				forget_order(j);
 			}
 		}
@@ -563,7 +580,7 @@ step:
 
 	case ORDER_KEYGEN:
 		if (!done && j->key == NULL) {
-			j->keygen = keygen_submit(j->env->keygen, j->cert->key_type,
+			j->keygen = keygen_submit(j->env->keygen, j->key_type,
 			    order_key_ready, j);
 			if (j->keygen == NULL)
 				job_fail(j, NULL, "cannot queue key generation");
@@ -571,7 +588,7 @@ step:
 		}
 		if (j->key == NULL) {
 			job_fail(j, NULL, "cannot generate a %s key",
-			    key_type_name(j->cert->key_type));
+			    key_type_name(j->key_type));
 			return;
 		}
 		j->state = ORDER_NEW_ORDER;
@@ -580,14 +597,13 @@ step:
 	case ORDER_NEW_ORDER:
 		if (!done) {
 			/* A profile the directory does not list would only be refused. */
-			if (acme_profile_check(acme_account_directory(j->acct), j->cert->profile,
+			if (acme_profile_check(acme_account_directory(j->acct), j->profile,
 			    err, sizeof(err)) < 0) {
 				job_fail(j, NULL, "profile: %s; no order sent", err);
 				return;
 			}
 			/* The key goes to disk before the CA hears of the order. */
-			if (store_order_key_save(j->env->store, j->name, j->key, err,
-			    sizeof(err)) < 0) {
+			if (j->ops->begin(j->arg, j->key, err, sizeof(err)) < 0) {
 				job_fail(j, NULL, "%s", err);
 				return;
 			}
@@ -596,8 +612,7 @@ step:
 				free(j->replaces);
 				j->replaces = NULL;
 			}
-			payload = acme_json_new_order(&j->cert->domains, j->cert->profile,
-			    j->replaces);
+			payload = acme_json_new_order(&j->domains, j->profile, j->replaces);
 			(void)order_post(j, acme_account_directory(j->acct)->new_order, payload, 0,
 			    NULL, "send newOrder to");
 			free(payload);
@@ -607,7 +622,7 @@ step:
 			if (acme_problem_is(r->problem, "invalidProfile")) {
 				job_fail(j, take_problem(r),
 				    "the CA refused profile '%s' for this order",
-				    j->cert->profile ? j->cert->profile : "(none)");
+				    j->profile ? j->profile : "(none)");
 				return;
 			}
 			if (j->replaces && r->problem &&
@@ -625,11 +640,7 @@ step:
 		}
 		/* Saved at once: a restart resumes this order. */
 		j->order_url = xstrdup(r->http->location);
-		free(j->st->order_url);
-		j->st->order_url = xstrdup(j->order_url);
-		j->st->order_finalized = false;
-		j->st->order_started = time(NULL);
-		save_state(j);
+		progress_saved(j, j->ops->created(j->arg, j->order_url, err, sizeof(err)), err);
 		log_info("%s: order %s created", j->name, j->order_url);
 		if (!order_parse(j, r, "newOrder"))
 			return;
@@ -687,7 +698,7 @@ step:
 			size_t derlen = 0;
 			char *csr;
 
-			if (csr_generate(j->key, &j->cert->domains, &der, &derlen) < 0) {
+			if (csr_generate(j->key, &j->domains, &der, &derlen) < 0) {
 				job_fail(j, NULL, "cannot build the CSR");
 				return;
 			}
@@ -697,8 +708,7 @@ step:
 			free(csr);
 			/* Persisted first: after a crash we poll rather than finalize twice. */
 			j->finalize_sent = true;
-			j->st->order_finalized = true;
-			save_state(j);
+			progress_saved(j, j->ops->finalized(j->arg, err, sizeof(err)), err);
 			log_info("%s: finalizing %s", j->name, j->order_url);
 			if (order_post(j, j->order.finalize, payload,
 			    (long)j->env->finalize_timeout * 1000, NULL, "send finalize to")) {
@@ -759,7 +769,7 @@ step:
 			return;
 		}
 		log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
-		j->chain_pick = acme_chain_pick(j->acct, j->name, j->cert->preferred_chain,
+		j->chain_pick = acme_chain_pick(j->acct, j->name, j->preferred_chain,
 		    r->http, chain_chosen_cb, j);
 		if (j->chain_pick == NULL) {
 			j->result.chain_pem = xstrndup(r->http->body, r->http->body_len);
@@ -795,16 +805,18 @@ step:
 
 struct order_job *
 order_start(struct acme_env *env, struct acme_account *a, const struct order_params *p,
-    order_done_cb cb, void *arg)
+    const struct order_ops *ops, void *arg)
 {
 	struct order_job *j = xcalloc(1, sizeof(*j));
 
 	j->env = env;
 	j->acct = a;
-	j->cert = p->cert;
-	j->st = p->state;
-	j->name = p->cert->name;
-	j->cb = cb;
+	j->name = xstrdup(p->name);
+	job_set_params(j, p);
+	j->resume_url = xstrdup(p->resume_url);
+	j->resume_finalized = p->resume_finalized;
+	j->resume_key = p->resume_key;
+	j->ops = ops;
 	j->arg = arg;
 	j->key = p->reuse_key;
 	j->replaces = xstrdup(p->replaces);

@@ -45,11 +45,18 @@ struct authz_rt {
 struct order_job {
 	struct acme_env *env;
 	struct acme_account *acct;
-	const struct config_cert *cert;
-	struct cert_state *st;
-	const char *name;
+	/* The caller's parameters (order_params), owned copies: */
+	char *name;
+	struct strlist domains;
+	enum key_type key_type;
+	char *profile;
+	char *preferred_chain;
+	struct challenge_settings challenge;
+	char *resume_url;           /* a stored order to resume, until resumed */
+	bool resume_finalized;
+	privkey_t *resume_key;
 	enum order_state state;
-	order_done_cb cb;
+	const struct order_ops *ops; /* progress and outcome go out through these */
 	void *arg;
 
 	struct acme_waiter *waiter;
@@ -94,6 +101,7 @@ void wait_announce(const char *name, const char *what, const char *url, int stat
     const struct acme_reply *r, double delay, int *logged);
 /* Every authorization is valid: re-enters the order machine. */
 void order_authorized(struct order_job *j);
+/* The order is spent or gone: the caller drops it (ops->forget). */
 void forget_order(struct order_job *j);
 
 /* acme_authz.c */

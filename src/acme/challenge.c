@@ -2,8 +2,8 @@
  * challenge.c - challenge selection and the glue from a chosen challenge
  * to the module that serves it: http-01 by the built-in responder
  * (http01.c) or as a file under the certificate's webroot, tls-alpn-01 by
- * the built-in responder (tlsalpn.c), dns-01 by the inventory's hook and
- * the propagation check (dns01.c).
+ * the built-in responder (tlsalpn.c), dns-01 by the certificate's hook and
+ * the propagation check (dns01.c), as its struct challenge_settings say.
  *
  * Every publication completes through the same callback so the order
  * state machine has one path: the immediate kinds report from a zero
@@ -24,8 +24,7 @@
 struct challenge_solver {
 	enum challenge_type type;
 	struct acme_env *env;
-	enum http01_mode mode;
-	char *webroot;
+	char *webroot;              /* http-01 as a file under it; NULL: responder */
 	char *token;
 	char *name;                 /* tls-alpn-01: the identifier */
 	char *keyauth;              /* tls-alpn-01: to withdraw the right entry */
@@ -47,14 +46,35 @@ challenge_supported(enum challenge_type t)
 	return t == CHALLENGE_HTTP01 || t == CHALLENGE_DNS01 || t == CHALLENGE_TLSALPN01;
 }
 
+void
+challenge_settings_copy(struct challenge_settings *dst,
+    const struct challenge_settings *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->ntypes && i < CHALLENGE_TYPE__MAX; i++)
+		dst->types[dst->ntypes++] = src->types[i];
+	dst->webroot = xstrdup(src->webroot);
+	dst->dns01_hook = xstrdup(src->dns01_hook);
+}
+
+void
+challenge_settings_clear(struct challenge_settings *cs)
+{
+	if (cs == NULL)
+		return;
+	free(cs->webroot);
+	free(cs->dns01_hook);
+	memset(cs, 0, sizeof(*cs));
+}
+
 const struct acme_challenge *
-challenge_choose(const struct config_cert *cert, const struct acme_authz *a, char *err,
+challenge_choose(const struct challenge_settings *cs, const struct acme_authz *a, char *err,
     size_t errlen)
 {
 	struct buf offered = {0}, want = {0};
 
-	for (size_t p = 0; p < cert->nchallenges; p++) {
-		enum challenge_type t = cert->challenges[p];
+	for (size_t p = 0; p < cs->ntypes; p++) {
+		enum challenge_type t = cs->types[p];
 		if (!challenge_supported(t))
 			continue;
 		for (size_t i = 0; i < a->nchallenges; i++)
@@ -63,9 +83,9 @@ challenge_choose(const struct config_cert *cert, const struct acme_authz *a, cha
 	}
 	for (size_t i = 0; i < a->nchallenges; i++)
 		buf_appendf(&offered, "%s%s", i ? ", " : "", a->challenges[i].type);
-	for (size_t p = 0; p < cert->nchallenges; p++)
-		buf_appendf(&want, "%s%s%s", p ? ", " : "", challenge_type_name(cert->challenges[p]),
-		    challenge_supported(cert->challenges[p]) ? "" : " (not supported)");
+	for (size_t p = 0; p < cs->ntypes; p++)
+		buf_appendf(&want, "%s%s%s", p ? ", " : "", challenge_type_name(cs->types[p]),
+		    challenge_supported(cs->types[p]) ? "" : " (not supported)");
 	snprintf(err, errlen, "the CA offers %s for %s%s; configured: %s",
 	    offered.len ? offered.data : "no challenges", a->wildcard ? "*." : "",
 	    a->identifier ? a->identifier : "?", want.len ? want.data : "none");
@@ -99,12 +119,11 @@ dns_done(bool ok, const char *error, void *arg)
 }
 
 static int
-publish_http01(struct challenge_solver *s, const struct config_cert *cert,
+publish_http01(struct challenge_solver *s, const struct challenge_settings *cs,
     const char *keyauth, char *err, size_t errlen)
 {
-	s->mode = cert->http01_mode;
-	if (cert->http01_mode == HTTP01_WEBROOT) {
-		s->webroot = xstrdup(cert->webroot);
+	if (cs->webroot != NULL) {
+		s->webroot = xstrdup(cs->webroot);
 		return http01_webroot_publish(s->webroot, s->token, keyauth, err, errlen);
 	}
 	if (s->env->http01 == NULL) {
@@ -134,13 +153,14 @@ publish_tlsalpn01(struct challenge_solver *s, const struct acme_authz *a,
 }
 
 static int
-publish_dns01(struct challenge_solver *s, const struct config_cert *cert,
-    const struct acme_authz *a, const char *keyauth, char *err, size_t errlen)
+publish_dns01(struct challenge_solver *s, const char *cert_name,
+    const struct challenge_settings *cs, const struct acme_authz *a, const char *keyauth,
+    char *err, size_t errlen)
 {
 	struct dns01_opts o = {0};
 	char *value = NULL, *record = NULL, *domain = NULL;
 
-	if (cert->dns01_hook == NULL) {
+	if (cs->dns01_hook == NULL) {
 		snprintf(err, errlen, "no dns01_hook is configured");
 		return -1;
 	}
@@ -151,11 +171,11 @@ publish_dns01(struct challenge_solver *s, const struct config_cert *cert,
 	value = jws_dns01_value(keyauth);
 	record = dns01_record_name(a->identifier);
 	domain = xasprintf("%s%s", a->wildcard ? "*." : "", a->identifier);
-	o.cert_name = cert->name;
+	o.cert_name = cert_name;
 	o.domain = domain;
 	o.record = record;
 	o.value = value;
-	o.hook = cert->dns01_hook;
+	o.hook = cs->dns01_hook;
 	o.hook_timeout = (double)s->env->hook_timeout;
 	o.propagation_timeout = (double)s->env->dns_propagation_timeout;
 	o.resolver = s->env->dns_resolver;
@@ -167,10 +187,10 @@ publish_dns01(struct challenge_solver *s, const struct config_cert *cert,
 }
 
 struct challenge_solver *
-challenge_publish(struct acme_env *env, const struct config_cert *cert,
-    const struct acme_authz *a, const struct acme_challenge *ch,
-    const privkey_t *account_key, challenge_ready_cb cb, void *arg, char *err,
-    size_t errlen)
+challenge_publish(struct acme_env *env, const char *cert_name,
+    const struct challenge_settings *cs, const struct acme_authz *a,
+    const struct acme_challenge *ch, const privkey_t *account_key, challenge_ready_cb cb,
+    void *arg, char *err, size_t errlen)
 {
 	struct challenge_solver *s = NULL;
 	char *keyauth = NULL;
@@ -197,13 +217,13 @@ challenge_publish(struct acme_env *env, const struct config_cert *cert,
 	s->ready.data = s;
 	switch (s->type) {
 	case CHALLENGE_HTTP01:
-		rc = publish_http01(s, cert, keyauth, err, errlen);
+		rc = publish_http01(s, cs, keyauth, err, errlen);
 		break;
 	case CHALLENGE_TLSALPN01:
 		rc = publish_tlsalpn01(s, a, keyauth, err, errlen);
 		break;
 	case CHALLENGE_DNS01:
-		rc = publish_dns01(s, cert, a, keyauth, err, errlen);
+		rc = publish_dns01(s, cert_name, cs, a, keyauth, err, errlen);
 		break;
 	default:
 		break;
@@ -228,7 +248,7 @@ challenge_unpublish(struct challenge_solver *s)
 	ev_timer_stop(s->env->loop, &s->ready);
 	switch (s->type) {
 	case CHALLENGE_HTTP01:
-		if (s->mode == HTTP01_WEBROOT)
+		if (s->webroot != NULL)
 			http01_webroot_remove(s->webroot, s->token);
 		else if (s->env->http01)
 			http01_server_remove(s->env->http01, s->token);

@@ -20,19 +20,6 @@
 #include "config_schema.h"
 #include "config_tree.h"
 
-static const char *const challenge_names[CHALLENGE_TYPE__MAX] = {
-	[CHALLENGE_HTTP01] = "http-01",
-	[CHALLENGE_DNS01] = "dns-01",
-	[CHALLENGE_TLSALPN01] = "tls-alpn-01",
-};
-
-const char *challenge_type_name(enum challenge_type t)
-{
-	if ((unsigned)t >= CHALLENGE_TYPE__MAX)
-		return "unknown";
-	return challenge_names[t];
-}
-
 /* ---- public API ---- */
 
 int config_load(const char *path, struct config **out, char *err, size_t errlen)

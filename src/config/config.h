@@ -13,19 +13,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "acme_json.h"   /* enum challenge_type: the ACME name of each */
 #include "crypto.h"
 #include "util.h"
 
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
-
-enum challenge_type {
-	CHALLENGE_HTTP01,
-	CHALLENGE_DNS01,
-	CHALLENGE_TLSALPN01,
-	CHALLENGE_TYPE__MAX
-};
-/* "http-01", "dns-01", "tls-alpn-01" */
-const char *challenge_type_name(enum challenge_type t);
 
 enum http01_mode { HTTP01_STANDALONE, HTTP01_WEBROOT };
 

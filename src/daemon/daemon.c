@@ -377,7 +377,6 @@ daemon_run(const struct daemon_opts *o)
 	/* The default loop: hooks are reaped with ev_child, which needs it. */
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	d.env.loop = d.loop;
-	d.env.store = d.store;
 	d.env.finalize_timeout = d.cfg->finalize_timeout;
 	d.env.order_timeout = d.cfg->order_timeout;
 	d.env.http = http_client_new(d.loop);
@@ -393,7 +392,7 @@ daemon_run(const struct daemon_opts *o)
 		rc = EXIT_UNAVAILABLE;
 		goto out;
 	}
-	d.fleet = fleet_new(&d.env, d.cfg, o->once);
+	d.fleet = fleet_new(&d.env, d.store, d.cfg, o->once);
 	if (fleet_load(d.fleet, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		goto out;

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "dryrun.h"
+#include "fleet.h"
 #include "fleet_account.h"
 #include "http.h"
 #include "http01.h"
@@ -288,10 +289,53 @@ staging_done(struct order_job *j, struct order_result *res, void *arg)
 	pending_done(c->d);
 }
 
+/* The staging order's progress goes to the temporary store, as the
+ * fleet's goes to the real one. */
+static int
+staging_begin(void *arg, const privkey_t *key, char *err, size_t errlen)
+{
+	struct dr_cert *c = arg;
+
+	return store_order_key_save(c->d->tmp_store, c->cfg->name, key, err, errlen);
+}
+
+static int
+staging_created(void *arg, const char *order_url, char *err, size_t errlen)
+{
+	struct dr_cert *c = arg;
+
+	return store_order_created(c->d->tmp_store, c->cfg->name, &c->st, order_url, err,
+	    errlen);
+}
+
+static int
+staging_finalized(void *arg, char *err, size_t errlen)
+{
+	struct dr_cert *c = arg;
+
+	return store_order_finalized(c->d->tmp_store, c->cfg->name, &c->st, err, errlen);
+}
+
+static void
+staging_forget(void *arg)
+{
+	struct dr_cert *c = arg;
+
+	store_order_forget(c->d->tmp_store, c->cfg->name, &c->st);
+}
+
+static const struct order_ops staging_ops = {
+	.begin = staging_begin,
+	.created = staging_created,
+	.finalized = staging_finalized,
+	.forget = staging_forget,
+	.done = staging_done,
+};
+
 static int
 staging_start(struct dryrun *d, struct dr_cert *c)
 {
-	struct order_params p = {0};
+	struct order_params p;
 	char err[512];
 
 	if (d->tmp_store == NULL) {
@@ -308,7 +352,6 @@ staging_start(struct dryrun *d, struct dr_cert *c)
 			cert_fail(c, "%s", err);
 			return -1;
 		}
-		d->senv.store = d->tmp_store;
 	}
 	if (c->acct->staging == NULL) {
 		c->acct->scfg = *c->acct->cfg;
@@ -319,9 +362,8 @@ staging_start(struct dryrun *d, struct dr_cert *c)
 		c->acct->staging = fleet_account_new(&d->senv, d->tmp_store, &c->acct->scfg);
 	}
 	cert_state_init(&c->st);
-	p.cert = c->cfg;
-	p.state = &c->st;
-	c->job = order_start(&d->senv, c->acct->staging, &p, staging_done, c);
+	fleet_order_params(&p, c->cfg);
+	c->job = order_start(&d->senv, c->acct->staging, &p, &staging_ops, c);
 	if (c->job == NULL) {
 		cert_fail(c, "cannot start the staging order");
 		return -1;
@@ -431,9 +473,7 @@ dryrun_run(const char *config_path)
 			goto out;
 		}
 	}
-	d.env.store = d.live_store;
 	d.senv = d.env;
-	d.senv.store = NULL;
 	d.senv.http01 = NULL;
 	d.senv.tlsalpn = NULL;
 

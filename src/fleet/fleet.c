@@ -92,7 +92,7 @@ fleet_cert_save(struct cert_rt *r)
 {
 	char err[512];
 
-	if (store_cert_save(r->f->env->store, r->cfg->name, &r->st, err, sizeof(err)) < 0)
+	if (store_cert_save(r->f->store, r->cfg->name, &r->st, err, sizeof(err)) < 0)
 		log_err("%s: %s", r->cfg->name, err);
 }
 
@@ -140,7 +140,7 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		fleet_cert_settled(r);
 		return;
 	}
-	if ((rc = renew_install(f->env->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
+	if ((rc = renew_install(f->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
 	    res->key, err, sizeof(err))) < 0) {
 		log_err("%s: %s", r->cfg->name, err);
 		if (rc == -2) {
@@ -148,7 +148,7 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		} else {
 			/* Rejected (and kept in the store): the order is spent,
 			 * the next attempt orders afresh. */
-			order_forget(f->env->store, r->cfg->name, &r->st);
+			store_order_forget(f->store, r->cfg->name, &r->st);
 			fleet_record_failure(r, err, NULL, 0, false);
 		}
 		fleet_batch_note(f, r->cfg->name, false);
@@ -194,11 +194,70 @@ fleet_settle_later(struct cert_rt *r, bool ok)
 	ev_timer_start(r->f->env->loop, &r->settle);
 }
 
+/* ---- the order engine's side of a certificate ---- */
+
+void
+fleet_order_params(struct order_params *p, const struct config_cert *c)
+{
+	memset(p, 0, sizeof(*p));
+	p->name = c->name;
+	p->domains = &c->domains;
+	p->key_type = c->key_type;
+	p->profile = c->profile;
+	p->preferred_chain = c->preferred_chain;
+	for (size_t i = 0; i < c->nchallenges && i < CHALLENGE_TYPE__MAX; i++)
+		p->challenge.types[p->challenge.ntypes++] = c->challenges[i];
+	p->challenge.webroot = c->http01_mode == HTTP01_WEBROOT ? c->webroot : NULL;
+	p->challenge.dns01_hook = c->dns01_hook;
+}
+
+/* The order's progress, persisted in the certificate's state as it goes. */
+static int
+order_begin_cb(void *arg, const privkey_t *key, char *err, size_t errlen)
+{
+	struct cert_rt *r = arg;
+
+	return store_order_key_save(r->f->store, r->cfg->name, key, err, errlen);
+}
+
+static int
+order_created_cb(void *arg, const char *order_url, char *err, size_t errlen)
+{
+	struct cert_rt *r = arg;
+
+	return store_order_created(r->f->store, r->cfg->name, &r->st, order_url, err,
+	    errlen);
+}
+
+static int
+order_finalized_cb(void *arg, char *err, size_t errlen)
+{
+	struct cert_rt *r = arg;
+
+	return store_order_finalized(r->f->store, r->cfg->name, &r->st, err, errlen);
+}
+
+static void
+order_forget_cb(void *arg)
+{
+	struct cert_rt *r = arg;
+
+	store_order_forget(r->f->store, r->cfg->name, &r->st);
+}
+
+static const struct order_ops fleet_order_progress = {
+	.begin = order_begin_cb,
+	.created = order_created_cb,
+	.finalized = order_finalized_cb,
+	.forget = order_forget_cb,
+	.done = order_finished,
+};
+
 static void
 cert_start(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
-	struct order_params p = {0};
+	struct order_params p;
 	char err[1024];
 
 	f->inflight++;
@@ -217,17 +276,21 @@ cert_start(struct cert_rt *r)
 	f->inflight--;
 	r->acct->inflight--;
 
-	p.cert = r->cfg;
-	p.state = &r->st;
+	fleet_order_params(&p, r->cfg);
 	p.replaces = r->st.cert_id;
 	if (r->cfg->reuse_key)
 		p.reuse_key = renew_installed_key(r->cfg);
+	/* An order a run before a restart left in flight: resumed. */
+	p.resume_url = r->st.order_url;
+	p.resume_finalized = r->st.order_finalized;
+	if (r->st.order_url)
+		p.resume_key = store_order_key_load(f->store, r->cfg->name);
 	r->st.last_attempt = time(NULL);
 	f->inflight++;
 	r->acct->inflight++;
 	log_info("%s: starting renewal (account %s: %d in flight, all accounts: %d)",
 	    r->cfg->name, r->acct->cfg->name, r->acct->inflight, f->inflight);
-	r->job = f->order_ops->start(f->env, r->acct->acme, &p, order_finished, r);
+	r->job = f->order_ops->start(f->env, r->acct->acme, &p, &fleet_order_progress, r);
 }
 
 /* ---- the queue ---- */
@@ -305,7 +368,7 @@ queue_remove(struct fleet *f, struct cert_rt *r)
 static const struct fleet_order_ops fleet_acme_orders = {
 	.start = order_start,
 	.cancel = order_cancel,
-	.update_cert = order_update_cert,
+	.update = order_update,
 };
 
 static struct acct_rt *
@@ -315,7 +378,7 @@ acct_new(struct fleet *f, const struct config_account *ca)
 
 	a->cfg = ca;
 	a->ari = -1;
-	a->acme = fleet_account_new(f->env, f->env->store, ca);
+	a->acme = fleet_account_new(f->env, f->store, ca);
 	f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
 	f->accts[f->naccts++] = a;
 	return a;
@@ -340,11 +403,12 @@ cert_new(struct fleet *f, const struct config_cert *cc)
 }
 
 struct fleet *
-fleet_new(struct acme_env *env, const struct config *cfg, bool once)
+fleet_new(struct acme_env *env, struct store *store, const struct config *cfg, bool once)
 {
 	struct fleet *f = xcalloc(1, sizeof(*f));
 
 	f->env = env;
+	f->store = store;
 	f->order_ops = &fleet_acme_orders;
 	f->cfg = cfg;
 	f->once = once;
@@ -365,11 +429,11 @@ cert_load(struct cert_rt *r, char *err, size_t errlen)
 {
 	cert_state_free(&r->st);
 	cert_state_init(&r->st);
-	if (store_cert_load(r->f->env->store, r->cfg->name, &r->st, err, errlen) < 0)
+	if (store_cert_load(r->f->store, r->cfg->name, &r->st, err, errlen) < 0)
 		return -1;
 	/* A lineage installed before certfleet knew it (certbot's) is
 	 * renewed on its own schedule, not re-issued at once. */
-	adopt_lineage(r->f->env->store, r->cfg, &r->st);
+	adopt_lineage(r->f->store, r->cfg, &r->st);
 	r->failing = r->st.failures > 0;
 	fleet_cert_load_held(r);
 	/* Spread the first renewalInfo checks of a large fleet over minutes
@@ -553,8 +617,12 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		}
 		old->cfg = cc;
 		old->acct = acct_find(f, cc->account_name);
-		if (old->job)
-			f->order_ops->update_cert(old->job, cc);
+		if (old->job) {
+			struct order_params p;
+
+			fleet_order_params(&p, cc);
+			f->order_ops->update(old->job, &p);
+		}
 		f->certs = xrealloc(f->certs, (f->ncerts + 1) * sizeof(*f->certs));
 		f->certs[f->ncerts++] = old;
 		if (!old->job && !old->hook)

@@ -14,9 +14,16 @@
 #include "config.h"
 
 struct fleet;
+struct store;
+
+/* The order engine's parameters for inventory entry c: pointers into c,
+ * valid while it is.  The caller adds the keys, replaces and the resume
+ * point (order_params in acme.h). */
+void fleet_order_params(struct order_params *p, const struct config_cert *c);
 
 /* once: issue what is missing, renew what is due, then report idle. */
-struct fleet *fleet_new(struct acme_env *env, const struct config *cfg, bool once);
+struct fleet *fleet_new(struct acme_env *env, struct store *store, const struct config *cfg,
+    bool once);
 void fleet_free(struct fleet *f);
 
 /* once mode: transient failures (sched_fault_transient) are retried within

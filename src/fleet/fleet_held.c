@@ -22,7 +22,7 @@
 void
 fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *why)
 {
-	struct store *s = r->f->env->store;
+	struct store *s = r->f->store;
 	char err[512];
 
 	if (renew_hold(s, r->cfg, &r->st, res->chain_pem, res->chain_len, res->key, err,
@@ -36,7 +36,7 @@ fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *w
 	    "the next attempt installs it without a new order", r->cfg->name, r->st.held_serial,
 	    store_dir(s), r->cfg->name);
 	/* The held copy is on disk: only now may the order be forgotten. */
-	order_forget(s, r->cfg->name, &r->st);
+	store_order_forget(s, r->cfg->name, &r->st);
 	fleet_record_failure(r, why, NULL, 0, false);
 }
 
@@ -50,7 +50,7 @@ bool
 fleet_cert_install_held(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
-	struct store *s = f->env->store;
+	struct store *s = f->store;
 	char *chain = NULL, *moved = NULL, why[512], err[1024];
 	privkey_t *key = NULL;
 	size_t len = 0;
@@ -120,7 +120,7 @@ out:
 void
 fleet_cert_load_held(struct cert_rt *r)
 {
-	struct store *s = r->f->env->store;
+	struct store *s = r->f->store;
 	struct cert_info info = {0};
 	char *chain = NULL;
 	privkey_t *key = NULL;

@@ -57,13 +57,14 @@ struct cert_rt {
  */
 struct fleet_order_ops {
 	struct order_job *(*start)(struct acme_env *env, struct acme_account *a,
-	    const struct order_params *p, order_done_cb cb, void *arg);
+	    const struct order_params *p, const struct order_ops *ops, void *arg);
 	void (*cancel)(struct order_job *j);
-	void (*update_cert)(struct order_job *j, const struct config_cert *c);
+	void (*update)(struct order_job *j, const struct order_params *p);
 };
 
 struct fleet {
 	struct acme_env *env;
+	struct store *store;        /* the state directory: certificates, accounts */
 	const struct fleet_order_ops *order_ops;    /* never NULL */
 	double post_debounce;       /* seconds without a renewal settling before the
 	                             * post hook; tests shorten it */

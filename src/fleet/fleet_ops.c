@@ -209,7 +209,7 @@ revoke_record(struct fleet_op *op, time_t now)
 	if (r != NULL) {
 		st = &r->st;
 	} else {
-		if (store_cert_load(op->f->env->store, op->cert, &tmp, err, sizeof(err)) < 0) {
+		if (store_cert_load(op->f->store, op->cert, &tmp, err, sizeof(err)) < 0) {
 			log_err("%s: %s (revocation not recorded)", op->cert, err);
 			return;
 		}
@@ -228,7 +228,7 @@ revoke_record(struct fleet_op *op, time_t now)
 	if (r != NULL) {
 		fleet_cert_save(r);
 	} else {
-		if (store_cert_save(op->f->env->store, op->cert, st, err, sizeof(err)) < 0)
+		if (store_cert_save(op->f->store, op->cert, st, err, sizeof(err)) < 0)
 			log_err("%s: %s", op->cert, err);
 		cert_state_free(&tmp);
 	}

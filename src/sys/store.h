@@ -130,6 +130,22 @@ int store_order_key_save(struct store *s, const char *name, const privkey_t *key
 privkey_t *store_order_key_load(struct store *s, const char *name);
 void store_order_key_remove(struct store *s, const char *name);
 
+/*
+ * The order in flight's persisted progress, in st and saved at once (the
+ * one place that decides which fields mean what; store_state.c):
+ * created records the order URL (finalize not sent, started now); finalized
+ * that finalize is about to be POSTed.  Both 0, or -1 with err (st is
+ * updated in memory either way).  forget drops the order: the URL and every
+ * per-order field, saved, and the order key removed, so the next attempt
+ * orders afresh; a failed save is logged.  Every path that orders again
+ * goes through forget.
+ */
+int store_order_created(struct store *s, const char *name, struct cert_state *st,
+    const char *order_url, char *err, size_t errlen);
+int store_order_finalized(struct store *s, const char *name, struct cert_state *st,
+    char *err, size_t errlen);
+void store_order_forget(struct store *s, const char *name, struct cert_state *st);
+
 /* Keeps a certificate that failed the post-issuance check for inspection;
  * returns the path written (caller frees) or NULL. */
 char *store_keep_rejected(struct store *s, const char *name, const char *pem, size_t len);

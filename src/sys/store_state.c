@@ -4,6 +4,10 @@
  * Times are RFC 3339 strings so an operator can read the file; unknown
  * members are ignored (a newer certfleet may add some) and "v" records the
  * format version.  last_problem is kept as the CA's JSON object.
+ *
+ * The order in flight's progress (store_order_created, _finalized,
+ * _forget) is written here and nowhere else, so every caller - the fleet,
+ * a held certificate, the dry run - means the same by it.
  */
 #include <errno.h>
 #include <string.h>
@@ -207,4 +211,39 @@ out:
 	free(json);
 	free(path);
 	return rc;
+}
+
+/* ---- the order in flight ---- */
+
+int
+store_order_created(struct store *s, const char *name, struct cert_state *st,
+    const char *order_url, char *err, size_t errlen)
+{
+	free(st->order_url);
+	st->order_url = xstrdup(order_url);
+	st->order_finalized = false;
+	st->order_started = time(NULL);
+	return store_cert_save(s, name, st, err, errlen);
+}
+
+int
+store_order_finalized(struct store *s, const char *name, struct cert_state *st, char *err,
+    size_t errlen)
+{
+	st->order_finalized = true;
+	return store_cert_save(s, name, st, err, errlen);
+}
+
+void
+store_order_forget(struct store *s, const char *name, struct cert_state *st)
+{
+	char err[256];
+
+	free(st->order_url);
+	st->order_url = NULL;
+	st->order_finalized = false;
+	st->order_started = 0;
+	if (store_cert_save(s, name, st, err, sizeof(err)) < 0)
+		log_err("%s: %s", name, err);
+	store_order_key_remove(s, name);
 }

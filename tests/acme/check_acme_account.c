@@ -971,12 +971,13 @@ count_lines(const char *text, const char *needle)
 START_TEST(test_failure_logged_once)
 {
 	struct cert_state st[2];
-	struct order_params p = {0};
+	struct fake_order fo[2];
 	char *path = xasprintf("%s/stderr.log", fx->dir), *log = NULL, *dump;
 	int fd, saved;
 	size_t len = 0;
 
 	memset(st, 0, sizeof(st));
+	memset(fo, 0, sizeof(fo));
 	memset(once_res, 0, sizeof(once_res));
 	once_done = 0;
 	/* The CA's directory fails once: both certificates wait on that one
@@ -991,10 +992,8 @@ START_TEST(test_failure_logged_once)
 	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
 	close(fd);
 	for (int i = 0; i < 2; i++) {
-		p.cert = &fx->cfg->certs[i];
-		p.state = &st[i];
-		ck_assert_ptr_nonnull(order_start(&fx->env, fx->acct, &p, once_order_cb,
-		    (void *)(intptr_t)i));
+		ck_assert_ptr_nonnull(fake_order_start(&fo[i], fx, (size_t)i, &st[i],
+		    once_order_cb, (void *)(intptr_t)i));
 	}
 	ck_assert(test_run_loop(fx->loop, 20));
 	fflush(stderr);

@@ -30,6 +30,7 @@
 
 static struct fake_env *fx;
 static struct cert_state st;
+static struct fake_order fo;    /* the order, driven as the fleet does */
 static struct order_result res;
 static bool done;
 static char *chain_a;
@@ -39,6 +40,7 @@ setup_with(const char *certs)
 {
 	fx = fake_env_new("", certs);
 	cert_state_init(&st);
+	memset(&fo, 0, sizeof(fo));
 	memset(&res, 0, sizeof(res));
 	done = false;
 	chain_a = fake_fixture("chain/chain-a.pem", NULL);
@@ -77,12 +79,9 @@ order_cb(struct order_job *j, struct order_result *r, void *arg)
 static void
 run_order(void)
 {
-	struct order_params p = {0};
 	char *dump;
 
-	p.cert = &fx->cfg->certs[0];
-	p.state = &st;
-	(void)order_start(&fx->env, fx->acct, &p, order_cb, NULL);
+	(void)fake_order_start(&fo, fx, 0, &st, order_cb, NULL);
 	ck_assert(test_run_loop(fx->loop, 25));
 	dump = fake_ca_dump(fx->ca);
 	ck_assert_msg(done, "no result; requests: %s", dump);
@@ -504,6 +503,127 @@ START_TEST(test_prevalidated_authz)
 }
 END_TEST
 
+/* ---- what is persisted before what is sent (struct order_ops) ---- */
+
+/* How many of the first n requests the CA saw had method and path. */
+static size_t
+count_before(size_t n, const char *method, const char *path)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n && i < fake_ca_nrequests(fx->ca); i++) {
+		const struct fake_request *r = fake_ca_request(fx->ca, i);
+		if (strcmp(r->method, method) == 0 && strcmp(r->path, path) == 0)
+			c++;
+	}
+	return c;
+}
+
+/* The progress callbacks in the order they came, "begin created ...". */
+static char *
+events(void)
+{
+	struct buf b = {0};
+
+	for (size_t i = 0; i < fo.nev; i++)
+		buf_appendf(&b, "%s%s", i ? " " : "", fo.ev[i].what);
+	return b.len ? buf_steal(&b, NULL) : xstrdup("");
+}
+
+START_TEST(test_progress_order)
+{
+	const struct fake_order_event *begin = &fo.ev[0], *created = &fo.ev[1];
+	const struct fake_order_event *fin = &fo.ev[2];
+	char *ev;
+
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	ev = events();
+	ck_assert_str_eq(ev, "begin created finalized");
+	free(ev);
+	/* The key is on disk before newOrder is sent. */
+	ck_assert_int_eq(begin->rc, 0);
+	ck_assert(begin->disk_key);
+	ck_assert_uint_eq(count_before(begin->nrequests, "POST", "/order/new"), 0);
+	/* The order URL as soon as the CA gave it, before any authorization. */
+	ck_assert_int_eq(created->rc, 0);
+	ck_assert(created->disk_url);
+	ck_assert(!created->disk_finalized);
+	ck_assert_uint_eq(count_before(created->nrequests, "POST", "/order/new"), 1);
+	ck_assert_uint_eq(count_before(created->nrequests, "POST", "/authz/1"), 0);
+	/* finalize_sent on disk before the finalize reaches the CA, after the
+	 * order was found ready. */
+	ck_assert_int_eq(fin->rc, 0);
+	ck_assert(fin->disk_finalized);
+	ck_assert(fin->disk_key);
+	ck_assert_uint_eq(count_before(fin->nrequests, "POST", "/order/1/finalize"), 0);
+	ck_assert_uint_eq(count_before(fin->nrequests, "POST", "/chall/1"), 1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 1);
+}
+END_TEST
+
+START_TEST(test_progress_forget_on_404)
+{
+	const struct fake_order_event *forget = &fo.ev[0], *begin = &fo.ev[1];
+	char *ev;
+
+	/* _i: 0 the lost order was never finalized, 1 it was. */
+	store_resumable("1", _i == 1);
+	fake_ca_reply(fx->ca, "POST", "/order/1", 1, 404, CT_PROBLEM,
+	    "{\"type\":\"urn:ietf:params:acme:error:malformed\",\"detail\":\"no such order\"}");
+	script_order("2", "pending", NULL);
+	run_order();
+	assert_ok();
+	ev = events();
+	ck_assert_str_eq(ev, "forget begin created finalized");
+	free(ev);
+	/* Forgotten after the 404 and before anything else was sent: no URL,
+	 * no finalized flag, no order key left on disk. */
+	ck_assert_int_eq(fake_ca_find(fx->ca, "POST", "/order/1", 0)->status, 404);
+	ck_assert_uint_eq(count_before(forget->nrequests, "POST", "/order/1"), 1);
+	ck_assert_uint_eq(count_before(forget->nrequests, "POST", "/order/new"), 0);
+	ck_assert(!forget->disk_url);
+	ck_assert(!forget->disk_finalized);
+	ck_assert(!forget->disk_key);
+	ck_assert_ptr_null(strstr(st.order_url ? st.order_url : "", "/order/1"));
+	/* Then the new order begins as a first one would. */
+	ck_assert(begin->disk_key);
+	ck_assert_uint_eq(count_before(begin->nrequests, "POST", "/order/new"), 0);
+	ck_assert_ptr_nonnull(strstr(st.order_url, "/order/2"));
+	ck_assert(st.order_finalized);
+}
+END_TEST
+
+START_TEST(test_begin_fails_nothing_sent)
+{
+	struct store *ro = NULL;
+	char err[512], *ev, *dir = xasprintf("%s/state", fx->dir);
+
+	/* The store cannot take the certificate key (here one that refuses
+	 * every write, as a full disk would): the order fails before newOrder,
+	 * so nothing is ordered, let alone finalized. */
+	ck_assert_msg(store_open_readonly(dir, &ro, err, sizeof(err)) == 0, "%s", err);
+	fo.store = ro;
+	run_order();
+	ck_assert(!res.ok);
+	ck_assert_msg(strstr(res.error, "opened read-only") != NULL, "%s", res.error);
+	ck_assert_int_eq(res.status, -1);
+	ev = events();
+	ck_assert_str_eq(ev, "begin");
+	free(ev);
+	ck_assert_int_eq(fo.ev[0].rc, -1);
+	ck_assert(!fo.ev[0].disk_key);
+	for (size_t i = 0; i < fake_ca_nrequests(fx->ca); i++)
+		ck_assert_msg(strncmp(fake_ca_request(fx->ca, i)->path, "/order", 6) != 0,
+		    "sent %s %s", fake_ca_request(fx->ca, i)->method,
+		    fake_ca_request(fx->ca, i)->path);
+	ck_assert_ptr_null(st.order_url);
+	store_close(ro);
+	free(dir);
+}
+END_TEST
+
 #define CERT_TWO "  - {name: web, account: ca, domains: [a.example, b.example], " \
 	"challenge: {types: [http-01], http01: webroot, webroot: $W}}\n"
 #define CERT_PREFER "  - {name: web, account: ca, domains: [a.example], " \
@@ -548,6 +668,12 @@ acme_order_suite(void)
 	tcase_add_loop_test(tc, test_resume_404, 0, 2);
 	tcase_add_test(tc, test_resume_finalized_polls);
 	tcase_add_test(tc, test_resume_names_changed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("progress", setup);
+	tcase_add_test(tc, test_progress_order);
+	tcase_add_loop_test(tc, test_progress_forget_on_404, 0, 2);
+	tcase_add_test(tc, test_begin_fails_nothing_sent);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("retry_after", setup);

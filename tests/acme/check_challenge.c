@@ -27,17 +27,18 @@ static struct acme_challenge offer_all[] = {
 	{ .type = "tls-alpn-01", .url = "https://ca/chall/3", .token = "tokALPN" },
 };
 
-static struct config_cert
+/* Settings for the types in preference order: http-01 by the built-in
+ * responder (no webroot), a dns-01 hook. */
+static struct challenge_settings
 cert_with(const enum challenge_type *types, size_t n)
 {
-	struct config_cert c;
+	struct challenge_settings c;
 
 	memset(&c, 0, sizeof(c));
-	c.name = "web";
 	for (size_t i = 0; i < n; i++)
-		c.challenges[i] = types[i];
-	c.nchallenges = n;
-	c.http01_mode = HTTP01_STANDALONE;
+		c.types[i] = types[i];
+	c.ntypes = n;
+	c.webroot = NULL;
 	c.dns01_hook = "/bin/true";
 	return c;
 }
@@ -46,7 +47,7 @@ START_TEST(test_choose_order)
 {
 	const enum challenge_type alpn_http[] = { CHALLENGE_TLSALPN01, CHALLENGE_HTTP01 };
 	const enum challenge_type dns_only[] = { CHALLENGE_DNS01 };
-	struct config_cert c = cert_with(alpn_http, 2);
+	struct challenge_settings c = cert_with(alpn_http, 2);
 	struct acme_authz a = { .identifier = "www.example.com", .challenges = offer_all,
 	    .nchallenges = 3 };
 	const struct acme_challenge *ch;
@@ -80,7 +81,7 @@ START_TEST(test_choose_nothing_fits)
 		{ .type = "sectigo-email-01", .url = "u2", .token = "t2" },
 		{ .type = "http-01", .url = "u3", .token = NULL }, /* unusable: no token */
 	};
-	struct config_cert c = cert_with(alpn_http, 2);
+	struct challenge_settings c = cert_with(alpn_http, 2);
 	struct acme_authz a = { .identifier = "example.com", .wildcard = true,
 	    .challenges = only, .nchallenges = 3 };
 	char err[256];
@@ -124,7 +125,7 @@ START_TEST(test_publish_responders)
 	const enum challenge_type all[] = { CHALLENGE_TLSALPN01, CHALLENGE_HTTP01 };
 	struct ev_loop *loop = ev_default_loop(0);
 	struct acme_env env = { .loop = loop };
-	struct config_cert c = cert_with(all, 2);
+	struct challenge_settings c = cert_with(all, 2);
 	struct acme_authz a = { .identifier = "www.example.com", .challenges = offer_all,
 	    .nchallenges = 3 };
 	struct challenge_solver *s;
@@ -135,16 +136,16 @@ START_TEST(test_publish_responders)
 	log_init("check_challenge", LOG_CRIT, LOG_STYLE_PLAIN);
 	ck_assert_ptr_nonnull(k);
 	/* No responders running: a clear error, no callback. */
-	ck_assert_ptr_null(challenge_publish(&env, &c, &a, &offer_all[0], k, ready, &o, err,
-	    sizeof(err)));
+	ck_assert_ptr_null(challenge_publish(&env, "web", &c, &a, &offer_all[0], k, ready, &o,
+	    err, sizeof(err)));
 	ck_assert_str_eq(err, "the built-in http-01 responder is not running");
-	ck_assert_ptr_null(challenge_publish(&env, &c, &a, &offer_all[2], k, ready, &o, err,
-	    sizeof(err)));
+	ck_assert_ptr_null(challenge_publish(&env, "web", &c, &a, &offer_all[2], k, ready, &o,
+	    err, sizeof(err)));
 	ck_assert_str_eq(err, "the built-in tls-alpn-01 responder is not running");
 	{
 		struct acme_challenge odd = { .type = "sectigo-email-01", .url = "u",
 		    .token = "t" };
-		ck_assert_ptr_null(challenge_publish(&env, &c, &a, &odd, k, ready, &o, err,
+		ck_assert_ptr_null(challenge_publish(&env, "web", &c, &a, &odd, k, ready, &o, err,
 		    sizeof(err)));
 		ck_assert_str_eq(err, "challenge type sectigo-email-01 is not supported");
 	}
@@ -157,7 +158,8 @@ START_TEST(test_publish_responders)
 	ck_assert_ptr_nonnull(env.tlsalpn);
 	for (size_t i = 0; i < 3; i += 2) {
 		memset(&o, 0, sizeof(o));
-		s = challenge_publish(&env, &c, &a, &offer_all[i], k, ready, &o, err, sizeof(err));
+		s = challenge_publish(&env, "web", &c, &a, &offer_all[i], k, ready, &o, err,
+		    sizeof(err));
 		ck_assert_msg(s != NULL, "%s", err);
 		ck_assert_int_eq(o.calls, 0); /* not from inside publish */
 		spin(loop);
@@ -167,7 +169,8 @@ START_TEST(test_publish_responders)
 	}
 	/* Unpublished before the loop ran: no callback at all. */
 	memset(&o, 0, sizeof(o));
-	s = challenge_publish(&env, &c, &a, &offer_all[0], k, ready, &o, err, sizeof(err));
+	s = challenge_publish(&env, "web", &c, &a, &offer_all[0], k, ready, &o, err,
+	    sizeof(err));
 	ck_assert_ptr_nonnull(s);
 	challenge_unpublish(s);
 	spin(loop);

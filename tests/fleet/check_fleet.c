@@ -3,7 +3,9 @@
  * CA: the global and per-account limits on orders in flight (never above,
  * reached, queue order kept, everything started) and the post-hook batch
  * (one run per batch naming the renewed and failed certificates; one that
- * settles while the hook runs goes into the next batch).
+ * settles while the hook runs goes into the next batch), and the fleet's
+ * side of an order: its parameters from the inventory, the stored order
+ * as the resume point, and its progress (struct order_ops) on disk.
  *
  * The seam is fleet_internal.h's struct fleet_order_ops: the fleet's three
  * calls into acme_order.c are replaced by fake_start/fake_cancel/
@@ -41,9 +43,16 @@
 struct order_job {
 	char name[64];              /* certificate */
 	char account[64];
-	order_done_cb cb;
+	const struct order_ops *ops;
 	void *arg;
 	bool done;
+	/* What the fleet handed over (order_params): */
+	char domain[64];
+	char resume_url[128];
+	bool resume_finalized;
+	bool resume_key;
+	size_t ntypes;
+	bool webroot;
 };
 
 static struct {
@@ -66,7 +75,7 @@ acct_index(const char *name)
 
 static struct order_job *
 fake_start(struct acme_env *env, struct acme_account *a, const struct order_params *p,
-    order_done_cb cb, void *arg)
+    const struct order_ops *ops, void *arg)
 {
 	struct order_job *j = calloc(1, sizeof(*j));
 	int ai;
@@ -74,10 +83,16 @@ fake_start(struct acme_env *env, struct acme_account *a, const struct order_para
 	(void)env;
 	ck_assert_ptr_nonnull(j);
 	ck_assert_uint_lt(fk.njobs, MAX_JOBS);
-	snprintf(j->name, sizeof(j->name), "%s", p->cert->name);
+	snprintf(j->name, sizeof(j->name), "%s", p->name);
 	snprintf(j->account, sizeof(j->account), "%s", acme_account_name(a));
-	j->cb = cb;
+	j->ops = ops;
 	j->arg = arg;
+	snprintf(j->domain, sizeof(j->domain), "%s", p->domains->v[0]);
+	snprintf(j->resume_url, sizeof(j->resume_url), "%s", p->resume_url ? p->resume_url : "");
+	j->resume_finalized = p->resume_finalized;
+	j->resume_key = p->resume_key != NULL;
+	j->ntypes = p->challenge.ntypes;
+	j->webroot = p->challenge.webroot != NULL;
 	fk.jobs[fk.njobs++] = j;
 	ai = acct_index(j->account);
 	fk.inflight++;
@@ -89,6 +104,7 @@ fake_start(struct acme_env *env, struct acme_account *a, const struct order_para
 	if (fk.inflight > fk.limit || fk.acct_inflight[ai] > fk.acct_limit[ai])
 		fk.over_limit = true;
 	privkey_free(p->reuse_key);
+	privkey_free(p->resume_key);
 	return j;
 }
 
@@ -99,16 +115,16 @@ fake_cancel(struct order_job *j)
 }
 
 static void
-fake_update(struct order_job *j, const struct config_cert *c)
+fake_update(struct order_job *j, const struct order_params *p)
 {
 	(void)j;
-	(void)c;
+	(void)p;
 }
 
 static const struct fleet_order_ops fake_orders = {
 	.start = fake_start,
 	.cancel = fake_cancel,
-	.update_cert = fake_update,
+	.update = fake_update,
 };
 
 /* Ends job j as the order machine would: ok with a chain and its key for
@@ -136,7 +152,7 @@ fake_finish(struct order_job *j, bool ok)
 		res.error = xstrdup("scripted failure");
 		res.status = -1;
 	}
-	j->cb(j, &res, j->arg);
+	j->ops->done(j, &res, j->arg);
 	order_result_clear(&res);
 	free(key);
 }
@@ -215,11 +231,10 @@ fx_open(struct fx *x, const char *inv, const char *post)
 	    err);
 	x->loop = ev_default_loop(0);
 	x->env.loop = x->loop;
-	x->env.store = x->store;
 	x->env.hook_timeout = 30;
 	x->env.finalize_timeout = 120;
 	x->env.order_timeout = 1800;
-	x->f = fleet_new(&x->env, x->cfg, false);
+	x->f = fleet_new(&x->env, x->store, x->cfg, false);
 	x->f->order_ops = &fake_orders;
 	x->f->post_debounce = 0.2;
 	ck_assert_msg(fleet_load(x->f, err, sizeof(err)) == 0, "%s", err);
@@ -519,6 +534,94 @@ START_TEST(test_post_hook_batch)
 }
 END_TEST
 
+/* ---- the fleet's side of an order ---- */
+
+/* What certs/NAME holds on disk: the order URL ("" none), finalized, key. */
+static void
+disk_order(struct fx *x, const char *name, char *url, size_t len, bool *fin, bool *key)
+{
+	struct cert_state st;
+	privkey_t *k;
+	char err[256];
+
+	cert_state_init(&st);
+	ck_assert_msg(store_cert_load(x->store, name, &st, err, sizeof(err)) == 0, "%s", err);
+	snprintf(url, len, "%s", st.order_url ? st.order_url : "");
+	*fin = st.order_finalized;
+	cert_state_free(&st);
+	k = store_order_key_load(x->store, name);
+	*key = k != NULL;
+	privkey_free(k);
+}
+
+START_TEST(test_order_progress)
+{
+	struct fx x;
+	struct cert_state st;
+	struct order_job *j;
+	privkey_t *k = privkey_generate(KEY_EC_P256);
+	char err[256], url[128];
+	bool fin, key;
+
+	/* c1's order from a run before a restart: finalized, key stored. */
+	fx_open(&x, INV_HEAD(4, 4, 4) "  - {name: c1, domains: [c1.example.com], account: one}\n",
+	    NULL);
+	fleet_free(x.f);
+	cert_state_init(&st);
+	st.order_url = xstrdup("https://ca.example/order/7");
+	st.order_finalized = true;
+	ck_assert_int_eq(store_cert_save(x.store, "c1", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_order_key_save(x.store, "c1", k, err, sizeof(err)), 0);
+	cert_state_free(&st);
+	privkey_free(k);
+	x.f = fleet_new(&x.env, x.store, x.cfg, false);
+	x.f->order_ops = &fake_orders;
+	ck_assert_msg(fleet_load(x.f, err, sizeof(err)) == 0, "%s", err);
+	fk.limit = fk.acct_limit[0] = fk.acct_limit[1] = 4;
+	fleet_start(x.f);
+	ck_assert_uint_eq(fk.njobs, 1);
+	j = fk.jobs[0];
+	/* The inventory entry and the resume point, as order_params. */
+	ck_assert_str_eq(j->name, "c1");
+	ck_assert_str_eq(j->domain, "c1.example.com");
+	ck_assert_uint_eq(j->ntypes, 1);
+	ck_assert(!j->webroot);
+	ck_assert_str_eq(j->resume_url, "https://ca.example/order/7");
+	ck_assert(j->resume_finalized);
+	ck_assert(j->resume_key);
+
+	/* The resumed order is gone: forgotten on disk, key and all. */
+	j->ops->forget(j->arg);
+	disk_order(&x, "c1", url, sizeof(url), &fin, &key);
+	ck_assert_str_eq(url, "");
+	ck_assert(!fin);
+	ck_assert(!key);
+	/* A new one: its key, its URL, then finalize, each on disk at once. */
+	k = privkey_generate(KEY_EC_P256);
+	ck_assert_int_eq(j->ops->begin(j->arg, k, err, sizeof(err)), 0);
+	privkey_free(k);
+	disk_order(&x, "c1", url, sizeof(url), &fin, &key);
+	ck_assert(key);
+	ck_assert_str_eq(url, "");
+	ck_assert_int_eq(j->ops->created(j->arg, "https://ca.example/order/8", err,
+	    sizeof(err)), 0);
+	disk_order(&x, "c1", url, sizeof(url), &fin, &key);
+	ck_assert_str_eq(url, "https://ca.example/order/8");
+	ck_assert(!fin);
+	ck_assert_int_eq(j->ops->finalized(j->arg, err, sizeof(err)), 0);
+	disk_order(&x, "c1", url, sizeof(url), &fin, &key);
+	ck_assert_str_eq(url, "https://ca.example/order/8");
+	ck_assert(fin);
+	ck_assert(key);
+	/* It fails: the order stays for the next attempt to resume. */
+	fake_finish(j, false);
+	disk_order(&x, "c1", url, sizeof(url), &fin, &key);
+	ck_assert_str_eq(url, "https://ca.example/order/8");
+	ck_assert(fin);
+	fx_close(&x);
+}
+END_TEST
+
 static Suite *
 fleet_suite(void)
 {
@@ -532,6 +635,10 @@ fleet_suite(void)
 	tc = tcase_create("post_hook");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_post_hook_batch);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("order");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_order_progress);
 	suite_add_tcase(s, tc);
 	return s;
 }
