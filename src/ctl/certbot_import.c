@@ -3,8 +3,8 @@
  * NAME.conf (configobj's INI dialect), renewal-hooks/{pre,post,deploy}/,
  * accounts/SERVER/PATH/ID/{private_key.json,regr.json} and each lineage's
  * current certificate, and writes the certfleet inventory that does the
- * same (certfleetctl import-certbot).  The daemon uses
- * certbot_account_read() to adopt an account certbot registered.
+ * same (certfleetctl import-certbot).  The daemon adopts the accounts it
+ * names through certbot_account.c.
  *
  * Certbot's hooks are shell command lines; certfleet runs hooks without a
  * shell, so each becomes [/bin/sh, -c, LINE].  What has no certfleet
@@ -812,53 +812,5 @@ out:
 		free(im.accts[i].contact);
 	}
 	free(im.accts);
-	return rc;
-}
-
-/* ---- accounts, for the daemon ---- */
-
-int certbot_account_read(const char *dir, privkey_t **key, char **url, char *err,
-    size_t errlen)
-{
-	char *kpath = xasprintf("%s/private_key.json", dir);
-	char *rpath = xasprintf("%s/regr.json", dir);
-	char *kjson = NULL, *rjson = NULL;
-	struct jwk_text j = {0};
-	size_t klen = 0, rlen = 0;
-	char reason[256];
-	int rc = -1;
-
-	*key = NULL;
-	*url = NULL;
-	if (read_file(kpath, &kjson, &klen, CONF_MAX) < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", kpath, strerror(errno));
-		goto out;
-	}
-	if (acme_json_jwk_parse(kjson, klen, &j, reason, sizeof(reason)) < 0 ||
-	    (*key = privkey_from_jwk(&j, reason, sizeof(reason))) == NULL) {
-		snprintf(err, errlen, "%s: %s", kpath, reason);
-		goto out;
-	}
-	if (read_file(rpath, &rjson, &rlen, CONF_MAX) < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", rpath, strerror(errno));
-		goto out;
-	}
-	if ((*url = acme_json_get_string(rjson, rlen, "uri", reason, sizeof(reason))) == NULL) {
-		snprintf(err, errlen, "%s: %s", rpath, reason);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0) {
-		privkey_free(*key);
-		*key = NULL;
-		free(*url);
-		*url = NULL;
-	}
-	jwk_text_free(&j);
-	free_secret(kjson, klen);
-	free(rjson);
-	free(kpath);
-	free(rpath);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * certbot_import.h - taking over from certbot: its renewal configuration
- * turned into a certfleet inventory (certfleetctl import-certbot), and its
- * account keys adopted by the daemon (the certbot_account inventory key).
+ * turned into a certfleet inventory (certfleetctl import-certbot).  The
+ * daemon adopts certbot's accounts through certbot_account.h.
  *
  * Everything here only reads certbot's configuration directory; the
  * lineages themselves (live/NAME, archive/NAME) are taken over by
@@ -31,14 +31,5 @@ struct certbot_import_opts {
  */
 int certbot_import(const struct certbot_import_opts *o, char **yaml, size_t *ncerts,
     size_t *naccounts, char *err, size_t errlen);
-
-/*
- * Reads one certbot account directory (accounts/SERVER/PATH/ID): the key
- * from private_key.json (a JWK) and the account URL from regr.json's
- * "uri".  0 with *key and *url (caller frees), -1 with err naming the
- * file.
- */
-int certbot_account_read(const char *dir, privkey_t **key, char **url, char *err,
-    size_t errlen);
 
 #endif

@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "certbot_import.h"
+#include "certbot_account.h"
 #include "fleet_account.h"
 #include "log.h"
 #include "util.h"

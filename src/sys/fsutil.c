@@ -17,10 +17,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "log.h"
 #include "util.h"
 
@@ -114,7 +114,9 @@ atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode
 
 	slash = strrchr(path, '/');
 	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
-	if (crypto_random(rnd, sizeof(rnd)) < 0) {
+	/* The kernel's generator, not libcrypto's: this layer sits below
+	 * crypto/.  Up to 256 bytes it never returns short once seeded. */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		snprintf(err, errlen, "%s: no randomness for a temporary name", path);
 		goto out;
 	}

@@ -22,7 +22,7 @@
 
 #include "acme.h"
 #include "b64.h"
-#include "certbot_import.h"
+#include "certbot_account.h"
 #include "config.h"
 #include "fake_ca.h"
 #include "fleet_account.h"

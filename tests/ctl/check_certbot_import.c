@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certbot_account.h"
 #include "certbot_import.h"
 #include "config.h"
 #include "crypto.h"
