@@ -81,7 +81,15 @@ ari_ready_cb(bool ok, const char *error, void *arg)
 
 	r->ari_waiter = NULL;
 	if (!ok) {
-		log_warn("%s: cannot check renewalInfo: %s", r->cfg->name, error);
+		const char *step = acme_account_fault_step(r->acct->acme);
+
+		/* Log once: the account logged the cause itself, for every
+		 * certificate waiting on it; this line points there. */
+		if (step != NULL)
+			log_warn("%s: cannot check renewalInfo: account %s unavailable: %s failed "
+			    "(see above)", r->cfg->name, acme_account_name(r->acct->acme), step);
+		else
+			log_warn("%s: cannot check renewalInfo: %s", r->cfg->name, error);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
 	}
