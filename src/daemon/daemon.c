@@ -254,6 +254,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	d->env.order_timeout = ncfg->order_timeout;
 	env_settings(&d->env, ncfg);
 	fleet_reconfigure(d->fleet, ncfg);
+	daemon_sweep_reconfigure(d->sweep, ncfg);
 	config_free(old);
 	log_notice("reloaded: %zu certificates, %zu accounts", ncfg->ncerts, ncfg->naccounts);
 	notify_ready();

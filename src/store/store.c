@@ -641,44 +641,84 @@ out:
 
 /* ---- temporaries left by a crash ---- */
 
-void
-store_sweep_dirs(struct store *s, struct strlist *out)
+/* Where a walk is: the top, then each of walk_kinds[] entry by entry. */
+struct store_walk {
+	const struct store *s;
+	bool top_done;
+	size_t kind;
+	DIR *dir;
+	char *top;                  /* the kind's directory */
+	char *path;                 /* what store_walk_next() last returned */
+};
+
+static const char *const walk_kinds[] = { "accounts", "certs" };
+
+struct store_walk *
+store_walk_new(const struct store *s)
 {
-	static const char *const kinds[] = { "accounts", "certs" };
+	struct store_walk *w;
 
 	/* Without the lock another daemon may be writing them right now. */
 	if (s->readonly)
-		return;
-	strlist_add(out, s->dir);
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		char *top = xasprintf("%s/%s", s->dir, kinds[k]);
-		DIR *d = opendir(top);
-		struct dirent *e;
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	w->s = s;
+	return w;
+}
 
-		while (d != NULL && (e = readdir(d)) != NULL) {
-			char *sub;
+const char *
+store_walk_next(struct store_walk *w)
+{
+	struct dirent *e;
 
-			if (!safe_name(e->d_name))
-				continue;
-			sub = xasprintf("%s/%s", top, e->d_name);
-			strlist_add(out, sub);
-			free(sub);
-		}
-		if (d != NULL)
-			closedir(d);
-		free(top);
+	if (w == NULL)
+		return NULL;
+	free(w->path);
+	w->path = NULL;
+	if (!w->top_done) {
+		w->top_done = true;
+		return w->path = xstrdup(w->s->dir);
 	}
+	while (w->kind < ARRAY_SIZE(walk_kinds)) {
+		if (w->dir == NULL) {
+			free(w->top);
+			w->top = xasprintf("%s/%s", w->s->dir, walk_kinds[w->kind]);
+			if ((w->dir = opendir(w->top)) == NULL) {
+				w->kind++;
+				continue;
+			}
+		}
+		while ((e = readdir(w->dir)) != NULL)
+			if (safe_name(e->d_name))
+				return w->path = xasprintf("%s/%s", w->top, e->d_name);
+		closedir(w->dir);
+		w->dir = NULL;
+		w->kind++;
+	}
+	return NULL;
+}
+
+void
+store_walk_free(struct store_walk *w)
+{
+	if (w == NULL)
+		return;
+	if (w->dir)
+		closedir(w->dir);
+	free(w->top);
+	free(w->path);
+	free(w);
 }
 
 unsigned
 store_sweep_temps(struct store *s)
 {
-	struct strlist dirs = {0};
+	struct store_walk *w = store_walk_new(s);
+	const char *dir;
 	unsigned n = 0;
 
-	store_sweep_dirs(s, &dirs);
-	for (size_t i = 0; i < dirs.n; i++)
-		n += sweep_atomic_temps(dirs.v[i]);
-	strlist_free(&dirs);
+	while ((dir = store_walk_next(w)) != NULL)
+		n += sweep_atomic_temps(dir);
+	store_walk_free(w);
 	return n;
 }

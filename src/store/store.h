@@ -44,9 +44,16 @@ const char *store_dir(const struct store *s);
  * accounts/ and certs/ entries); needs the lock (0 for a read-only store).
  * Call at start, before anything writes.  Returns how many it removed. */
 unsigned store_sweep_temps(struct store *s);
-/* The directories that sweep covers, appended to out (none for a
- * read-only store), for a caller that sweeps them a few at a time. */
-void store_sweep_dirs(struct store *s, struct strlist *out);
+/*
+ * The directories that sweep covers, one per store_walk_next() (valid
+ * until the next call; NULL at the end), for a caller that sweeps them a
+ * few at a time; the walk holds one open directory, no list.  NULL (a walk
+ * that yields nothing) for a read-only store.
+ */
+struct store_walk;
+struct store_walk *store_walk_new(const struct store *s);
+const char *store_walk_next(struct store_walk *w);
+void store_walk_free(struct store_walk *w);
 
 /* Account persistence. */
 struct account_record {
