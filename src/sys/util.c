@@ -194,7 +194,7 @@ char *buf_steal(struct buf *b, size_t *len)
 static size_t
 strlist_cap(size_t n)
 {
-	size_t c = 4;
+	size_t c = 2;
 
 	while (c < n + 1)
 		c *= 2;
