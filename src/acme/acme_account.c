@@ -261,6 +261,7 @@ directory_done_cb(const struct http_response *resp, void *arg)
 	char err[256];
 
 	a->pending_get = NULL;
+	acme_observe_reply(a->env, a->name, ACME_EP_DIRECTORY, resp);
 	if (resp->status != 200) {
 		char *msg;
 
