@@ -21,12 +21,14 @@
 #define IDLE_TIMEOUT 10.0       /* seconds to send the request */
 #define WRITE_TIMEOUT 30.0      /* seconds a blocked reply may wait */
 #define PATH "/metrics"
+#define CL_DIGITS 12            /* Content-Length digits: up to 999 GB */
 
 struct metrics_server {
 	struct listener *l;
 	metrics_render_cb render;
 	void *arg;
 	unsigned long scrapes;
+	size_t last_size;           /* of the last reply: the next one's buffer */
 };
 
 static void
@@ -49,20 +51,35 @@ is_metrics_path(const char *target)
 	return strncmp(target, PATH, n) == 0 && (target[n] == '\0' || target[n] == '?');
 }
 
+/*
+ * The reply is rendered behind its own headers in one buffer, so a text of
+ * several MiB is neither copied nor allocated twice: the Content-Length is
+ * written as a fixed-width field of zero-padded digits (1*DIGIT, so
+ * leading zeros are valid) and filled in once the body's size is known.
+ * The buffer starts at the last reply's size, sparing the reallocations.
+ */
 static void
 serve(struct listener_conn *c, struct metrics_server *s, bool head)
 {
-	struct buf body = {0}, out = {0};
+	static const char len_field[] = "Content-Length: ";
+	struct buf out = {0};
+	char digits[CL_DIGITS + 1];
+	size_t at, hlen, len;
 	char *reply;
-	size_t len;
 
-	s->render(&body, s->arg);
-	buf_appendf(&out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\nServer: certfleet\r\n\r\n", METRICS_CONTENT_TYPE, body.len);
-	/* One buffer for the listener: the body behind the headers. */
-	if (!head)
-		buf_append(&out, body.data, body.len);
-	buf_free(&body);
+	out.cap = s->last_size + 4096;
+	out.data = xmalloc(out.cap);
+	buf_appendf(&out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%s", METRICS_CONTENT_TYPE,
+	    len_field);
+	at = out.len;
+	buf_appendf(&out, "%0*d\r\nConnection: close\r\nServer: certfleet\r\n\r\n", CL_DIGITS, 0);
+	hlen = out.len;
+	s->render(&out, s->arg);
+	snprintf(digits, sizeof(digits), "%0*zu", CL_DIGITS, out.len - hlen);
+	memcpy(out.data + at, digits, CL_DIGITS);
+	s->last_size = out.len;
+	if (head)
+		out.len = hlen;
 	s->scrapes++;
 	reply = buf_steal(&out, &len);
 	listener_conn_send(c, reply, len);

@@ -11,8 +11,8 @@
 struct ev_loop;
 struct metrics_server;
 
-/* Appends the exposition text to b (a fresh, empty buffer); called once
- * per scrape, on the loop. */
+/* Appends the exposition text to b (which already holds the reply's
+ * headers: append only); called once per scrape, on the loop. */
 typedef void (*metrics_render_cb)(struct buf *b, void *arg);
 
 /*

@@ -102,21 +102,25 @@ metrics_label(struct buf *b, int first, const char *key, const char *value)
 	buf_append(b, "\"", 1);
 }
 
-void
-metrics_value(struct buf *b, double v)
+/* v as text into dst (at least 32 bytes); returns its length. */
+static size_t
+value_format(char *dst, double v)
 {
-	char tmp[32];
-
 	if (isnan(v)) {
-		put(b, "NaN");
-	} else if (isinf(v)) {
-		put(b, v > 0 ? "+Inf" : "-Inf");
-	} else if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+		memcpy(dst, "NaN", 3);
+		return 3;
+	}
+	if (isinf(v)) {
+		memcpy(dst, v > 0 ? "+Inf" : "-Inf", 4);
+		return 4;
+	}
+	if (v == floor(v) && fabs(v) < 9007199254740992.0) {
 		/* Exact below 2^53: what timestamps and counts are. */
 		long long n = (long long)v;
 		unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n :
 		    (unsigned long long)n;
-		char *p = tmp + sizeof(tmp);
+		char tmp[24], *p = tmp + sizeof(tmp);
+		size_t len;
 
 		do {
 			*--p = (char)('0' + u % 10);
@@ -124,27 +128,55 @@ metrics_value(struct buf *b, double v)
 		} while (u);
 		if (n < 0)
 			*--p = '-';
-		buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
-	} else {
-		/* 15 significant digits: reads back as written for the
-		 * durations and sums we produce, without 0.1's tail of 17. */
-		int n = snprintf(tmp, sizeof(tmp), "%.15g", v);
-		buf_append(b, tmp, (size_t)n);
+		len = (size_t)(tmp + sizeof(tmp) - p);
+		memcpy(dst, p, len);
+		return len;
 	}
+	/* 15 significant digits: reads back as written for the durations and
+	 * sums we produce, without 0.1's tail of 17. */
+	return (size_t)snprintf(dst, 32, "%.15g", v);
+}
+
+void
+metrics_value(struct buf *b, double v)
+{
+	char tmp[32];
+
+	buf_append(b, tmp, value_format(tmp, v));
 }
 
 void
 metrics_sample(struct buf *b, const char *name, const char *labels, double v)
 {
-	put(b, name);
-	if (labels && *labels) {
-		buf_append(b, "{", 1);
-		put(b, labels);
-		buf_append(b, "}", 1);
+	size_t nlen = strlen(name), llen = labels ? strlen(labels) : 0;
+	char line[512], *p = line;
+
+	if (nlen + llen + 36 > sizeof(line)) {
+		put(b, name);
+		if (llen > 0) {
+			buf_append(b, "{", 1);
+			buf_append(b, labels, llen);
+			buf_append(b, "}", 1);
+		}
+		buf_append(b, " ", 1);
+		metrics_value(b, v);
+		buf_append(b, "\n", 1);
+		return;
 	}
-	buf_append(b, " ", 1);
-	metrics_value(b, v);
-	buf_append(b, "\n", 1);
+	/* The common case, one copy into b per line: a scrape of a large
+	 * fleet is tens of thousands of these. */
+	memcpy(p, name, nlen);
+	p += nlen;
+	if (llen > 0) {
+		*p++ = '{';
+		memcpy(p, labels, llen);
+		p += llen;
+		*p++ = '}';
+	}
+	*p++ = ' ';
+	p += value_format(p, v);
+	*p++ = '\n';
+	buf_append(b, line, (size_t)(p - line));
 }
 
 void
