@@ -91,7 +91,8 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libcertfleet.a
 		-DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-o $@ $(filter %.c,$^) $(BUILD)/libcertfleet.a $(DEP_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/acme/check_acme_order $(BUILD)/tests/acme/check_acme_account: tests/fake_ca.c
+$(BUILD)/tests/acme/check_acme_order $(BUILD)/tests/acme/check_acme_account \
+    $(BUILD)/tests/acme/check_acme_client: tests/fake_ca.c
 
 # Installs missing Debian packages (as root) or prints the apt-get line.
 deps:
