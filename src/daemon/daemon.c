@@ -215,6 +215,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 {
 	struct config *ncfg = NULL, *old;
 	struct ctl_server_opts co;
+	char merr[256];
 
 	if (d->opts->once || d->stopping) {
 		snprintf(err, errlen, "the daemon is stopping");
@@ -245,7 +246,9 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 		notify_ready();
 		return -1;
 	}
-	daemon_metrics_configure(d->metrics, ncfg, d->cfg, !d->opts->once, err, errlen);
+	/* Never fails a reload: a port that cannot be bound keeps the old one. */
+	(void)daemon_metrics_configure(d->metrics, ncfg, d->cfg, !d->opts->once, merr,
+	    sizeof(merr));
 	ctl_opts(ncfg, &co);
 	if (d->ctl && ctl_server_reconfigure(d->ctl, &co, err, errlen) < 0)
 		log_err("control socket: %s (keeping the previous settings)", err);

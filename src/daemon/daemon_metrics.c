@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -196,10 +197,20 @@ textfile_write(const char *path, const char *data, size_t len, char *err, size_t
 	int fd, rc = -1;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		/* The inventory check accepts a directory that can be created. */
+		char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+
+		if (mkdir_p(*dir ? dir : "/", 0755) == 0)
+			fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		free(dir);
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	/* node_exporter runs as another user: readable whatever the umask. */
+	(void)fchmod(fd, 0644);
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
 		if (n < 0 && errno == EINTR)
