@@ -926,7 +926,7 @@ START_TEST(test_sample)
 
 	put_file("certfleet.yaml", SAMPLE, 0600);
 	/* As shipped it refuses to run until the operator supplies the key. */
-	load_err("certfleet.yaml", "83:22: accounts.sectigo.eab.hmac_key_file: cannot open "
+	load_err("certfleet.yaml", "90:22: accounts.sectigo.eab.hmac_key_file: cannot open "
 	    "'@DIR@/sectigo.hmac': No such file or directory");
 	put("sectigo.hmac", PEBBLE_KEY "\n", 0600);
 	c = load_ok("certfleet.yaml");
