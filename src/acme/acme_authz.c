@@ -92,6 +92,7 @@ authz_post(struct authz_rt *az, const char *url, const char *payload, const char
 	o.url = url;
 	o.label = az->job->name;
 	o.payload = payload;
+	o.endpoint = *payload ? ACME_EP_CHALLENGE : ACME_EP_AUTHZ;
 	az->call = acme_post(az->job->acct, &o, authz_reply_cb, az);
 	if (az->call == NULL) {
 		job_fail(az->job, NULL, "cannot %s %s", what, url);

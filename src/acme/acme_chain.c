@@ -198,6 +198,7 @@ pick_next(struct acme_chain_pick *p)
 
 	while (p->next < p->urls.n) {
 		o.url = p->urls.v[p->next++];
+		o.endpoint = ACME_EP_CERT;
 		o.label = p->name;
 		o.payload = "";
 		o.accept = "application/pem-certificate-chain";

@@ -406,6 +406,10 @@ order_post(struct order_job *j, const char *url, const char *payload, long timeo
 	o.payload = payload;
 	o.timeout_ms = timeout_ms;
 	o.accept = accept;
+	/* For the metrics; the callers pass these very strings. */
+	o.endpoint = url == j->order.finalize ? ACME_EP_FINALIZE :
+	    url == j->order.certificate ? ACME_EP_CERT : url == j->order_url ? ACME_EP_ORDER :
+	    ACME_EP_OTHER;
 	j->call = acme_post(j->acct, &o, order_reply_cb, j);
 	if (j->call == NULL) {
 		job_fail(j, NULL, "cannot %s %s", what, url);

@@ -68,6 +68,8 @@ void config_free(struct config *c)
 	free(c->http01_listen);
 	free(c->tlsalpn01_listen);
 	free(c->dns_resolver);
+	free(c->metrics_listen);
+	free(c->metrics_textfile);
 	strlist_free(&c->post_hook);
 	for (size_t i = 0; i < c->naccounts; i++)
 		cfg_account_free_members(&c->accounts[i]);

@@ -80,6 +80,8 @@ struct config {
 	long long renew_jitter;     /* seconds of random spread, default 3600 */
 	int max_inflight;           /* global orders in flight (default 256) */
 	struct strlist post_hook;   /* argv; after a batch of renewals */
+	char *metrics_listen;       /* "ADDR:PORT" of GET /metrics; NULL: off */
+	char *metrics_textfile;     /* node_exporter textfile to keep current; NULL: off */
 	struct config_account *accounts;
 	size_t naccounts;
 	struct config_cert *certs;

@@ -41,6 +41,7 @@ static void replace_str(char **dst, char *s)
 static const char *const top_keys[] = { "state_dir", "output_dir", "control_socket",
 	"control_socket_mode", "control_socket_owner", "control_socket_group",
 	"control_admin_group", "http01_listen", "tlsalpn01_listen", "dns_resolver", "timeouts", "renew_jitter", "max_inflight",
+	"metrics_listen", "metrics_textfile",
 	"post_hook", "accounts", "defaults", "certificates", NULL };
 static const char *const timeout_keys[] = { "finalize", "order", "hook", "dns_propagation",
 	NULL };
@@ -82,6 +83,42 @@ static int socket_dir_check(struct cfg_ctx *x, const struct ynode *n, const char
 
 	free(dir);
 	return rc;
+}
+
+/* The textfile collector reads *.prom files from a directory that exists
+ * (node_exporter's --collector.textfile.directory); with CONFIG_LOAD_HOST
+ * the directory is checked like state_dir's parent. */
+static int metrics_textfile(struct cfg_ctx *x, const struct ynode *v, const char *key,
+    char **out)
+{
+	const char *slash;
+	char *s = NULL, *dir;
+	int rc;
+
+	if (cfg_path(x, v, key, &s) < 0)
+		return -1;
+	slash = strrchr(s, '/');
+	if (slash[1] == '\0' || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0) {
+		cfg_error(x, v, key, "'%s' names a directory; expected a file such as "
+		    "/var/lib/node_exporter/textfile/certfleet.prom", s);
+		free(s);
+		return -1;
+	}
+	if (strlen(slash + 1) < 6 || strcmp(s + strlen(s) - 5, ".prom") != 0) {
+		cfg_error(x, v, key, "'%s' does not end in .prom, so node_exporter's textfile "
+		    "collector would not read it", s);
+		free(s);
+		return -1;
+	}
+	dir = slash == s ? xstrdup("/") : xstrndup(s, (size_t)(slash - s));
+	rc = cfg_host_dir(x, v, key, dir);
+	free(dir);
+	if (rc < 0) {
+		free(s);
+		return -1;
+	}
+	replace_str(out, s);
+	return 0;
 }
 
 /* Settings that are plain values; collections are handled after them. */
@@ -151,6 +188,12 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 		return cfg_int(x, v, key, 1, 65536, &c->max_inflight);
 	} else if (strcmp(key, "post_hook") == 0) {
 		return cfg_argv(x, v, key, &c->post_hook);
+	} else if (strcmp(key, "metrics_listen") == 0) {
+		if (cfg_listen(x, v, key, &s) < 0)
+			return -1;
+		replace_str(&c->metrics_listen, s);
+	} else if (strcmp(key, "metrics_textfile") == 0) {
+		return metrics_textfile(x, v, key, &c->metrics_textfile);
 	}
 	return 0;
 }

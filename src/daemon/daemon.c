@@ -19,6 +19,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "daemon_sweep.h"
+#include "daemon_metrics.h"
 #include "dns01.h"
 #include "fleet.h"
 #include "hooks.h"
@@ -46,6 +47,7 @@ struct daemon {
 	struct fleet *fleet;
 	struct ctl_server *ctl;     /* NULL in --once runs or when it failed */
 	struct ctl_env ctl_env;
+	struct daemon_metrics *metrics;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
 	ev_timer grace;
@@ -215,6 +217,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 {
 	struct config *ncfg = NULL, *old;
 	struct ctl_server_opts co;
+	char merr[256];
 
 	if (d->opts->once || d->stopping) {
 		snprintf(err, errlen, "the daemon is stopping");
@@ -245,6 +248,9 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 		notify_ready();
 		return -1;
 	}
+	/* Never fails a reload: a port that cannot be bound keeps the old one. */
+	(void)daemon_metrics_configure(d->metrics, ncfg, d->cfg, !d->opts->once, merr,
+	    sizeof(merr));
 	ctl_opts(ncfg, &co);
 	if (d->ctl && ctl_server_reconfigure(d->ctl, &co, err, errlen) < 0)
 		log_err("control socket: %s (keeping the previous settings)", err);
@@ -266,15 +272,21 @@ reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	char err[1024];
 
+	struct daemon *d = w->data;
+
 	(void)loop;
 	(void)revents;
-	daemon_reload(w->data, "SIGHUP", err, sizeof(err));
+	daemon_metrics_reloaded(d->metrics, daemon_reload(d, "SIGHUP", err, sizeof(err)) == 0);
 }
 
 static int
 ctl_reload(void *arg, char *err, size_t errlen)
 {
-	return daemon_reload(arg, "certfleetctl reload", err, errlen);
+	struct daemon *d = arg;
+	int rc = daemon_reload(d, "certfleetctl reload", err, errlen);
+
+	daemon_metrics_reloaded(d->metrics, rc == 0);
+	return rc;
 }
 
 /* The control socket; a daemon without one still renews, so a failure is
@@ -327,6 +339,9 @@ static void
 daemon_cleanup(struct daemon *d)
 {
 	daemon_sweep_free(d->sweep);
+	/* First: its last textfile shows the fleet as the run left it. */
+	daemon_metrics_free(d->metrics);
+	d->env.observe = NULL;
 	fleet_free(d->fleet);
 	/* After the fleet: an operation's late reply must find its connection. */
 	ctl_server_free(d->ctl);
@@ -383,6 +398,9 @@ daemon_run(const struct daemon_opts *o)
 	d.env.keygen = workpool_new(d.loop, KEYGEN_THREADS, "key generation");
 	d.env.dns = workpool_new(d.loop, DNS_THREADS, "DNS check");
 	env_settings(&d.env, d.cfg);
+	d.metrics = daemon_metrics_new(d.loop);
+	d.env.observe = daemon_metrics_observe;
+	d.env.observe_arg = d.metrics;
 	ev_timer_init(&d.grace, grace_cb, 0., 0.);
 	if (d.env.http == NULL || d.env.keygen == NULL || d.env.dns == NULL) {
 		log_err("cannot set up the HTTP client, the key generation or the DNS threads");
@@ -395,6 +413,12 @@ daemon_run(const struct daemon_opts *o)
 	d.fleet = fleet_new(&d.env, d.store, d.cfg, o->once);
 	if (fleet_load(d.fleet, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		goto out;
+	}
+	daemon_metrics_set_fleet(d.metrics, d.fleet);
+	if (daemon_metrics_configure(d.metrics, d.cfg, NULL, !o->once, err, sizeof(err)) < 0) {
+		log_err("metrics endpoint: %s", err);
+		rc = EXIT_UNAVAILABLE;
 		goto out;
 	}
 	if (o->once && o->force)

@@ -40,6 +40,7 @@ ari_done_cb(const struct http_response *resp, void *arg)
 	char err[256], a[32], b[32];
 
 	r->ari_req = NULL;
+	acme_observe_reply(r->f->env, r->acct->cfg->name, ACME_EP_RENEWAL_INFO, resp);
 	if (resp->status != 200) {
 		if (resp->error)
 			log_warn("%s: renewalInfo for %s: %s; checking again in 6h",

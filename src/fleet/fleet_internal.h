@@ -15,6 +15,9 @@
 #include "store.h"
 #include "util.h"
 
+/* The hooks the fleet runs, counted per outcome for the metrics. */
+enum fleet_hook { FLEET_HOOK_DEPLOY, FLEET_HOOK_POST, FLEET_HOOK__MAX };
+
 struct acct_rt {
 	struct acme_account *acme;
 	const struct config_account *cfg;
@@ -91,6 +94,7 @@ struct fleet {
 	time_t once_deadline;
 	unsigned once_waiting;      /* certificates waiting for such a retry */
 	struct strlist once_failed; /* "NAME (why)" of each certificate given up */
+	unsigned long hook_runs[FLEET_HOOK__MAX][2]; /* [hook][1: succeeded] */
 };
 
 /* fleet.c */
