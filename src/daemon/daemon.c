@@ -25,6 +25,7 @@
 #include "http01.h"
 #include "install.h"
 #include "log.h"
+#include "notifier.h"
 #include "notify.h"
 #include "store.h"
 #include "tlsalpn.h"
@@ -43,6 +44,7 @@ struct daemon {
 	struct store *store;
 	struct acme_env env;
 	struct fleet *fleet;
+	struct notifier *notifier;  /* NULL in --once runs */
 	struct ctl_server *ctl;     /* NULL in --once runs or when it failed */
 	struct ctl_env ctl_env;
 	ev_signal sigterm, sigint, sighup;
@@ -222,6 +224,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	log_notice("%s: reloading %s", why, d->opts->config_path);
 	if (config_load_ex(d->opts->config_path, CONFIG_LOAD_HOST, &ncfg, err, errlen) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
+		fleet_notify_reload_rejected(d->fleet, err);
 		notify_ready();
 		update_status(d);
 		return -1;
@@ -230,6 +233,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 		snprintf(err, errlen, "state_dir cannot change without a restart (%s -> %s)",
 		    d->cfg->state_dir, ncfg->state_dir);
 		log_err("reload failed, keeping the running configuration: %s", err);
+		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
 		notify_ready();
 		return -1;
@@ -237,6 +241,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	if (setup_http01(d, ncfg, d->cfg) < 0 || setup_tlsalpn(d, ncfg, d->cfg) < 0) {
 		snprintf(err, errlen, "cannot set up a challenge responder (see the log)");
 		log_err("reload failed, keeping the running configuration");
+		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
 		setup_http01(d, d->cfg, NULL);
 		setup_tlsalpn(d, d->cfg, NULL);
@@ -325,6 +330,7 @@ static void
 daemon_cleanup(struct daemon *d)
 {
 	fleet_free(d->fleet);
+	notifier_free(d->notifier);
 	/* After the fleet: an operation's late reply must find its connection. */
 	ctl_server_free(d->ctl);
 	if (d->loop)
@@ -414,10 +420,13 @@ daemon_run(const struct daemon_opts *o)
 	if (o->once && o->force)
 		fleet_force_all(d.fleet);
 	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
-	if (o->once)
+	if (o->once) {
 		fleet_set_once_deadline(d.fleet, time(NULL) + (time_t)o->once_deadline);
-	else
+	} else {
+		d.notifier = notifier_new(d.loop, d.env.http);
+		fleet_set_notifier(d.fleet, d.notifier);
 		setup_control(&d);
+	}
 
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d.sigint, stop_cb, SIGINT);

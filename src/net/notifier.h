@@ -1,0 +1,58 @@
+/*
+ * notifier.h - delivers notifications (notifier.c): a JSON body POSTed to
+ * a webhook through http.c, a plain-text mail piped into a mail program
+ * through hooks.c; each retried with backoff from the loop, never
+ * blocking it.  What to say and when is fleet_notify.c's business; this
+ * module only carries messages.
+ */
+#ifndef CERTFLEET_NOTIFIER_H
+#define CERTFLEET_NOTIFIER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct ev_loop;
+struct http_client;
+struct notifier;
+
+/* One notification, in each channel's form; copied by notifier_send. */
+struct notifier_msg {
+	const char *event;      /* "renewal_failed", for logs and X-Certfleet-Event */
+	const char *about;      /* "www", "account pebble": for logs */
+	const char *subject;    /* one line, the mail's Subject */
+	const char *json;       /* the webhook's body */
+	const char *text;       /* the mail's body, without headers */
+};
+
+/* Retries and limits; notifier_new sets the defaults, tests shorten them. */
+struct notifier_limits {
+	int attempts;           /* per message and channel, the first included (8) */
+	double first_delay;     /* seconds before the first retry (2), tripled each time */
+	double max_delay;       /* seconds (600) */
+	size_t queue_max;       /* messages waiting or in flight (1000) */
+	int inflight_max;       /* deliveries in flight at once (8) */
+	double mail_timeout;    /* seconds the mail program may run (60) */
+};
+
+/* The loop and the HTTP client must outlive it.  Caller frees. */
+struct notifier *notifier_new(struct ev_loop *loop, struct http_client *http);
+/* Cancels what is in flight (no more retries); NULL is fine. */
+void notifier_free(struct notifier *n);
+struct notifier_limits *notifier_limits(struct notifier *n);
+
+/*
+ * Queues m for every channel of to (its webhook and/or its mail); nothing
+ * when to has none.  A full queue drops its oldest waiting message
+ * (logged).  Returns the number of deliveries queued.
+ */
+int notifier_send(struct notifier *n, const struct config_notify *to,
+    const struct notifier_msg *m);
+
+/* Deliveries waiting or in flight. */
+size_t notifier_pending(const struct notifier *n);
+/* Deliveries that succeeded / were given up, since start. */
+unsigned long notifier_delivered(const struct notifier *n);
+unsigned long notifier_dropped(const struct notifier *n);
+
+#endif
