@@ -68,7 +68,11 @@ fleet_notify_warn_at(const struct config_notify *p, const struct cert_state *st)
 	if (warn == 0) {
 		long long life = (long long)(st->not_after - st->not_before);
 
-		warn = life > 0 ? life * p->warn_before_pct / 100 : 0;
+		/* A state without notBefore (written by hand, say): the lifetime
+		 * of most public certificates, rather than decades. */
+		if (st->not_before == 0 || life <= 0)
+			life = 90LL * 86400;
+		warn = life * p->warn_before_pct / 100;
 	}
 	return st->not_after - (time_t)warn;
 }
