@@ -10,6 +10,9 @@
 #    and is retried.
 #  - Restarted, the daemon tells nothing again.
 #  - Fixed by a reload: one recovered.  A broken reload: reload_rejected.
+#  - A certificate close to expiry at start: expiring, then recovered once
+#    it is renewed; revoke: revoked; account deactivate:
+#    account_deactivated.
 #  - A secret file readable by others is refused with file:line:col.
 export PEBBLE_BLOCKLIST=blocked.example.com
 . "$(dirname "$0")/lib.sh"
@@ -198,9 +201,69 @@ assert_eq ok "$(cat "$WORK/rej.txt")" "reload_rejected JSON: the inventory and i
 wait_for "[ \$(mails reload_rejected) = 1 ]" 30 || fail "no reload_rejected mail"
 assert_eq 1 "$(mails reload_rejected)" "one reload_rejected mail"
 kill -0 "$DAEMON_PID" 2>/dev/null && pass "daemon still running" || fail "daemon died"
-echo "   events: $(events | tr '\n' ' ')"
-assert_eq "renewal_failed:bad recovered:bad reload_rejected:None" "$(events | tr '\n' ' ' | sed 's/ $//')" \
-  "exactly these events, in order"
+write_inv "$WORK/inv.yaml" fixed.example.com
 stop_daemon
+
+echo "== close to expiry at start: expiring, then recovered by the renewal"
+# good: a 9.5-day certificate with 12 hours left (warn_before 10%: 22.8 h).
+state_set() { # FILE KEY=OFFSET...: time fields of a state file set to now+OFFSET
+  python3 - "$@" <<'PY'
+import datetime, json, sys, time
+p = sys.argv[1]
+st = json.load(open(p))
+now = int(time.time())
+for kv in sys.argv[2:]:
+    k, off = kv.split("=")
+    st[k] = datetime.datetime.fromtimestamp(now + int(off), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+json.dump(st, open(p, "w"))
+PY
+}
+state_set "$WORK/state/certs/good/state.json" not_before=-777600 not_after=43200
+start_daemon "$WORK/d3.log"
+wait_for "[ \"\$(events expiring)\" = 1 ]" 30 || fail "no expiring"
+wait_for "[ \"\$(events recovered)\" = 2 ]" 60 || fail "no recovered for good"
+python3 - "$HOOK_LOG" > "$WORK/exp.txt" <<'PY'
+import json, sys
+b = [json.loads(l)["body"] for l in open(sys.argv[1]) if l.strip()]
+b = [x for x in b if x["event"] == "expiring"][0]
+ok = (b["certificate"] == "good" and 43000 < b["seconds_left"] <= 43200 and b["failures"] == 0
+      and b["error"] is None and b["reminder"] is False)
+print("ok" if ok else "BAD " + json.dumps(b))
+PY
+assert_eq ok "$(cat "$WORK/exp.txt")" "expiring JSON: 12 hours left, no failures"
+wait_for "[ \$(mails expiring) = 1 ]" 30 || fail "no expiring mail"
+m=$(grep -l "^X-Certfleet-Event: expiring$" "$MAIL"/mail-*.txt | head -n 1)
+assert_contains "$m" "^Subject: \[certfleet\] good: certificate expires in 1[12]h" "expiring mail: Subject with the time left"
+
+echo "== revoked, account deactivated"
+ctl revoke good --no-reissue > "$WORK/revoke.log" 2>&1
+assert_eq 0 $? "revoke good exits 0"
+wait_for "[ \"\$(events revoked)\" = 1 ]" 30 || fail "no revoked"
+python3 - "$HOOK_LOG" "$(openssl x509 -in "$WORK/out/live/good/cert.pem" -noout -serial | cut -d= -f2)" > "$WORK/rev.txt" <<'PY'
+import json, sys
+b = [json.loads(l)["body"] for l in open(sys.argv[1]) if l.strip()][-1]
+ok = (b["event"] == "revoked" and b["certificate"] == "good" and b["reason"] == 0
+      and b["revoked_serial"].lstrip("0").lower() == sys.argv[2].lstrip("0").lower())
+print("ok" if ok else "BAD " + sys.argv[2] + " " + json.dumps(b))
+PY
+assert_eq ok "$(cat "$WORK/rev.txt")" "revoked JSON: the serial revoked, the reason"
+ctl account deactivate pebble --yes > "$WORK/deact.log" 2>&1
+assert_eq 0 $? "account deactivate exits 0"
+wait_for "[ \"\$(events account_deactivated)\" = 1 ]" 30 || fail "no account_deactivated"
+python3 - "$HOOK_LOG" > "$WORK/deact.txt" <<'PY'
+import json, sys
+b = [json.loads(l)["body"] for l in open(sys.argv[1]) if l.strip()][-1]
+ok = b["event"] == "account_deactivated" and b["account"] == "pebble" and b["certificates"] == ["good", "bad"]
+print("ok" if ok else "BAD " + json.dumps(b))
+PY
+assert_eq ok "$(cat "$WORK/deact.txt")" "account_deactivated JSON: the account and its certificates"
+wait_for "[ \$(mails account_deactivated) = 1 ]" 30 || fail "no account_deactivated mail"
+stop_daemon
+
+echo "   events: $(events | tr '\n' ' ')"
+assert_eq "renewal_failed:bad recovered:bad reload_rejected:None expiring:good recovered:good revoked:good account_deactivated:None" \
+  "$(events | tr '\n' ' ' | sed 's/ $//')" "exactly these events, in order"
+n_mail=$(ls "$MAIL"/mail-*.txt | wc -l)
+assert_eq 7 "$n_mail" "one mail per event"
 
 finish
