@@ -265,9 +265,11 @@ webhook_done(const struct http_response *resp, void *arg)
 		snprintf(why, sizeof(why), "%s", resp->error ? resp->error : "transfer failed");
 		failed(d, why, false, 0);
 	} else {
-		/* 408, 425, 429 and 5xx are the server's trouble, the rest ours. */
-		bool permanent = resp->status >= 400 && resp->status < 500 &&
-		    resp->status != 408 && resp->status != 425 && resp->status != 429;
+		/* 408, 425, 429 and 5xx are the server's trouble and may pass;
+		 * a redirect (never followed) or another 4xx is the URL's or the
+		 * request's, and will not. */
+		bool permanent = resp->status < 500 && resp->status != 408 &&
+		    resp->status != 425 && resp->status != 429;
 
 		if (resp->retry_after)
 			http_parse_retry_after(resp->retry_after, time(NULL), &ra);

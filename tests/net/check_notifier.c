@@ -275,7 +275,8 @@ END_TEST
 
 START_TEST(test_webhook_4xx_not_retried)
 {
-	static const int st[] = { 404, 200 };
+	static const int sts[][2] = { { 404, 200 }, { 301, 200 } };
+	const int *st = sts[_i];
 	const char *log = tp("requests");
 
 	server_start(log, st, 2);
@@ -427,7 +428,7 @@ notifier_suite(void)
 	tcase_add_checked_fixture(tc, n_setup, n_teardown);
 	tcase_add_test(tc, test_webhook_retried_after_500);
 	tcase_add_test(tc, test_webhook_given_up);
-	tcase_add_test(tc, test_webhook_4xx_not_retried);
+	tcase_add_loop_test(tc, test_webhook_4xx_not_retried, 0, 2);
 	tcase_add_test(tc, test_webhook_429_retried);
 	tcase_add_test(tc, test_mail_message);
 	tcase_add_test(tc, test_mail_retried);
