@@ -157,7 +157,20 @@ on_fleet_idle(struct fleet *f, void *arg)
 
 	(void)f;
 	update_status(d);
+	/* Stopping: notifications still on their way get the grace period. */
+	if (d->stopping && d->notifier && notifier_pending(d->notifier) > 0)
+		return;
 	if (d->opts->once || d->stopping)
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* Stopping, and the last notification was delivered (or given up). */
+static void
+on_notifier_idle(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!fleet_busy(d->fleet))
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -175,6 +188,7 @@ static void
 stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
+	bool notes;
 
 	(void)revents;
 	if (d->stopping) {
@@ -186,7 +200,8 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_notice("%s received: finishing requests in flight", strsignal(w->signum));
 	notify_stopping();
 	fleet_drain(d->fleet);
-	if (!fleet_busy(d->fleet)) {
+	notes = d->notifier != NULL && notifier_drain(d->notifier, on_notifier_idle, d);
+	if (!fleet_busy(d->fleet) && !notes) {
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}

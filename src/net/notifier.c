@@ -69,6 +69,9 @@ struct notifier {
 	int inflight;
 	struct channel *channels;
 	unsigned long delivered, dropped;
+	bool draining;              /* stopping: no more retries */
+	void (*idle)(void *arg);    /* draining: called once nothing is left */
+	void *idle_arg;
 };
 
 static void pump(struct notifier *n);
@@ -217,7 +220,7 @@ failed(struct delivery *d, const char *why, bool permanent, long long retry_afte
 		log_debug("notifications: %s: %s for %s, attempt %d: %s", d->ch->name, d->event,
 		    d->about, d->attempt, why);
 	}
-	if (permanent || d->attempt >= n->lim.attempts) {
+	if (permanent || d->attempt >= n->lim.attempts || n->draining) {
 		if (d->ch->dropped++ == 0)
 			log_err("notification %s for %s to %s given up after %d attempt%s: %s",
 			    d->event, d->about, d->ch->name, d->attempt, d->attempt == 1 ? "" : "s",
@@ -241,12 +244,19 @@ failed(struct delivery *d, const char *why, bool permanent, long long retry_afte
 	ev_timer_start(n->loop, &d->retry);
 }
 
-/* A deliveries' slot is free again: start what waits, from the loop. */
+/* A delivery's slot is free again: start what waits, or, when stopping
+ * and nothing is left, say so. */
 static void
 settled(struct notifier *n)
 {
 	n->inflight--;
 	pump(n);
+	if (n->draining && n->ndeliveries == 0 && n->idle != NULL) {
+		void (*idle)(void *) = n->idle;
+
+		n->idle = NULL;
+		idle(n->idle_arg);
+	}
 }
 
 static void
@@ -494,6 +504,27 @@ notifier_send(struct notifier *n, const struct config_notify *to,
 	}
 	pump(n);
 	return queued;
+}
+
+bool
+notifier_drain(struct notifier *n, void (*idle)(void *arg), void *arg)
+{
+	n->draining = true;
+	n->idle = idle;
+	n->idle_arg = arg;
+	for (struct delivery *d = n->head; d; d = d->next) {
+		if (d->state == DELIVERY_WAITING) {
+			ev_timer_stop(n->loop, &d->retry);
+			d->state = DELIVERY_READY;
+		}
+	}
+	pump(n);
+	if (n->ndeliveries == 0) {
+		n->idle = NULL;
+		return false;
+	}
+	log_info("notifications: %zu still being delivered", n->ndeliveries);
+	return true;
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef CERTFLEET_NOTIFIER_H
 #define CERTFLEET_NOTIFIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -49,6 +50,13 @@ struct notifier_limits *notifier_limits(struct notifier *n);
 int notifier_send(struct notifier *n, const struct config_notify *to,
     const struct notifier_msg *m);
 
+/*
+ * Shutdown: what waits for a retry is tried once more now, and nothing
+ * failing is retried again.  true when deliveries remain: idle(arg) is
+ * called from the loop once the last one ends; false when none (idle is
+ * never called).
+ */
+bool notifier_drain(struct notifier *n, void (*idle)(void *arg), void *arg);
 /* Deliveries waiting or in flight. */
 size_t notifier_pending(const struct notifier *n);
 /* Deliveries that succeeded / were given up, since start. */

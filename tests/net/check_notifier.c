@@ -405,6 +405,59 @@ START_TEST(test_queue_bounded)
 }
 END_TEST
 
+static int idle_calls;
+
+static void
+on_idle(void *arg)
+{
+	(void)arg;
+	idle_calls++;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+first_failed(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)revents;
+	if (requests(w->data) >= 1)
+		ev_break(l, EVBREAK_ALL);
+}
+
+START_TEST(test_drain)
+{
+	static const int st[] = { 503 };
+	const char *log = tp("requests");
+	ev_timer t;
+
+	idle_calls = 0;
+	ck_assert(!notifier_drain(nf, on_idle, NULL));
+	notifier_free(nf);
+	nf = notifier_new(loop, http);
+	server_start(log, st, 1);
+	notifier_limits(nf)->first_delay = 30.0;
+	notifier_limits(nf)->max_delay = 60.0;
+	webhook_to(NULL);
+	notifier_send(nf, &to, &msg);
+	/* The first attempt fails; its retry would be 30 s away... */
+	ev_timer_init(&t, first_failed, 0.01, 0.01);
+	t.data = (void *)log;
+	ev_timer_start(loop, &t);
+	ck_assert(test_run_loop(loop, 10.0));
+	ev_timer_stop(loop, &t);
+	/* Its answer reaches the client well within this (nothing breaks
+	 * the loop early). */
+	test_run_loop(loop, 1.0);
+	ck_assert_uint_eq(notifier_pending(nf), 1);
+	/* ... but at shutdown it is tried once more at once, then given up. */
+	ck_assert(notifier_drain(nf, on_idle, NULL));
+	ck_assert(test_run_loop(loop, 10.0));
+	ck_assert_int_eq(idle_calls, 1);
+	ck_assert_int_eq(requests(log), 2);
+	ck_assert_uint_eq(notifier_pending(nf), 0);
+	ck_assert_uint_eq(notifier_dropped(nf), 1);
+}
+END_TEST
+
 START_TEST(test_free_with_mail_running)
 {
 	mail_to("sleep 0.3; cat > /dev/null");
@@ -435,6 +488,7 @@ notifier_suite(void)
 	tcase_add_test(tc, test_mail_not_reading_stdin);
 	tcase_add_test(tc, test_both_channels_and_none);
 	tcase_add_test(tc, test_queue_bounded);
+	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_free_with_mail_running);
 	suite_add_tcase(s, tc);
 	return s;
