@@ -164,6 +164,8 @@ assert_eq 2 "$(wc -l < "$HOOK_LOG")" "restarted daemon tells nothing again"
 assert_eq 1 "$(mails renewal_failed)" "and mails nothing again"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['notified']['renewal_failed'] else 1)" \
   "$WORK/state/certs/bad/state.json" && pass "what was told is in state.json" || fail "no notified in state.json"
+ctl show bad --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d['notified']['renewal_failed'] else 1)" &&
+  pass "certfleetctl show --json says what was told" || fail "show --json has no notified"
 
 echo "== fixed by a reload: one recovered"
 write_inv "$WORK/inv.yaml" fixed.example.com
