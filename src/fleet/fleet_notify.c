@@ -304,8 +304,17 @@ send_msg(struct fleet *f, const struct config_notify *to, enum fleet_event e,
 		.json = json,
 		.text = text,
 	};
+	struct notifier_target t = {
+		.webhook_url = to->webhook_url,
+		.webhook_header = to->webhook_header,
+		.webhook_ca_bundle = to->webhook_ca_bundle,
+		.webhook_timeout = to->webhook_timeout,
+		.mail_argv = &to->mail_argv,
+		.mail_to = &to->mail_to,
+		.mail_from = to->mail_from,
+	};
 
-	notifier_send(f->notifier, to, &m);
+	notifier_send(f->notifier, &t, &m);
 }
 
 static void

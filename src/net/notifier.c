@@ -393,10 +393,10 @@ header_line(struct buf *b, const char *name, const char *value)
 
 /* The whole mail for sendmail -t: headers, a blank line, the text. */
 static char *
-mail_message(const struct config_notify *to, const struct notifier_msg *m, size_t *len)
+mail_message(const struct notifier_target *to, const struct notifier_msg *m, size_t *len)
 {
 	struct buf b = { 0 };
-	char *rcpt = strlist_join(&to->mail_to, ", ");
+	char *rcpt = to->mail_to ? strlist_join(to->mail_to, ", ") : xstrdup("");
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -461,7 +461,7 @@ enqueue(struct notifier *n, struct delivery *d)
 }
 
 int
-notifier_send(struct notifier *n, const struct config_notify *to,
+notifier_send(struct notifier *n, const struct notifier_target *to,
     const struct notifier_msg *m)
 {
 	struct delivery *d;
@@ -470,7 +470,7 @@ notifier_send(struct notifier *n, const struct config_notify *to,
 
 	for (int k = 0; k < DELIVERY_KIND__MAX; k++) {
 		if ((k == DELIVERY_WEBHOOK && to->webhook_url == NULL) ||
-		    (k == DELIVERY_MAIL && to->mail_argv.n == 0))
+		    (k == DELIVERY_MAIL && (to->mail_argv == NULL || to->mail_argv->n == 0)))
 			continue;
 		if (n->ndeliveries >= n->lim.queue_max && !make_room(n)) {
 			log_err("notifications: queue full (%zu in flight): dropping %s for %s",
@@ -491,11 +491,11 @@ notifier_send(struct notifier *n, const struct config_notify *to,
 			d->payload_len = strlen(m->json);
 			chan = xasprintf("%s %s", delivery_kind_names[k], to->webhook_url);
 		} else {
-			for (size_t i = 0; i < to->mail_argv.n; i++)
-				strlist_add(&d->argv, to->mail_argv.v[i]);
-			d->to = strlist_join(&to->mail_to, ", ");
+			for (size_t i = 0; i < to->mail_argv->n; i++)
+				strlist_add(&d->argv, to->mail_argv->v[i]);
+			d->to = to->mail_to ? strlist_join(to->mail_to, ", ") : xstrdup("");
 			d->payload = mail_message(to, m, &d->payload_len);
-			chan = xasprintf("%s %s", delivery_kind_names[k], to->mail_argv.v[0]);
+			chan = xasprintf("%s %s", delivery_kind_names[k], to->mail_argv->v[0]);
 		}
 		d->ch = channel_get(n, chan);
 		free(chan);

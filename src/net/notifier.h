@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "util.h"
 
 struct ev_loop;
 struct http_client;
@@ -24,6 +24,18 @@ struct notifier_msg {
 	const char *subject;    /* one line, the mail's Subject */
 	const char *json;       /* the webhook's body */
 	const char *text;       /* the mail's body, without headers */
+};
+
+/* Where one notification goes (the fleet fills it from the inventory's
+ * notify:); copied by notifier_send. */
+struct notifier_target {
+	const char *webhook_url;            /* NULL: no webhook */
+	const char *webhook_header;         /* "Name: value", or NULL */
+	const char *webhook_ca_bundle;      /* NULL: the system store */
+	long long webhook_timeout;          /* seconds per attempt */
+	const struct strlist *mail_argv;    /* NULL or empty: no mail */
+	const struct strlist *mail_to;      /* the To: addresses */
+	const char *mail_from;              /* NULL: no From: header */
 };
 
 /* Retries and limits; notifier_new sets the defaults, tests shorten them. */
@@ -47,7 +59,7 @@ struct notifier_limits *notifier_limits(struct notifier *n);
  * when to has none.  A full queue drops its oldest waiting message
  * (logged).  Returns the number of deliveries queued.
  */
-int notifier_send(struct notifier *n, const struct config_notify *to,
+int notifier_send(struct notifier *n, const struct notifier_target *to,
     const struct notifier_msg *m);
 
 /*

@@ -20,7 +20,6 @@
 
 #include <ev.h>
 
-#include "config.h"
 #include "hooks.h"
 #include "http.h"
 #include "notifier.h"
@@ -162,7 +161,28 @@ requests(const char *log)
 static struct ev_loop *loop;
 static struct http_client *http;
 static struct notifier *nf;
-static struct config_notify to;
+/* What the inventory would give; tgt() points a notifier_target at it. */
+static struct {
+	char *webhook_url, *webhook_header, *mail_from;
+	long long webhook_timeout;
+	struct strlist mail_argv, mail_to;
+} to;
+
+static const struct notifier_target *
+tgt(void)
+{
+	static struct notifier_target t;
+
+	t = (struct notifier_target){
+		.webhook_url = to.webhook_url,
+		.webhook_header = to.webhook_header,
+		.webhook_timeout = to.webhook_timeout,
+		.mail_argv = &to.mail_argv,
+		.mail_to = &to.mail_to,
+		.mail_from = to.mail_from,
+	};
+	return &t;
+}
 
 static void
 n_setup(void)
@@ -179,7 +199,6 @@ n_setup(void)
 	l->max_delay = 0.2;
 	memset(&to, 0, sizeof(to));
 	to.webhook_timeout = 5;
-	to.after_failures = 3;
 }
 
 static void
@@ -242,7 +261,7 @@ START_TEST(test_webhook_retried_after_500)
 
 	server_start(log, st, 2);
 	webhook_to("X-Token: abc");
-	ck_assert_int_eq(notifier_send(nf, &to, &msg), 1);
+	ck_assert_int_eq(notifier_send(nf, tgt(), &msg), 1);
 	ck_assert(run_until_done());
 	ck_assert_int_eq(requests(log), 2);
 	ck_assert_uint_eq(notifier_delivered(nf), 1);
@@ -265,7 +284,7 @@ START_TEST(test_webhook_given_up)
 	server_start(log, st, 1);
 	notifier_limits(nf)->attempts = 3;
 	webhook_to(NULL);
-	notifier_send(nf, &to, &msg);
+	notifier_send(nf, tgt(), &msg);
 	ck_assert(run_until_done());
 	ck_assert_int_eq(requests(log), 3);
 	ck_assert_uint_eq(notifier_delivered(nf), 0);
@@ -281,7 +300,7 @@ START_TEST(test_webhook_4xx_not_retried)
 
 	server_start(log, st, 2);
 	webhook_to(NULL);
-	notifier_send(nf, &to, &msg);
+	notifier_send(nf, tgt(), &msg);
 	ck_assert(run_until_done());
 	ck_assert_int_eq(requests(log), 1);
 	ck_assert_uint_eq(notifier_dropped(nf), 1);
@@ -296,7 +315,7 @@ START_TEST(test_webhook_429_retried)
 	server_start(log, st, 2);
 	notifier_limits(nf)->max_delay = 2.0;
 	webhook_to(NULL);
-	notifier_send(nf, &to, &msg);
+	notifier_send(nf, tgt(), &msg);
 	ck_assert(run_until_done());
 	ck_assert_int_eq(requests(log), 2);
 	ck_assert_uint_eq(notifier_delivered(nf), 1);
@@ -321,7 +340,7 @@ START_TEST(test_mail_message)
 	const char *m;
 
 	mail_to(script);
-	ck_assert_int_eq(notifier_send(nf, &to, &msg), 1);
+	ck_assert_int_eq(notifier_send(nf, tgt(), &msg), 1);
 	ck_assert(run_until_done());
 	ck_assert_uint_eq(notifier_delivered(nf), 1);
 	m = slurp(tp("mail.txt"));
@@ -343,7 +362,7 @@ START_TEST(test_mail_retried)
 	    tp("once"), tp("mail.txt"), tp("once"));
 
 	mail_to(script);
-	notifier_send(nf, &to, &msg);
+	notifier_send(nf, tgt(), &msg);
 	ck_assert(run_until_done());
 	ck_assert_uint_eq(notifier_delivered(nf), 1);
 	ck_assert_ptr_nonnull(strstr(slurp(tp("mail.txt")), "X-Certfleet-Event: renewal_failed"));
@@ -362,7 +381,7 @@ START_TEST(test_mail_not_reading_stdin)
 	text[299999] = '\0';
 	big.text = text;
 	mail_to("exit 0");
-	notifier_send(nf, &to, &big);
+	notifier_send(nf, tgt(), &big);
 	ck_assert(run_until_done());
 	ck_assert_uint_eq(notifier_delivered(nf), 1);
 	free(text);
@@ -375,11 +394,11 @@ START_TEST(test_both_channels_and_none)
 	char *script = xasprintf("cat > %s", tp("mail.txt"));
 
 	/* No channel: nothing queued. */
-	ck_assert_int_eq(notifier_send(nf, &to, &msg), 0);
+	ck_assert_int_eq(notifier_send(nf, tgt(), &msg), 0);
 	server_start(tp("requests"), st, 1);
 	webhook_to(NULL);
 	mail_to(script);
-	ck_assert_int_eq(notifier_send(nf, &to, &msg), 2);
+	ck_assert_int_eq(notifier_send(nf, tgt(), &msg), 2);
 	ck_assert(run_until_done());
 	ck_assert_uint_eq(notifier_delivered(nf), 2);
 	ck_assert_int_eq(requests(tp("requests")), 1);
@@ -397,7 +416,7 @@ START_TEST(test_queue_bounded)
 	l->inflight_max = 1;
 	webhook_to(NULL);
 	for (int i = 0; i < 5; i++)
-		ck_assert_int_eq(notifier_send(nf, &to, &msg), 1);
+		ck_assert_int_eq(notifier_send(nf, tgt(), &msg), 1);
 	/* One in flight, two waiting; the two oldest waiting were dropped. */
 	ck_assert_uint_eq(notifier_pending(nf), 3);
 	ck_assert_uint_eq(notifier_dropped(nf), 2);
@@ -437,7 +456,7 @@ START_TEST(test_drain)
 	notifier_limits(nf)->first_delay = 30.0;
 	notifier_limits(nf)->max_delay = 60.0;
 	webhook_to(NULL);
-	notifier_send(nf, &to, &msg);
+	notifier_send(nf, tgt(), &msg);
 	/* The first attempt fails; its retry would be 30 s away... */
 	ev_timer_init(&t, first_failed, 0.01, 0.01);
 	t.data = (void *)log;
@@ -461,7 +480,7 @@ END_TEST
 START_TEST(test_free_with_mail_running)
 {
 	mail_to("sleep 0.3; cat > /dev/null");
-	notifier_send(nf, &to, &msg);
+	notifier_send(nf, tgt(), &msg);
 	notifier_free(nf);
 	nf = NULL;
 	/* The program ends later; its orphaned delivery is freed then. */
