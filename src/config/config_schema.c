@@ -18,6 +18,7 @@
 #include <sys/un.h>
 
 #include "config_files.h"
+#include "config_notify.h"
 #include "config_types.h"
 #include "config_validate.h"
 #include "crypto.h"
@@ -42,7 +43,7 @@ static const char *const top_keys[] = { "state_dir", "output_dir", "control_sock
 	"control_socket_mode", "control_socket_owner", "control_socket_group",
 	"control_admin_group", "http01_listen", "tlsalpn01_listen", "dns_resolver", "timeouts", "renew_jitter", "max_inflight",
 	"metrics_listen", "metrics_textfile",
-	"post_hook", "accounts", "defaults", "certificates", NULL };
+	"post_hook", "notify", "accounts", "defaults", "certificates", NULL };
 static const char *const timeout_keys[] = { "finalize", "order", "hook", "dns_propagation",
 	NULL };
 
@@ -194,6 +195,8 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 		replace_str(&c->metrics_listen, s);
 	} else if (strcmp(key, "metrics_textfile") == 0) {
 		return metrics_textfile(x, v, key, &c->metrics_textfile);
+	} else if (strcmp(key, "notify") == 0) {
+		return cfg_notify(x, v, key, &c->notify);
 	}
 	return 0;
 }
@@ -337,7 +340,7 @@ static int parse_accounts(struct cfg_ctx *x, const struct ynode *n, struct confi
 
 static const char *const cert_keys[] = { "name", "domains", "account", "key_type",
 	"reuse_key", "challenge", "output_dir", "owner", "group", "mode", "deploy_hook",
-	"renew_before", "profile", "preferred_chain", NULL };
+	"renew_before", "profile", "preferred_chain", "notify", NULL };
 static const char *const challenge_keys[] = { "types", "http01", "webroot", "dns01_hook",
 	NULL };
 
@@ -358,6 +361,7 @@ void cfg_cert_free_members(struct config_cert *cc)
 	strlist_free(&cc->deploy_hook);
 	free(cc->profile);
 	free(cc->preferred_chain);
+	cfg_notify_free_members(&cc->notify);
 	memset(cc, 0, sizeof(*cc));
 }
 
@@ -380,6 +384,7 @@ static void spec_copy(struct cert_spec *dst, const struct cert_spec *src)
 	strlist_copy(&dst->c.deploy_hook, &src->c.deploy_hook);
 	dst->c.profile = xstrdup(src->c.profile);
 	dst->c.preferred_chain = xstrdup(src->c.preferred_chain);
+	cfg_notify_copy(&dst->c.notify, &src->c.notify);
 }
 
 static bool has_challenge(const struct config_cert *cc, enum challenge_type t)
@@ -562,6 +567,8 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 		if (cfg_preferred_chain(x, v, path, &str) < 0)
 			return -1;
 		replace_str(&s->c.preferred_chain, str);
+	} else if (strcmp(key, "notify") == 0) {
+		return cfg_notify(x, v, path, &s->c.notify);
 	}
 	return 0;
 }
@@ -652,6 +659,8 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 	tmpl.c.owner = (uid_t)-1;
 	tmpl.c.group = (gid_t)-1;
 	tmpl.c.mode = 0644;
+	/* The top level's notify: is where every certificate's starts. */
+	cfg_notify_copy(&tmpl.c.notify, &c->notify);
 	if (cfg_expect_map(x, defs, "defaults", "a mapping of certificate settings") < 0 ||
 	    cert_apply(x, c, defs, "defaults", &tmpl, true) < 0)
 		goto out;
@@ -741,6 +750,7 @@ int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 	c->dns_propagation_timeout = 600;
 	c->renew_jitter = 3600;
 	c->max_inflight = 256;
+	cfg_notify_init(&c->notify);
 	output_dir = xstrdup(DEFAULT_OUTPUT_DIR);
 	for (size_t i = 0; i + 1 < root->nkids; i += 2)
 		if (parse_top_value(x, root->kids[i]->str, root->kids[i + 1], c,

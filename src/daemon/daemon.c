@@ -27,6 +27,7 @@
 #include "http01.h"
 #include "install.h"
 #include "log.h"
+#include "notifier.h"
 #include "notify.h"
 #include "store.h"
 #include "tlsalpn.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct store *store;
 	struct acme_env env;
 	struct fleet *fleet;
+	struct notifier *notifier;  /* NULL in --once runs */
 	struct ctl_server *ctl;     /* NULL in --once runs or when it failed */
 	struct ctl_env ctl_env;
 	struct daemon_metrics *metrics;
@@ -159,7 +161,20 @@ on_fleet_idle(struct fleet *f, void *arg)
 
 	(void)f;
 	update_status(d);
+	/* Stopping: notifications still on their way get the grace period. */
+	if (d->stopping && d->notifier && notifier_pending(d->notifier) > 0)
+		return;
 	if (d->opts->once || d->stopping)
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* Stopping, and the last notification was delivered (or given up). */
+static void
+on_notifier_idle(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!fleet_busy(d->fleet))
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -177,6 +192,7 @@ static void
 stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
+	bool notes;
 
 	(void)revents;
 	if (d->stopping) {
@@ -188,7 +204,8 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_notice("%s received: finishing requests in flight", strsignal(w->signum));
 	notify_stopping();
 	fleet_drain(d->fleet);
-	if (!fleet_busy(d->fleet)) {
+	notes = d->notifier != NULL && notifier_drain(d->notifier, on_notifier_idle, d);
+	if (!fleet_busy(d->fleet) && !notes) {
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
@@ -227,6 +244,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	log_notice("%s: reloading %s", why, d->opts->config_path);
 	if (config_load_ex(d->opts->config_path, CONFIG_LOAD_HOST, &ncfg, err, errlen) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
+		fleet_notify_reload_rejected(d->fleet, err);
 		notify_ready();
 		update_status(d);
 		return -1;
@@ -235,6 +253,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 		snprintf(err, errlen, "state_dir cannot change without a restart (%s -> %s)",
 		    d->cfg->state_dir, ncfg->state_dir);
 		log_err("reload failed, keeping the running configuration: %s", err);
+		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
 		notify_ready();
 		return -1;
@@ -242,6 +261,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	if (setup_http01(d, ncfg, d->cfg) < 0 || setup_tlsalpn(d, ncfg, d->cfg) < 0) {
 		snprintf(err, errlen, "cannot set up a challenge responder (see the log)");
 		log_err("reload failed, keeping the running configuration");
+		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
 		setup_http01(d, d->cfg, NULL);
 		setup_tlsalpn(d, d->cfg, NULL);
@@ -343,6 +363,7 @@ daemon_cleanup(struct daemon *d)
 	daemon_metrics_free(d->metrics);
 	d->env.observe = NULL;
 	fleet_free(d->fleet);
+	notifier_free(d->notifier);
 	/* After the fleet: an operation's late reply must find its connection. */
 	ctl_server_free(d->ctl);
 	if (d->loop)
@@ -424,10 +445,13 @@ daemon_run(const struct daemon_opts *o)
 	if (o->once && o->force)
 		fleet_force_all(d.fleet);
 	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
-	if (o->once)
+	if (o->once) {
 		fleet_set_once_deadline(d.fleet, time(NULL) + (time_t)o->once_deadline);
-	else
+	} else {
+		d.notifier = notifier_new(d.loop, d.env.http);
+		fleet_set_notifier(d.fleet, d.notifier);
 		setup_control(&d);
+	}
 
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d.sigint, stop_cb, SIGINT);

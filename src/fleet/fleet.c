@@ -107,6 +107,7 @@ fleet_cert_settled(struct cert_rt *r)
 		cert_state_free(&r->st);
 		free(r);
 	} else if (!f->once && !f->draining) {
+		fleet_notify_cert(r);
 		fleet_cert_schedule(r);
 	}
 	fleet_queue_run(f);
@@ -415,6 +416,7 @@ fleet_new(struct acme_env *env, struct store *store, const struct config *cfg, b
 	ev_idle_init(&f->idle_check, idle_check_cb);
 	f->idle_check.data = f;
 	fleet_hooks_init(f);
+	fleet_notify_init(f);
 	for (size_t i = 0; i < cfg->naccounts; i++)
 		acct_new(f, &cfg->accounts[i]);
 	for (size_t i = 0; i < cfg->ncerts; i++)
@@ -458,6 +460,7 @@ fleet_start(struct fleet *f)
 {
 	for (size_t i = 0; i < f->ncerts; i++)
 		fleet_cert_schedule(f->certs[i]);
+	fleet_notify_start(f);
 	fleet_queue_run(f);
 	fleet_maybe_idle(f);
 }
@@ -490,6 +493,7 @@ fleet_free(struct fleet *f)
 		return;
 	ev_idle_stop(f->env->loop, &f->idle_check);
 	ev_timer_stop(f->env->loop, &f->post_timer);
+	fleet_notify_stop(f);
 	fleet_ops_drop(f);
 	strlist_free(&f->batch_renewed);
 	strlist_free(&f->batch_failed);
@@ -512,6 +516,7 @@ void
 fleet_drain(struct fleet *f)
 {
 	f->draining = true;
+	fleet_notify_stop(f);
 	/* Renewals already installed still need their web servers reloaded. */
 	if (ev_is_active(&f->post_timer)) {
 		ev_timer_stop(f->env->loop, &f->post_timer);
@@ -653,6 +658,9 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 	}
 	free(oldaccts);
 	free(oldcerts);
+	/* after_failures or warn_before may have changed. */
+	if (!f->draining)
+		fleet_notify_all(f);
 	fleet_queue_run(f);
 	fleet_maybe_idle(f);
 }

@@ -95,6 +95,8 @@ struct fleet {
 	unsigned once_waiting;      /* certificates waiting for such a retry */
 	struct strlist once_failed; /* "NAME (why)" of each certificate given up */
 	unsigned long hook_runs[FLEET_HOOK__MAX][2]; /* [hook][1: succeeded] */
+	struct notifier *notifier;  /* NULL: nobody is told (--once, tests) */
+	ev_timer notify_timer;      /* fleet_notify.c's periodic check */
 };
 
 /* fleet.c */
@@ -158,6 +160,22 @@ void fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
  * control connections may be gone already). */
 void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
+
+/* fleet_notify.c */
+/* Sets up the periodic check (once, in fleet_new); starts it and checks
+ * every certificate (fleet_start); stops it (drain, free). */
+void fleet_notify_init(struct fleet *f);
+void fleet_notify_start(struct fleet *f);
+void fleet_notify_stop(struct fleet *f);
+/* Tells what r's state calls for now (nothing, usually); r's state is
+ * saved when what was told changed. */
+void fleet_notify_cert(struct cert_rt *r);
+/* fleet_notify_cert for every certificate (after a reload). */
+void fleet_notify_all(struct fleet *f);
+/* A revocation of name went through (its state records it). */
+void fleet_notify_revoked(struct fleet *f, const char *name);
+/* The CA confirmed the deactivation of account. */
+void fleet_notify_account_deactivated(struct fleet *f, const char *account);
 
 /* fleet_ari.c */
 /* Whether r's renewalInfo is polled (not --once, issued, the directory

@@ -253,6 +253,7 @@ revoke_done_cb(const struct acme_reply *r, void *arg)
 	log_notice("%s: certificate serial %s %s (reason %d)", op->cert, op->serial,
 	    already ? "was already revoked" : "revoked", op->reason);
 	revoke_record(op, time(NULL));
+	fleet_notify_revoked(f, op->cert);
 	name = xstrdup(op->cert);
 	if (op->no_reissue) {
 		log_notice("%s: not re-issued (as asked); it renews on its normal schedule", name);
@@ -516,6 +517,7 @@ deactivate_done_cb(const struct acme_reply *r, void *arg)
 		    err);
 	log_notice("account %s: deactivated at the CA; its certificates can no longer be "
 	    "renewed through it", op->account);
+	fleet_notify_account_deactivated(op->f, op->account);
 	op_finish(op, FLEET_OP_OK, NULL, NULL);
 }
 

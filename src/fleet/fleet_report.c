@@ -141,6 +141,13 @@ report_cert_json(const struct config_cert *cc, const struct cert_state *st, cons
 		json_set_time(ari, "end", st->ari_end);
 		json_set_time(ari, "checked", st->ari_checked);
 	}
+	/* What the notifications told (fleet_notify.c), while it lasts. */
+	if (st->notified_failed || st->notified_expiring) {
+		struct json *nt = json_set_object(o, "notified");
+		json_set_time(nt, "renewal_failed", st->notified_failed);
+		json_set_time(nt, "expiring", st->notified_expiring);
+		json_set_time(nt, "last", st->notified_last);
+	}
 	if (st->last_problem) {
 		struct json *p = json_parse(st->last_problem, strlen(st->last_problem), NULL);
 		if (p)
