@@ -114,7 +114,7 @@ static void
 progress_saved(struct order_job *j, int rc, const char *err)
 {
 	if (rc < 0)
-		log_err("%s: %s", j->name, err);
+		job_log(j, LOG_ERR, LOG_EVENT_NONE, "%s", err);
 }
 
 static void job_release(struct order_job *j);
@@ -233,7 +233,7 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 		j->result.problem_type = xstrdup(problem->type);
 	j->result.ok = false;
 	j->state = ORDER_FAILED;
-	log_err("%s: %s", j->name, j->result.error);
+	job_log(j, LOG_ERR, LOG_EVENT_NONE, "%s", j->result.error);
 	job_finish(j);
 }
 
@@ -299,7 +299,7 @@ wait_announce(const char *name, const char *what, const char *url, int status,
 		return;
 	*logged = status + 1;
 	duration_format(delay, d, sizeof(d));
-	log_info("%s: %s %s %s; next check in %s (Retry-After)", name, what, url,
+	log_cert(LOG_INFO, name, LOG_EVENT_NONE, "%s %s %s; next check in %s (Retry-After)", what, url,
 	    acme_status_name((enum acme_status)status), d);
 }
 
@@ -316,9 +316,8 @@ finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (j->finalize_logged)
 		return;
 	j->finalize_logged = true;
-	log_info("%s: finalize of %s has been waiting for %.0fs; the CA may take a while "
-	    "(it is never sent twice; the order is given up %llds after it began)", j->name,
-	    j->order_url, FINALIZE_SLOW, j->env->order_timeout);
+	job_log(j, LOG_INFO, LOG_EVENT_NONE, "finalize of %s has been waiting for %.0fs; the CA may take a while "
+	    "(it is never sent twice; the order is given up %llds after it began)", j->order_url, FINALIZE_SLOW, j->env->order_timeout);
 }
 
 /* ---- the order machine ---- */
@@ -477,8 +476,7 @@ static enum order_state
 order_status_next(struct order_job *j)
 {
 	if (j->order.identifiers.n > 0 && !order_matches(j)) {
-		log_warn("%s: order %s is for other names, ordering again", j->name,
-		    j->order_url);
+		job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s is for other names, ordering again", j->order_url);
 		return ORDER_NEW_ORDER;
 	}
 	switch (j->order.status) {
@@ -555,8 +553,7 @@ step:
 			    acme_account_name(j->acct), why);
 			j->result.ok = false;
 			j->state = ORDER_FAILED;
-			log_err("%s: account %s unavailable: %s failed (see above)", j->name,
-			    acme_account_name(j->acct), step);
+			job_log(j, LOG_ERR, LOG_EVENT_NONE, "account %s unavailable: %s failed (see above)", acme_account_name(j->acct), step);
 			job_finish(j);
 			return;
 		}
@@ -573,8 +570,7 @@ step:
 				j->resume_url = NULL;
 				j->state = ORDER_RESUME;
 			} else {
-				log_warn("%s: order %s has no stored key, ordering again", j->name,
-				    j->resume_url);
+				job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s has no stored key, ordering again", j->resume_url);
 				free(j->resume_url);
 				j->resume_url = NULL;
 				forget_order(j);
@@ -632,8 +628,8 @@ step:
 			if (j->replaces && r->problem &&
 			    !acme_problem_is(r->problem, "rateLimited")) {
 				char *p = acme_problem_format(r->problem);
-				log_warn("%s: newOrder with replaces=%s refused (%s); "
-				    "ordering without it", j->name, j->replaces, p);
+				job_log(j, LOG_WARNING, LOG_EVENT_NONE, "newOrder with replaces=%s refused (%s); "
+				    "ordering without it", j->replaces, p);
 				free(p);
 				free(j->replaces);
 				j->replaces = NULL;
@@ -645,7 +641,7 @@ step:
 		/* Saved at once: a restart resumes this order. */
 		j->order_url = xstrdup(r->http->location);
 		progress_saved(j, j->ops->created(j->arg, j->order_url, err, sizeof(err)), err);
-		log_info("%s: order %s created", j->name, j->order_url);
+		job_log(j, LOG_INFO, LOG_EVENT_ORDER_CREATED, "order %s created", j->order_url);
 		if (!order_parse(j, r, "newOrder"))
 			return;
 		break;
@@ -653,15 +649,14 @@ step:
 	case ORDER_RESUME:
 	case ORDER_POLL:
 		if (!done && j->state == ORDER_RESUME)
-			log_info("%s: resuming order %s", j->name, j->order_url);
+			job_log(j, LOG_INFO, LOG_EVENT_NONE, "resuming order %s", j->order_url);
 		if (r == NULL) {
 			/* Entered (RESUME) or the poll timer fired: fetch the order. */
 			(void)order_post(j, j->order_url, "", 0, NULL, "fetch order");
 			return;
 		}
 		if (r->status == 404 && j->resumed) {
-			log_warn("%s: order %s no longer exists, ordering again", j->name,
-			    j->order_url);
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s no longer exists, ordering again", j->order_url);
 			job_order_again(j);
 			goto next;
 		}
@@ -713,7 +708,7 @@ step:
 			/* Persisted first: after a crash we poll rather than finalize twice. */
 			j->finalize_sent = true;
 			progress_saved(j, j->ops->finalized(j->arg, err, sizeof(err)), err);
-			log_info("%s: finalizing %s", j->name, j->order_url);
+			job_log(j, LOG_INFO, LOG_EVENT_NONE, "finalizing %s", j->order_url);
 			if (order_post(j, j->order.finalize, payload,
 			    (long)j->env->finalize_timeout * 1000, NULL, "send finalize to")) {
 				ev_timer_set(&j->finalize_wait, FINALIZE_SLOW, 0.);
@@ -725,8 +720,7 @@ step:
 		if (r->status == 0) {
 			/* Timed out or the connection broke: the CA may well be issuing.
 			 * Never finalize again; poll the order instead. */
-			log_warn("%s: finalize %s: %s; polling the order", j->name,
-			    j->order.finalize, r->error ? r->error : "no response");
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE, "finalize %s: %s; polling the order", j->order.finalize, r->error ? r->error : "no response");
 			order_poll_in(j, POLL_FIRST);
 			return;
 		}
@@ -772,7 +766,7 @@ step:
 			fail_reply(j, r, "downloading certificate", j->order.certificate);
 			return;
 		}
-		log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
+		job_log(j, LOG_INFO, LOG_EVENT_ISSUED, "certificate downloaded from %s", j->order.certificate);
 		j->chain_pick = acme_chain_pick(j->acct, j->name, j->preferred_chain,
 		    r->http, chain_chosen_cb, j);
 		if (j->chain_pick == NULL) {

@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "log.h"
 #include "fleet.h"
 #include "hooks.h"
 #include "store.h"
@@ -51,6 +52,13 @@ struct cert_rt {
 	int once_failures;          /* --once: failed attempts in this run */
 	struct cert_rt *qnext;
 };
+
+/* A log line about r: "NAME: " + the message, with its account and the
+ * order in flight as journal fields (log.h). */
+#define cert_log(r, level, ev, ...) \
+	log_fields_msg((level), &(const struct log_fields){ .cert = (r)->cfg->name, \
+	    .account = (r)->cfg->account_name, .order = (r)->st.order_url, .event = (ev) }, \
+	    __VA_ARGS__)
 
 /*
  * How the fleet drives orders: acme_order.c's functions, except in
