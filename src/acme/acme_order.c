@@ -68,10 +68,37 @@ order_result_clear(struct order_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Every state change goes through here, so status can say since when. */
+static void
+job_enter(struct order_job *j, enum order_state s)
+{
+	if (s != j->state || j->state_since == 0)
+		j->state_since = time(NULL);
+	j->state = s;
+}
+
 enum order_state
 order_job_state(const struct order_job *j)
 {
 	return j->state;
+}
+
+void
+order_job_progress(const struct order_job *j, struct order_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->state = j->state;
+	p->since = j->state_since;
+	p->finalize_sent = j->finalize_sent || j->resume_finalized;
+	if (j->state != ORDER_AUTHORIZE)
+		return;
+	for (size_t i = 0; i < j->nauthz; i++) {
+		if (j->authz[i].state == AUTHZ_VALID)
+			continue;
+		p->identifier = j->authz[i].identifier;
+		p->challenge_type = j->authz[i].challenge_type;
+		return;
+	}
 }
 
 /* Copies what order_start and order_update take from p (not the name,
@@ -142,7 +169,7 @@ job_order_again(struct order_job *j)
 	j->interval = 0;
 	/* A new order gets the whole order_timeout. */
 	j->deadline = ev_now(j->env->loop) + (double)j->env->order_timeout;
-	j->state = ORDER_KEYGEN;
+	job_enter(j, ORDER_KEYGEN);
 }
 
 
@@ -232,7 +259,7 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 	if (j->result.problem_type == NULL && problem != NULL && problem->type != NULL)
 		j->result.problem_type = xstrdup(problem->type);
 	j->result.ok = false;
-	j->state = ORDER_FAILED;
+	job_enter(j, ORDER_FAILED);
 	job_log(j, LOG_ERR, LOG_EVENT_NONE, "%s", j->result.error);
 	job_finish(j);
 }
@@ -421,7 +448,7 @@ order_post(struct order_job *j, const char *url, const char *payload, long timeo
 static void
 order_poll_in(struct order_job *j, double delay)
 {
-	j->state = ORDER_POLL;
+	job_enter(j, ORDER_POLL);
 	ev_timer_set(&j->timer, delay, 0.);
 	ev_timer_start(j->env->loop, &j->timer);
 }
@@ -530,7 +557,7 @@ next:
 step:
 	switch (j->state) {
 	case ORDER_INIT:
-		j->state = ORDER_WAIT_ACCOUNT;
+		job_enter(j, ORDER_WAIT_ACCOUNT);
 		j->waiter = acme_account_when_ready(j->acct, account_ready_cb, j);
 		return;
 
@@ -552,13 +579,13 @@ step:
 			j->result.error = xasprintf("account %s unavailable: %s",
 			    acme_account_name(j->acct), why);
 			j->result.ok = false;
-			j->state = ORDER_FAILED;
+			job_enter(j, ORDER_FAILED);
 			job_log(j, LOG_ERR, LOG_EVENT_NONE, "account %s unavailable: %s failed (see above)", acme_account_name(j->acct), step);
 			job_finish(j);
 			return;
 		}
 		j->account_error = NULL;
-		j->state = ORDER_KEYGEN;
+		job_enter(j, ORDER_KEYGEN);
 		if (j->resume_url) {
 			if (j->resume_key != NULL) {
 				privkey_free(j->key);
@@ -568,7 +595,7 @@ step:
 				j->finalize_sent = j->resume_finalized;
 				j->order_url = j->resume_url;
 				j->resume_url = NULL;
-				j->state = ORDER_RESUME;
+				job_enter(j, ORDER_RESUME);
 			} else {
 				job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s has no stored key, ordering again", j->resume_url);
 				free(j->resume_url);
@@ -591,7 +618,7 @@ step:
 			    key_type_name(j->key_type));
 			return;
 		}
-		j->state = ORDER_NEW_ORDER;
+		job_enter(j, ORDER_NEW_ORDER);
 		goto next;
 
 	case ORDER_NEW_ORDER:
@@ -688,7 +715,7 @@ step:
 		}
 		/* Every name is authorized: the order should now be ready. */
 		j->interval = 0;
-		j->state = ORDER_POLL;
+		job_enter(j, ORDER_POLL);
 		goto next;
 
 	case ORDER_FINALIZE:
@@ -725,7 +752,7 @@ step:
 			return;
 		}
 		if (acme_problem_is(r->problem, "orderNotReady")) {
-			j->state = ORDER_POLL;
+			job_enter(j, ORDER_POLL);
 			goto next;
 		}
 		if (r->status != 200) {
@@ -758,7 +785,7 @@ step:
 			j->result.key = j->key;
 			j->key = NULL;
 			j->result.ok = true;
-			j->state = ORDER_DONE;
+			job_enter(j, ORDER_DONE);
 			job_finish(j);
 			return;
 		}
@@ -795,7 +822,7 @@ step:
 
 	/* Here with an order in j->order (created, fetched, finalized): its
 	 * status says where to go. */
-	j->state = order_status_next(j);
+	job_enter(j, order_status_next(j));
 	if (j->state == ORDER_NEW_ORDER)
 		job_order_again(j);
 	goto next;
@@ -824,7 +851,7 @@ order_start(struct acme_env *env, struct acme_account *a, const struct order_par
 	j->timer.data = j;
 	ev_timer_init(&j->finalize_wait, finalize_wait_cb, 0., 0.);
 	j->finalize_wait.data = j;
-	j->state = ORDER_INIT;
+	job_enter(j, ORDER_INIT);
 	order_step(j);
 	return j;
 }

@@ -56,7 +56,8 @@ struct order_job {
 	char *resume_url;           /* a stored order to resume, until resumed */
 	bool resume_finalized;
 	privkey_t *resume_key;
-	enum order_state state;
+	enum order_state state;     /* changed only by job_enter() */
+	time_t state_since;         /* wall clock of the last change */
 	const struct order_ops *ops; /* progress and outcome go out through these */
 	void *arg;
 

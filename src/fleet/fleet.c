@@ -336,6 +336,7 @@ fleet_cert_enqueue(struct cert_rt *r)
 	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
 		return;
 	r->queued = true;
+	r->queued_since = time(NULL);
 	r->qnext = NULL;
 	if (f->qtail)
 		f->qtail->qnext = r;
@@ -370,6 +371,7 @@ static const struct fleet_order_ops fleet_acme_orders = {
 	.start = order_start,
 	.cancel = order_cancel,
 	.update = order_update,
+	.progress = order_job_progress,
 };
 
 static struct acct_rt *

@@ -155,5 +155,6 @@ fleet_deploy_hook_run(struct cert_rt *r)
 		fleet_cert_settled(r);
 		return;
 	}
+	r->hook_since = time(NULL);
 	r->f->hooks++;
 }

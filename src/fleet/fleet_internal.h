@@ -45,6 +45,8 @@ struct cert_rt {
 	ev_timer settle;
 	bool settle_ok;
 	bool queued;
+	time_t queued_since;        /* for status: when it was queued */
+	time_t hook_since;          /* for status: when the deploy hook started */
 	bool force;
 	bool failing;
 	bool removed;               /* dropped by a reload while busy */
@@ -71,6 +73,7 @@ struct fleet_order_ops {
 	    const struct order_params *p, const struct order_ops *ops, void *arg);
 	void (*cancel)(struct order_job *j);
 	void (*update)(struct order_job *j, const struct order_params *p);
+	void (*progress)(const struct order_job *j, struct order_progress *p);
 };
 
 struct fleet {

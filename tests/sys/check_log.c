@@ -205,9 +205,9 @@ emit_journal(void)
 	unsetenv("JOURNAL_STREAM");
 }
 
-/* stderr named by JOURNAL_STREAM is the journal.  journald's socket does
- * not exist on a test machine without systemd, so the entry falls back to
- * the "<N>" line sd-daemon(3) describes, never the terminal form; a
+/* stderr named by JOURNAL_STREAM is the journal.  journald's native socket
+ * does not exist on a test machine without systemd, so the line keeps the
+ * "<N>" form sd-daemon(3) describes, never the terminal form; a
  * mismatching inode means the plain line. */
 START_TEST(test_journal_stream_detected)
 {
