@@ -319,11 +319,14 @@ renew_wait_one(struct ctl *x, const char *name, time_t since, double deadline)
 			json_free(r);
 			return rc;
 		}
+		if (deadline > 0 && now_mono() >= deadline) {
+			rc = fail(CTL_EXIT_TIMEOUT, "%s: still %s after the --timeout", name,
+			    state ? state : "in flight");
+			json_free(r);
+			return rc;
+		}
 		json_free(r);
 		r = NULL;
-		if (deadline > 0 && now_mono() >= deadline)
-			return fail(CTL_EXIT_TIMEOUT, "%s: still %s after the --timeout", name,
-			    state ? state : "in flight");
 		nanosleep(&pause, NULL);
 	}
 }
