@@ -86,8 +86,19 @@ assert_eq 0 $? "waiting again follows it to its end (exit 0)"
 ctl status > "$WORK/status2.txt"
 assert_not_contains "$WORK/status2.txt" "^IN FLIGHT$" "nothing in flight afterwards"
 
-kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=""
 assert_not_contains "$WORK/d1.log" $'\r' "the daemon's log (not a terminal) has no progress line"
+
+echo "== renew --wait when the daemon goes away"
+echo "$HOLD" > "$WORK/ari-ctl/finalize-response-delay"
+ctl renew ok --force --wait --timeout 0 > "$WORK/w6.out" 2> "$WORK/w6.err" &
+waiter=$!
+wait_for "ctl status | grep -q '^ok: finalizing since '" 60 || fail "status never showed ok finalizing again"
+# Killed, not stopped: a graceful stop could let the held renewal finish.
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=""
+wait "$waiter"
+assert_eq 4 $? "renew --wait exits 4 when the daemon goes away"
+assert_contains "$WORK/w6.err" "^certfleetctl: ok: the daemon stopped before the renewal settled$" "and says so"
+rm -f "$WORK/ari-ctl/finalize-response-delay" "$WORK/ctl.sock"
 
 echo "== --once: a progress line on a terminal only"
 certs=()
