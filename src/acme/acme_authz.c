@@ -249,9 +249,11 @@ step:
 		if (a.status == ACME_STATUS_VALID) {
 			/* Done, whatever challenge types it lists (SCM pre-validation). */
 			if (az->state == AUTHZ_FETCH)
-				job_log(j, LOG_INFO, LOG_EVENT_NONE, "authorization for %s already valid", a.identifier);
+				job_log(j, LOG_INFO, LOG_EVENT_NONE,
+				    "authorization for %s already valid", a.identifier);
 			else
-				job_log(j, LOG_INFO, LOG_EVENT_NONE, "%s validated for %s", az->challenge_type ? az->challenge_type : "challenge",
+				job_log(j, LOG_INFO, LOG_EVENT_NONE,
+				    "%s validated for %s", az->challenge_type ? az->challenge_type : "challenge",
 				    az->identifier);
 			acme_authz_free(&a);
 			az->state = AUTHZ_VALID;

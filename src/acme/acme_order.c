@@ -326,7 +326,8 @@ wait_announce(const char *name, const char *what, const char *url, int status,
 		return;
 	*logged = status + 1;
 	duration_format(delay, d, sizeof(d));
-	log_cert(LOG_INFO, name, LOG_EVENT_NONE, "%s %s %s; next check in %s (Retry-After)", what, url,
+	log_cert(LOG_INFO, name, LOG_EVENT_NONE,
+	    "%s %s %s; next check in %s (Retry-After)", what, url,
 	    acme_status_name((enum acme_status)status), d);
 }
 
@@ -343,7 +344,8 @@ finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (j->finalize_logged)
 		return;
 	j->finalize_logged = true;
-	job_log(j, LOG_INFO, LOG_EVENT_NONE, "finalize of %s has been waiting for %.0fs; the CA may take a while "
+	job_log(j, LOG_INFO, LOG_EVENT_NONE,
+	    "finalize of %s has been waiting for %.0fs; the CA may take a while "
 	    "(it is never sent twice; the order is given up %llds after it began)", j->order_url, FINALIZE_SLOW, j->env->order_timeout);
 }
 
@@ -503,7 +505,8 @@ static enum order_state
 order_status_next(struct order_job *j)
 {
 	if (j->order.identifiers.n > 0 && !order_matches(j)) {
-		job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s is for other names, ordering again", j->order_url);
+		job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+		    "order %s is for other names, ordering again", j->order_url);
 		return ORDER_NEW_ORDER;
 	}
 	switch (j->order.status) {
@@ -580,7 +583,8 @@ step:
 			    acme_account_name(j->acct), why);
 			j->result.ok = false;
 			job_enter(j, ORDER_FAILED);
-			job_log(j, LOG_ERR, LOG_EVENT_NONE, "account %s unavailable: %s failed (see above)", acme_account_name(j->acct), step);
+			job_log(j, LOG_ERR, LOG_EVENT_NONE,
+			    "account %s unavailable: %s failed (see above)", acme_account_name(j->acct), step);
 			job_finish(j);
 			return;
 		}
@@ -597,7 +601,8 @@ step:
 				j->resume_url = NULL;
 				job_enter(j, ORDER_RESUME);
 			} else {
-				job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s has no stored key, ordering again", j->resume_url);
+				job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+				    "order %s has no stored key, ordering again", j->resume_url);
 				free(j->resume_url);
 				j->resume_url = NULL;
 				forget_order(j);
@@ -655,7 +660,8 @@ step:
 			if (j->replaces && r->problem &&
 			    !acme_problem_is(r->problem, "rateLimited")) {
 				char *p = acme_problem_format(r->problem);
-				job_log(j, LOG_WARNING, LOG_EVENT_NONE, "newOrder with replaces=%s refused (%s); "
+				job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+				    "newOrder with replaces=%s refused (%s); "
 				    "ordering without it", j->replaces, p);
 				free(p);
 				free(j->replaces);
@@ -683,7 +689,8 @@ step:
 			return;
 		}
 		if (r->status == 404 && j->resumed) {
-			job_log(j, LOG_WARNING, LOG_EVENT_NONE, "order %s no longer exists, ordering again", j->order_url);
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+			    "order %s no longer exists, ordering again", j->order_url);
 			job_order_again(j);
 			goto next;
 		}
@@ -747,7 +754,8 @@ step:
 		if (r->status == 0) {
 			/* Timed out or the connection broke: the CA may well be issuing.
 			 * Never finalize again; poll the order instead. */
-			job_log(j, LOG_WARNING, LOG_EVENT_NONE, "finalize %s: %s; polling the order", j->order.finalize, r->error ? r->error : "no response");
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+			    "finalize %s: %s; polling the order", j->order.finalize, r->error ? r->error : "no response");
 			order_poll_in(j, POLL_FIRST);
 			return;
 		}
@@ -793,7 +801,8 @@ step:
 			fail_reply(j, r, "downloading certificate", j->order.certificate);
 			return;
 		}
-		job_log(j, LOG_INFO, LOG_EVENT_ISSUED, "certificate downloaded from %s", j->order.certificate);
+		job_log(j, LOG_INFO, LOG_EVENT_ISSUED,
+		    "certificate downloaded from %s", j->order.certificate);
 		j->chain_pick = acme_chain_pick(j->acct, j->name, j->preferred_chain,
 		    r->http, chain_chosen_cb, j);
 		if (j->chain_pick == NULL) {

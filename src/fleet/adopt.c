@@ -38,17 +38,20 @@ adopt_lineage(struct store *s, const struct config_cert *c, struct cert_state *s
 	full = install_read_live(c->output_dir, c->name, "fullchain.pem", &flen);
 	kpem = install_read_live(c->output_dir, c->name, "privkey.pem", &klen);
 	if (full == NULL || kpem == NULL) {
-		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE, "%s lineage in %s/live/%s is unreadable: ordering a new certificate",
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "%s lineage in %s/live/%s is unreadable: ordering a new certificate",
 		    install_live_kind_name(kind), c->output_dir, c->name);
 		goto out;
 	}
 	if ((key = privkey_from_pem(kpem, klen)) == NULL) {
-		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE, "the key of %s/live/%s cannot be used: ordering a new certificate",
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "the key of %s/live/%s cannot be used: ordering a new certificate",
 		    c->output_dir, c->name);
 		goto out;
 	}
 	if (privkey_type(key) != c->key_type) {
-		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE, "%s/live/%s has a %s key, the inventory asks for %s: ordering a new "
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "%s/live/%s has a %s key, the inventory asks for %s: ordering a new "
 		    "certificate", c->output_dir, c->name, key_type_name(privkey_type(key)),
 		    key_type_name(c->key_type));
 		goto out;
@@ -56,17 +59,20 @@ adopt_lineage(struct store *s, const struct config_cert *c, struct cert_state *s
 	/* The same check as a freshly issued certificate passes: the names
 	 * exactly, the key, the chain, not expired. */
 	if (cert_check_issued(full, flen, key, &c->domains, &info, why, sizeof(why)) < 0) {
-		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE, "not adopting %s/live/%s (%s): ordering a new certificate", c->output_dir, c->name, why);
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "not adopting %s/live/%s (%s): ordering a new certificate", c->output_dir, c->name, why);
 		goto out;
 	}
 	renew_record(st, c, &info, version);
 	if (store_cert_save(s, c->name, st, err, sizeof(err)) < 0) {
-		log_cert(LOG_ERR, c->name, LOG_EVENT_NONE, "adopting %s/live/%s: %s", c->output_dir, c->name, err);
+		log_cert(LOG_ERR, c->name, LOG_EVENT_NONE,
+		    "adopting %s/live/%s: %s", c->output_dir, c->name, err);
 		rc = -1;
 		goto out;
 	}
 	time_format_rfc3339(info.not_after, na, sizeof(na));
-	log_cert(LOG_NOTICE, c->name, LOG_EVENT_ADOPTED, "adopted the %s lineage %s/live/%s as version %d (serial %s, valid until "
+	log_cert(LOG_NOTICE, c->name, LOG_EVENT_ADOPTED,
+	    "adopted the %s lineage %s/live/%s as version %d (serial %s, valid until "
 	    "%s)", install_live_kind_name(kind), c->output_dir, c->name, version,
 	    info.serial_hex, na);
 	if (kind == INSTALL_LIVE_CERTBOT &&

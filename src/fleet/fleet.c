@@ -289,7 +289,8 @@ cert_start(struct cert_rt *r)
 	r->st.last_attempt = time(NULL);
 	f->inflight++;
 	r->acct->inflight++;
-	cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_STARTED, "starting renewal (account %s: %d in flight, all accounts: %d)",
+	cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_STARTED,
+	    "starting renewal (account %s: %d in flight, all accounts: %d)",
 	    r->acct->cfg->name, r->acct->inflight, f->inflight);
 	r->job = f->order_ops->start(f->env, r->acct->acme, &p, &fleet_order_progress, r);
 }
@@ -534,7 +535,8 @@ fleet_drain(struct fleet *f)
 			r->once_retry = false;
 			f->once_waiting--;
 			f->failed++;
-			cert_log(r, LOG_ERR, LOG_EVENT_NONE, "stopping: its retry will not happen in this run");
+			cert_log(r, LOG_ERR, LOG_EVENT_NONE,
+			    "stopping: its retry will not happen in this run");
 			fleet_once_gave_up(f, r->cfg->name, r->st.last_error, NULL,
 			    "stopped before its retry");
 		}
@@ -612,14 +614,16 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 			char err[512];
 			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD, "added by reload");
 			if (cert_load(r, err, sizeof(err)) < 0)
-				log_cert(LOG_ERR, cc->name, LOG_EVENT_NONE, "%s (treating as never issued)", err);
+				log_cert(LOG_ERR, cc->name, LOG_EVENT_NONE,
+				    "%s (treating as never issued)", err);
 			fleet_cert_schedule(r);
 			continue;
 		}
 		bool same_order = config_cert_order_equal(old->cfg, cc) &&
 		    acct_find(f, cc->account_name) == old->acct;
 		if (!same_order && (old->job || old->queued)) {
-			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD, "changed by reload; restarting its renewal");
+			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD,
+			    "changed by reload; restarting its renewal");
 			cert_stop(old);
 		}
 		old->cfg = cc;
@@ -640,7 +644,8 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		struct cert_rt *r = oldcerts[k];
 		if (r == NULL)
 			continue;
-		cert_log(r, LOG_INFO, LOG_EVENT_RELOAD, "removed by reload (its files are left in place)");
+		cert_log(r, LOG_INFO, LOG_EVENT_RELOAD,
+		    "removed by reload (its files are left in place)");
 		cert_stop(r);
 		if (r->hook) {
 			/* The hook's callback frees it. */

@@ -43,10 +43,12 @@ ari_done_cb(const struct http_response *resp, void *arg)
 	acme_observe_reply(r->f->env, r->acct->cfg->name, ACME_EP_RENEWAL_INFO, resp);
 	if (resp->status != 200) {
 		if (resp->error)
-			cert_log(r, LOG_WARNING, LOG_EVENT_NONE, "renewalInfo for %s: %s; checking again in 6h",
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE,
+			    "renewalInfo for %s: %s; checking again in 6h",
 			    r->st.cert_id, resp->error);
 		else
-			cert_log(r, LOG_WARNING, LOG_EVENT_NONE, "renewalInfo for %s: HTTP %ld; checking again in 6h",
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE,
+			    "renewalInfo for %s: HTTP %ld; checking again in 6h",
 			    r->st.cert_id, resp->status);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
@@ -59,7 +61,8 @@ ari_done_cb(const struct http_response *resp, void *arg)
 	if (ri.start != r->st.ari_start || ri.end != r->st.ari_end) {
 		time_format_rfc3339(ri.start, a, sizeof(a));
 		time_format_rfc3339(ri.end, b, sizeof(b));
-		cert_log(r, LOG_INFO, LOG_EVENT_NONE, "the CA suggests renewing between %s and %s%s%s", a, b,
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+		    "the CA suggests renewing between %s and %s%s%s", a, b,
 		    ri.explanation_url ? "; see " : "",
 		    ri.explanation_url ? ri.explanation_url : "");
 	}

@@ -27,12 +27,14 @@ fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *w
 
 	if (renew_hold(s, r->cfg, &r->st, res->chain_pem, res->chain_len, res->key, err,
 	    sizeof(err)) < 0) {
-		cert_log(r, LOG_ERR, LOG_EVENT_NONE, "%s; keeping the order %s so the next attempt downloads the same "
+		cert_log(r, LOG_ERR, LOG_EVENT_NONE,
+		    "%s; keeping the order %s so the next attempt downloads the same "
 		    "certificate", err, r->st.order_url ? r->st.order_url : "");
 		fleet_record_failure(r, why, NULL, 0, false);
 		return;
 	}
-	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE, "certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
+	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
+	    "certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
 	    "the next attempt installs it without a new order", r->st.held_serial,
 	    store_dir(s), r->cfg->name);
 	/* The held copy is on disk: only now may the order be forgotten. */
@@ -64,7 +66,8 @@ fleet_cert_install_held(struct cert_rt *r)
 	if (h < 0 || !renew_held_usable(r->cfg, chain, len, key, time(NULL), why,
 	    sizeof(why))) {
 		moved = store_held_move_aside(s, r->cfg->name);
-		cert_log(r, LOG_NOTICE, LOG_EVENT_NONE, "the held certificate cannot be used (%s); moved to %s; ordering "
+		cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
+		    "the held certificate cannot be used (%s); moved to %s; ordering "
 		    "a new one", why, moved ? moved : "nowhere (see above)");
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
@@ -72,7 +75,8 @@ fleet_cert_install_held(struct cert_rt *r)
 		fleet_cert_save(r);
 		goto out;
 	}
-	cert_log(r, LOG_INFO, LOG_EVENT_NONE, "installing the held certificate (serial %s) instead of ordering a new one",
+	cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+	    "installing the held certificate (serial %s) instead of ordering a new one",
 	    r->st.held_serial ? r->st.held_serial : "?");
 	r->st.last_attempt = time(NULL);
 	rc = renew_install(s, r->cfg, &r->st, chain, len, key, err, sizeof(err));
@@ -136,7 +140,8 @@ fleet_cert_load_held(struct cert_rt *r)
 		goto out;
 	}
 	if (r->st.serial != NULL && strcmp(r->st.serial, info.serial_hex) == 0) {
-		cert_log(r, LOG_INFO, LOG_EVENT_NONE, "the held certificate %s is the installed one; dropping the copy",
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+		    "the held certificate %s is the installed one; dropping the copy",
 		    info.serial_hex);
 		store_held_remove(s, r->cfg->name);
 		free(r->st.held_serial);
@@ -151,7 +156,8 @@ fleet_cert_load_held(struct cert_rt *r)
 		if (r->st.held_since == 0)
 			r->st.held_since = time(NULL);
 	}
-	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE, "holds certificate %s, issued but not installed; it is installed on "
+	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
+	    "holds certificate %s, issued but not installed; it is installed on "
 	    "the next attempt", r->st.held_serial);
 out:
 	cert_info_free(&info);

@@ -122,13 +122,16 @@ deploy_hook_done(const struct hook_result *res, void *arg)
 	else if (res->exited && res->status == 0)
 		cert_log(r, LOG_INFO, LOG_EVENT_NONE, "deploy hook succeeded");
 	else if (res->timed_out)
-		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED, "deploy hook killed after %llds (the certificate stays installed)",
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook killed after %llds (the certificate stays installed)",
 		    r->f->cfg->hook_timeout);
 	else if (res->exited)
-		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED, "deploy hook exited with status %d (the certificate stays installed)",
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook exited with status %d (the certificate stays installed)",
 		    res->status);
 	else
-		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED, "deploy hook killed by signal %d (the certificate stays installed)",
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook killed by signal %d (the certificate stays installed)",
 		    res->status);
 	fleet_cert_settled(r);
 }

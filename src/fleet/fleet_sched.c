@@ -71,7 +71,8 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	if (r->next > 0 && r->next <= now) {
 		r->next = 0;
 		if (retry)
-			cert_log(r, LOG_INFO, LOG_EVENT_NONE, "retrying after %d failed attempt%s in this run", r->once_failures, r->once_failures == 1 ? "" : "s");
+			cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+			    "retrying after %d failed attempt%s in this run", r->once_failures, r->once_failures == 1 ? "" : "s");
 		else
 			cert_log(r, LOG_INFO, LOG_EVENT_NONE, "renewal due");
 		fleet_cert_enqueue(r);
@@ -103,7 +104,8 @@ fleet_cert_schedule(struct cert_rt *r)
 		if (sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) || r->force ||
 		    now >= sched_renewal_time(r->st.not_before, r->st.not_after,
 		    r->cfg->renew_before)) {
-			cert_log(r, LOG_INFO, LOG_EVENT_NONE, "due (%s)", sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 :
+			cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+			    "due (%s)", sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 :
 			    r->force ? "renewal requested" : "renewal time reached");
 			fleet_cert_enqueue(r);
 		} else {
@@ -131,7 +133,8 @@ fleet_cert_schedule(struct cert_rt *r)
 			time_format_rfc3339(r->ari_next, abuf, sizeof(abuf));
 		else
 			snprintf(abuf, sizeof(abuf), "none");
-		cert_log(r, LOG_DEBUG, LOG_EVENT_NONE, "next renewal at %s (%s); next renewalInfo check at %s",
+		cert_log(r, LOG_DEBUG, LOG_EVENT_NONE,
+		    "next renewal at %s (%s); next renewalInfo check at %s",
 		    buf, why, abuf);
 	}
 }
