@@ -456,6 +456,19 @@ struct order_job *order_start(struct acme_env *env, struct acme_account *a,
  * later start resumes the order. */
 void order_cancel(struct order_job *j);
 enum order_state order_job_state(const struct order_job *j);
+/* What a job is doing, for an operator (certfleetctl status): its state
+ * and since when (wall clock); while authorizing, the first identifier
+ * not yet valid and the challenge type answering it (NULL until the
+ * authorization is fetched).  The strings are the job's: valid until it
+ * next advances. */
+struct order_progress {
+	enum order_state state;
+	time_t since;
+	const char *identifier;
+	const char *challenge_type;
+	bool finalize_sent;         /* POLL after the finalize, not before it */
+};
+void order_job_progress(const struct order_job *j, struct order_progress *p);
 /* After a reload: the same certificate's parameters from the new
  * configuration (copied, as by order_start; the name, reuse_key, replaces
  * and the resume point are not taken: the order in flight carries on). */

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -29,6 +30,7 @@
 #include "log.h"
 #include "notifier.h"
 #include "notify.h"
+#include "progress.h"
 #include "store.h"
 #include "tlsalpn.h"
 #include "util.h"
@@ -391,6 +393,7 @@ daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = {0};
 	struct fleet_stats st;
+	struct progress *progress = NULL;
 	char err[1024];
 	uint64_t wd_usec;
 	int rc = EXIT_RENEW_FAILED;
@@ -477,8 +480,14 @@ daemon_run(const struct daemon_opts *o)
 	if (!o->once)
 		d.sweep = daemon_sweep_start(d.loop, d.cfg, d.store);
 
+	/* A terminal watching a one-shot run sees where it is; a log file or
+	 * the journal gets only the lines. */
+	if (o->once && isatty(STDERR_FILENO))
+		progress = progress_new(d.loop, d.fleet);
+
 	ev_run(d.loop, 0);
 
+	progress_free(progress);
 	fleet_get_stats(d.fleet, &st);
 	log_resources();
 	if (o->once) {

@@ -120,16 +120,19 @@ deploy_hook_done(const struct hook_result *res, void *arg)
 	if (r->removed)
 		;
 	else if (res->exited && res->status == 0)
-		log_info("%s: deploy hook succeeded", r->cfg->name);
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE, "deploy hook succeeded");
 	else if (res->timed_out)
-		log_err("%s: deploy hook killed after %llds (the certificate stays installed)",
-		    r->cfg->name, r->f->cfg->hook_timeout);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook killed after %llds (the certificate stays installed)",
+		    r->f->cfg->hook_timeout);
 	else if (res->exited)
-		log_err("%s: deploy hook exited with status %d (the certificate stays installed)",
-		    r->cfg->name, res->status);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook exited with status %d (the certificate stays installed)",
+		    res->status);
 	else
-		log_err("%s: deploy hook killed by signal %d (the certificate stays installed)",
-		    r->cfg->name, res->status);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook killed by signal %d (the certificate stays installed)",
+		    res->status);
 	fleet_cert_settled(r);
 }
 
@@ -150,10 +153,11 @@ fleet_deploy_hook_run(struct cert_rt *r)
 	free(label);
 	strlist_free(&env);
 	if (r->hook == NULL) {
-		log_err("%s: cannot start the deploy hook", r->cfg->name);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED, "cannot start the deploy hook");
 		r->f->hook_runs[FLEET_HOOK_DEPLOY][0]++;
 		fleet_cert_settled(r);
 		return;
 	}
+	r->hook_since = time(NULL);
 	r->f->hooks++;
 }

@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "log.h"
 #include "fleet.h"
 #include "hooks.h"
 #include "store.h"
@@ -44,6 +45,8 @@ struct cert_rt {
 	ev_timer settle;
 	bool settle_ok;
 	bool queued;
+	time_t queued_since;        /* for status: when it was queued */
+	time_t hook_since;          /* for status: when the deploy hook started */
 	bool force;
 	bool failing;
 	bool removed;               /* dropped by a reload while busy */
@@ -51,6 +54,13 @@ struct cert_rt {
 	int once_failures;          /* --once: failed attempts in this run */
 	struct cert_rt *qnext;
 };
+
+/* A log line about r: "NAME: " + the message, with its account and the
+ * order in flight as journal fields (log.h). */
+#define cert_log(r, level, ev, ...) \
+	log_fields_msg((level), &(const struct log_fields){ .cert = (r)->cfg->name, \
+	    .account = (r)->cfg->account_name, .order = (r)->st.order_url, .event = (ev) }, \
+	    __VA_ARGS__)
 
 /*
  * How the fleet drives orders: acme_order.c's functions, except in
@@ -63,6 +73,7 @@ struct fleet_order_ops {
 	    const struct order_params *p, const struct order_ops *ops, void *arg);
 	void (*cancel)(struct order_job *j);
 	void (*update)(struct order_job *j, const struct order_params *p);
+	void (*progress)(const struct order_job *j, struct order_progress *p);
 };
 
 struct fleet {

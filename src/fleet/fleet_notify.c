@@ -325,7 +325,7 @@ send_cert(struct cert_rt *r, enum fleet_event e, bool reminder, time_t now)
 	host_name(host, sizeof(host));
 	json = fleet_notify_cert_json(e, reminder, r->cfg->name, r->cfg, &r->st, host, now);
 	cert_text(e, reminder, r->cfg->name, r->cfg, &r->st, host, now, &subject, &text);
-	log_notice("%s: notifying %s%s", r->cfg->name, fleet_event_name(e),
+	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE, "notifying %s%s", fleet_event_name(e),
 	    reminder ? " (daily reminder)" : "");
 	send_msg(r->f, &r->cfg->notify, e, r->cfg->name, subject, json, text);
 	free(json);
