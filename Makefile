@@ -13,6 +13,7 @@ sysconfdir    ?= $(prefix)/etc
 localstatedir ?= /var
 datarootdir   ?= $(prefix)/share
 mandir        ?= $(datarootdir)/man
+docdir        ?= $(datarootdir)/doc/certfleet
 systemdunitdir ?= /lib/systemd/system
 CC            ?= cc
 PKG_CONFIG    ?= pkg-config
@@ -90,7 +91,8 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libcertfleet.a
 		-DTEST_DATA_DIR='"$(CURDIR)/tests/data"' \
 		-o $@ $(filter %.c,$^) $(BUILD)/libcertfleet.a $(DEP_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/acme/check_acme_order $(BUILD)/tests/acme/check_acme_account: tests/fake_ca.c
+$(BUILD)/tests/acme/check_acme_order $(BUILD)/tests/acme/check_acme_account \
+    $(BUILD)/tests/acme/check_acme_client: tests/fake_ca.c
 
 # Installs missing Debian packages (as root) or prints the apt-get line.
 deps:
@@ -123,6 +125,8 @@ install: all
 		install -m 0600 etc/certfleet.yaml $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml
 	install -d $(DESTDIR)$(datarootdir)/certfleet/hooks
 	install -m 0755 contrib/hooks/dns-nsupdate $(DESTDIR)$(datarootdir)/certfleet/hooks/
+	install -d $(DESTDIR)$(docdir)/prometheus
+	install -m 0644 contrib/prometheus/*.yml $(DESTDIR)$(docdir)/prometheus/
 	install -m 0644 man/certfleet.yaml.5 $(DESTDIR)$(mandir)/man5/
 	install -m 0644 man/certfleetd.8 man/certfleetctl.8 $(DESTDIR)$(mandir)/man8/
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \

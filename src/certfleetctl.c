@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "certbot_import.h"
@@ -49,7 +50,9 @@ usage(FILE *out)
 	    "commands:\n"
 	    "  status [--json]                       every certificate, one line each\n"
 	    "  show NAME [--json]                    everything known about one certificate\n"
-	    "  renew NAME... | --all [--force]       renew now (--force: even if not due)\n"
+	    "  renew NAME... | --all [--force] [--wait [--timeout SECS]]\n"
+	    "                                        renew now (--force: even if not due;\n"
+	    "                                        --wait: until it settles, exit with its outcome)\n"
 	    "  reload                                re-read the inventory (as SIGHUP)\n"
 	    "  revoke NAME [--reason R] [--cert-key] [--no-reissue]\n"
 	    "  account list [--json]\n"
@@ -62,7 +65,7 @@ usage(FILE *out)
 	    "      --socket PATH   control socket (default: control_socket of the inventory)\n"
 	    "      --timeout SECS  how long to wait for the daemon (default 300, 0: no limit)\n"
 	    "exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 daemon not running,\n"
-	    "             5 permission denied, 78 invalid inventory\n");
+	    "             5 permission denied, 6 renew --wait timed out, 78 invalid inventory\n");
 }
 
 static int
@@ -259,14 +262,87 @@ cmd_show(struct ctl *x, int argc, char **argv)
 
 /* ---- commands that need the daemon ---- */
 
+/* How often renew --wait asks: often enough to feel immediate, rarely
+ * enough that a waiting operator costs the daemon nothing. */
+#define RENEW_WAIT_POLL 0.5
+
+/*
+ * renew --wait for one certificate: asks for it (show) until the attempt
+ * begun at or after since has settled (no phase, not queued, renewing or in
+ * its hook).  CTL_EXIT_OK when it was installed, CTL_EXIT_FAILED with the
+ * error line when it failed, CTL_EXIT_NODAEMON when the daemon went away,
+ * CTL_EXIT_TIMEOUT after deadline (monotonic, 0: none).
+ */
+static int
+renew_wait_one(struct ctl *x, const char *name, time_t since, double deadline)
+{
+	struct timespec pause = { 0, (long)(RENEW_WAIT_POLL * 1e9) };
+	struct json *r = NULL, *args;
+	int rc;
+
+	for (;;) {
+		const char *state, *err;
+		double attempt = 0, success = 0;
+		time_t t;
+
+		args = json_new_object();
+		json_set_str(args, "name", name);
+		rc = call(x, "show", args, &r, true);
+		if (rc == CTL_EXIT_NODAEMON)
+			return fail(rc, "%s: the daemon stopped before the renewal settled", name);
+		if (rc != CTL_EXIT_OK)
+			return rc;
+		state = json_str(json_get(r, "state"));
+		if (time_parse_rfc3339(json_str(json_get(r, "last_attempt")) ?
+		    json_str(json_get(r, "last_attempt")) : "", &t) == 0)
+			attempt = (double)t;
+		if (time_parse_rfc3339(json_str(json_get(r, "last_success")) ?
+		    json_str(json_get(r, "last_success")) : "", &t) == 0)
+			success = (double)t;
+		if (json_get(r, "phase") == NULL && state &&
+		    (strcmp(state, "idle") == 0 || strcmp(state, "checking-ari") == 0)) {
+			if (attempt < (double)since) {
+				/* Not due and not forced: the daemon started nothing. */
+				printf("%s: not due, nothing renewed (--force renews anyway)\n", name);
+				rc = CTL_EXIT_OK;
+			} else if (success >= (double)since &&
+			    json_num(json_get(r, "failures")) == 0) {
+				printf("%s: renewed: serial %s\n", name,
+				    json_str(json_get(r, "serial")) ? json_str(json_get(r, "serial")) :
+				    "?");
+				rc = CTL_EXIT_OK;
+			} else {
+				err = json_str(json_get(r, "last_error"));
+				rc = fail(CTL_EXIT_FAILED, "%s: renewal failed: %s", name,
+				    err ? err : "no reason recorded");
+			}
+			json_free(r);
+			return rc;
+		}
+		if (deadline > 0 && now_mono() >= deadline) {
+			rc = fail(CTL_EXIT_TIMEOUT, "%s: still %s after the --timeout", name,
+			    state ? state : "in flight");
+			json_free(r);
+			return rc;
+		}
+		json_free(r);
+		r = NULL;
+		nanosleep(&pause, NULL);
+	}
+}
+
 static int
 cmd_renew(struct ctl *x, int argc, char **argv)
 {
 	static const struct option lo[] = { {"all", no_argument, NULL, 'a'},
-		{"force", no_argument, NULL, 'f'}, {0, 0, 0, 0} };
-	bool all = false, force = false;
+		{"force", no_argument, NULL, 'f'}, {"wait", no_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'}, {0, 0, 0, 0} };
+	bool all = false, force = false, wait = false;
+	double wait_timeout = x->timeout;
 	struct json *args, *names, *r = NULL;
 	const struct json *it;
+	time_t since = time(NULL);
+	char *end;
 	int ch, rc;
 
 	while ((ch = next_opt(argc, argv, lo)) != -1) {
@@ -274,11 +350,19 @@ cmd_renew(struct ctl *x, int argc, char **argv)
 			all = true;
 		else if (ch == 'f')
 			force = true;
-		else
+		else if (ch == 'w')
+			wait = true;
+		else if (ch == 't') {
+			wait_timeout = strtod(optarg, &end);
+			if (end == optarg || *end || wait_timeout < 0)
+				return fail(CTL_EXIT_USAGE, "--timeout takes seconds, not '%s'",
+				    optarg);
+		} else
 			return CTL_EXIT_USAGE;
 	}
 	if (all == (optind < argc))
-		return fail(CTL_EXIT_USAGE, "usage: certfleetctl renew NAME... | --all [--force]");
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl renew NAME... | --all [--force] "
+		    "[--wait [--timeout SECS]]");
 	args = json_new_object();
 	names = json_set_array(args, "names");
 	for (int i = optind; i < argc; i++)
@@ -289,8 +373,23 @@ cmd_renew(struct ctl *x, int argc, char **argv)
 		return rc;
 	JSON_FOREACH(it, json_get(r, "requested"))
 		printf("%s: renewal requested%s\n", json_str(it), force ? " (forced)" : "");
+	if (wait) {
+		double deadline = wait_timeout > 0 ? now_mono() + wait_timeout : 0;
+
+		fflush(stdout);
+		/* Every name to its end; the worst outcome is the exit status. */
+		JSON_FOREACH(it, json_get(r, "requested")) {
+			int one = renew_wait_one(x, json_str(it), since, deadline);
+
+			fflush(stdout);
+			if (one != CTL_EXIT_OK && rc == CTL_EXIT_OK)
+				rc = one;
+			if (one == CTL_EXIT_NODAEMON)
+				break;
+		}
+	}
 	json_free(r);
-	return CTL_EXIT_OK;
+	return rc;
 }
 
 static int

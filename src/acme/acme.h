@@ -22,6 +22,44 @@ struct http01_server;
 struct tlsalpn_server;
 struct workpool;
 
+/*
+ * Which request to the CA an answer was for, in the observer's report
+ * (acme_observe_cb) and the metrics built on it.  The names are the
+ * directory's and RFC 8555's ("newOrder", "finalize", ...).
+ */
+enum acme_endpoint {
+	ACME_EP_OTHER,              /* none said and none recognised */
+	ACME_EP_DIRECTORY,
+	ACME_EP_NEW_NONCE,
+	ACME_EP_NEW_ACCOUNT,
+	ACME_EP_ACCOUNT,            /* the account URL (deactivation) */
+	ACME_EP_KEY_CHANGE,
+	ACME_EP_NEW_ORDER,
+	ACME_EP_ORDER,              /* fetching an order */
+	ACME_EP_AUTHZ,
+	ACME_EP_CHALLENGE,
+	ACME_EP_FINALIZE,
+	ACME_EP_CERT,               /* downloading a chain */
+	ACME_EP_REVOKE_CERT,
+	ACME_EP_RENEWAL_INFO,
+	ACME_EP__MAX
+};
+/* "newOrder", ...; "?" out of range.  Static. */
+const char *acme_endpoint_name(enum acme_endpoint e);
+
+/* One completed request to the CA (every attempt: a badNonce answer that
+ * is retried is one request, and says so). */
+struct acme_request_event {
+	const char *account;        /* the account's name */
+	enum acme_endpoint endpoint;
+	long status;                /* HTTP status; 0: no answer (transport failure) */
+	double seconds;             /* from sending to the answer */
+	bool bad_nonce_retry;       /* answered badNonce, and resent */
+};
+/* Called from the loop as each request completes; must not call back into
+ * the engine. */
+typedef void (*acme_observe_cb)(const struct acme_request_event *e, void *arg);
+
 /* What every state machine shares; owned by the daemon. */
 struct acme_env {
 	struct ev_loop *loop;
@@ -35,6 +73,8 @@ struct acme_env {
 	long long dns_propagation_timeout; /* seconds */
 	long long finalize_timeout;     /* seconds */
 	long long order_timeout;        /* seconds */
+	acme_observe_cb observe;        /* NULL: nobody watches the requests */
+	void *observe_arg;
 };
 
 /* ---- accounts (acme_account.c) ---- */
@@ -229,6 +269,8 @@ struct acme_post_opts {
 	bool use_jwk;               /* embed the account key's jwk (newAccount) */
 	const char *label;          /* the certificate the request is for, named in the
 	                             * log lines about it (badNonce retries); NULL: none */
+	enum acme_endpoint endpoint; /* for the observer; ACME_EP_OTHER: told from the
+	                             * directory's URLs where it is one of them */
 };
 
 struct acme_call;
@@ -244,6 +286,10 @@ void acme_call_cancel(struct acme_call *c);
 
 /* Unauthenticated GET with the account's TLS settings (ARI). */
 struct http_req *acme_get(struct acme_account *a, const char *url, http_done_cb cb, void *arg);
+/* Reports a request that did not go through acme_post (the directory GET,
+ * acme_get) to the environment's observer, if any. */
+void acme_observe_reply(struct acme_env *env, const char *account, enum acme_endpoint ep,
+    const struct http_response *resp);
 
 /* ---- operations (acme_ops.c) ---- */
 
@@ -410,6 +456,19 @@ struct order_job *order_start(struct acme_env *env, struct acme_account *a,
  * later start resumes the order. */
 void order_cancel(struct order_job *j);
 enum order_state order_job_state(const struct order_job *j);
+/* What a job is doing, for an operator (certfleetctl status): its state
+ * and since when (wall clock); while authorizing, the first identifier
+ * not yet valid and the challenge type answering it (NULL until the
+ * authorization is fetched).  The strings are the job's: valid until it
+ * next advances. */
+struct order_progress {
+	enum order_state state;
+	time_t since;
+	const char *identifier;
+	const char *challenge_type;
+	bool finalize_sent;         /* POLL after the finalize, not before it */
+};
+void order_job_progress(const struct order_job *j, struct order_progress *p);
 /* After a reload: the same certificate's parameters from the new
  * configuration (copied, as by order_start; the name, reuse_key, replaces
  * and the resume point are not taken: the order in flight carries on). */

@@ -289,6 +289,7 @@ directory_done_cb(const struct http_response *resp, void *arg)
 	a->pending_get = NULL;
 	a->resp = resp;
 	a->done = true;
+	acme_observe_reply(a->env, a->name, ACME_EP_DIRECTORY, resp);
 	account_step(a);
 }
 

@@ -92,6 +92,7 @@ authz_post(struct authz_rt *az, const char *url, const char *payload, const char
 	o.url = url;
 	o.label = az->job->name;
 	o.payload = payload;
+	o.endpoint = *payload ? ACME_EP_CHALLENGE : ACME_EP_AUTHZ;
 	az->call = acme_post(az->job->acct, &o, authz_reply_cb, az);
 	if (az->call == NULL) {
 		job_fail(az->job, NULL, "cannot %s %s", what, url);
@@ -157,7 +158,7 @@ authz_publish(struct authz_rt *az, const struct acme_authz *a)
 		az->identifier = w;
 	}
 	challenge_unpublish(az->solver);
-	log_info("%s: solving %s for %s", j->name, ch->type, az->identifier);
+	job_log(j, LOG_INFO, LOG_EVENT_NONE, "solving %s for %s", ch->type, az->identifier);
 	az->state = AUTHZ_PUBLISH;
 	az->solver = challenge_publish(j->env, j->name, &j->challenge, a, ch,
 	    acme_account_key(j->acct), challenge_ready, az, err, sizeof(err));
@@ -248,11 +249,11 @@ step:
 		if (a.status == ACME_STATUS_VALID) {
 			/* Done, whatever challenge types it lists (SCM pre-validation). */
 			if (az->state == AUTHZ_FETCH)
-				log_info("%s: authorization for %s already valid", j->name,
-				    a.identifier);
+				job_log(j, LOG_INFO, LOG_EVENT_NONE,
+				    "authorization for %s already valid", a.identifier);
 			else
-				log_info("%s: %s validated for %s", j->name,
-				    az->challenge_type ? az->challenge_type : "challenge",
+				job_log(j, LOG_INFO, LOG_EVENT_NONE,
+				    "%s validated for %s", az->challenge_type ? az->challenge_type : "challenge",
 				    az->identifier);
 			acme_authz_free(&a);
 			az->state = AUTHZ_VALID;

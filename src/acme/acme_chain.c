@@ -198,12 +198,14 @@ pick_next(struct acme_chain_pick *p)
 
 	while (p->next < p->urls.n) {
 		o.url = p->urls.v[p->next++];
+		o.endpoint = ACME_EP_CERT;
 		o.label = p->name;
 		o.payload = "";
 		o.accept = "application/pem-certificate-chain";
 		if ((p->call = acme_post(p->a, &o, pick_done_cb, p)) != NULL)
 			return true;
-		log_warn("%s: cannot request alternate chain %s", p->name, o.url);
+		log_cert(LOG_WARNING, p->name, LOG_EVENT_NONE,
+		    "cannot request alternate chain %s", o.url);
 	}
 	return false;
 }
@@ -216,8 +218,9 @@ pick_default(struct acme_chain_pick *p)
 	char *pem = p->dflt;
 	size_t len = p->dflt_len;
 
-	log_warn("%s: no chain matches preferred_chain '%s' (top issuers offered: '%s'); "
-	    "installing the default chain", p->name, p->preferred, offered);
+	log_cert(LOG_WARNING, p->name, LOG_EVENT_NONE,
+	    "no chain matches preferred_chain '%s' (top issuers offered: '%s'); "
+	    "installing the default chain", p->preferred, offered);
 	free(offered);
 	p->dflt = NULL;
 	p->cb(pem, len, p->arg);
@@ -235,8 +238,9 @@ pick_done_cb(const struct acme_reply *r, void *arg)
 	if (r->status == 200 && r->http->body_len > 0) {
 		if (acme_chain_matches(r->http->body, r->http->body_len, p->preferred)) {
 			pem = xstrndup(r->http->body, r->http->body_len);
-			log_info("%s: installing alternate chain %s (matches preferred_chain '%s')",
-			    p->name, url, p->preferred);
+			log_cert(LOG_INFO, p->name, LOG_EVENT_NONE,
+			    "installing alternate chain %s (matches preferred_chain '%s')",
+			    url, p->preferred);
 			p->cb(pem, r->http->body_len, p->arg);
 			pick_free(p);
 			return;
@@ -245,7 +249,8 @@ pick_done_cb(const struct acme_reply *r, void *arg)
 		strlist_add(&p->seen, cn);
 		free(cn);
 	} else {
-		log_warn("%s: cannot download alternate chain %s: %s", p->name, url,
+		log_cert(LOG_WARNING, p->name, LOG_EVENT_NONE,
+		    "cannot download alternate chain %s: %s", url,
 		    r->error ? r->error : "unexpected HTTP status");
 	}
 	if (!pick_next(p))
@@ -263,8 +268,9 @@ acme_chain_pick(struct acme_account *a, const char *name, const char *preferred,
 		return NULL;
 	cn = chain_label(resp->body, resp->body_len);
 	if (resp->nlink_alternate == 0) {
-		log_warn("%s: the default chain (top issuer '%s') does not match preferred_chain "
-		    "'%s' and the CA offers no alternate; installing it", name, cn, preferred);
+		log_cert(LOG_WARNING, name, LOG_EVENT_NONE,
+		    "the default chain (top issuer '%s') does not match preferred_chain "
+		    "'%s' and the CA offers no alternate; installing it", cn, preferred);
 		free(cn);
 		return NULL;
 	}
@@ -280,11 +286,12 @@ acme_chain_pick(struct acme_account *a, const char *name, const char *preferred,
 	free(cn);
 	for (size_t i = 0; i < resp->nlink_alternate; i++)
 		strlist_add(&p->urls, resp->link_alternate[i]);
-	log_info("%s: the default chain does not match preferred_chain '%s'; trying %zu "
-	    "alternate%s", name, preferred, p->urls.n, p->urls.n == 1 ? "" : "s");
+	log_cert(LOG_INFO, name, LOG_EVENT_NONE,
+	    "the default chain does not match preferred_chain '%s'; trying %zu "
+	    "alternate%s", preferred, p->urls.n, p->urls.n == 1 ? "" : "s");
 	if (!pick_next(p)) {
 		/* Nothing could even be sent: keep the default, at once. */
-		log_warn("%s: installing the default chain", name);
+		log_cert(LOG_WARNING, name, LOG_EVENT_NONE, "installing the default chain");
 		pick_free(p);
 		return NULL;
 	}

@@ -10,7 +10,10 @@
  * error reply carries a fresh nonce, so it is resent at once, and after a
  * few in a row on a pause timer.  An accountDoesNotExist is handed to the
  * account (acme_account_lost) to find or register it again, then the
- * request is sent once more.
+ * request is sent once more.  Every answer (and every transport failure)
+ * is reported to the environment's observer, if any, named by endpoint:
+ * the metrics count requests per endpoint and status this way without the
+ * engine knowing of them.
  */
 #include <string.h>
 #include <strings.h>
@@ -55,12 +58,98 @@ struct acme_call {
 	ev_timer pause;             /* before a badNonce retry, after a few in a row */
 	char *label;                /* the certificate it is for, or NULL */
 	bool reregistered;          /* already retried after accountDoesNotExist */
+	enum acme_endpoint endpoint; /* as the caller said, or ACME_EP_OTHER */
 	struct acme_waiter *waiter; /* waiting for the account to be found again */
 	struct http_req *req;
 	acme_reply_cb cb;
 	void *arg;
 	struct acme_call *prev, *next;
 };
+
+/* ---- what the observer is told ---- */
+
+static const char *const endpoint_names[ACME_EP__MAX] = {
+	[ACME_EP_OTHER] = "other",
+	[ACME_EP_DIRECTORY] = "directory",
+	[ACME_EP_NEW_NONCE] = "newNonce",
+	[ACME_EP_NEW_ACCOUNT] = "newAccount",
+	[ACME_EP_ACCOUNT] = "account",
+	[ACME_EP_KEY_CHANGE] = "keyChange",
+	[ACME_EP_NEW_ORDER] = "newOrder",
+	[ACME_EP_ORDER] = "order",
+	[ACME_EP_AUTHZ] = "authz",
+	[ACME_EP_CHALLENGE] = "challenge",
+	[ACME_EP_FINALIZE] = "finalize",
+	[ACME_EP_CERT] = "cert",
+	[ACME_EP_REVOKE_CERT] = "revokeCert",
+	[ACME_EP_RENEWAL_INFO] = "renewalInfo",
+};
+
+const char *
+acme_endpoint_name(enum acme_endpoint e)
+{
+	return (unsigned)e < ACME_EP__MAX ? endpoint_names[e] : "?";
+}
+
+static bool
+same_url(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The endpoint a POST went to: what its caller said, else the directory
+ * entry or the account URL it matches. */
+static enum acme_endpoint
+call_endpoint(const struct acme_call *c)
+{
+	const struct acme_directory *d = acme_account_directory(c->cl->a);
+
+	if (c->endpoint != ACME_EP_OTHER)
+		return c->endpoint;
+	if (d != NULL && same_url(c->url, d->new_account))
+		return ACME_EP_NEW_ACCOUNT;
+	if (d != NULL && same_url(c->url, d->new_order))
+		return ACME_EP_NEW_ORDER;
+	if (d != NULL && same_url(c->url, d->revoke_cert))
+		return ACME_EP_REVOKE_CERT;
+	if (d != NULL && same_url(c->url, d->key_change))
+		return ACME_EP_KEY_CHANGE;
+	if (same_url(c->url, acme_account_url(c->cl->a)))
+		return ACME_EP_ACCOUNT;
+	return ACME_EP_OTHER;
+}
+
+void
+acme_observe_reply(struct acme_env *env, const char *account, enum acme_endpoint ep,
+    const struct http_response *resp)
+{
+	struct acme_request_event e = {0};
+
+	if (env == NULL || env->observe == NULL)
+		return;
+	e.account = account;
+	e.endpoint = ep;
+	e.status = resp->status;
+	e.seconds = resp->elapsed;
+	env->observe(&e, env->observe_arg);
+}
+
+static void
+call_observe(const struct acme_call *c, enum acme_endpoint ep,
+    const struct http_response *resp, bool bad_nonce_retry)
+{
+	struct acme_env *env = c->cl->env;
+	struct acme_request_event e = {0};
+
+	if (env->observe == NULL)
+		return;
+	e.account = acme_account_name(c->cl->a);
+	e.endpoint = ep;
+	e.status = resp->status;
+	e.seconds = resp->elapsed;
+	e.bad_nonce_retry = bad_nonce_retry;
+	env->observe(&e, env->observe_arg);
+}
 
 /* ---- the client ---- */
 
@@ -184,6 +273,7 @@ call_done_cb(const struct http_response *resp, void *arg)
 		/* The error response carried a fresh nonce (now in the pool). */
 		double pause = 0;
 
+		call_observe(c, call_endpoint(c), resp, true);
 		cl->counters->bad_nonce_retries++;
 		c->bad_nonces++;
 		if (c->bad_nonces >= BAD_NONCE_BURST) {
@@ -212,6 +302,7 @@ call_done_cb(const struct http_response *resp, void *arg)
 			call_fail(c, "cannot resend %s", c->url);
 		return;
 	}
+	call_observe(c, call_endpoint(c), resp, false);
 	if (!(resp->status == 400 && acme_problem_is(reply.problem, "badNonce")))
 		c->bad_nonces = 0;
 	if (acme_problem_is(reply.problem, "accountDoesNotExist") && c->jwk_key == NULL &&
@@ -263,6 +354,7 @@ nonce_done_cb(const struct http_response *resp, void *arg)
 	struct acme_call *c = arg;
 
 	c->req = NULL;
+	call_observe(c, ACME_EP_NEW_NONCE, resp, false);
 	if (resp->replay_nonce == NULL) {
 		call_fail(c, "no nonce from newNonce: %s",
 		    resp->error ? resp->error : "response lacks Replay-Nonce");
@@ -332,6 +424,7 @@ acme_post(struct acme_account *a, const struct acme_post_opts *o, acme_reply_cb 
 	c->jwk_key = o->jwk_key;
 	c->use_jwk = o->use_jwk;
 	c->label = xstrdup(o->label);
+	c->endpoint = o->endpoint;
 	c->started = ev_now(cl->env->loop);
 	ev_timer_init(&c->pause, call_pause_cb, 0., 0.);
 	c->pause.data = c;

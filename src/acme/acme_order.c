@@ -68,10 +68,37 @@ order_result_clear(struct order_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Every state change goes through here, so status can say since when. */
+static void
+job_enter(struct order_job *j, enum order_state s)
+{
+	if (s != j->state || j->state_since == 0)
+		j->state_since = time(NULL);
+	j->state = s;
+}
+
 enum order_state
 order_job_state(const struct order_job *j)
 {
 	return j->state;
+}
+
+void
+order_job_progress(const struct order_job *j, struct order_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->state = j->state;
+	p->since = j->state_since;
+	p->finalize_sent = j->finalize_sent || j->resume_finalized;
+	if (j->state != ORDER_AUTHORIZE)
+		return;
+	for (size_t i = 0; i < j->nauthz; i++) {
+		if (j->authz[i].state == AUTHZ_VALID)
+			continue;
+		p->identifier = j->authz[i].identifier;
+		p->challenge_type = j->authz[i].challenge_type;
+		return;
+	}
 }
 
 /* Copies what order_start and order_update take from p (not the name,
@@ -114,7 +141,7 @@ static void
 progress_saved(struct order_job *j, int rc, const char *err)
 {
 	if (rc < 0)
-		log_err("%s: %s", j->name, err);
+		job_log(j, LOG_ERR, LOG_EVENT_NONE, "%s", err);
 }
 
 static void job_release(struct order_job *j);
@@ -142,7 +169,7 @@ job_order_again(struct order_job *j)
 	j->interval = 0;
 	/* A new order gets the whole order_timeout. */
 	j->deadline = ev_now(j->env->loop) + (double)j->env->order_timeout;
-	j->state = ORDER_KEYGEN;
+	job_enter(j, ORDER_KEYGEN);
 }
 
 
@@ -232,8 +259,8 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 	if (j->result.problem_type == NULL && problem != NULL && problem->type != NULL)
 		j->result.problem_type = xstrdup(problem->type);
 	j->result.ok = false;
-	j->state = ORDER_FAILED;
-	log_err("%s: %s", j->name, j->result.error);
+	job_enter(j, ORDER_FAILED);
+	job_log(j, LOG_ERR, LOG_EVENT_NONE, "%s", j->result.error);
 	job_finish(j);
 }
 
@@ -299,7 +326,8 @@ wait_announce(const char *name, const char *what, const char *url, int status,
 		return;
 	*logged = status + 1;
 	duration_format(delay, d, sizeof(d));
-	log_info("%s: %s %s %s; next check in %s (Retry-After)", name, what, url,
+	log_cert(LOG_INFO, name, LOG_EVENT_NONE,
+	    "%s %s %s; next check in %s (Retry-After)", what, url,
 	    acme_status_name((enum acme_status)status), d);
 }
 
@@ -316,9 +344,9 @@ finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (j->finalize_logged)
 		return;
 	j->finalize_logged = true;
-	log_info("%s: finalize of %s has been waiting for %.0fs; the CA may take a while "
-	    "(it is never sent twice; the order is given up %llds after it began)", j->name,
-	    j->order_url, FINALIZE_SLOW, j->env->order_timeout);
+	job_log(j, LOG_INFO, LOG_EVENT_NONE,
+	    "finalize of %s has been waiting for %.0fs; the CA may take a while "
+	    "(it is never sent twice; the order is given up %llds after it began)", j->order_url, FINALIZE_SLOW, j->env->order_timeout);
 }
 
 /* ---- the order machine ---- */
@@ -406,6 +434,10 @@ order_post(struct order_job *j, const char *url, const char *payload, long timeo
 	o.payload = payload;
 	o.timeout_ms = timeout_ms;
 	o.accept = accept;
+	/* For the metrics; the callers pass these very strings. */
+	o.endpoint = url == j->order.finalize ? ACME_EP_FINALIZE :
+	    url == j->order.certificate ? ACME_EP_CERT : url == j->order_url ? ACME_EP_ORDER :
+	    ACME_EP_OTHER;
 	j->call = acme_post(j->acct, &o, order_reply_cb, j);
 	if (j->call == NULL) {
 		job_fail(j, NULL, "cannot %s %s", what, url);
@@ -418,7 +450,7 @@ order_post(struct order_job *j, const char *url, const char *payload, long timeo
 static void
 order_poll_in(struct order_job *j, double delay)
 {
-	j->state = ORDER_POLL;
+	job_enter(j, ORDER_POLL);
 	ev_timer_set(&j->timer, delay, 0.);
 	ev_timer_start(j->env->loop, &j->timer);
 }
@@ -473,8 +505,8 @@ static enum order_state
 order_status_next(struct order_job *j)
 {
 	if (j->order.identifiers.n > 0 && !order_matches(j)) {
-		log_warn("%s: order %s is for other names, ordering again", j->name,
-		    j->order_url);
+		job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+		    "order %s is for other names, ordering again", j->order_url);
 		return ORDER_NEW_ORDER;
 	}
 	switch (j->order.status) {
@@ -528,7 +560,7 @@ next:
 step:
 	switch (j->state) {
 	case ORDER_INIT:
-		j->state = ORDER_WAIT_ACCOUNT;
+		job_enter(j, ORDER_WAIT_ACCOUNT);
 		j->waiter = acme_account_when_ready(j->acct, account_ready_cb, j);
 		return;
 
@@ -550,14 +582,14 @@ step:
 			j->result.error = xasprintf("account %s unavailable: %s",
 			    acme_account_name(j->acct), why);
 			j->result.ok = false;
-			j->state = ORDER_FAILED;
-			log_err("%s: account %s unavailable: %s failed (see above)", j->name,
-			    acme_account_name(j->acct), step);
+			job_enter(j, ORDER_FAILED);
+			job_log(j, LOG_ERR, LOG_EVENT_NONE,
+			    "account %s unavailable: %s failed (see above)", acme_account_name(j->acct), step);
 			job_finish(j);
 			return;
 		}
 		j->account_error = NULL;
-		j->state = ORDER_KEYGEN;
+		job_enter(j, ORDER_KEYGEN);
 		if (j->resume_url) {
 			if (j->resume_key != NULL) {
 				privkey_free(j->key);
@@ -567,10 +599,10 @@ step:
 				j->finalize_sent = j->resume_finalized;
 				j->order_url = j->resume_url;
 				j->resume_url = NULL;
-				j->state = ORDER_RESUME;
+				job_enter(j, ORDER_RESUME);
 			} else {
-				log_warn("%s: order %s has no stored key, ordering again", j->name,
-				    j->resume_url);
+				job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+				    "order %s has no stored key, ordering again", j->resume_url);
 				free(j->resume_url);
 				j->resume_url = NULL;
 				forget_order(j);
@@ -591,7 +623,7 @@ step:
 			    key_type_name(j->key_type));
 			return;
 		}
-		j->state = ORDER_NEW_ORDER;
+		job_enter(j, ORDER_NEW_ORDER);
 		goto next;
 
 	case ORDER_NEW_ORDER:
@@ -628,8 +660,9 @@ step:
 			if (j->replaces && r->problem &&
 			    !acme_problem_is(r->problem, "rateLimited")) {
 				char *p = acme_problem_format(r->problem);
-				log_warn("%s: newOrder with replaces=%s refused (%s); "
-				    "ordering without it", j->name, j->replaces, p);
+				job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+				    "newOrder with replaces=%s refused (%s); "
+				    "ordering without it", j->replaces, p);
 				free(p);
 				free(j->replaces);
 				j->replaces = NULL;
@@ -641,7 +674,7 @@ step:
 		/* Saved at once: a restart resumes this order. */
 		j->order_url = xstrdup(r->http->location);
 		progress_saved(j, j->ops->created(j->arg, j->order_url, err, sizeof(err)), err);
-		log_info("%s: order %s created", j->name, j->order_url);
+		job_log(j, LOG_INFO, LOG_EVENT_ORDER_CREATED, "order %s created", j->order_url);
 		if (!order_parse(j, r, "newOrder"))
 			return;
 		break;
@@ -649,15 +682,15 @@ step:
 	case ORDER_RESUME:
 	case ORDER_POLL:
 		if (!done && j->state == ORDER_RESUME)
-			log_info("%s: resuming order %s", j->name, j->order_url);
+			job_log(j, LOG_INFO, LOG_EVENT_NONE, "resuming order %s", j->order_url);
 		if (r == NULL) {
 			/* Entered (RESUME) or the poll timer fired: fetch the order. */
 			(void)order_post(j, j->order_url, "", 0, NULL, "fetch order");
 			return;
 		}
 		if (r->status == 404 && j->resumed) {
-			log_warn("%s: order %s no longer exists, ordering again", j->name,
-			    j->order_url);
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+			    "order %s no longer exists, ordering again", j->order_url);
 			job_order_again(j);
 			goto next;
 		}
@@ -689,7 +722,7 @@ step:
 		}
 		/* Every name is authorized: the order should now be ready. */
 		j->interval = 0;
-		j->state = ORDER_POLL;
+		job_enter(j, ORDER_POLL);
 		goto next;
 
 	case ORDER_FINALIZE:
@@ -709,7 +742,7 @@ step:
 			/* Persisted first: after a crash we poll rather than finalize twice. */
 			j->finalize_sent = true;
 			progress_saved(j, j->ops->finalized(j->arg, err, sizeof(err)), err);
-			log_info("%s: finalizing %s", j->name, j->order_url);
+			job_log(j, LOG_INFO, LOG_EVENT_NONE, "finalizing %s", j->order_url);
 			if (order_post(j, j->order.finalize, payload,
 			    (long)j->env->finalize_timeout * 1000, NULL, "send finalize to")) {
 				ev_timer_set(&j->finalize_wait, FINALIZE_SLOW, 0.);
@@ -721,13 +754,13 @@ step:
 		if (r->status == 0) {
 			/* Timed out or the connection broke: the CA may well be issuing.
 			 * Never finalize again; poll the order instead. */
-			log_warn("%s: finalize %s: %s; polling the order", j->name,
-			    j->order.finalize, r->error ? r->error : "no response");
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+			    "finalize %s: %s; polling the order", j->order.finalize, r->error ? r->error : "no response");
 			order_poll_in(j, POLL_FIRST);
 			return;
 		}
 		if (acme_problem_is(r->problem, "orderNotReady")) {
-			j->state = ORDER_POLL;
+			job_enter(j, ORDER_POLL);
 			goto next;
 		}
 		if (r->status != 200) {
@@ -760,7 +793,7 @@ step:
 			j->result.key = j->key;
 			j->key = NULL;
 			j->result.ok = true;
-			j->state = ORDER_DONE;
+			job_enter(j, ORDER_DONE);
 			job_finish(j);
 			return;
 		}
@@ -768,7 +801,8 @@ step:
 			fail_reply(j, r, "downloading certificate", j->order.certificate);
 			return;
 		}
-		log_info("%s: certificate downloaded from %s", j->name, j->order.certificate);
+		job_log(j, LOG_INFO, LOG_EVENT_ISSUED,
+		    "certificate downloaded from %s", j->order.certificate);
 		j->chain_pick = acme_chain_pick(j->acct, j->name, j->preferred_chain,
 		    r->http, chain_chosen_cb, j);
 		if (j->chain_pick == NULL) {
@@ -797,7 +831,7 @@ step:
 
 	/* Here with an order in j->order (created, fetched, finalized): its
 	 * status says where to go. */
-	j->state = order_status_next(j);
+	job_enter(j, order_status_next(j));
 	if (j->state == ORDER_NEW_ORDER)
 		job_order_again(j);
 	goto next;
@@ -826,7 +860,7 @@ order_start(struct acme_env *env, struct acme_account *a, const struct order_par
 	j->timer.data = j;
 	ev_timer_init(&j->finalize_wait, finalize_wait_cb, 0., 0.);
 	j->finalize_wait.data = j;
-	j->state = ORDER_INIT;
+	job_enter(j, ORDER_INIT);
 	order_step(j);
 	return j;
 }

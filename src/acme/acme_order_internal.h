@@ -8,6 +8,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "log.h"
 
 /* One authorization's progress; authz_step() in acme_authz.c holds the
  * one switch over it and says what each state leads to. */
@@ -55,7 +56,8 @@ struct order_job {
 	char *resume_url;           /* a stored order to resume, until resumed */
 	bool resume_finalized;
 	privkey_t *resume_key;
-	enum order_state state;
+	enum order_state state;     /* changed only by job_enter() */
+	time_t state_since;         /* wall clock of the last change */
 	const struct order_ops *ops; /* progress and outcome go out through these */
 	void *arg;
 
@@ -86,6 +88,13 @@ struct order_job {
 	bool account_ok;            /* the account waiter's outcome */
 	const char *account_error;
 };
+
+/* A log line about the job's certificate: "NAME: " + the message, with the
+ * account and the order URL (once known) as journal fields (log.h). */
+#define job_log(j, level, ev, ...) \
+	log_fields_msg((level), &(const struct log_fields){ .cert = (j)->name, \
+	    .account = acme_account_name((j)->acct), .order = (j)->order_url, .event = (ev) }, \
+	    __VA_ARGS__)
 
 /* acme_order.c */
 void job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)

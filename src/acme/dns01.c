@@ -164,11 +164,13 @@ remove_done(const struct hook_result *r, void *arg)
 
 	t->remove_running = false;
 	if (hook_ok(r)) {
-		log_info("%s: dns-01 record %s removed", t->cert_name, t->record);
+		log_cert(LOG_INFO, t->cert_name, LOG_EVENT_NONE,
+		    "dns-01 record %s removed", t->record);
 	} else {
 		describe_hook(r, t->hook_timeout, why, sizeof(why));
-		log_err("%s: dns-01 hook %s remove %s %s; the TXT record may be left behind",
-		    t->cert_name, t->hook, t->record, why);
+		log_cert(LOG_ERR, t->cert_name, LOG_EVENT_NONE,
+		    "dns-01 hook %s remove %s %s; the TXT record may be left behind",
+		    t->hook, t->record, why);
 	}
 	task_free(t);
 }
@@ -182,7 +184,8 @@ start_remove(struct dns01_task *t)
 		t->remove_running = true;
 		return;
 	}
-	log_err("%s: cannot run the dns-01 hook to remove %s", t->cert_name, t->record);
+	log_cert(LOG_ERR, t->cert_name, LOG_EVENT_NONE,
+	    "cannot run the dns-01 hook to remove %s", t->record);
 	/* Freed from the loop, never under the caller of dns01_unpublish(). */
 	ev_timer_set(&t->timer, 0., 0.);
 	ev_timer_start(t->loop, &t->timer);
@@ -210,8 +213,8 @@ probe_done(const struct dns_probe_result *r, void *arg)
 	t->probe = NULL;
 	if (r->ok) {
 		t->state = D_PUBLISHED;
-		log_info("%s: dns-01 record %s visible on %s after %.0fs", t->cert_name,
-		    t->record, r->detail, now - t->started);
+		log_cert(LOG_INFO, t->cert_name, LOG_EVENT_NONE,
+		    "dns-01 record %s visible on %s after %.0fs", t->record, r->detail, now - t->started);
 		report(t, true, NULL);
 		return;
 	}
@@ -225,7 +228,8 @@ probe_done(const struct dns_probe_result *r, void *arg)
 		free(e);
 		return;
 	}
-	log_debug("%s: dns-01 record %s not there yet: %s", t->cert_name, t->record,
+	log_cert(LOG_DEBUG, t->cert_name, LOG_EVENT_NONE,
+	    "dns-01 record %s not there yet: %s", t->record,
 	    r->detail);
 	ev_timer_set(&t->timer, left < t->poll_interval ? left : t->poll_interval, 0.);
 	ev_timer_start(t->loop, &t->timer);
@@ -284,8 +288,9 @@ add_done(const struct hook_result *r, void *arg)
 		free(e);
 		return;
 	}
-	log_info("%s: dns-01 record %s added for %s; waiting until %s serve%s it",
-	    t->cert_name, t->record, t->domain, t->resolver ? t->resolver :
+	log_cert(LOG_INFO, t->cert_name, LOG_EVENT_NONE,
+	    "dns-01 record %s added for %s; waiting until %s serve%s it",
+	    t->record, t->domain, t->resolver ? t->resolver :
 	    "its authoritative servers", t->resolver ? "s" : "");
 	t->state = D_CHECKING;
 	t->started = ev_now(t->loop);
@@ -370,6 +375,7 @@ dns01_drain(struct ev_loop *loop, double max_wait)
 		ev_run(loop, EVRUN_ONCE);
 	ev_timer_stop(loop, &guard);
 	for (struct dns01_task *t = tasks; t; t = t->next)
-		log_warn("%s: dns-01 record %s (value %s) may be left behind: its removal did "
-		    "not finish in time", t->cert_name, t->record, t->value);
+		log_cert(LOG_WARNING, t->cert_name, LOG_EVENT_NONE,
+		    "dns-01 record %s (value %s) may be left behind: its removal did "
+		    "not finish in time", t->record, t->value);
 }

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "config_notify.h"
 #include "config_schema.h"
 #include "config_tree.h"
 
@@ -68,7 +69,10 @@ void config_free(struct config *c)
 	free(c->http01_listen);
 	free(c->tlsalpn01_listen);
 	free(c->dns_resolver);
+	free(c->metrics_listen);
+	free(c->metrics_textfile);
 	strlist_free(&c->post_hook);
+	cfg_notify_free_members(&c->notify);
 	for (size_t i = 0; i < c->naccounts; i++)
 		cfg_account_free_members(&c->accounts[i]);
 	free(c->accounts);

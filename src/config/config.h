@@ -21,6 +21,26 @@
 
 enum http01_mode { HTTP01_STANDALONE, HTTP01_WEBROOT };
 
+/*
+ * notify: who is told when a certificate is in danger, and when (see
+ * fleet_notify.c).  The top level's is the fleet's; each certificate's is
+ * that one merged key by key with defaults: and the entry's own.
+ */
+struct config_notify {
+	char *webhook_url;          /* NULL: no webhook */
+	char *webhook_header;       /* "Name: secret" (a secret: free_secret); NULL: none */
+	char *webhook_ca_bundle;    /* NULL: the system store */
+	long long webhook_timeout;  /* seconds per attempt, default 10 */
+	struct strlist mail_argv;   /* mailer argv; empty: no mail */
+	struct strlist mail_to;     /* addresses (at least one with mail) */
+	char *mail_from;            /* NULL: no From: header (the mailer's default) */
+	int after_failures;         /* consecutive failures before renewal_failed (3) */
+	long long warn_before;      /* seconds before notAfter; 0: warn_before_pct */
+	int warn_before_pct;        /* of the lifetime, with warn_before 0 (10) */
+};
+/* True when n has a webhook or a mailer. */
+bool config_notify_enabled(const struct config_notify *n);
+
 struct config_account {
 	char *name;
 	char *directory_url;        /* used exactly as given */
@@ -58,6 +78,7 @@ struct config_cert {
 	long long renew_before;     /* seconds before expiry; 0: a third of lifetime */
 	char *profile;              /* ACME profile; NULL: none */
 	char *preferred_chain;      /* issuer CN; NULL: default chain */
+	struct config_notify notify; /* the top level's merged with this entry's */
 	int line;
 };
 
@@ -80,6 +101,9 @@ struct config {
 	long long renew_jitter;     /* seconds of random spread, default 3600 */
 	int max_inflight;           /* global orders in flight (default 256) */
 	struct strlist post_hook;   /* argv; after a batch of renewals */
+	char *metrics_listen;       /* "ADDR:PORT" of GET /metrics; NULL: off */
+	char *metrics_textfile;     /* node_exporter textfile to keep current; NULL: off */
+	struct config_notify notify; /* fleet events: reloads, accounts */
 	struct config_account *accounts;
 	size_t naccounts;
 	struct config_cert *certs;

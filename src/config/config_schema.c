@@ -18,6 +18,7 @@
 #include <sys/un.h>
 
 #include "config_files.h"
+#include "config_notify.h"
 #include "config_types.h"
 #include "config_validate.h"
 #include "crypto.h"
@@ -41,7 +42,8 @@ static void replace_str(char **dst, char *s)
 static const char *const top_keys[] = { "state_dir", "output_dir", "control_socket",
 	"control_socket_mode", "control_socket_owner", "control_socket_group",
 	"control_admin_group", "http01_listen", "tlsalpn01_listen", "dns_resolver", "timeouts", "renew_jitter", "max_inflight",
-	"post_hook", "accounts", "defaults", "certificates", NULL };
+	"metrics_listen", "metrics_textfile",
+	"post_hook", "notify", "accounts", "defaults", "certificates", NULL };
 static const char *const timeout_keys[] = { "finalize", "order", "hook", "dns_propagation",
 	NULL };
 
@@ -82,6 +84,42 @@ static int socket_dir_check(struct cfg_ctx *x, const struct ynode *n, const char
 
 	free(dir);
 	return rc;
+}
+
+/* The textfile collector reads *.prom files from a directory that exists
+ * (node_exporter's --collector.textfile.directory); with CONFIG_LOAD_HOST
+ * the directory is checked like state_dir's parent. */
+static int metrics_textfile(struct cfg_ctx *x, const struct ynode *v, const char *key,
+    char **out)
+{
+	const char *slash;
+	char *s = NULL, *dir;
+	int rc;
+
+	if (cfg_path(x, v, key, &s) < 0)
+		return -1;
+	slash = strrchr(s, '/');
+	if (slash[1] == '\0' || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0) {
+		cfg_error(x, v, key, "'%s' names a directory; expected a file such as "
+		    "/var/lib/node_exporter/textfile/certfleet.prom", s);
+		free(s);
+		return -1;
+	}
+	if (strlen(slash + 1) < 6 || strcmp(s + strlen(s) - 5, ".prom") != 0) {
+		cfg_error(x, v, key, "'%s' does not end in .prom, so node_exporter's textfile "
+		    "collector would not read it", s);
+		free(s);
+		return -1;
+	}
+	dir = slash == s ? xstrdup("/") : xstrndup(s, (size_t)(slash - s));
+	rc = cfg_host_dir(x, v, key, dir);
+	free(dir);
+	if (rc < 0) {
+		free(s);
+		return -1;
+	}
+	replace_str(out, s);
+	return 0;
 }
 
 /* Settings that are plain values; collections are handled after them. */
@@ -151,6 +189,14 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 		return cfg_int(x, v, key, 1, 65536, &c->max_inflight);
 	} else if (strcmp(key, "post_hook") == 0) {
 		return cfg_argv(x, v, key, &c->post_hook);
+	} else if (strcmp(key, "metrics_listen") == 0) {
+		if (cfg_listen(x, v, key, &s) < 0)
+			return -1;
+		replace_str(&c->metrics_listen, s);
+	} else if (strcmp(key, "metrics_textfile") == 0) {
+		return metrics_textfile(x, v, key, &c->metrics_textfile);
+	} else if (strcmp(key, "notify") == 0) {
+		return cfg_notify(x, v, key, &c->notify);
 	}
 	return 0;
 }
@@ -294,7 +340,7 @@ static int parse_accounts(struct cfg_ctx *x, const struct ynode *n, struct confi
 
 static const char *const cert_keys[] = { "name", "domains", "account", "key_type",
 	"reuse_key", "challenge", "output_dir", "owner", "group", "mode", "deploy_hook",
-	"renew_before", "profile", "preferred_chain", NULL };
+	"renew_before", "profile", "preferred_chain", "notify", NULL };
 static const char *const challenge_keys[] = { "types", "http01", "webroot", "dns01_hook",
 	NULL };
 
@@ -315,6 +361,7 @@ void cfg_cert_free_members(struct config_cert *cc)
 	strlist_free(&cc->deploy_hook);
 	free(cc->profile);
 	free(cc->preferred_chain);
+	cfg_notify_free_members(&cc->notify);
 	memset(cc, 0, sizeof(*cc));
 }
 
@@ -337,6 +384,7 @@ static void spec_copy(struct cert_spec *dst, const struct cert_spec *src)
 	strlist_copy(&dst->c.deploy_hook, &src->c.deploy_hook);
 	dst->c.profile = xstrdup(src->c.profile);
 	dst->c.preferred_chain = xstrdup(src->c.preferred_chain);
+	cfg_notify_copy(&dst->c.notify, &src->c.notify);
 }
 
 static bool has_challenge(const struct config_cert *cc, enum challenge_type t)
@@ -519,6 +567,8 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 		if (cfg_preferred_chain(x, v, path, &str) < 0)
 			return -1;
 		replace_str(&s->c.preferred_chain, str);
+	} else if (strcmp(key, "notify") == 0) {
+		return cfg_notify(x, v, path, &s->c.notify);
 	}
 	return 0;
 }
@@ -609,6 +659,8 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 	tmpl.c.owner = (uid_t)-1;
 	tmpl.c.group = (gid_t)-1;
 	tmpl.c.mode = 0644;
+	/* The top level's notify: is where every certificate's starts. */
+	cfg_notify_copy(&tmpl.c.notify, &c->notify);
 	if (cfg_expect_map(x, defs, "defaults", "a mapping of certificate settings") < 0 ||
 	    cert_apply(x, c, defs, "defaults", &tmpl, true) < 0)
 		goto out;
@@ -698,6 +750,7 @@ int cfg_build(struct cfg_ctx *x, const struct ynode *root, struct config *c)
 	c->dns_propagation_timeout = 600;
 	c->renew_jitter = 3600;
 	c->max_inflight = 256;
+	cfg_notify_init(&c->notify);
 	output_dir = xstrdup(DEFAULT_OUTPUT_DIR);
 	for (size_t i = 0; i + 1 < root->nkids; i += 2)
 		if (parse_top_value(x, root->kids[i]->str, root->kids[i + 1], c,

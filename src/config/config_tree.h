@@ -10,6 +10,7 @@
  *     config_schema.c  keys to struct config: what goes where, defaults,
  *                      references between entries; the lookups of config.h
  *       config_validate.c  cross-checks between certificates
+ *       config_notify.c    notify: (webhook, mail, when), on config_files.c
  *       config_files.c     values naming files: paths, programs, argv,
  *                          directories, the CA bundle, EAB keys
  *         config_types.c   scalar values: strings, numbers, durations,

@@ -18,6 +18,7 @@ enum ctl_exit {
 	CTL_EXIT_NOTFOUND = 3,      /* unknown certificate or account */
 	CTL_EXIT_NODAEMON = 4,      /* the daemon is not running */
 	CTL_EXIT_DENIED = 5,        /* permission denied */
+	CTL_EXIT_TIMEOUT = 6,       /* renew --wait: not settled within --timeout */
 	CTL_EXIT_CONFIG = 78        /* the inventory is invalid (EX_CONFIG) */
 };
 

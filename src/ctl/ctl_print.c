@@ -113,6 +113,43 @@ fmt_names(const struct json *c, char *buf, size_t len)
 		snprintf(buf, len, "%s", first ? first : "-");
 }
 
+/* "validating a.example by http-01 since 2026-12-02 10:00:05 UTC (12s)" */
+static void
+fmt_phase(const struct json *c, char *buf, size_t len)
+{
+	time_t since = jtime(c, "phase_since"), now = time(NULL);
+	char when[32], d[48];
+	struct tm tm;
+
+	if (since == 0 || gmtime_r(&since, &tm) == NULL) {
+		snprintf(buf, len, "%s", jstr(c, "phase"));
+		return;
+	}
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	duration_format((double)(now > since ? now - since : 0), d, sizeof(d));
+	snprintf(buf, len, "%s since %s UTC (%s)", jstr(c, "phase"), when, d);
+}
+
+/* Below the table, so its columns stay as they were: what each
+ * certificate in flight is doing. */
+static void
+print_phases(const struct json *certs)
+{
+	const struct json *c;
+	bool first = true;
+	char buf[512];
+
+	JSON_FOREACH(c, certs) {
+		if (jstr(c, "phase") == NULL)
+			continue;
+		if (first)
+			printf("\nIN FLIGHT\n");
+		first = false;
+		fmt_phase(c, buf, sizeof(buf));
+		printf("%s: %s\n", jstr(c, "name"), buf);
+	}
+}
+
 #define NCOLS 7
 
 void
@@ -149,6 +186,7 @@ ctl_print_status(const struct json *status)
 			printf("%-*s%s", k + 1 < NCOLS ? w[k] : 0, cell[i][k],
 			    k + 1 < NCOLS ? "  " : "\n");
 	free(cell);
+	print_phases(certs);
 }
 
 static void
@@ -203,6 +241,12 @@ ctl_print_show(const struct json *c)
 	line("key type:", jstr(c, "key_type"));
 	line("account:", jstr(c, "account"));
 	line("state:", jstr(c, "state"));
+	if (jstr(c, "phase")) {
+		char ph[512];
+
+		fmt_phase(c, ph, sizeof(ph));
+		line("phase:", ph);
+	}
 	if (json_is_true(json_get(c, "installed"))) {
 		snprintf(buf, sizeof(buf), "version %d, serial %s", (int)jnum(c, "version", 0),
 		    jstr(c, "serial") ? jstr(c, "serial") : "?");

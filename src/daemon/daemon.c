@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -19,6 +20,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "daemon_sweep.h"
+#include "daemon_metrics.h"
 #include "dns01.h"
 #include "fleet.h"
 #include "hooks.h"
@@ -26,7 +28,9 @@
 #include "http01.h"
 #include "install.h"
 #include "log.h"
+#include "notifier.h"
 #include "notify.h"
+#include "progress.h"
 #include "store.h"
 #include "tlsalpn.h"
 #include "util.h"
@@ -44,8 +48,10 @@ struct daemon {
 	struct store *store;
 	struct acme_env env;
 	struct fleet *fleet;
+	struct notifier *notifier;  /* NULL in --once runs */
 	struct ctl_server *ctl;     /* NULL in --once runs or when it failed */
 	struct ctl_env ctl_env;
+	struct daemon_metrics *metrics;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
 	ev_timer grace;
@@ -157,7 +163,20 @@ on_fleet_idle(struct fleet *f, void *arg)
 
 	(void)f;
 	update_status(d);
+	/* Stopping: notifications still on their way get the grace period. */
+	if (d->stopping && d->notifier && notifier_pending(d->notifier) > 0)
+		return;
 	if (d->opts->once || d->stopping)
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* Stopping, and the last notification was delivered (or given up). */
+static void
+on_notifier_idle(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!fleet_busy(d->fleet))
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -175,6 +194,7 @@ static void
 stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
+	bool notes;
 
 	(void)revents;
 	if (d->stopping) {
@@ -186,7 +206,8 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_notice("%s received: finishing requests in flight", strsignal(w->signum));
 	notify_stopping();
 	fleet_drain(d->fleet);
-	if (!fleet_busy(d->fleet)) {
+	notes = d->notifier != NULL && notifier_drain(d->notifier, on_notifier_idle, d);
+	if (!fleet_busy(d->fleet) && !notes) {
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
@@ -215,6 +236,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 {
 	struct config *ncfg = NULL, *old;
 	struct ctl_server_opts co;
+	char merr[256];
 
 	if (d->opts->once || d->stopping) {
 		snprintf(err, errlen, "the daemon is stopping");
@@ -224,6 +246,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	log_notice("%s: reloading %s", why, d->opts->config_path);
 	if (config_load_ex(d->opts->config_path, CONFIG_LOAD_HOST, &ncfg, err, errlen) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
+		fleet_notify_reload_rejected(d->fleet, err);
 		notify_ready();
 		update_status(d);
 		return -1;
@@ -232,6 +255,7 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 		snprintf(err, errlen, "state_dir cannot change without a restart (%s -> %s)",
 		    d->cfg->state_dir, ncfg->state_dir);
 		log_err("reload failed, keeping the running configuration: %s", err);
+		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
 		notify_ready();
 		return -1;
@@ -239,12 +263,16 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	if (setup_http01(d, ncfg, d->cfg) < 0 || setup_tlsalpn(d, ncfg, d->cfg) < 0) {
 		snprintf(err, errlen, "cannot set up a challenge responder (see the log)");
 		log_err("reload failed, keeping the running configuration");
+		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
 		setup_http01(d, d->cfg, NULL);
 		setup_tlsalpn(d, d->cfg, NULL);
 		notify_ready();
 		return -1;
 	}
+	/* Never fails a reload: a port that cannot be bound keeps the old one. */
+	(void)daemon_metrics_configure(d->metrics, ncfg, d->cfg, !d->opts->once, merr,
+	    sizeof(merr));
 	ctl_opts(ncfg, &co);
 	if (d->ctl && ctl_server_reconfigure(d->ctl, &co, err, errlen) < 0)
 		log_err("control socket: %s (keeping the previous settings)", err);
@@ -267,15 +295,21 @@ reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	char err[1024];
 
+	struct daemon *d = w->data;
+
 	(void)loop;
 	(void)revents;
-	daemon_reload(w->data, "SIGHUP", err, sizeof(err));
+	daemon_metrics_reloaded(d->metrics, daemon_reload(d, "SIGHUP", err, sizeof(err)) == 0);
 }
 
 static int
 ctl_reload(void *arg, char *err, size_t errlen)
 {
-	return daemon_reload(arg, "certfleetctl reload", err, errlen);
+	struct daemon *d = arg;
+	int rc = daemon_reload(d, "certfleetctl reload", err, errlen);
+
+	daemon_metrics_reloaded(d->metrics, rc == 0);
+	return rc;
 }
 
 /* The control socket; a daemon without one still renews, so a failure is
@@ -328,7 +362,11 @@ static void
 daemon_cleanup(struct daemon *d)
 {
 	daemon_sweep_free(d->sweep);
+	/* First: its last textfile shows the fleet as the run left it. */
+	daemon_metrics_free(d->metrics);
+	d->env.observe = NULL;
 	fleet_free(d->fleet);
+	notifier_free(d->notifier);
 	/* After the fleet: an operation's late reply must find its connection. */
 	ctl_server_free(d->ctl);
 	if (d->loop)
@@ -356,6 +394,7 @@ daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = {0};
 	struct fleet_stats st;
+	struct progress *progress = NULL;
 	char err[1024];
 	uint64_t wd_usec;
 	int rc = EXIT_RENEW_FAILED;
@@ -384,6 +423,9 @@ daemon_run(const struct daemon_opts *o)
 	d.env.keygen = workpool_new(d.loop, KEYGEN_THREADS, "key generation");
 	d.env.dns = workpool_new(d.loop, DNS_THREADS, "DNS check");
 	env_settings(&d.env, d.cfg);
+	d.metrics = daemon_metrics_new(d.loop);
+	d.env.observe = daemon_metrics_observe;
+	d.env.observe_arg = d.metrics;
 	ev_timer_init(&d.grace, grace_cb, 0., 0.);
 	if (d.env.http == NULL || d.env.keygen == NULL || d.env.dns == NULL) {
 		log_err("cannot set up the HTTP client, the key generation or the DNS threads");
@@ -398,13 +440,22 @@ daemon_run(const struct daemon_opts *o)
 		log_err("%s", err);
 		goto out;
 	}
+	daemon_metrics_set_fleet(d.metrics, d.fleet);
+	if (daemon_metrics_configure(d.metrics, d.cfg, NULL, !o->once, err, sizeof(err)) < 0) {
+		log_err("metrics endpoint: %s", err);
+		rc = EXIT_UNAVAILABLE;
+		goto out;
+	}
 	if (o->once && o->force)
 		fleet_force_all(d.fleet);
 	fleet_set_idle_cb(d.fleet, on_fleet_idle, &d);
-	if (o->once)
+	if (o->once) {
 		fleet_set_once_deadline(d.fleet, time(NULL) + (time_t)o->once_deadline);
-	else
+	} else {
+		d.notifier = notifier_new(d.loop, d.env.http);
+		fleet_set_notifier(d.fleet, d.notifier);
 		setup_control(&d);
+	}
 
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d.sigint, stop_cb, SIGINT);
@@ -430,8 +481,14 @@ daemon_run(const struct daemon_opts *o)
 	if (!o->once)
 		d.sweep = daemon_sweep_start(d.loop, d.cfg, d.store);
 
+	/* A terminal watching a one-shot run sees where it is; a log file or
+	 * the journal gets only the lines. */
+	if (o->once && isatty(STDERR_FILENO))
+		progress = progress_new(d.loop, d.fleet);
+
 	ev_run(d.loop, 0);
 
+	progress_free(progress);
 	fleet_get_stats(d.fleet, &st);
 	log_resources();
 	if (o->once) {

@@ -38,41 +38,46 @@ adopt_lineage(struct store *s, const struct config_cert *c, struct cert_state *s
 	full = install_read_live(c->output_dir, c->name, "fullchain.pem", &flen);
 	kpem = install_read_live(c->output_dir, c->name, "privkey.pem", &klen);
 	if (full == NULL || kpem == NULL) {
-		log_info("%s: %s lineage in %s/live/%s is unreadable: ordering a new certificate",
-		    c->name, install_live_kind_name(kind), c->output_dir, c->name);
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "%s lineage in %s/live/%s is unreadable: ordering a new certificate",
+		    install_live_kind_name(kind), c->output_dir, c->name);
 		goto out;
 	}
 	if ((key = privkey_from_pem(kpem, klen)) == NULL) {
-		log_info("%s: the key of %s/live/%s cannot be used: ordering a new certificate",
-		    c->name, c->output_dir, c->name);
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "the key of %s/live/%s cannot be used: ordering a new certificate",
+		    c->output_dir, c->name);
 		goto out;
 	}
 	if (privkey_type(key) != c->key_type) {
-		log_info("%s: %s/live/%s has a %s key, the inventory asks for %s: ordering a new "
-		    "certificate", c->name, c->output_dir, c->name, key_type_name(privkey_type(key)),
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "%s/live/%s has a %s key, the inventory asks for %s: ordering a new "
+		    "certificate", c->output_dir, c->name, key_type_name(privkey_type(key)),
 		    key_type_name(c->key_type));
 		goto out;
 	}
 	/* The same check as a freshly issued certificate passes: the names
 	 * exactly, the key, the chain, not expired. */
 	if (cert_check_issued(full, flen, key, &c->domains, &info, why, sizeof(why)) < 0) {
-		log_info("%s: not adopting %s/live/%s (%s): ordering a new certificate", c->name,
-		    c->output_dir, c->name, why);
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "not adopting %s/live/%s (%s): ordering a new certificate", c->output_dir, c->name, why);
 		goto out;
 	}
 	renew_record(st, c, &info, version);
 	if (store_cert_save(s, c->name, st, err, sizeof(err)) < 0) {
-		log_err("%s: adopting %s/live/%s: %s", c->name, c->output_dir, c->name, err);
+		log_cert(LOG_ERR, c->name, LOG_EVENT_NONE,
+		    "adopting %s/live/%s: %s", c->output_dir, c->name, err);
 		rc = -1;
 		goto out;
 	}
 	time_format_rfc3339(info.not_after, na, sizeof(na));
-	log_notice("%s: adopted the %s lineage %s/live/%s as version %d (serial %s, valid until "
-	    "%s)", c->name, install_live_kind_name(kind), c->output_dir, c->name, version,
+	log_cert(LOG_NOTICE, c->name, LOG_EVENT_ADOPTED,
+	    "adopted the %s lineage %s/live/%s as version %d (serial %s, valid until "
+	    "%s)", install_live_kind_name(kind), c->output_dir, c->name, version,
 	    info.serial_hex, na);
 	if (kind == INSTALL_LIVE_CERTBOT &&
 	    install_retire_certbot_conf(c->output_dir, c->name, err, sizeof(err)) < 0)
-		log_warn("%s: %s", c->name, err);
+		log_cert(LOG_WARNING, c->name, LOG_EVENT_NONE, "%s", err);
 	rc = 1;
 out:
 	cert_info_free(&info);

@@ -93,7 +93,7 @@ fleet_cert_save(struct cert_rt *r)
 	char err[512];
 
 	if (store_cert_save(r->f->store, r->cfg->name, &r->st, err, sizeof(err)) < 0)
-		log_err("%s: %s", r->cfg->name, err);
+		cert_log(r, LOG_ERR, LOG_EVENT_NONE, "%s", err);
 }
 
 /* ---- finishing a renewal ---- */
@@ -107,6 +107,7 @@ fleet_cert_settled(struct cert_rt *r)
 		cert_state_free(&r->st);
 		free(r);
 	} else if (!f->once && !f->draining) {
+		fleet_notify_cert(r);
 		fleet_cert_schedule(r);
 	}
 	fleet_queue_run(f);
@@ -142,7 +143,7 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	}
 	if ((rc = renew_install(f->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
 	    res->key, err, sizeof(err))) < 0) {
-		log_err("%s: %s", r->cfg->name, err);
+		cert_log(r, LOG_ERR, LOG_EVENT_NONE, "%s", err);
 		if (rc == -2) {
 			fleet_cert_hold(r, res, err);
 		} else {
@@ -264,7 +265,7 @@ cert_start(struct cert_rt *r)
 	r->acct->inflight++;
 	/* Nothing is ordered that could not be installed and deployed. */
 	if (preflight_cert(f->cfg, r->cfg, err, sizeof(err)) < 0) {
-		log_err("%s: not ordering: %s", r->cfg->name, err);
+		cert_log(r, LOG_ERR, LOG_EVENT_RENEWAL_FAILED, "not ordering: %s", err);
 		r->st.last_attempt = time(NULL);
 		fleet_record_failure(r, err, NULL, 0, false);
 		fleet_batch_note(f, r->cfg->name, false);
@@ -288,8 +289,9 @@ cert_start(struct cert_rt *r)
 	r->st.last_attempt = time(NULL);
 	f->inflight++;
 	r->acct->inflight++;
-	log_info("%s: starting renewal (account %s: %d in flight, all accounts: %d)",
-	    r->cfg->name, r->acct->cfg->name, r->acct->inflight, f->inflight);
+	cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_STARTED,
+	    "starting renewal (account %s: %d in flight, all accounts: %d)",
+	    r->acct->cfg->name, r->acct->inflight, f->inflight);
 	r->job = f->order_ops->start(f->env, r->acct->acme, &p, &fleet_order_progress, r);
 }
 
@@ -335,6 +337,7 @@ fleet_cert_enqueue(struct cert_rt *r)
 	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
 		return;
 	r->queued = true;
+	r->queued_since = time(NULL);
 	r->qnext = NULL;
 	if (f->qtail)
 		f->qtail->qnext = r;
@@ -369,6 +372,7 @@ static const struct fleet_order_ops fleet_acme_orders = {
 	.start = order_start,
 	.cancel = order_cancel,
 	.update = order_update,
+	.progress = order_job_progress,
 };
 
 static struct acct_rt *
@@ -415,6 +419,7 @@ fleet_new(struct acme_env *env, struct store *store, const struct config *cfg, b
 	ev_idle_init(&f->idle_check, idle_check_cb);
 	f->idle_check.data = f;
 	fleet_hooks_init(f);
+	fleet_notify_init(f);
 	for (size_t i = 0; i < cfg->naccounts; i++)
 		acct_new(f, &cfg->accounts[i]);
 	for (size_t i = 0; i < cfg->ncerts; i++)
@@ -458,6 +463,7 @@ fleet_start(struct fleet *f)
 {
 	for (size_t i = 0; i < f->ncerts; i++)
 		fleet_cert_schedule(f->certs[i]);
+	fleet_notify_start(f);
 	fleet_queue_run(f);
 	fleet_maybe_idle(f);
 }
@@ -490,6 +496,7 @@ fleet_free(struct fleet *f)
 		return;
 	ev_idle_stop(f->env->loop, &f->idle_check);
 	ev_timer_stop(f->env->loop, &f->post_timer);
+	fleet_notify_stop(f);
 	fleet_ops_drop(f);
 	strlist_free(&f->batch_renewed);
 	strlist_free(&f->batch_failed);
@@ -512,6 +519,7 @@ void
 fleet_drain(struct fleet *f)
 {
 	f->draining = true;
+	fleet_notify_stop(f);
 	/* Renewals already installed still need their web servers reloaded. */
 	if (ev_is_active(&f->post_timer)) {
 		ev_timer_stop(f->env->loop, &f->post_timer);
@@ -527,7 +535,8 @@ fleet_drain(struct fleet *f)
 			r->once_retry = false;
 			f->once_waiting--;
 			f->failed++;
-			log_err("%s: stopping: its retry will not happen in this run", r->cfg->name);
+			cert_log(r, LOG_ERR, LOG_EVENT_NONE,
+			    "stopping: its retry will not happen in this run");
 			fleet_once_gave_up(f, r->cfg->name, r->st.last_error, NULL,
 			    "stopped before its retry");
 		}
@@ -603,16 +612,18 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		if (old == NULL) {
 			struct cert_rt *r = cert_new(f, cc);
 			char err[512];
-			log_info("%s: added by reload", cc->name);
+			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD, "added by reload");
 			if (cert_load(r, err, sizeof(err)) < 0)
-				log_err("%s: %s (treating as never issued)", cc->name, err);
+				log_cert(LOG_ERR, cc->name, LOG_EVENT_NONE,
+				    "%s (treating as never issued)", err);
 			fleet_cert_schedule(r);
 			continue;
 		}
 		bool same_order = config_cert_order_equal(old->cfg, cc) &&
 		    acct_find(f, cc->account_name) == old->acct;
 		if (!same_order && (old->job || old->queued)) {
-			log_info("%s: changed by reload; restarting its renewal", cc->name);
+			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD,
+			    "changed by reload; restarting its renewal");
 			cert_stop(old);
 		}
 		old->cfg = cc;
@@ -633,7 +644,8 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		struct cert_rt *r = oldcerts[k];
 		if (r == NULL)
 			continue;
-		log_info("%s: removed by reload (its files are left in place)", r->cfg->name);
+		cert_log(r, LOG_INFO, LOG_EVENT_RELOAD,
+		    "removed by reload (its files are left in place)");
 		cert_stop(r);
 		if (r->hook) {
 			/* The hook's callback frees it. */
@@ -653,6 +665,9 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 	}
 	free(oldaccts);
 	free(oldcerts);
+	/* after_failures or warn_before may have changed. */
+	if (!f->draining)
+		fleet_notify_all(f);
 	fleet_queue_run(f);
 	fleet_maybe_idle(f);
 }

@@ -50,6 +50,18 @@ void fleet_start(struct fleet *f);
  */
 void fleet_reconfigure(struct fleet *f, const struct config *cfg);
 
+/*
+ * Notifications (fleet_notify.c): who is told when a certificate is in
+ * danger, per the inventory's notify: settings.  Without a notifier (the
+ * default; --once) nothing is told and nothing is marked told.  n must
+ * outlive the fleet; set it before fleet_start.
+ */
+struct notifier;
+void fleet_set_notifier(struct fleet *f, struct notifier *n);
+/* A reload was refused (error: the one line why); told per the running
+ * inventory's top-level notify:. */
+void fleet_notify_reload_rejected(struct fleet *f, const char *error);
+
 /* Stops starting new work (shutdown). */
 void fleet_drain(struct fleet *f);
 

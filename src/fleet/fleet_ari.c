@@ -40,25 +40,29 @@ ari_done_cb(const struct http_response *resp, void *arg)
 	char err[256], a[32], b[32];
 
 	r->ari_req = NULL;
+	acme_observe_reply(r->f->env, r->acct->cfg->name, ACME_EP_RENEWAL_INFO, resp);
 	if (resp->status != 200) {
 		if (resp->error)
-			log_warn("%s: renewalInfo for %s: %s; checking again in 6h",
-			    r->cfg->name, r->st.cert_id, resp->error);
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE,
+			    "renewalInfo for %s: %s; checking again in 6h",
+			    r->st.cert_id, resp->error);
 		else
-			log_warn("%s: renewalInfo for %s: HTTP %ld; checking again in 6h",
-			    r->cfg->name, r->st.cert_id, resp->status);
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE,
+			    "renewalInfo for %s: HTTP %ld; checking again in 6h",
+			    r->st.cert_id, resp->status);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
 	}
 	if (acme_renewal_info_parse(resp->body, resp->body_len, &ri, err, sizeof(err)) < 0) {
-		log_warn("%s: %s; checking again in 6h", r->cfg->name, err);
+		cert_log(r, LOG_WARNING, LOG_EVENT_NONE, "%s; checking again in 6h", err);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
 	}
 	if (ri.start != r->st.ari_start || ri.end != r->st.ari_end) {
 		time_format_rfc3339(ri.start, a, sizeof(a));
 		time_format_rfc3339(ri.end, b, sizeof(b));
-		log_info("%s: the CA suggests renewing between %s and %s%s%s", r->cfg->name, a, b,
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+		    "the CA suggests renewing between %s and %s%s%s", a, b,
 		    ri.explanation_url ? "; see " : "",
 		    ri.explanation_url ? ri.explanation_url : "");
 	}
@@ -86,10 +90,12 @@ ari_ready_cb(bool ok, const char *error, void *arg)
 		/* Log once: the account logged the cause itself, for every
 		 * certificate waiting on it; this line points there. */
 		if (step != NULL)
-			log_warn("%s: cannot check renewalInfo: account %s unavailable: %s failed "
-			    "(see above)", r->cfg->name, acme_account_name(r->acct->acme), step);
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE, "cannot check renewalInfo: "
+			    "account %s unavailable: %s failed (see above)",
+			    acme_account_name(r->acct->acme), step);
 		else
-			log_warn("%s: cannot check renewalInfo: %s", r->cfg->name, error);
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE, "cannot check renewalInfo: %s",
+			    error);
 		ari_settle(r, SCHED_ARI_ERROR_RETRY);
 		return;
 	}

@@ -27,13 +27,15 @@ fleet_cert_hold(struct cert_rt *r, const struct order_result *res, const char *w
 
 	if (renew_hold(s, r->cfg, &r->st, res->chain_pem, res->chain_len, res->key, err,
 	    sizeof(err)) < 0) {
-		log_err("%s: %s; keeping the order %s so the next attempt downloads the same "
-		    "certificate", r->cfg->name, err, r->st.order_url ? r->st.order_url : "");
+		cert_log(r, LOG_ERR, LOG_EVENT_NONE,
+		    "%s; keeping the order %s so the next attempt downloads the same "
+		    "certificate", err, r->st.order_url ? r->st.order_url : "");
 		fleet_record_failure(r, why, NULL, 0, false);
 		return;
 	}
-	log_notice("%s: certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
-	    "the next attempt installs it without a new order", r->cfg->name, r->st.held_serial,
+	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
+	    "certificate %s issued, not installed; held in %s/certs/%s/held.pem, "
+	    "the next attempt installs it without a new order", r->st.held_serial,
 	    store_dir(s), r->cfg->name);
 	/* The held copy is on disk: only now may the order be forgotten. */
 	store_order_forget(s, r->cfg->name, &r->st);
@@ -64,16 +66,18 @@ fleet_cert_install_held(struct cert_rt *r)
 	if (h < 0 || !renew_held_usable(r->cfg, chain, len, key, time(NULL), why,
 	    sizeof(why))) {
 		moved = store_held_move_aside(s, r->cfg->name);
-		log_notice("%s: the held certificate cannot be used (%s); moved to %s; ordering "
-		    "a new one", r->cfg->name, why, moved ? moved : "nowhere (see above)");
+		cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
+		    "the held certificate cannot be used (%s); moved to %s; ordering "
+		    "a new one", why, moved ? moved : "nowhere (see above)");
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
 		r->st.held_not_after = r->st.held_since = 0;
 		fleet_cert_save(r);
 		goto out;
 	}
-	log_info("%s: installing the held certificate (serial %s) instead of ordering a new one",
-	    r->cfg->name, r->st.held_serial ? r->st.held_serial : "?");
+	cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+	    "installing the held certificate (serial %s) instead of ordering a new one",
+	    r->st.held_serial ? r->st.held_serial : "?");
 	r->st.last_attempt = time(NULL);
 	rc = renew_install(s, r->cfg, &r->st, chain, len, key, err, sizeof(err));
 	done = true;
@@ -81,7 +85,7 @@ fleet_cert_install_held(struct cert_rt *r)
 		/* Rejected after all (a copy is under rejected-*): not worth
 		 * holding any longer. */
 		moved = store_held_move_aside(s, r->cfg->name);
-		log_err("%s: %s; the held certificate is moved to %s", r->cfg->name, err,
+		cert_log(r, LOG_ERR, LOG_EVENT_NONE, "%s; the held certificate is moved to %s", err,
 		    moved ? moved : "nowhere (see above)");
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
@@ -92,7 +96,7 @@ fleet_cert_install_held(struct cert_rt *r)
 		goto out;
 	}
 	if (rc < 0) {
-		log_err("%s: %s (the certificate stays held)", r->cfg->name, err);
+		cert_log(r, LOG_ERR, LOG_EVENT_NONE, "%s (the certificate stays held)", err);
 		fleet_record_failure(r, err, NULL, 0, false);
 		fleet_batch_note(f, r->cfg->name, false);
 		fleet_settle_later(r, false);
@@ -136,8 +140,9 @@ fleet_cert_load_held(struct cert_rt *r)
 		goto out;
 	}
 	if (r->st.serial != NULL && strcmp(r->st.serial, info.serial_hex) == 0) {
-		log_info("%s: the held certificate %s is the installed one; dropping the copy",
-		    r->cfg->name, info.serial_hex);
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+		    "the held certificate %s is the installed one; dropping the copy",
+		    info.serial_hex);
 		store_held_remove(s, r->cfg->name);
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
@@ -151,8 +156,9 @@ fleet_cert_load_held(struct cert_rt *r)
 		if (r->st.held_since == 0)
 			r->st.held_since = time(NULL);
 	}
-	log_notice("%s: holds certificate %s, issued but not installed; it is installed on "
-	    "the next attempt", r->cfg->name, r->st.held_serial);
+	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
+	    "holds certificate %s, issued but not installed; it is installed on "
+	    "the next attempt", r->st.held_serial);
 out:
 	cert_info_free(&info);
 	free(chain);

@@ -22,6 +22,7 @@ post_hook_done(const struct hook_result *res, void *arg)
 	struct fleet *f = arg;
 
 	f->post_running = false;
+	f->hook_runs[FLEET_HOOK_POST][res->exited && res->status == 0]++;
 	if (res->exited && res->status == 0)
 		log_info("post hook succeeded");
 	else if (res->timed_out)
@@ -60,6 +61,8 @@ fleet_post_hook_start(struct fleet *f)
 	strlist_free(&f->batch_failed);
 	f->post_running = hook_start(f->env->loop, "post hook", &f->cfg->post_hook, &env,
 	    (double)f->cfg->hook_timeout, post_hook_done, f) != NULL;
+	if (!f->post_running)
+		f->hook_runs[FLEET_HOOK_POST][0]++;
 	free(ren);
 	free(fai);
 	strlist_free(&env);
@@ -113,19 +116,23 @@ deploy_hook_done(const struct hook_result *res, void *arg)
 
 	r->hook = NULL;
 	r->f->hooks--;
+	r->f->hook_runs[FLEET_HOOK_DEPLOY][res->exited && res->status == 0]++;
 	if (r->removed)
 		;
 	else if (res->exited && res->status == 0)
-		log_info("%s: deploy hook succeeded", r->cfg->name);
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE, "deploy hook succeeded");
 	else if (res->timed_out)
-		log_err("%s: deploy hook killed after %llds (the certificate stays installed)",
-		    r->cfg->name, r->f->cfg->hook_timeout);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook killed after %llds (the certificate stays installed)",
+		    r->f->cfg->hook_timeout);
 	else if (res->exited)
-		log_err("%s: deploy hook exited with status %d (the certificate stays installed)",
-		    r->cfg->name, res->status);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook exited with status %d (the certificate stays installed)",
+		    res->status);
 	else
-		log_err("%s: deploy hook killed by signal %d (the certificate stays installed)",
-		    r->cfg->name, res->status);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED,
+		    "deploy hook killed by signal %d (the certificate stays installed)",
+		    res->status);
 	fleet_cert_settled(r);
 }
 
@@ -146,9 +153,11 @@ fleet_deploy_hook_run(struct cert_rt *r)
 	free(label);
 	strlist_free(&env);
 	if (r->hook == NULL) {
-		log_err("%s: cannot start the deploy hook", r->cfg->name);
+		cert_log(r, LOG_ERR, LOG_EVENT_HOOK_FAILED, "cannot start the deploy hook");
+		r->f->hook_runs[FLEET_HOOK_DEPLOY][0]++;
 		fleet_cert_settled(r);
 		return;
 	}
+	r->hook_since = time(NULL);
 	r->f->hooks++;
 }

@@ -10,10 +10,14 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "log.h"
 #include "fleet.h"
 #include "hooks.h"
 #include "store.h"
 #include "util.h"
+
+/* The hooks the fleet runs, counted per outcome for the metrics. */
+enum fleet_hook { FLEET_HOOK_DEPLOY, FLEET_HOOK_POST, FLEET_HOOK__MAX };
 
 struct acct_rt {
 	struct acme_account *acme;
@@ -41,6 +45,8 @@ struct cert_rt {
 	ev_timer settle;
 	bool settle_ok;
 	bool queued;
+	time_t queued_since;        /* for status: when it was queued */
+	time_t hook_since;          /* for status: when the deploy hook started */
 	bool force;
 	bool failing;
 	bool removed;               /* dropped by a reload while busy */
@@ -48,6 +54,13 @@ struct cert_rt {
 	int once_failures;          /* --once: failed attempts in this run */
 	struct cert_rt *qnext;
 };
+
+/* A log line about r: "NAME: " + the message, with its account and the
+ * order in flight as journal fields (log.h). */
+#define cert_log(r, level, ev, ...) \
+	log_fields_msg((level), &(const struct log_fields){ .cert = (r)->cfg->name, \
+	    .account = (r)->cfg->account_name, .order = (r)->st.order_url, .event = (ev) }, \
+	    __VA_ARGS__)
 
 /*
  * How the fleet drives orders: acme_order.c's functions, except in
@@ -60,6 +73,7 @@ struct fleet_order_ops {
 	    const struct order_params *p, const struct order_ops *ops, void *arg);
 	void (*cancel)(struct order_job *j);
 	void (*update)(struct order_job *j, const struct order_params *p);
+	void (*progress)(const struct order_job *j, struct order_progress *p);
 };
 
 struct fleet {
@@ -91,6 +105,9 @@ struct fleet {
 	time_t once_deadline;
 	unsigned once_waiting;      /* certificates waiting for such a retry */
 	struct strlist once_failed; /* "NAME (why)" of each certificate given up */
+	unsigned long hook_runs[FLEET_HOOK__MAX][2]; /* [hook][1: succeeded] */
+	struct notifier *notifier;  /* NULL: nobody is told (--once, tests) */
+	ev_timer notify_timer;      /* fleet_notify.c's periodic check */
 };
 
 /* fleet.c */
@@ -154,6 +171,22 @@ void fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
  * control connections may be gone already). */
 void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
+
+/* fleet_notify.c */
+/* Sets up the periodic check (once, in fleet_new); starts it and checks
+ * every certificate (fleet_start); stops it (drain, free). */
+void fleet_notify_init(struct fleet *f);
+void fleet_notify_start(struct fleet *f);
+void fleet_notify_stop(struct fleet *f);
+/* Tells what r's state calls for now (nothing, usually); r's state is
+ * saved when what was told changed. */
+void fleet_notify_cert(struct cert_rt *r);
+/* fleet_notify_cert for every certificate (after a reload). */
+void fleet_notify_all(struct fleet *f);
+/* A revocation of name went through (its state records it). */
+void fleet_notify_revoked(struct fleet *f, const char *name);
+/* The CA confirmed the deactivation of account. */
+void fleet_notify_account_deactivated(struct fleet *f, const char *account);
 
 /* fleet_ari.c */
 /* Whether r's renewalInfo is polled (not --once, issued, the directory

@@ -210,7 +210,8 @@ revoke_record(struct fleet_op *op, time_t now)
 		st = &r->st;
 	} else {
 		if (store_cert_load(op->f->store, op->cert, &tmp, err, sizeof(err)) < 0) {
-			log_err("%s: %s (revocation not recorded)", op->cert, err);
+			log_cert(LOG_ERR, op->cert, LOG_EVENT_NONE,
+			    "%s (revocation not recorded)", err);
 			return;
 		}
 		st = &tmp;
@@ -229,7 +230,7 @@ revoke_record(struct fleet_op *op, time_t now)
 		fleet_cert_save(r);
 	} else {
 		if (store_cert_save(op->f->store, op->cert, st, err, sizeof(err)) < 0)
-			log_err("%s: %s", op->cert, err);
+			log_cert(LOG_ERR, op->cert, LOG_EVENT_NONE, "%s", err);
 		cert_state_free(&tmp);
 	}
 }
@@ -250,14 +251,18 @@ revoke_done_cb(const struct acme_reply *r, void *arg)
 		free(e);
 		return;
 	}
-	log_notice("%s: certificate serial %s %s (reason %d)", op->cert, op->serial,
+	log_cert(LOG_NOTICE, op->cert, LOG_EVENT_NONE,
+	    "certificate serial %s %s (reason %d)", op->serial,
 	    already ? "was already revoked" : "revoked", op->reason);
 	revoke_record(op, time(NULL));
+	fleet_notify_revoked(f, op->cert);
 	name = xstrdup(op->cert);
 	if (op->no_reissue) {
-		log_notice("%s: not re-issued (as asked); it renews on its normal schedule", name);
+		log_cert(LOG_NOTICE, name, LOG_EVENT_NONE,
+		    "not re-issued (as asked); it renews on its normal schedule");
 	} else if (find_cert(f, name) != NULL) {
-		log_notice("%s: re-issuing the revoked certificate now", name);
+		log_cert(LOG_NOTICE, name, LOG_EVENT_NONE,
+		    "re-issuing the revoked certificate now");
 		fleet_renew_now(f, name, true);
 	}
 	op_finish(op, FLEET_OP_OK, NULL, NULL);
@@ -276,7 +281,8 @@ revoke_ready_cb(bool ok, const char *error, void *arg)
 		    op->cert, op->account, error ? error : "unknown error");
 		return;
 	}
-	log_info("%s: revoking serial %s (reason %d, signed by the %s key)", op->cert, op->serial,
+	log_cert(LOG_INFO, op->cert, LOG_EVENT_NONE,
+	    "revoking serial %s (reason %d, signed by the %s key)", op->serial,
 	    op->reason, op->cert_key ? "certificate" : "account");
 	op->call = acme_revoke(op->acme, op->pem, op->pem_len, op->cert_key, op->reason,
 	    revoke_done_cb, op, err, sizeof(err));
@@ -516,6 +522,7 @@ deactivate_done_cb(const struct acme_reply *r, void *arg)
 		    err);
 	log_notice("account %s: deactivated at the CA; its certificates can no longer be "
 	    "renewed through it", op->account);
+	fleet_notify_account_deactivated(op->f, op->account);
 	op_finish(op, FLEET_OP_OK, NULL, NULL);
 }
 

@@ -141,6 +141,13 @@ report_cert_json(const struct config_cert *cc, const struct cert_state *st, cons
 		json_set_time(ari, "end", st->ari_end);
 		json_set_time(ari, "checked", st->ari_checked);
 	}
+	/* What the notifications told (fleet_notify.c), while it lasts. */
+	if (st->notified_failed || st->notified_expiring) {
+		struct json *nt = json_set_object(o, "notified");
+		json_set_time(nt, "renewal_failed", st->notified_failed);
+		json_set_time(nt, "expiring", st->notified_expiring);
+		json_set_time(nt, "last", st->notified_last);
+	}
 	if (st->last_problem) {
 		struct json *p = json_parse(st->last_problem, strlen(st->last_problem), NULL);
 		if (p)
@@ -166,15 +173,83 @@ rt_state(const struct cert_rt *r)
 	return "idle";
 }
 
+const char *
+report_phase_text(const struct order_progress *p, char *buf, size_t len)
+{
+	switch (p->state) {
+	case ORDER_WAIT_ACCOUNT:
+		snprintf(buf, len, "waiting for the account");
+		break;
+	case ORDER_AUTHORIZE:
+		if (p->identifier && p->challenge_type)
+			snprintf(buf, len, "validating %s by %s", p->identifier, p->challenge_type);
+		else if (p->identifier)
+			snprintf(buf, len, "validating %s", p->identifier);
+		else
+			snprintf(buf, len, "validating");
+		break;
+	case ORDER_FINALIZE:
+		snprintf(buf, len, "finalizing");
+		break;
+	case ORDER_POLL:
+		/* Before the finalize it waits for the order to become ready. */
+		snprintf(buf, len, "%s", p->finalize_sent ? "finalizing" : "ordering");
+		break;
+	case ORDER_DOWNLOAD:
+		snprintf(buf, len, "downloading");
+		break;
+	case ORDER_DONE:
+		snprintf(buf, len, "installing");
+		break;
+	case ORDER_INIT:
+	case ORDER_KEYGEN:
+	case ORDER_NEW_ORDER:
+	case ORDER_RESUME:
+	case ORDER_FAILED:
+	case ORDER_STATE__MAX:
+	default:
+		snprintf(buf, len, "ordering");
+		break;
+	}
+	return buf;
+}
+
+/* What r is doing, when in flight: phase and phase_since into o. */
+static void
+rt_phase(const struct cert_rt *r, struct json *o)
+{
+	struct order_progress p;
+	char buf[512];
+	time_t since = 0;
+
+	if (r->job) {
+		r->f->order_ops->progress(r->job, &p);
+		json_set_str(o, "phase", report_phase_text(&p, buf, sizeof(buf)));
+		since = p.since;
+	} else if (r->hook) {
+		json_set_str(o, "phase", "hook");
+		since = r->hook_since;
+	} else if (r->queued) {
+		json_set_str(o, "phase", "queued");
+		since = r->queued_since;
+	} else {
+		return;
+	}
+	json_set_time(o, "phase_since", since);
+}
+
 static struct json *
 rt_json(const struct cert_rt *r, bool detail)
 {
 	time_t next = r->next;
+	struct json *o;
 
 	/* Queued or renewing: its moment is now, not the stale timer. */
 	if (r->job || r->queued)
 		next = 0;
-	return report_cert_json(r->cfg, &r->st, rt_state(r), next, detail);
+	o = report_cert_json(r->cfg, &r->st, rt_state(r), next, detail);
+	rt_phase(r, o);
+	return o;
 }
 
 struct json *

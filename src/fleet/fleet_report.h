@@ -11,7 +11,8 @@
  * "deploy-hook", "checking-ari"; offline: "stopped", "interrupted-order"),
  * revoked, held (only when a certificate was issued but not installed:
  * {"status":"issued, not installed","serial","not_after","since"}; the
- * next attempt installs it instead of ordering).  show adds the order in flight, the ARI window, the last
+ * next attempt installs it instead of ordering).  While a certificate is in
+ * flight (daemon only): phase (report_phase_text) and phase_since.  show adds the order in flight, the ARI window, the last
  * problem document and the inventory's settings.  Times are RFC 3339
  * strings (absent when unknown).
  */
@@ -32,6 +33,12 @@ struct json;
  * deletes. */
 struct json *report_cert_json(const struct config_cert *cc, const struct cert_state *st,
     const char *state, time_t next, bool detail);
+
+/* The words status prints for an order in p's state: "waiting for the
+ * account", "ordering", "validating NAME by TYPE", "finalizing",
+ * "downloading", "installing".  Into buf; returns buf. */
+struct order_progress;
+const char *report_phase_text(const struct order_progress *p, char *buf, size_t len);
 
 /* The renewal moment a stopped daemon would pick on start, without its
  * random spread (so at the latest): now when the certificate must be

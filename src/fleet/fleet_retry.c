@@ -100,7 +100,8 @@ fleet_record_failure(struct cert_rt *r, const char *error, const struct acme_pro
 		/* Never announce an attempt that will not happen. */
 		r->f->failed++;
 		/* The error itself was logged where it happened. */
-		log_err("%s: attempt %d failed, %s", r->cfg->name, r->st.failures, why);
+		cert_log(r, LOG_ERR, LOG_EVENT_RENEWAL_FAILED,
+		    "attempt %d failed, %s", r->st.failures, why);
 		fleet_once_gave_up(r->f, r->cfg->name, error, p, !transient ? "permanent, not retried" :
 		    r->f->draining ? "not retried: stopping" :
 		    "not retried before --once-deadline");
@@ -110,8 +111,8 @@ fleet_record_failure(struct cert_rt *r, const char *error, const struct acme_pro
 			r->f->failed++;
 		duration_format(delay, d, sizeof(d));
 		time_format_rfc3339(at, ats, sizeof(ats));
-		log_info("%s: attempt %d failed; next attempt in %s (at %s)%s", r->cfg->name,
-		    r->st.failures, d, ats, retry_after > 0 && (double)retry_after >= delay ?
+		cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_FAILED,
+		    "attempt %d failed; next attempt in %s (at %s)%s", r->st.failures, d, ats, retry_after > 0 && (double)retry_after >= delay ?
 		    ", as the CA asked" : "");
 	}
 	if (r->st.not_after > 0) {
@@ -120,8 +121,9 @@ fleet_record_failure(struct cert_rt *r, const char *error, const struct acme_pro
 		char buf[64];
 		duration_format((double)(left > 0 ? left : 0), buf, sizeof(buf));
 		if (left <= lifetime / 6 || left <= 7 * 86400)
-			log_warn("%s: renewal failing (%d in a row) and the certificate expires in %s",
-			    r->cfg->name, r->st.failures, left > 0 ? buf : "0s (expired)");
+			cert_log(r, LOG_WARNING, LOG_EVENT_NONE,
+			    "renewal failing (%d in a row) and the certificate expires in %s",
+			    r->st.failures, left > 0 ? buf : "0s (expired)");
 	}
 }
 

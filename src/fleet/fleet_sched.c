@@ -71,10 +71,10 @@ timer_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	if (r->next > 0 && r->next <= now) {
 		r->next = 0;
 		if (retry)
-			log_info("%s: retrying after %d failed attempt%s in this run", r->cfg->name,
-			    r->once_failures, r->once_failures == 1 ? "" : "s");
+			cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+			    "retrying after %d failed attempt%s in this run", r->once_failures, r->once_failures == 1 ? "" : "s");
 		else
-			log_info("%s: renewal due", r->cfg->name);
+			cert_log(r, LOG_INFO, LOG_EVENT_NONE, "renewal due");
 		fleet_cert_enqueue(r);
 		fleet_queue_run(r->f);
 		return;
@@ -104,17 +104,17 @@ fleet_cert_schedule(struct cert_rt *r)
 		if (sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) || r->force ||
 		    now >= sched_renewal_time(r->st.not_before, r->st.not_after,
 		    r->cfg->renew_before)) {
-			log_info("%s: due (%s)", r->cfg->name,
-			    sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 :
+			cert_log(r, LOG_INFO, LOG_EVENT_NONE,
+			    "due (%s)", sched_needs_issue(r->cfg, &r->st, w2, sizeof(w2)) ? w2 :
 			    r->force ? "renewal requested" : "renewal time reached");
 			fleet_cert_enqueue(r);
 		} else {
-			log_info("%s: not due", r->cfg->name);
+			cert_log(r, LOG_INFO, LOG_EVENT_NONE, "not due");
 		}
 		return;
 	}
 	if (t <= now) {
-		log_info("%s: due now (%s)", r->cfg->name, why);
+		cert_log(r, LOG_INFO, LOG_EVENT_NONE, "due now (%s)", why);
 		r->next = now;
 		fleet_cert_enqueue(r);
 		return;
@@ -133,8 +133,9 @@ fleet_cert_schedule(struct cert_rt *r)
 			time_format_rfc3339(r->ari_next, abuf, sizeof(abuf));
 		else
 			snprintf(abuf, sizeof(abuf), "none");
-		log_debug("%s: next renewal at %s (%s); next renewalInfo check at %s",
-		    r->cfg->name, buf, why, abuf);
+		cert_log(r, LOG_DEBUG, LOG_EVENT_NONE,
+		    "next renewal at %s (%s); next renewalInfo check at %s",
+		    buf, why, abuf);
 	}
 }
 

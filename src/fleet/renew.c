@@ -107,7 +107,8 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	st->held_serial = NULL;
 	st->held_not_after = st->held_since = 0;
 	if (store_cert_save(s, c->name, st, serr, sizeof(serr)) < 0)
-		log_err("%s: installed version %d but %s", c->name, version, serr);
+		log_cert(LOG_ERR, c->name, LOG_EVENT_NONE,
+		    "installed version %d but %s", version, serr);
 	store_order_key_remove(s, c->name);
 	/* After the state: a crash before this line leaves a held copy of
 	 * what is installed, which the next start recognises by its serial. */
@@ -115,8 +116,9 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	{
 		char na[32];
 		time_format_rfc3339(info.not_after, na, sizeof(na));
-		log_notice("%s: installed certificate %s (serial %s, valid until %s) as version %d",
-		    c->name, c->domains.v[0], info.serial_hex, na, version);
+		log_cert(LOG_NOTICE, c->name, LOG_EVENT_INSTALLED,
+		    "installed certificate %s (serial %s, valid until %s) as version %d",
+		    c->domains.v[0], info.serial_hex, na, version);
 	}
 	rc = 0;
 out:
@@ -236,13 +238,15 @@ renew_installed_key(const struct config_cert *c)
 	k = privkey_from_pem(pem, len);
 	free_secret(pem, len);
 	if (k == NULL) {
-		log_warn("%s: reuse_key: cannot read %s/live/%s/privkey.pem; generating a new key",
-		    c->name, c->output_dir, c->name);
+		log_cert(LOG_WARNING, c->name, LOG_EVENT_NONE,
+		    "reuse_key: cannot read %s/live/%s/privkey.pem; generating a new key",
+		    c->output_dir, c->name);
 		return NULL;
 	}
 	if (privkey_type(k) != c->key_type) {
-		log_info("%s: reuse_key: the installed key is %s, the inventory asks for %s; "
-		    "generating a new key", c->name, key_type_name(privkey_type(k)),
+		log_cert(LOG_INFO, c->name, LOG_EVENT_NONE,
+		    "reuse_key: the installed key is %s, the inventory asks for %s; "
+		    "generating a new key", key_type_name(privkey_type(k)),
 		    key_type_name(c->key_type));
 		privkey_free(k);
 		return NULL;

@@ -546,6 +546,8 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 		r->headers = curl_slist_append(r->headers, h);
 		free(h);
 	}
+	if (o->header)
+		r->headers = curl_slist_append(r->headers, o->header);
 	/* Expect: 100-continue only adds a round trip for small JWS bodies. */
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);

@@ -38,6 +38,8 @@ struct http_request_opts {
 	size_t body_len;
 	const char *content_type; /* e.g. "application/jose+json" */
 	const char *accept;       /* NULL: curl's default */
+	const char *header;       /* one more "Name: value" line (a webhook's secret),
+	                           * or NULL */
 	const char *ca_bundle;    /* NULL: system store; TLS is always verified */
 	long timeout_ms;          /* whole transfer; 0: 60 s */
 };

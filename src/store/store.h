@@ -119,6 +119,12 @@ struct cert_state {
 	char *held_serial;      /* hex; NULL: none held */
 	time_t held_not_after;
 	time_t held_since;
+	/* What the operator was told (fleet_notify.c), kept so that a restart
+	 * tells nothing twice.  0: not told / not in that state. */
+	time_t notified_failed;     /* renewal_failed sent at */
+	time_t notified_expiring;   /* expiring sent at */
+	time_t notified_not_after;  /* the notAfter that expiring was about */
+	time_t notified_last;       /* the last notice or daily reminder */
 };
 void cert_state_init(struct cert_state *st);
 void cert_state_free(struct cert_state *st);

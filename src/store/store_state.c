@@ -8,6 +8,9 @@
  * The order in flight's progress (store_order_created, _finalized,
  * _forget) is written here and nowhere else, so every caller - the fleet,
  * a held certificate, the dry run - means the same by it.
+ *
+ * "notified" (what the notifications told, fleet_notify.c) is optional:
+ * older files without it read as "nothing told".
  */
 #include <errno.h>
 #include <string.h>
@@ -127,6 +130,13 @@ store_cert_save(struct store *s, const char *name, const struct cert_state *st, 
 		json_set_time(h, "not_after", st->held_not_after);
 		json_set_time(h, "since", st->held_since);
 	}
+	if (st->notified_failed || st->notified_expiring) {
+		h = json_set_object(o, "notified");
+		json_set_time(h, "renewal_failed", st->notified_failed);
+		json_set_time(h, "expiring", st->notified_expiring);
+		json_set_time(h, "expiring_not_after", st->notified_not_after);
+		json_set_time(h, "last", st->notified_last);
+	}
 	json = json_print_pretty(o);
 	json_free(o);
 	path = store_path(s, "certs", name, "state.json");
@@ -202,6 +212,14 @@ store_cert_load(struct store *s, const char *name, struct cert_state *st, char *
 		st->held_serial = get_str(it, "serial");
 		st->held_not_after = get_time(it, "not_after");
 		st->held_since = get_time(it, "since");
+	}
+	/* Absent in files from before notifications: nothing was told. */
+	it = json_get(o, "notified");
+	if (json_is_object(it)) {
+		st->notified_failed = get_time(it, "renewal_failed");
+		st->notified_expiring = get_time(it, "expiring");
+		st->notified_not_after = get_time(it, "expiring_not_after");
+		st->notified_last = get_time(it, "last");
 	}
 	rc = 0;
 out:

@@ -3,7 +3,7 @@
  *
  * fork + execvp, no shell: the inventory gives argv.  The child gets its
  * own process group (so a timeout kills the whole tree), /dev/null as
- * stdin, a pipe for stdout and stderr that the loop reads and logs line by
+ * stdin (or a pipe the loop writes the given input into, for the mailer), a pipe for stdout and stderr that the loop reads and logs line by
  * line, default signal dispositions and no inherited descriptors.  A
  * CLOEXEC pipe tells the parent why exec failed.  The result callback runs
  * once both the child has been reaped (ev_child) and its output has
@@ -36,6 +36,10 @@ struct hook_run {
 	ev_io out;
 	ev_timer timeout;
 	int outfd;
+	ev_io in;                   /* writing input to the child's stdin */
+	int infd;                   /* -1: no input, or all written */
+	char *input;
+	size_t input_len, input_off;
 	char line[LINE_MAX_LEN];
 	size_t linelen;
 	unsigned lines;
@@ -57,11 +61,45 @@ hook_running(void)
 	return nrunning;
 }
 
+/* Done with the child's stdin: all written, or it will not read more. */
+static void
+input_close(struct hook_run *h)
+{
+	if (h->infd < 0)
+		return;
+	ev_io_stop(h->loop, &h->in);
+	close(h->infd);
+	h->infd = -1;
+}
+
+static void
+in_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct hook_run *h = w->data;
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	n = write(h->infd, h->input + h->input_off, h->input_len - h->input_off);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		/* EPIPE: it closed its stdin; what it does about it is its exit status. */
+		log_debug("%s: stdin: %s", h->label, strerror(errno));
+		input_close(h);
+		return;
+	}
+	h->input_off += (size_t)n;
+	if (h->input_off == h->input_len)
+		input_close(h);
+}
+
 static void
 hook_finish(struct hook_run *h)
 {
 	if (!h->exited_seen || !h->eof)
 		return;
+	input_close(h);
 	ev_timer_stop(h->loop, &h->timeout);
 	if (h->prev)
 		h->prev->next = h->next;
@@ -72,6 +110,7 @@ hook_finish(struct hook_run *h)
 	nrunning--;
 	h->cb(&h->res, h->arg);
 	free(h->label);
+	free(h->input);
 	free(h);
 }
 
@@ -173,7 +212,7 @@ timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void __attribute__((noreturn))
-child_exec(const struct strlist *argv, char **envp, int outfd, int errpipe)
+child_exec(const struct strlist *argv, char **envp, int infd, int outfd, int errpipe)
 {
 	sigset_t all;
 	int nullfd, e;
@@ -183,7 +222,7 @@ child_exec(const struct strlist *argv, char **envp, int outfd, int errpipe)
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	setpgid(0, 0);
-	nullfd = open("/dev/null", O_RDONLY);
+	nullfd = infd >= 0 ? infd : open("/dev/null", O_RDONLY);
 	if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
 		goto fail;
 	/* Keep 0-2 and the error pipe (CLOEXEC) only, however high the
@@ -208,9 +247,17 @@ struct hook_run *
 hook_start(struct ev_loop *loop, const char *label, const struct strlist *argv,
     const struct strlist *env, double timeout, hook_done_cb cb, void *arg)
 {
+	return hook_start_input(loop, label, argv, env, NULL, 0, timeout, cb, arg);
+}
+
+struct hook_run *
+hook_start_input(struct ev_loop *loop, const char *label, const struct strlist *argv,
+    const struct strlist *env, const char *input, size_t len, double timeout,
+    hook_done_cb cb, void *arg)
+{
 	struct hook_run *h = NULL;
 	struct strlist envp = {0};
-	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, e = 0;
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, e = 0;
 	ssize_t n;
 	pid_t pid;
 
@@ -228,7 +275,8 @@ hook_start(struct ev_loop *loop, const char *label, const struct strlist *argv,
 	}
 	for (size_t i = 0; env && i < env->n; i++)
 		strlist_add(&envp, env->v[i]);
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    (input != NULL && pipe2(inp, O_CLOEXEC) < 0)) {
 		log_err("%s: pipe: %s", label, strerror(errno));
 		goto fail;
 	}
@@ -238,10 +286,13 @@ hook_start(struct ev_loop *loop, const char *label, const struct strlist *argv,
 		goto fail;
 	}
 	if (pid == 0)
-		child_exec(argv, envp.v, outp[1], errp[1]);
+		child_exec(argv, envp.v, inp[0], outp[1], errp[1]);
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
+	if (inp[0] >= 0)
+		close(inp[0]);
+	inp[0] = -1;
 	setpgid(pid, pid); /* also in the child: whichever runs first */
 
 	h = xcalloc(1, sizeof(*h));
@@ -252,6 +303,21 @@ hook_start(struct ev_loop *loop, const char *label, const struct strlist *argv,
 	h->arg = arg;
 	h->outfd = outp[0];
 	fcntl(h->outfd, F_SETFL, O_NONBLOCK);
+	h->infd = inp[1];
+	inp[1] = -1;
+	if (h->infd >= 0) {
+		/* Written from the loop: a mailer may read slowly, or never. */
+		fcntl(h->infd, F_SETFL, O_NONBLOCK);
+		h->input = xmalloc(len > 0 ? len : 1);
+		memcpy(h->input, input, len);
+		h->input_len = len;
+		ev_io_init(&h->in, in_cb, h->infd, EV_WRITE);
+		h->in.data = h;
+		if (len > 0)
+			ev_io_start(loop, &h->in);
+		else
+			input_close(h);
+	}
 	/* The exec status: EOF (exec worked) or an errno.  This read is
 	 * bounded by the child's exec, which does not block. */
 	do {
@@ -285,6 +351,8 @@ fail:
 			close(outp[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
+		if (inp[i] >= 0)
+			close(inp[i]);
 	}
 	strlist_free(&envp);
 	return NULL;

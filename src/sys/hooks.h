@@ -30,6 +30,14 @@ typedef void (*hook_done_cb)(const struct hook_result *r, void *arg);
 struct hook_run *hook_start(struct ev_loop *loop, const char *label,
     const struct strlist *argv, const struct strlist *env, double timeout,
     hook_done_cb cb, void *arg);
+/*
+ * The same with input (len bytes, copied) written to the program's
+ * standard input, then closed; a program that exits without reading it
+ * all is not waited for.  hook_start is this with no input (/dev/null).
+ */
+struct hook_run *hook_start_input(struct ev_loop *loop, const char *label,
+    const struct strlist *argv, const struct strlist *env, const char *input, size_t len,
+    double timeout, hook_done_cb cb, void *arg);
 /* Running hooks. */
 unsigned hook_running(void);
 /* Kills every running hook (shutdown); callbacks are still called. */

@@ -206,8 +206,8 @@ install_retire_certbot_conf(const char *output_dir, const char *name, char *err,
 
 	if (rename(conf, to) == 0) {
 		fsync_dir(dir);
-		log_notice("%s: renamed certbot's %s to %s: certbot no longer renews it", name,
-		    conf, to);
+		log_cert(LOG_NOTICE, name, LOG_EVENT_NONE,
+		    "renamed certbot's %s to %s: certbot no longer renews it", conf, to);
 	} else if (errno != ENOENT) {
 		snprintf(err, errlen, "cannot rename certbot's %s to %s: %s", conf, to,
 		    strerror(errno));
@@ -432,10 +432,10 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 			unlink(tmp);
 			goto out;
 		}
-		log_notice("%s: took over certbot's lineage %s (version %d) as version %d", o->name,
-		    link, live_v, v);
+		log_cert(LOG_NOTICE, o->name, LOG_EVENT_NONE,
+		    "took over certbot's lineage %s (version %d) as version %d", link, live_v, v);
 		if (install_retire_certbot_conf(o->output_dir, o->name, why, sizeof(why)) < 0)
-			log_warn("%s: %s", o->name, why);
+			log_cert(LOG_WARNING, o->name, LOG_EVENT_NONE, "%s", why);
 	} else if (rename(tmp, link) < 0) {
 		snprintf(err, errlen, "cannot switch %s: %s", link, strerror(errno));
 		unlink(tmp);

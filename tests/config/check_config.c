@@ -184,8 +184,8 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown-key-nohint.yaml", NULL, 0, NULL, NULL, 0, "1:1: colour: unknown key "
 	  "(expected one of: state_dir, output_dir, control_socket, control_socket_mode, "
 	  "control_socket_owner, control_socket_group, control_admin_group, http01_listen, "
-	  "tlsalpn01_listen, dns_resolver, timeouts, renew_jitter, max_inflight, post_hook, "
-	  "accounts, defaults, certificates)" },
+	  "tlsalpn01_listen, dns_resolver, timeouts, renew_jitter, max_inflight, "
+	  "metrics_listen, metrics_textfile, post_hook, notify, accounts, defaults, certificates)" },
 	{ NULL, "timeouts:\n  finalise: 5m\n", 0, NULL, NULL, 0,
 	  "2:3: timeouts.finalise: unknown key; did you mean 'finalize'?" },
 	{ "missing-domains.yaml", NULL, 0, NULL, NULL, 0,
@@ -316,6 +316,17 @@ static const struct bad_case bad_cases[] = {
 	{ NULL, "tlsalpn01_listen: \"[::]:0\"\n", 0, NULL, NULL, 0, "1:19: tlsalpn01_listen: "
 	  "bad listen address '[::]:0': expected a numeric ADDR:PORT such as \"[::]:80\" or "
 	  "\"0.0.0.0:80\"" },
+	{ NULL, "metrics_listen: localhost:9702\n", 0, NULL, NULL, 0, "1:17: metrics_listen: "
+	  "bad listen address 'localhost:9702': expected a numeric ADDR:PORT such as "
+	  "\"[::]:80\" or \"0.0.0.0:80\"" },
+	{ NULL, "metrics_listen: [9702]\n", 0, NULL, NULL, 0,
+	  "1:17: metrics_listen: expected a string, got a list" },
+	{ NULL, "metrics_textfile: /var/lib/node_exporter/certfleet.txt\n", 0, NULL, NULL, 0,
+	  "1:19: metrics_textfile: '/var/lib/node_exporter/certfleet.txt' does not end in "
+	  ".prom, so node_exporter's textfile collector would not read it" },
+	{ NULL, "metrics_textfile: /var/lib/node_exporter/\n", 0, NULL, NULL, 0,
+	  "1:19: metrics_textfile: '/var/lib/node_exporter/' names a directory; expected a "
+	  "file such as /var/lib/node_exporter/textfile/certfleet.prom" },
 	{ NULL, "control_socket: /run/certfleet/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", 0, NULL, NULL, 0,
 	  "1:17: control_socket: '/run/certfleet/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -471,6 +482,9 @@ static const struct host_case host_cases[] = {
 	  "exists and is not a directory", true },
 	{ "control_socket: @DIR@/file/ctl.sock\n",
 	  "1:17: control_socket: '@DIR@/file' exists and is not a directory", false },
+	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\n"
+	  "metrics_textfile: @DIR@/file/certfleet.prom\n",
+	  "3:19: metrics_textfile: '@DIR@/file' exists and is not a directory", false },
 	/* Hooks */
 	{ "state_dir: @DIR@/s\ncontrol_socket: @DIR@/c.sock\npost_hook: [@DIR@/missing]\n",
 	  "3:13: post_hook[0]: program '@DIR@/missing' does not exist", true },
@@ -704,6 +718,8 @@ START_TEST(test_full)
 	ck_assert_str_eq(c->control_socket, "/run/cf/control.sock");
 	ck_assert_str_eq(c->http01_listen, "127.0.0.1:5002");
 	ck_assert_str_eq(c->tlsalpn01_listen, "[::1]:5001");
+	ck_assert_str_eq(c->metrics_listen, "127.0.0.1:9702");
+	ck_assert_str_eq(c->metrics_textfile, "/var/lib/node_exporter/textfile/certfleet.prom");
 	ck_assert_int_eq(c->finalize_timeout, 180);
 	ck_assert_int_eq(c->order_timeout, 3600);
 	ck_assert_int_eq(c->hook_timeout, 90);
@@ -725,7 +741,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(a->key_type, KEY_EC_P384);
 	assert_dir_str(a->ca_bundle, "@DIR@/ca.pem");
 	ck_assert_int_eq(a->max_inflight, 8);
-	ck_assert_int_eq(a->line, 21);
+	ck_assert_int_eq(a->line, 23);
 	p = &c->accounts[1];
 	ck_assert_str_eq(p->name, "pebble");
 	ck_assert_str_eq(p->directory_url, "http://127.0.0.1:14000/dir");
@@ -760,7 +776,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(w->renew_before, 10 * 86400);
 	ck_assert_str_eq(w->profile, "classic");
 	ck_assert_str_eq(w->preferred_chain, "ISRG Root X1");
-	ck_assert_int_eq(w->line, 55);
+	ck_assert_int_eq(w->line, 57);
 
 	api = &c->certs[1];
 	ck_assert_str_eq(api->name, "api.v2");
@@ -817,6 +833,8 @@ START_TEST(test_builtin_defaults)
 	ck_assert_str_eq(c->control_socket, "/run/certfleet/control.sock");
 	ck_assert_str_eq(c->http01_listen, "[::]:80");
 	ck_assert_str_eq(c->tlsalpn01_listen, "[::]:443");
+	ck_assert_ptr_null(c->metrics_listen);
+	ck_assert_ptr_null(c->metrics_textfile);
 	ck_assert_int_eq(c->finalize_timeout, 120);
 	ck_assert_int_eq(c->order_timeout, 1800);
 	ck_assert_int_eq(c->hook_timeout, 300);
@@ -908,7 +926,7 @@ START_TEST(test_sample)
 
 	put_file("certfleet.yaml", SAMPLE, 0600);
 	/* As shipped it refuses to run until the operator supplies the key. */
-	load_err("certfleet.yaml", "83:22: accounts.sectigo.eab.hmac_key_file: cannot open "
+	load_err("certfleet.yaml", "90:22: accounts.sectigo.eab.hmac_key_file: cannot open "
 	    "'@DIR@/sectigo.hmac': No such file or directory");
 	put("sectigo.hmac", PEBBLE_KEY "\n", 0600);
 	c = load_ok("certfleet.yaml");

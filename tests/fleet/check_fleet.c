@@ -29,6 +29,8 @@
 #include "crypto.h"
 #include "fleet.h"
 #include "fleet_internal.h"
+#include "fleet_report.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "testloop.h"
@@ -53,6 +55,7 @@ struct order_job {
 	bool resume_key;
 	size_t ntypes;
 	bool webroot;
+	struct order_progress prog;  /* what progress() reports */
 };
 
 static struct {
@@ -121,10 +124,17 @@ fake_update(struct order_job *j, const struct order_params *p)
 	(void)p;
 }
 
+static void
+fake_progress(const struct order_job *j, struct order_progress *p)
+{
+	*p = j->prog;
+}
+
 static const struct fleet_order_ops fake_orders = {
 	.start = fake_start,
 	.cancel = fake_cancel,
 	.update = fake_update,
+	.progress = fake_progress,
 };
 
 /* Ends job j as the order machine would: ok with a chain and its key for
@@ -622,6 +632,114 @@ START_TEST(test_order_progress)
 }
 END_TEST
 
+/* ---- status: the phase of a certificate in flight ---- */
+
+static size_t phase_want;
+
+static void
+phase_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (fk.njobs >= phase_want)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+/* Runs the loop until want orders have started. */
+static void
+phase_run(struct fx *x, size_t want)
+{
+	ev_timer t;
+
+	phase_want = want;
+	ev_timer_init(&t, phase_tick, 0.005, 0.005);
+	ev_timer_start(x->loop, &t);
+	ck_assert_msg(test_run_loop(x->loop, 30), "%zu of %zu orders started", fk.njobs, want);
+	ev_timer_stop(x->loop, &t);
+}
+
+static const struct json *
+status_of(const struct json *st, const char *name)
+{
+	const struct json *c;
+
+	JSON_FOREACH(c, json_get(st, "certificates"))
+		if (strcmp(json_str(json_get(c, "name")), name) == 0)
+			return c;
+	ck_abort_msg("no %s in status", name);
+	return NULL;
+}
+
+START_TEST(test_status_phase)
+{
+	struct fx x;
+	char *inv = inv_certs(INV_HEAD(1, 32, 32), "p", "one", 2);
+	struct json *st;
+	const struct json *c;
+
+	fx_open(&x, inv, NULL);
+	free(inv);
+	fk.limit = 1;
+	fk.acct_limit[0] = fk.acct_limit[1] = 32;
+	fleet_start(x.f);
+	phase_run(&x, 1);
+	fk.jobs[0]->prog = (struct order_progress){ .state = ORDER_AUTHORIZE,
+		.since = 1700000000, .identifier = "p1.example.com", .challenge_type = "http-01" };
+
+	st = fleet_status_json(x.f);
+	c = status_of(st, "p1");
+	ck_assert_str_eq(json_str(json_get(c, "phase")), "validating p1.example.com by http-01");
+	ck_assert_str_eq(json_str(json_get(c, "phase_since")), "2023-11-14T22:13:20Z");
+	c = status_of(st, "p2");
+	ck_assert_str_eq(json_str(json_get(c, "phase")), "queued");
+	ck_assert_ptr_nonnull(json_str(json_get(c, "phase_since")));
+	json_free(st);
+
+	fk.jobs[0]->prog.state = ORDER_POLL;
+	fk.jobs[0]->prog.finalize_sent = true;
+	st = fleet_cert_json(x.f, "p1");
+	ck_assert_str_eq(json_str(json_get(st, "phase")), "finalizing");
+	json_free(st);
+
+	/* Settled: no phase any more; the next one starts. */
+	fake_finish(fk.jobs[0], true);
+	phase_run(&x, 2);
+	fk.jobs[1]->prog = (struct order_progress){ .state = ORDER_WAIT_ACCOUNT, .since = 1 };
+	st = fleet_status_json(x.f);
+	ck_assert_ptr_null(json_get(status_of(st, "p1"), "phase"));
+	ck_assert_str_eq(json_str(json_get(status_of(st, "p2"), "phase")),
+	    "waiting for the account");
+	json_free(st);
+	fake_finish(fk.jobs[1], true);
+	fx_close(&x);
+}
+END_TEST
+
+START_TEST(test_phase_text)
+{
+	struct order_progress p = { .state = ORDER_AUTHORIZE };
+	char b[128];
+
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "validating");
+	p.identifier = "a.example";
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "validating a.example");
+	p.challenge_type = "dns-01";
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "validating a.example by dns-01");
+	p = (struct order_progress){ .state = ORDER_KEYGEN };
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "ordering");
+	p.state = ORDER_NEW_ORDER;
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "ordering");
+	p.state = ORDER_POLL;
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "ordering");
+	p.state = ORDER_FINALIZE;
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "finalizing");
+	p.state = ORDER_DOWNLOAD;
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "downloading");
+	p.state = ORDER_DONE;
+	ck_assert_str_eq(report_phase_text(&p, b, sizeof(b)), "installing");
+}
+END_TEST
+
 static Suite *
 fleet_suite(void)
 {
@@ -639,6 +757,11 @@ fleet_suite(void)
 	tc = tcase_create("order");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_order_progress);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("status");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_status_phase);
+	tcase_add_test(tc, test_phase_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

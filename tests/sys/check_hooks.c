@@ -599,6 +599,59 @@ START_TEST(test_stdin_and_descriptors)
 }
 END_TEST
 
+START_TEST(test_input_on_stdin)
+{
+	struct outcome a = {0}, b = {0}, c = {0};
+	struct strlist argv;
+	char out[160], *got, *big;
+	struct hook_run *h;
+	size_t biglen = 1u << 20;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* The input, whole, then EOF (cat ends). */
+	snprintf(out, sizeof(out), "%s/stdin", tmpdir);
+	argv = args("/bin/sh", "-c", "cat > \"$1\"", "sh", out, NULL);
+	h = hook_start_input(ev_default_loop(0), LABEL, &argv, NULL, "To: a@b\n\nhello\n", 15,
+	    10, done_cb, &a);
+	ck_assert_ptr_nonnull(h);
+	pending++;
+	strlist_free(&argv);
+	/* More than a pipe holds, to a program that never reads it. */
+	big = xmalloc(biglen);
+	memset(big, 'm', biglen);
+	argv = args("/bin/sh", "-c", "exit 7", NULL);
+	h = hook_start_input(ev_default_loop(0), LABEL, &argv, NULL, big, biglen, 10, done_cb,
+	    &b);
+	ck_assert_ptr_nonnull(h);
+	pending++;
+	strlist_free(&argv);
+	/* And read whole: the byte count arrives. */
+	snprintf(out + strlen(out), sizeof(out) - strlen(out), ".n");
+	argv = args("/bin/sh", "-c", "wc -c > \"$1\"", "sh", out, NULL);
+	h = hook_start_input(ev_default_loop(0), LABEL, &argv, NULL, big, biglen, 10, done_cb,
+	    &c);
+	ck_assert_ptr_nonnull(h);
+	pending++;
+	strlist_free(&argv);
+	free(big);
+	run_hooks(10);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.r.status, 0);
+	snprintf(out, sizeof(out), "%s/stdin", tmpdir);
+	got = slurp(out);
+	ck_assert_str_eq(got, "To: a@b\n\nhello\n");
+	free(got);
+	ck_assert_int_eq(b.calls, 1);
+	ck_assert_int_eq(b.r.exited, 1);
+	ck_assert_int_eq(b.r.status, 7);
+	ck_assert_int_eq(c.calls, 1);
+	snprintf(out, sizeof(out), "%s/stdin.n", tmpdir);
+	got = slurp(out);
+	ck_assert_int_eq(strtol(got, NULL, 10), (long)biglen);
+	free(got);
+}
+END_TEST
+
 static Suite *
 hooks_suite(void)
 {
@@ -620,6 +673,7 @@ hooks_suite(void)
 	tcase_add_test(tc, test_background_child_holding_output);
 	tcase_add_test(tc, test_kill_all);
 	tcase_add_test(tc, test_stdin_and_descriptors);
+	tcase_add_test(tc, test_input_on_stdin);
 	suite_add_tcase(s, tc);
 	return s;
 }

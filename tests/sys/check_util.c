@@ -395,7 +395,13 @@ static void log_auto_events(void)
 
 START_TEST(test_log_auto)
 {
-	char *out = capture_stderr(log_auto_events);
+	char *out;
+
+	/* With journald there, the entry goes to it (check_log.c tests the
+	 * fields), not to the pipe. */
+	if (access("/run/systemd/journal/socket", F_OK) == 0)
+		return;
+	out = capture_stderr(log_auto_events);
 
 	ck_assert_msg(strncmp(out, "<6>journal\n", 11) == 0, "got: %s", out);
 	ck_assert_ptr_nonnull(strstr(out + 11, "certfleetd["));
