@@ -54,8 +54,10 @@ is_metrics_path(const char *target)
 /*
  * The reply is rendered behind its own headers in one buffer, so a text of
  * several MiB is neither copied nor allocated twice: the Content-Length is
- * written as a fixed-width field of zero-padded digits (1*DIGIT, so
- * leading zeros are valid) and filled in once the body's size is known.
+ * a fixed-width field filled in once the body's size is known, the digits
+ * followed by spaces.  Trailing white space is the field line's OWS (RFC
+ * 9110 5.5), which every parser strips; leading zeros would be valid too
+ * (1*DIGIT), but some proxies take them for request smuggling.
  * The buffer starts at the last reply's size, sparing the reallocations.
  */
 static void
@@ -72,10 +74,10 @@ serve(struct listener_conn *c, struct metrics_server *s, bool head)
 	buf_appendf(&out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%s", METRICS_CONTENT_TYPE,
 	    len_field);
 	at = out.len;
-	buf_appendf(&out, "%0*d\r\nConnection: close\r\nServer: certfleet\r\n\r\n", CL_DIGITS, 0);
+	buf_appendf(&out, "%*s\r\nConnection: close\r\nServer: certfleet\r\n\r\n", CL_DIGITS, "");
 	hlen = out.len;
 	s->render(&out, s->arg);
-	snprintf(digits, sizeof(digits), "%0*zu", CL_DIGITS, out.len - hlen);
+	snprintf(digits, sizeof(digits), "%-*zu", CL_DIGITS, out.len - hlen);
 	memcpy(out.data + at, digits, CL_DIGITS);
 	s->last_size = out.len;
 	if (head)

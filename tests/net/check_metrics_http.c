@@ -155,13 +155,22 @@ body_of(const struct buf *b)
 	return end + 4;
 }
 
-/* The Content-Length header's value; -1 without one. */
+/* The Content-Length header's value; -1 without one.  Plain decimal: no
+ * leading zero (some proxies refuse one), only spaces after the digits. */
 static long
 content_length(const struct buf *b)
 {
 	const char *h = strstr(b->data, "\r\nContent-Length: ");
+	char *end;
+	long n;
 
-	return h && h < body_of(b) ? strtol(h + 18, NULL, 10) : -1;
+	if (h == NULL || h >= body_of(b))
+		return -1;
+	n = strtol(h + 18, &end, 10);
+	ck_assert_msg(h[18] != '0' || n == 0, "Content-Length with a leading zero");
+	end += strspn(end, " ");
+	ck_assert_msg(strncmp(end, "\r\n", 2) == 0, "Content-Length: %.30s", h + 18);
+	return n;
 }
 
 static int
