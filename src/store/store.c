@@ -709,16 +709,3 @@ store_walk_free(struct store_walk *w)
 	free(w->path);
 	free(w);
 }
-
-unsigned
-store_sweep_temps(struct store *s)
-{
-	struct store_walk *w = store_walk_new(s);
-	const char *dir;
-	unsigned n = 0;
-
-	while ((dir = store_walk_next(w)) != NULL)
-		n += sweep_atomic_temps(dir);
-	store_walk_free(w);
-	return n;
-}

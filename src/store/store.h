@@ -40,15 +40,13 @@ int store_open_readonly(const char *state_dir, struct store **out, char *err, si
 void store_close(struct store *s);
 const char *store_dir(const struct store *s);
 
-/* sweep_atomic_temps() (fsutil.h) for the whole state directory (its top,
- * accounts/ and certs/ entries); needs the lock (0 for a read-only store).
- * Call at start, before anything writes.  Returns how many it removed. */
-unsigned store_sweep_temps(struct store *s);
 /*
- * The directories that sweep covers, one per store_walk_next() (valid
- * until the next call; NULL at the end), for a caller that sweeps them a
- * few at a time; the walk holds one open directory, no list.  NULL (a walk
- * that yields nothing) for a read-only store.
+ * The directories that hold the store's files (its top, then each
+ * accounts/ and certs/ entry), one per store_walk_next() (valid until the
+ * next call; NULL at the end), for a caller that sweeps them with
+ * sweep_atomic_temps() (fsutil.h) a few at a time: the walk holds one open
+ * directory, no list.  NULL, a walk that yields nothing, for a read-only
+ * store: without the lock another daemon may be writing them.
  */
 struct store_walk;
 struct store_walk *store_walk_new(const struct store *s);
