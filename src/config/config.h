@@ -15,6 +15,7 @@
 
 #include "acme_json.h"   /* enum challenge_type: the ACME name of each */
 #include "crypto.h"
+#include "envelope.h"
 #include "util.h"
 
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
@@ -41,7 +42,29 @@ struct config_notify {
 /* True when n has a webhook or a mailer. */
 bool config_notify_enabled(const struct config_notify *n);
 
+/*
+ * cluster: the pool this host belongs to (fleet/cluster.c): an etcd
+ * cluster that shared certificates and accounts are coordinated through.
+ */
+enum cluster_fallback { CLUSTER_FALLBACK_NONE, CLUSTER_FALLBACK_LOCAL };
+struct config_cluster {
+	struct strlist endpoints;   /* etcd.endpoints: URLs, tried in turn */
+	char *ca_bundle;            /* etcd.ca_bundle; NULL: the system store */
+	char *cert, *key;           /* etcd.cert / etcd.key: TLS client auth; NULL: none */
+	char *username;             /* etcd.username; NULL: no token auth */
+	char *password_file;        /* etcd.password_file (0600, like the EAB file) */
+	char *password;             /* its content, trailing newline removed (a secret) */
+	char *prefix;               /* default "/certfleet/"; always ends in '/' */
+	char *node;                 /* this host's name in the pool; default the host name */
+	long long lease_ttl;        /* seconds, default 30 (5..3600) */
+	char *secret_key_file;      /* required: AES-256-GCM key for private keys in etcd */
+	struct envelope_key secret_key; /* loaded from it (wiped by config_free) */
+	enum cluster_fallback fallback; /* cluster.fallback: none (default) or local */
+	int line;
+};
+
 struct config_account {
+	bool shared;                /* key and URL live in etcd (default: true with cluster:) */
 	char *name;
 	char *directory_url;        /* used exactly as given */
 	char *staging_directory_url; /* --dry-run issues here; NULL: none */
@@ -60,6 +83,8 @@ struct config_account {
 
 struct config_cert {
 	char *name;                 /* lineage name: live/NAME */
+	bool shared;                /* ordered once per pool through etcd (default: true
+	                             * with cluster:; needs a shared account) */
 	struct strlist domains;     /* lower case, first is CN */
 	char *account_name;
 	const struct config_account *account;
@@ -104,6 +129,7 @@ struct config {
 	char *metrics_listen;       /* "ADDR:PORT" of GET /metrics; NULL: off */
 	char *metrics_textfile;     /* node_exporter textfile to keep current; NULL: off */
 	struct config_notify notify; /* fleet events: reloads, accounts */
+	struct config_cluster *cluster; /* NULL: no cluster: section */
 	struct config_account *accounts;
 	size_t naccounts;
 	struct config_cert *certs;
