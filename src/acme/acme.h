@@ -360,6 +360,8 @@ enum order_state {
 	ORDER_FINALIZE,         /* the finalize POST in flight (sent once, ever) */
 	ORDER_POLL,             /* waiting to fetch the order again, or fetching it */
 	ORDER_DOWNLOAD,         /* the chain being downloaded and chosen */
+	ORDER_GATE,             /* waiting for the caller (order_ops.gate): the pool
+	                         * records the order before it is relied on */
 	ORDER_DONE,             /* issued */
 	ORDER_FAILED,           /* given up */
 	ORDER_STATE__MAX
@@ -437,13 +439,38 @@ struct order_params {
  *              the next order starts as a first one.  The one such path.
  *   done       the outcome; the job is freed after it.
  */
+struct order_gate;
+enum order_gate_point {
+	ORDER_GATE_CREATED,         /* after created: before the authorizations */
+	ORDER_GATE_FINALIZE,        /* after finalized: before the finalize POST */
+	ORDER_GATE_CHALLENGE,       /* an http-01 response in place: before the CA
+	                             * is told to validate it */
+};
 struct order_ops {
 	int (*begin)(void *arg, const privkey_t *key, char *err, size_t errlen);
 	int (*created)(void *arg, const char *order_url, char *err, size_t errlen);
 	int (*finalized)(void *arg, char *err, size_t errlen);
 	void (*forget)(void *arg);
 	order_done_cb done;
+	/*
+	 * Optional (NULL: the engine never waits), for a caller whose record
+	 * of the order is remote (fleet/cluster.c: etcd): the engine pauses
+	 * at each gate point until the caller calls order_gate_done(g, ...).
+	 * At CHALLENGE, token and keyauth are the response to be served (by
+	 * every host of a pool); NULL otherwise.  A gate still open when the
+	 * job ends is closed through gate_cancel (g is invalid after it);
+	 * challenge_gone says a published CHALLENGE response may go,
+	 * whatever the outcome.  A gate that fails fails the order with
+	 * error, and keeps what is recorded (another host resumes it).
+	 */
+	void (*gate)(void *arg, enum order_gate_point what, const char *token,
+	    const char *keyauth, struct order_gate *g);
+	void (*gate_cancel)(void *arg, struct order_gate *g);
+	void (*challenge_gone)(void *arg, const char *token);
 };
+/* Opens the gate (ok) or fails the order (error: one line); from the loop,
+ * never from inside ops->gate itself. */
+void order_gate_done(struct order_gate *g, bool ok, const char *error);
 
 /*
  * Starts (or, when p->resume_url is set, resumes) an order for one

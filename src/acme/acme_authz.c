@@ -12,6 +12,7 @@
 #include "acme.h"
 #include "acme_order_internal.h"
 #include "challenge.h"
+#include "jws.h"
 #include "log.h"
 #include "util.h"
 
@@ -25,8 +26,13 @@ authz_cleanup(struct authz_rt *az)
 		az->call = NULL;
 	}
 	ev_timer_stop(j->env->loop, &az->timer);
+	order_gate_close(&az->gate);
 	challenge_unpublish(az->solver);
 	az->solver = NULL;
+	if (az->token != NULL && j->ops->challenge_gone != NULL)
+		j->ops->challenge_gone(j->arg, az->token);
+	free(az->token);
+	az->token = NULL;
 }
 
 /* ---- authorizations ---- */
@@ -34,6 +40,7 @@ authz_cleanup(struct authz_rt *az)
 static const char *const authz_state_names[AUTHZ_STATE__MAX] = {
 	[AUTHZ_FETCH] = "fetch",
 	[AUTHZ_PUBLISH] = "publish",
+	[AUTHZ_SHARE] = "share",
 	[AUTHZ_RESPOND] = "respond",
 	[AUTHZ_POLL] = "poll",
 	[AUTHZ_VALID] = "valid",
@@ -152,6 +159,8 @@ authz_publish(struct authz_rt *az, const struct acme_authz *a)
 	az->challenge_url = xstrdup(ch->url);
 	az->challenge_type = xstrdup(ch->type);
 	az->challenge_triggered = ch->status == ACME_STATUS_PROCESSING;
+	free(az->challenge_token);
+	az->challenge_token = strcmp(ch->type, "http-01") == 0 ? xstrdup(ch->token) : NULL;
 	if (a->wildcard && strncmp(az->identifier, "*.", 2) != 0) {
 		char *w = xasprintf("*.%s", az->identifier);
 		free(az->identifier);
@@ -190,7 +199,9 @@ authz_challenge_invalid(const struct authz_rt *az, const struct acme_authz *a)
  *   FETCH   -> VALID (already valid: pre-validated, whatever it lists)
  *            | PUBLISH (pending) | the job fails (any other status)
  *   PUBLISH -> POLL (already triggered at the CA: a resumed order)
- *            | RESPOND
+ *            | SHARE
+ *   SHARE   -> RESPOND once the caller's pool can serve an http-01
+ *              response (order_ops.gate; at once without one)
  *   RESPOND -> POLL (the CA accepted the challenge response)
  *   POLL    -> VALID | POLL (pending) | the job fails (invalid challenge,
  *              any other status, order_timeout)
@@ -286,7 +297,36 @@ step:
 			return;
 		}
 		/* Already triggered (a resumed order): just wait for it. */
-		az->state = az->challenge_triggered ? AUTHZ_POLL : AUTHZ_RESPOND;
+		if (az->challenge_triggered) {
+			az->state = AUTHZ_POLL;
+			goto next;
+		}
+		az->state = AUTHZ_SHARE;
+		goto next;
+
+	case AUTHZ_SHARE:
+		if (!done && az->challenge_token != NULL && j->ops->gate != NULL) {
+			/* The CA may ask any host of the pool: every one must
+			 * have the response before the CA is told to look. */
+			char *keyauth = jws_key_authorization(az->challenge_token,
+			    acme_account_key(j->acct));
+
+			if (keyauth == NULL) {
+				job_fail(j, NULL, "cannot compute the key authorization for %s",
+				    az->identifier);
+				return;
+			}
+			az->token = xstrdup(az->challenge_token);
+			(void)order_gate_open(j, &az->gate, az, ORDER_GATE_CHALLENGE, az->token,
+			    keyauth);
+			free_secret_str(keyauth);
+			return;
+		}
+		if (done && !az->gate.ok) {
+			job_fail(j, NULL, "authorization for %s: %s", az->identifier, az->gate.error);
+			return;
+		}
+		az->state = AUTHZ_RESPOND;
 		goto next;
 
 	case AUTHZ_RESPOND:
@@ -311,6 +351,13 @@ step:
 	case AUTHZ_STATE__MAX:
 		return;
 	}
+}
+
+void
+authz_gate_done(struct authz_rt *az)
+{
+	az->done = true;
+	authz_step(az);
 }
 
 void

@@ -46,6 +46,7 @@ static const char *const order_state_names[ORDER_STATE__MAX] = {
 	[ORDER_FINALIZE] = "finalize",
 	[ORDER_POLL] = "poll",
 	[ORDER_DOWNLOAD] = "download",
+	[ORDER_GATE] = "pool",
 	[ORDER_DONE] = "done",
 	[ORDER_FAILED] = "failed",
 };
@@ -146,6 +147,55 @@ progress_saved(struct order_job *j, int rc, const char *err)
 
 static void job_release(struct order_job *j);
 
+/* ---- gates (order_ops.gate): the caller's remote record, before the
+ * engine relies on it ---- */
+
+static void order_step(struct order_job *j);
+
+/* Hands g to the caller; false when there is no gate to pass (no
+ * ops->gate): go on at once. */
+bool
+order_gate_open(struct order_job *j, struct order_gate *g, struct authz_rt *az,
+    enum order_gate_point what, const char *token, const char *keyauth)
+{
+	if (j->ops->gate == NULL)
+		return false;
+	free(g->error);
+	memset(g, 0, sizeof(*g));
+	g->job = j;
+	g->az = az;
+	g->open = true;
+	j->ops->gate(j->arg, what, token, keyauth, g);
+	return true;
+}
+
+void
+order_gate_done(struct order_gate *g, bool ok, const char *error)
+{
+	if (g == NULL || !g->open)
+		return;
+	g->open = false;
+	g->ok = ok;
+	free(g->error);
+	g->error = ok ? NULL : xstrdup(error ? error : "the pool refused");
+	if (g->az != NULL) {
+		authz_gate_done(g->az);
+		return;
+	}
+	g->job->done = true;
+	order_step(g->job);
+}
+
+void
+order_gate_close(struct order_gate *g)
+{
+	if (g->open && g->job != NULL && g->job->ops->gate_cancel != NULL)
+		g->job->ops->gate_cancel(g->job->arg, g);
+	g->open = false;
+	free(g->error);
+	g->error = NULL;
+}
+
 /*
  * The one way back to newOrder within a job (a resumed order the CA no
  * longer knows, an order for other names): the stored order is forgotten
@@ -164,6 +214,7 @@ job_order_again(struct order_job *j)
 	acme_order_free(&j->order);
 	j->resumed = false;
 	j->finalize_sent = false;
+	j->finalize_gated = false;
 	j->finalize_logged = false;
 	j->wait_logged = 0;
 	j->interval = 0;
@@ -182,6 +233,7 @@ job_release(struct order_job *j)
 		free(j->authz[i].identifier);
 		free(j->authz[i].challenge_url);
 		free(j->authz[i].challenge_type);
+		free(j->authz[i].challenge_token);
 	}
 	free(j->authz);
 	j->authz = NULL;
@@ -197,6 +249,7 @@ job_release(struct order_job *j)
 	j->keygen = NULL;
 	j->call = NULL;
 	j->chain_pick = NULL;
+	order_gate_close(&j->gate);
 	ev_timer_stop(j->env->loop, &j->timer);
 	ev_timer_stop(j->env->loop, &j->finalize_wait);
 }
@@ -350,8 +403,6 @@ finalize_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- the order machine ---- */
-
-static void order_step(struct order_job *j);
 
 /* Every completion below only stores what it got in the job and re-enters
  * order_step(), which alone decides what happens next. */
@@ -538,7 +589,9 @@ order_status_next(struct order_job *j)
  *   RESUME, POLL -> NEW_ORDER (a resumed order gone: 404) | POLL (in
  *                   progress) | the order's status
  *   AUTHORIZE    -> POLL at once, when every authorization is valid
- *   FINALIZE     -> POLL (no answer: never finalize twice; orderNotReady;
+ *   GATE         -> (the caller's pool has recorded it) AUTHORIZE etc.
+ *                   after newOrder | FINALIZE's POST; a refusal fails it
+ *   FINALIZE     -> GATE (finalize recorded), then the POST -> POLL (no answer: never finalize twice; orderNotReady;
  *                   not yet valid) | DOWNLOAD
  *   DOWNLOAD     -> DONE once the chain is chosen
  *   FAILED       -> the order is forgotten (invalid: it is spent)
@@ -677,6 +730,25 @@ step:
 		job_log(j, LOG_INFO, LOG_EVENT_ORDER_CREATED, "order %s created", j->order_url);
 		if (!order_parse(j, r, "newOrder"))
 			return;
+		/* The pool hears of the order before anything relies on it. */
+		j->gate_point = ORDER_GATE_CREATED;
+		job_enter(j, ORDER_GATE);
+		goto next;
+
+	case ORDER_GATE:
+		if (!done) {
+			if (order_gate_open(j, &j->gate, NULL, j->gate_point, NULL, NULL))
+				return;
+		} else if (!j->gate.ok) {
+			j->result.status = -1;
+			job_fail(j, NULL, "%s", j->gate.error);
+			return;
+		}
+		if (j->gate_point == ORDER_GATE_FINALIZE) {
+			j->finalize_gated = true;
+			job_enter(j, ORDER_FINALIZE);
+			goto next;
+		}
 		break;
 
 	case ORDER_RESUME:
@@ -726,11 +798,21 @@ step:
 		goto next;
 
 	case ORDER_FINALIZE:
+		if (!done && !j->finalize_gated) {
+			/* Persisted first: after a crash we poll rather than
+			 * finalize twice; with a pool, the pool records it too. */
+			j->finalize_sent = true;
+			progress_saved(j, j->ops->finalized(j->arg, err, sizeof(err)), err);
+			j->gate_point = ORDER_GATE_FINALIZE;
+			job_enter(j, ORDER_GATE);
+			goto next;
+		}
 		if (!done) {
 			unsigned char *der = NULL;
 			size_t derlen = 0;
 			char *csr;
 
+			j->finalize_gated = false;
 			if (csr_generate(j->key, &j->domains, &der, &derlen) < 0) {
 				job_fail(j, NULL, "cannot build the CSR");
 				return;
@@ -739,9 +821,6 @@ step:
 			payload = acme_json_finalize(csr);
 			free(der);
 			free(csr);
-			/* Persisted first: after a crash we poll rather than finalize twice. */
-			j->finalize_sent = true;
-			progress_saved(j, j->ops->finalized(j->arg, err, sizeof(err)), err);
 			job_log(j, LOG_INFO, LOG_EVENT_NONE, "finalizing %s", j->order_url);
 			if (order_post(j, j->order.finalize, payload,
 			    (long)j->env->finalize_timeout * 1000, NULL, "send finalize to")) {

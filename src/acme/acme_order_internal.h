@@ -10,11 +10,22 @@
 #include "acme.h"
 #include "log.h"
 
+/* A pause at one of order_ops.gate's points: the job's own, or one
+ * authorization's (CHALLENGE). */
+struct order_gate {
+	struct order_job *job;
+	struct authz_rt *az;        /* CHALLENGE: its authorization; NULL otherwise */
+	bool open;                  /* handed to ops->gate, not yet done */
+	bool ok;
+	char *error;
+};
+
 /* One authorization's progress; authz_step() in acme_authz.c holds the
  * one switch over it and says what each state leads to. */
 enum authz_state {
 	AUTHZ_FETCH,      /* first fetch of the authorization in flight */
 	AUTHZ_PUBLISH,    /* the challenge response being published */
+	AUTHZ_SHARE,      /* the caller sharing it with its pool (ORDER_GATE_CHALLENGE) */
 	AUTHZ_RESPOND,    /* the POST answering the challenge in flight */
 	AUTHZ_POLL,       /* waiting to fetch it again, or fetching it */
 	AUTHZ_VALID,      /* valid: counted in the job's nauthz_done */
@@ -31,6 +42,7 @@ struct authz_rt {
 	struct challenge_solver *solver;  /* published response, removed when done */
 	char *challenge_url;
 	char *challenge_type;
+	char *challenge_token;            /* http-01's token; NULL for other types */
 	bool challenge_triggered;         /* already processing at the CA (resumed) */
 	struct acme_call *call;
 	ev_timer timer;
@@ -40,6 +52,8 @@ struct authz_rt {
 	bool done;                        /* a completion, not an entry */
 	const struct acme_reply *reply;   /* its HTTP reply (that call only) or NULL */
 	bool publish_ok;                  /* challenge_publish's outcome */
+	struct order_gate gate;           /* AUTHZ_SHARE */
+	char *token;                      /* http-01 shared with the pool: for challenge_gone */
 	const char *publish_error;
 };
 
@@ -69,6 +83,9 @@ struct order_job {
 	double deadline;            /* ev_now() limit for the whole order */
 	bool resumed;
 	bool finalize_sent;
+	bool finalize_gated;        /* the FINALIZE gate passed: POST now */
+	enum order_gate_point gate_point; /* ORDER_GATE */
+	struct order_gate gate;
 	ev_timer finalize_wait;     /* says once that a finalize is taking long */
 	bool finalize_logged;
 	int wait_logged;            /* 1 + the acme_status last announced as a wait, 0 none */
@@ -113,7 +130,15 @@ void order_authorized(struct order_job *j);
 /* The order is spent or gone: the caller drops it (ops->forget). */
 void forget_order(struct order_job *j);
 
+/* Hands g to ops->gate for what; false when the caller has no gates. */
+bool order_gate_open(struct order_job *j, struct order_gate *g, struct authz_rt *az,
+    enum order_gate_point what, const char *token, const char *keyauth);
+/* Closes g if open (ops->gate_cancel) and frees its error. */
+void order_gate_close(struct order_gate *g);
+
 /* acme_authz.c */
+/* Re-enters the authorization machine of a gate just done. */
+void authz_gate_done(struct authz_rt *az);
 void authz_cleanup(struct authz_rt *az);
 void start_authorizations(struct order_job *j);
 
