@@ -207,6 +207,12 @@ assert_contains "$WORK/start.log" "notice: certfleetd [0-9.]+: 0 certificates, 0
   "the unit's ExecStart runs the daemon on it"
 assert_eq "srw-rw---- root:certfleet" "$(stat -c '%A %U:%G' /run/certfleet/control.sock 2>&1)" \
   "its socket belongs to the certfleet group"
+# An operator in the group, with no option: the inventory (0600) is not
+# hers to read, so certfleetctl goes to the default socket.
+setpriv --reuid=nobody --regid=nogroup --groups="$gid" /usr/bin/certfleetctl status \
+  > "$WORK/operator.txt" 2>&1
+assert_eq 0 $? "a certfleet member's plain 'certfleetctl status' works"
+assert_contains "$WORK/operator.txt" "^NAME +NAMES +KEY" "and prints the (empty) table"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 assert_eq 0 $? "and stops cleanly on SIGTERM"
