@@ -117,6 +117,10 @@ demo-real: all
 bench-real: all
 	@tests/bench/run-bench
 
+# The hooks shipped in $(datarootdir)/certfleet/hooks (certfleetd(8), HOOKS).
+HOOKS = $(addprefix contrib/hooks/,dns-nsupdate nginx apache2 haproxy postfix dovecot \
+	systemctl-reload)
+
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/certfleet \
 		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir)
@@ -124,7 +128,7 @@ install: all
 	test -e $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml || \
 		install -m 0600 etc/certfleet.yaml $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml
 	install -d $(DESTDIR)$(datarootdir)/certfleet/hooks
-	install -m 0755 contrib/hooks/dns-nsupdate $(DESTDIR)$(datarootdir)/certfleet/hooks/
+	install -m 0755 $(HOOKS) $(DESTDIR)$(datarootdir)/certfleet/hooks/
 	install -d $(DESTDIR)$(docdir)/prometheus
 	install -m 0644 contrib/prometheus/*.yml $(DESTDIR)$(docdir)/prometheus/
 	install -m 0644 man/certfleet.yaml.5 $(DESTDIR)$(mandir)/man5/
