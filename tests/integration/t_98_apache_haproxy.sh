@@ -24,7 +24,9 @@ while [ "$HAP_PORT" = "$AP_PORT" ]; do HAP_PORT=$(free_port); done
 APA=$WORK/out/live/apa
 HAP=$WORK/out/live/hap
 
-# inv FILE [APA_HOOK_LINE] [HAP_HOOK_LINE] [TOP_LINE]
+# inv FILE [APA_HOOK_LINE] [HAP_HOOK_LINE] [TOP_LINE] [HAP2_HOOK_LINE]
+# (hap2's hook line defaults to hap's: two deploy hooks for one haproxy run
+# at the same time)
 inv() {
   inventory "$1" <<YAML
 $INV_HEAD
@@ -37,6 +39,10 @@ certificates:
     domains: [hap.example.com]
     combined: true
     ${3:-}
+  - name: hap2
+    domains: [hap2.example.com]
+    combined: true
+    ${5:-${3:-}}
 YAML
 }
 inv "$WORK/a.yaml"
@@ -44,7 +50,8 @@ inv "$WORK/b.yaml" "deploy_hook: [env, APACHE_CONFDIR=@WORK@/apache2, @TOP@/cont
   "deploy_hook: [env, HAPROXY_SOCKET=@WORK@/haproxy.sock, @TOP@/contrib/hooks/haproxy]"
 inv "$WORK/c.yaml" "" "" \
   "post_hook: [env, HAPROXY_SOCKET=@WORK@/haproxy.sock, HAPROXY_CLIENT=python3, @TOP@/contrib/hooks/haproxy]"
-inv "$WORK/d.yaml" "" "deploy_hook: [env, HAPROXY_SOCKET=@WORK@/absent.sock, HAPROXY_CONF=@WORK@/haproxy.cfg, HAPROXY_PIDFILE=@WORK@/haproxy.pid, @TOP@/contrib/hooks/haproxy]"
+inv "$WORK/d.yaml" "" "deploy_hook: [env, HAPROXY_SOCKET=@WORK@/absent.sock, HAPROXY_CONF=@WORK@/haproxy.cfg, HAPROXY_PIDFILE=@WORK@/haproxy.pid, @TOP@/contrib/hooks/haproxy]" \
+  "" "# no hook"
 
 echo "== issue, then Apache and haproxy serve the certificates"
 "$CERTFLEETD" --once -c "$WORK/a.yaml" > "$WORK/run1.log" 2>&1
@@ -54,12 +61,13 @@ assert_eq 600 "$(stat -L -c %a "$HAP/combined.pem")" "combined.pem is mode 0600"
 assert_eq "" "$(ls "$APA/" | grep combined)" "no combined.pem without combined: true"
 apache_start apa "$AP_PORT"
 assert_eq 0 $? "Apache starts on 127.0.0.1:$AP_PORT"
-haproxy_start hap "$HAP_PORT"
+haproxy_start "$HAP_PORT" hap hap2
 assert_eq 0 $? "haproxy starts on 127.0.0.1:$HAP_PORT"
 a1=$(serial "$APA/cert.pem")
 h1=$(serial "$HAP/cert.pem")
 assert_eq "$a1" "$(served "$AP_PORT" apa.example.com)" "Apache serves the live certificate"
 assert_eq "$h1" "$(served "$HAP_PORT" hap.example.com)" "haproxy serves the live combined.pem"
+assert_eq "$(serial "$WORK/out/live/hap2/cert.pem")" "$(served "$HAP_PORT" hap2.example.com)" "and hap2's by SNI"
 apid=$(cat "$WORK/apache2.pid")
 hpid=$(cat "$WORK/haproxy.pid")
 
@@ -110,6 +118,10 @@ assert_contains "$WORK/loop.log" "^ok $h1$" "the loop saw the old certificate"
 assert_contains "$WORK/loop.log" "^ok $h2$" "and the new one, verified against Pebble's roots"
 assert_eq "$h2" "$(served "$HAP_PORT" hap.example.com)" "haproxy serves the renewed certificate"
 assert_contains "$WORK/run2.log" "deploy hook for hap: haproxy: updated $HAP/combined.pem through $WORK/haproxy.sock" "it names the certificate it updated"
+assert_contains "$WORK/run2.log" "hap2: deploy hook succeeded" "hap2's hook, run beside hap's, succeeded too"
+h2b=$(serial "$WORK/out/live/hap2/cert.pem")
+served_is "$HAP_PORT" hap2.example.com "$h2b"
+assert_eq "$h2b" "$(served "$HAP_PORT" hap2.example.com)" "haproxy serves hap2's renewed certificate"
 assert_eq "$hpid" "$(cat "$WORK/haproxy.pid")" "haproxy's pid file unchanged"
 kill -0 "$hpid" 2>/dev/null && pass "the same haproxy process runs" || fail "haproxy $hpid is gone"
 assert_eq 1 "$(pgrep -c -f "haproxy -D -f $WORK/haproxy.cfg")" "no second haproxy (no reload)"
@@ -124,6 +136,7 @@ echo "== the haproxy hook as post_hook, through python3"
 assert_eq 0 $? "--once --force exits 0"
 h3=$(serial "$HAP/cert.pem")
 assert_contains "$WORK/run3.log" "post hook: haproxy: updated $HAP/combined.pem through $WORK/haproxy.sock" "the post hook found haproxy's certificate for the renewed name"
+assert_contains "$WORK/run3.log" "post hook: haproxy: updated $WORK/out/live/hap2/combined.pem through" "and hap2's"
 assert_contains "$WORK/run3.log" "post hook succeeded" "and succeeded"
 served_is "$HAP_PORT" hap.example.com "$h3"
 assert_eq "$h3" "$(served "$HAP_PORT" hap.example.com)" "haproxy serves it"

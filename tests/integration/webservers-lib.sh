@@ -120,10 +120,14 @@ CONF
     wait_for "[ -n \"\$(served $2 $1.example.com)\" ]" 10
 }
 
-# haproxy_start NAME PORT: haproxy serving live/NAME/combined.pem on PORT
-# with an admin stats socket $WORK/haproxy.sock (pid $WORK/haproxy.pid).
+# haproxy_start PORT NAME...: haproxy serving live/NAME/combined.pem of each
+# NAME on PORT (chosen by SNI) with an admin stats socket $WORK/haproxy.sock
+# (pid $WORK/haproxy.pid).
 HAP_CFG=""
 haproxy_start() {
+  local port=$1 crts="" n
+  shift
+  for n in "$@"; do crts="$crts crt $WORK/out/live/$n/combined.pem"; done
   HAP_CFG=$WORK/haproxy.cfg
   cat > "$HAP_CFG" <<CONF
 global
@@ -134,9 +138,9 @@ defaults
   timeout client 10s
   timeout server 10s
 frontend fe
-  bind 127.0.0.1:$2 ssl crt $WORK/out/live/$1/combined.pem
-  http-request return status 200 content-type text/plain string "$1"
+  bind 127.0.0.1:$port ssl$crts
+  http-request return status 200 content-type text/plain string ok
 CONF
   haproxy -D -f "$HAP_CFG" -p "$WORK/haproxy.pid" > "$WORK/haproxy-start.log" 2>&1 &&
-    wait_for "[ -n \"\$(served $2 $1.example.com)\" ]" 10
+    wait_for "[ -n \"\$(served $port $1.example.com)\" ]" 10
 }
