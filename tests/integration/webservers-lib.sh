@@ -4,8 +4,6 @@
 # instances.  Sourced after lib.sh.
 # shellcheck shell=bash
 
-HOOKS=$TOP/contrib/hooks
-
 # free_port: a loopback TCP port nobody listens on now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -32,6 +30,7 @@ pebble_roots() {
 }
 
 # The inventory's head: one Pebble account, the built-in http-01 responder.
+# shellcheck disable=SC2034  # used by the tests that source this
 INV_HEAD='state_dir: @WORK@/state
 output_dir: @WORK@/out
 http01_listen: "127.0.0.1:@HTTP01_PORT@"
