@@ -75,4 +75,10 @@ assert_contains "$WORK/run4.log" "post hook succeeded" "the hook succeeds"
 served_is "$PORT" ngx.example.com "$s4"
 assert_eq "$s4" "$(served "$PORT" ngx.example.com)" "nginx serves the newest certificate"
 
+echo "== as post hook after a batch of failures only: nothing to reload"
+out=$(env CERTFLEET_RENEWED= CERTFLEET_FAILED=ngx NGINX_CONF="$NG/nginx.conf" \
+  NGINX_OPTS="-p $NG -e $NG/error.log" "$TOP/contrib/hooks/nginx" 2>&1)
+assert_eq 0 $? "the hook exits 0"
+assert_eq "nginx: no certificate renewed in this batch; nginx not reloaded" "$out" "and says why it did nothing"
+
 finish
