@@ -885,6 +885,20 @@ START_TEST(test_combined)
 	q = xasprintf("%s/archive/example.com/combined10.pem", tmpdir);
 	ck_assert_int_eq(access(q, F_OK), 0);
 	free(q);
+
+	if (geteuid() == 0) {
+		/* Root installs for a service user: owner and group applied. */
+		struct stat st;
+		o.combined = true;
+		o.owner = 4242;
+		o.group = 4343;
+		ck_assert_msg(install(&o, 12, &v, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_uid, 4242);
+		ck_assert_uint_eq(st.st_gid, 4343);
+		ck_assert_uint_eq(st.st_mode & 07777, 0640);
+		assert_combined_is("example.com", 12);
+	}
 	free(p);
 }
 END_TEST
@@ -953,7 +967,7 @@ START_TEST(test_combined_switch_consistent)
 	char *live = xasprintf("%s/live/example.com", tmpdir);
 	char *stop = xasprintf("%s/stop", tmpdir);
 	char err[512];
-	int fds[2], v, rounds = 80;
+	int fds[2], v, rounds = 30;
 	long n[3] = { 0, 0, 0 };
 	pid_t pid;
 
