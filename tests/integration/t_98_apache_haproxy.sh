@@ -72,21 +72,26 @@ apid=$(cat "$WORK/apache2.pid")
 hpid=$(cat "$WORK/haproxy.pid")
 
 # A client that verifies haproxy's certificate against Pebble's roots and
-# fetches a page, in a loop until $WORK/loop.stop exists: one line per
-# connection in $WORK/loop.log, "ok SERIAL" or "fail".
+# fetches a page (curl), in a loop until $WORK/loop.stop exists: one line per
+# connection in $WORK/loop.log, "ok SERIAL TIME" or "fail TIME why".
+# (`openssl s_client -ign_eof` as the client saw 6 of 900 connections end
+# after a verified TLS 1.3 handshake with no HTTP answer, some next to a
+# commit, some not; curl saw none in over 1000.  Not understood yet.)
 pebble_roots
 client_loop() {
-  local o s
+  local o rc s err=$WORK/loop-$1.err
   while [ ! -e "$WORK/loop.stop" ]; do
-    o=$(printf 'GET / HTTP/1.0\r\nHost: hap.example.com\r\n\r\n' |
-        timeout 10 openssl s_client -connect "127.0.0.1:$HAP_PORT" -servername hap.example.com \
-          -CAfile "$WORK/pebble/roots.pem" -verify_return_error -verify_hostname hap.example.com \
-          -ign_eof 2>/dev/null)
-    if printf '%s\n' "$o" | grep -q '^HTTP/1\.[01] 200'; then
-      s=$(printf '%s\n' "$o" | openssl x509 -noout -serial 2>/dev/null | cut -d= -f2)
-      echo "ok $s" >> "$WORK/loop.log"
+    o=$(curl -sS --max-time 10 --cacert "$WORK/pebble/roots.pem" \
+          --resolve "hap.example.com:$HAP_PORT:127.0.0.1" -o /dev/null \
+          -w '%{http_code} %{certs}' "https://hap.example.com:$HAP_PORT/" 2>"$err")
+    rc=$?
+    if [ "$rc" = 0 ] && [ "${o%% *}" = 200 ]; then
+      # The leaf's serial, upper case without leading zeros as serial_is compares.
+      s=$(printf '%s\n' "$o" | sed -n 's/^Serial Number:[[:space:]]*//p' | head -n 1 | tr -d ':' |
+          tr a-f A-F | sed 's/^0*//')
+      echo "ok $s $(date +%T.%N)" >> "$WORK/loop.log"
     else
-      echo "fail" >> "$WORK/loop.log"
+      echo "fail $(date +%T.%N) curl status $rc, HTTP ${o%% *}: $(tr '\n' ' ' < "$err")" >> "$WORK/loop.log"
     fi
   done
 }
@@ -94,9 +99,9 @@ oks() { grep -c '^ok' "$WORK/loop.log" 2>/dev/null || true; }
 
 echo "== --once --force with the hooks, two clients connecting to haproxy all along"
 : > "$WORK/loop.log"
-client_loop &
+client_loop 1 &
 echo $! > "$WORK/loop1.pid"
-client_loop &
+client_loop 2 &
 echo $! > "$WORK/loop2.pid"
 wait_for "[ \"\$(oks)\" -ge 5 ]" 20 || fail "the client loop does not connect"
 "$CERTFLEETD" --once --force -c "$WORK/b.yaml" > "$WORK/run2.log" 2>&1
@@ -113,9 +118,11 @@ rm -f "$WORK/loop1.pid" "$WORK/loop2.pid"
 total=$(grep -c . "$WORK/loop.log")
 failed=$(grep -c '^fail' "$WORK/loop.log")
 echo "   (client loops: $total connections, $failed failed)"
+grep '^fail' "$WORK/loop.log" | sed 's/^/    | /'
 assert_eq 0 "$failed" "no failed connection to haproxy during the renewal ($total made)"
-assert_contains "$WORK/loop.log" "^ok $h1$" "the loop saw the old certificate"
-assert_contains "$WORK/loop.log" "^ok $h2$" "and the new one, verified against Pebble's roots"
+nozero() { printf '%s' "$1" | sed 's/^0*//'; }
+assert_contains "$WORK/loop.log" "^ok $(nozero "$h1") " "the loop saw the old certificate"
+assert_contains "$WORK/loop.log" "^ok $(nozero "$h2") " "and the new one, verified against Pebble's roots"
 assert_eq "$h2" "$(served "$HAP_PORT" hap.example.com)" "haproxy serves the renewed certificate"
 assert_contains "$WORK/run2.log" "deploy hook for hap: haproxy: updated $HAP/combined.pem through $WORK/haproxy.sock" "it names the certificate it updated"
 assert_contains "$WORK/run2.log" "hap2: deploy hook succeeded" "hap2's hook, run beside hap's, succeeded too"
