@@ -99,6 +99,7 @@ struct config_cert {
 	uid_t owner;                /* (uid_t)-1: unchanged */
 	gid_t group;                /* (gid_t)-1: unchanged */
 	mode_t mode;                /* public files; keys are always 0600 (0640 with group) */
+	bool combined;              /* also live/NAME/combined.pem (key + fullchain) */
 	struct strlist deploy_hook; /* argv; empty: none */
 	long long renew_before;     /* seconds before expiry; 0: a third of lifetime */
 	char *profile;              /* ACME profile; NULL: none */

@@ -339,8 +339,8 @@ static int parse_accounts(struct cfg_ctx *x, const struct ynode *n, struct confi
 /* ---- defaults and certificates ---- */
 
 static const char *const cert_keys[] = { "name", "domains", "account", "key_type",
-	"reuse_key", "challenge", "output_dir", "owner", "group", "mode", "deploy_hook",
-	"renew_before", "profile", "preferred_chain", "notify", NULL };
+	"reuse_key", "challenge", "output_dir", "owner", "group", "mode", "combined",
+	"deploy_hook", "renew_before", "profile", "preferred_chain", "notify", NULL };
 static const char *const challenge_keys[] = { "types", "http01", "webroot", "dns01_hook",
 	NULL };
 
@@ -555,6 +555,8 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 		return cfg_group(x, v, path, &s->c.group);
 	} else if (strcmp(key, "mode") == 0) {
 		return cfg_mode(x, v, path, &s->c.mode);
+	} else if (strcmp(key, "combined") == 0) {
+		return cfg_bool(x, v, path, &s->c.combined);
 	} else if (strcmp(key, "deploy_hook") == 0) {
 		return cfg_argv(x, v, path, &s->c.deploy_hook);
 	} else if (strcmp(key, "renew_before") == 0) {

@@ -320,6 +320,7 @@ ctl_print_show(const struct json *c)
 			free(s);
 		}
 		line("reuse key:", json_is_true(json_get(cfg, "reuse_key")) ? "yes" : "no");
+		line("combined.pem:", json_is_true(json_get(cfg, "combined")) ? "yes" : "no");
 	}
 }
 

@@ -68,6 +68,7 @@ config_json(const struct config_cert *cc)
 	json_set_str(o, "fullchain", live);
 	free(live);
 	json_set_bool(o, "reuse_key", cc->reuse_key);
+	json_set_bool(o, "combined", cc->combined);
 	if (cc->renew_before > 0)
 		json_set_num(o, "renew_before", (double)cc->renew_before);
 	json_set_str(o, "profile", cc->profile);

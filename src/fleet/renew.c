@@ -80,6 +80,7 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	io.owner = c->owner;
 	io.group = c->group;
 	io.mode = c->mode;
+	io.combined = c->combined;
 	m.key_pem = kpem;
 	m.key_len = klen;
 	m.cert_pem = leaf;
@@ -219,6 +220,8 @@ renew_hook_env(const struct config_cert *c, const struct cert_state *st, struct 
 	ADD("CERTFLEET_KEY=%s/privkey.pem", lineage);
 	ADD("CERTFLEET_FULLCHAIN=%s/fullchain.pem", lineage);
 	ADD("CERTFLEET_CHAIN=%s/chain.pem", lineage);
+	if (c->combined)
+		ADD("CERTFLEET_COMBINED=%s/combined.pem", lineage);
 	ADD("CERTFLEET_SERIAL=%s", st->serial ? st->serial : "");
 	ADD("CERTFLEET_NOT_AFTER=%s", na);
 #undef ADD

@@ -19,7 +19,10 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const files[] = {"cert", "chain", "fullchain", "privkey"};
+/* The four files of every version, certbot's; combined.pem is the fifth
+ * when asked for, never part of a certbot lineage. */
+static const char *const files[] = {"cert", "chain", "fullchain", "privkey", "combined"};
+#define NFILES_CERTBOT 4
 
 char *
 install_live_path(const char *output_dir, const char *name, const char *file)
@@ -108,7 +111,7 @@ certbot_dir_version(const char *dir, const char *name, char *why, size_t whylen)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 		    strcmp(e->d_name, "README") == 0)
 			continue;
-		for (int i = 0; i < (int)ARRAY_SIZE(files); i++) {
+		for (int i = 0; i < NFILES_CERTBOT; i++) {
 			size_t l = strlen(files[i]);
 			if (strncmp(e->d_name, files[i], l) == 0 &&
 			    strcmp(e->d_name + l, ".pem") == 0)
@@ -351,14 +354,35 @@ install_check_live(const char *output_dir, const char *name, char *err, size_t e
 	return live_classify(output_dir, name, &kind, &v, err, errlen);
 }
 
+/*
+ * combined.pem: the private key, then the full chain, one PEM file.  A
+ * secret like the key itself (the caller wipes it).
+ */
+static char *
+combined_make(const struct install_material *m, size_t *len)
+{
+	size_t flen = strlen(m->fullchain_pem);
+	bool nl = m->key_len > 0 && m->key_pem[m->key_len - 1] != '\n';
+	char *p;
+
+	*len = m->key_len + (nl ? 1 : 0) + flen;
+	p = xmalloc(*len + 1);
+	memcpy(p, m->key_pem, m->key_len);
+	if (nl)
+		p[m->key_len] = '\n';
+	memcpy(p + m->key_len + (nl ? 1 : 0), m->fullchain_pem, flen);
+	p[*len] = '\0';
+	return p;
+}
+
 int
 install_lineage(const struct install_opts *o, const struct install_material *m, int *version,
     char *err, size_t errlen)
 {
 	char *live_dir = NULL, *archive = NULL, *vdir = NULL, *link = NULL, *tmp = NULL;
-	char *target = NULL, *path = NULL, *rel = NULL;
-	const char *data[4];
-	size_t lens[4];
+	char *target = NULL, *path = NULL, *rel = NULL, *combined = NULL;
+	const char *data[ARRAY_SIZE(files)];
+	size_t lens[ARRAY_SIZE(files)], nfiles = NFILES_CERTBOT;
 	enum install_live_kind kind;
 	char why[512] = "";
 	struct stat st;
@@ -371,6 +395,11 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	for (int i = 0; i < 3; i++)
 		lens[i] = strlen(data[i]);
 	lens[3] = m->key_len;
+	if (o->combined) {
+		combined = combined_make(m, &lens[4]);
+		data[4] = combined;
+		nfiles++;
+	}
 
 	live_dir = xasprintf("%s/live", o->output_dir);
 	archive = xasprintf("%s/archive/%s", o->output_dir, o->name);
@@ -385,8 +414,8 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 		goto out;
 	}
 	v = next_version(archive);
-	for (int i = 0; i < 4; i++) {
-		bool key = i == 3;
+	for (size_t i = 0; i < nfiles; i++) {
+		bool key = i >= 3;  /* privkey and combined hold the key */
 		mode_t mode = key ? (o->group != (gid_t)-1 ? 0640 : 0600) : o->mode;
 		free(path);
 		path = xasprintf("%s/%s%d.pem", archive, files[i], v);
@@ -401,7 +430,7 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 		snprintf(err, errlen, "cannot create %s: %s", vdir, strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < nfiles; i++) {
 		free(path);
 		free(target);
 		path = xasprintf("%s/%s.pem", vdir, files[i]);
@@ -456,6 +485,8 @@ out:
 	free(target);
 	free(path);
 	free(rel);
+	if (combined != NULL)
+		free_secret(combined, lens[4]);
 	return rc;
 }
 

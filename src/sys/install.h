@@ -7,9 +7,12 @@
  *   OUT/live/NAME -> ../archive/NAME/.liveN
  *
  * so web servers keep reading OUT/live/NAME/fullchain.pem and privkey.pem.
- * The switch from version N-1 to N is one rename() of the live/NAME symlink:
- * all four names change together, a reader never sees the new certificate
- * with the old key.  Every file is written with atomic_write_file().
+ * With install_opts.combined a fifth file, combinedN.pem (the key followed
+ * by the full chain, for haproxy and others that want one file), is part of
+ * the same version.  The switch from version N-1 to N is one rename() of
+ * the live/NAME symlink: all names change together, a reader never sees the
+ * new certificate with the old key.  Every file is written with
+ * atomic_write_file().
  *
  * A lineage certbot made (live/NAME a real directory of four links to
  * ../../archive/NAME/xxxN.pem) is adopted in place: the first install
@@ -21,6 +24,7 @@
 #ifndef CERTFLEET_INSTALL_H
 #define CERTFLEET_INSTALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,6 +34,7 @@ struct install_opts {
 	uid_t owner;            /* -1: unchanged */
 	gid_t group;            /* -1: unchanged */
 	mode_t mode;            /* cert/chain/fullchain; privkey is 0600 or 0640 with group */
+	bool combined;          /* also combined.pem: key + fullchain, with privkey's mode */
 };
 
 struct install_material {

@@ -228,6 +228,9 @@ static const struct bad_case bad_cases[] = {
 	  "5:19: accounts.ca.max_inflight: expected an integer, got a mapping" },
 	{ "type-bool.yaml", NULL, 0, NULL, NULL, 0, "8:16: certificates[0].reuse_key: expected "
 	  "a boolean (true or false), got 'yes'" },
+	{ NULL, ACCOUNT "certificates:\n  - name: w\n    domains: [w.example.com]\n"
+	  "    combined: 1\n", 0, NULL, NULL, 0, "8:15: certificates[0].combined: expected "
+	  "a boolean (true or false), got '1'" },
 	{ "cert-not-mapping.yaml", NULL, 0, NULL, NULL, 0, "6:5: certificates[0]: expected a "
 	  "mapping with name and domains, got a string" },
 	{ NULL, "certificates: {}\n", 0, NULL, NULL, 0,
@@ -762,6 +765,7 @@ START_TEST(test_full)
 	ck_assert_ptr_eq(w->account, a);
 	ck_assert_int_eq(w->key_type, KEY_RSA_3072);
 	ck_assert(w->reuse_key);
+	ck_assert(!w->combined);
 	ck_assert_uint_eq(w->nchallenges, 1);
 	ck_assert_int_eq(w->challenges[0], CHALLENGE_HTTP01);
 	/* A webroot and no explicit http01 mode means webroot mode. */
@@ -785,6 +789,7 @@ START_TEST(test_full)
 	ck_assert_ptr_eq(api->account, p);
 	ck_assert_int_eq(api->key_type, KEY_EC_P256);
 	ck_assert(!api->reuse_key);
+	ck_assert(api->combined);
 	ck_assert_uint_eq(api->nchallenges, 2);
 	ck_assert_int_eq(api->challenges[0], CHALLENGE_TLSALPN01);
 	ck_assert_int_eq(api->challenges[1], CHALLENGE_HTTP01);

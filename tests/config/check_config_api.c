@@ -128,6 +128,7 @@ START_TEST(test_order_equal)
 	b.mode = 0640;
 	b.output_dir = xstrdup("/elsewhere");
 	b.reuse_key = true;
+	b.combined = true;
 	ck_assert(config_cert_order_equal(&a, &b));
 	strlist_add(&b.domains, "api.example.com");
 	ck_assert(!config_cert_order_equal(&a, &b));

@@ -26,6 +26,7 @@ defaults:
 certificates:
   - name: legacy
     domains: [legacy.example.com]
+    combined: true
     deploy_hook: [$3]
 YAML
 }
@@ -104,6 +105,7 @@ assert_eq 0 $? "third --once exits 0"
 assert_eq 1 "$(count new-order)" "still one order"
 verify_live "$WORK/out-c" legacy
 assert_eq "$held_serial" "$(openssl x509 -in "$WORK/out-c/live/legacy/cert.pem" -noout -serial | cut -d= -f2)" "the held certificate is the one installed"
+assert_eq "$held_serial" "$(openssl x509 -in "$WORK/out-c/live/legacy/combined.pem" -noout -serial | cut -d= -f2)" "its combined.pem is installed with it"
 assert_file "$WORK/deployed" "the deploy hook ran"
 [ -e "$WORK/state/certs/legacy/held.pem" ] && fail "held.pem left behind" || pass "held copy removed after installation"
 "$CERTFLEETCTL" -c "$WORK/c.yaml" status > "$WORK/status2.txt" 2>&1

@@ -1,7 +1,8 @@
 /*
  * check_install.c - unit tests for install.c: version numbering, the
  * live/NAME -> ../archive/NAME/.liveN switch, file modes and ownership,
- * failures that must leave the live link alone, and the live path helpers.
+ * failures that must leave the live link alone, the live path helpers, and
+ * combined.pem switched with the other four.
  * The material is plain text: install.c copies bytes and parses nothing.
  */
 #include <dirent.h>
@@ -792,6 +793,221 @@ START_TEST(test_certbot_conversion_atomic)
 }
 END_TEST
 
+/* ---- combined.pem ---- */
+
+/* live/NAME/combined.pem holds version v's key then its full chain. */
+static void
+assert_combined_is(const char *name, int v)
+{
+	char want[128];
+	size_t len = 0;
+	char *data = install_read_live(tmpdir, name, "combined.pem", &len);
+
+	snprintf(want, sizeof(want), "privkey of version %d\nfullchain of version %d\n", v, v);
+	ck_assert_msg(data != NULL, "live/%s/combined.pem unreadable", name);
+	ck_assert_str_eq(data, want);
+	ck_assert_uint_eq(len, strlen(want));
+	free(data);
+}
+
+START_TEST(test_combined)
+{
+	struct install_opts o = opts_make();
+	struct material mt;
+	char err[512], buf[64];
+	char *p, *q;
+	ssize_t n;
+	int v;
+
+	umask(077);
+	/* Without it, no fifth file. */
+	ck_assert_msg(install(&o, 1, &v, err, sizeof(err)) == 0, "%s", err);
+	p = xasprintf("%s/live/example.com/combined.pem", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	/* A lineage without it gets it with its next version, mode 0600
+	 * like the key, a real file in the archive linked from .live2. */
+	o.combined = true;
+	ck_assert_msg(install(&o, 2, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 2);
+	assert_live_is("example.com", 2);
+	assert_combined_is("example.com", 2);
+	ck_assert_uint_eq(mode_of(p), 0600);
+	q = xasprintf("%s/archive/example.com/.live2/combined.pem", tmpdir);
+	n = readlink(q, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "../combined2.pem");
+	free(q);
+	q = xasprintf("%s/archive/example.com/combined2.pem", tmpdir);
+	{
+		struct stat st;
+		ck_assert_int_eq(lstat(q, &st), 0);
+		ck_assert(S_ISREG(st.st_mode));
+	}
+	free(q);
+
+	/* With a group: 0640 and the key's owner and group, whatever the
+	 * public files' mode. */
+	o.group = getgid();
+	o.owner = getuid();
+	o.mode = 0644;
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	assert_combined_is("example.com", 3);
+	{
+		struct stat st;
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0640);
+		ck_assert_uint_eq(st.st_uid, getuid());
+		ck_assert_uint_eq(st.st_gid, getgid());
+	}
+
+	/* A key without its final newline still makes two PEM blocks. */
+	material_make(&mt, 4);
+	mt.m.key_len--;
+	ck_assert_msg(install_lineage(&o, &mt.m, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 4);
+	assert_combined_is("example.com", 4);
+
+	/* combinedN.pem counts for the numbering like the other four: a
+	 * stray one is never overwritten. */
+	q = xasprintf("%s/archive/example.com/combined9.pem", tmpdir);
+	write_text(q, "stray\n");
+	ck_assert_msg(install(&o, 10, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 10);
+	assert_combined_is("example.com", 10);
+	free(q);
+
+	/* Turned off again: the next version has none; older ones stay. */
+	o.combined = false;
+	ck_assert_msg(install(&o, 11, &v, err, sizeof(err)) == 0, "%s", err);
+	assert_live_is("example.com", 11);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	q = xasprintf("%s/archive/example.com/combined10.pem", tmpdir);
+	ck_assert_int_eq(access(q, F_OK), 0);
+	free(q);
+
+	if (geteuid() == 0) {
+		/* Root installs for a service user: owner and group applied. */
+		struct stat st;
+		o.combined = true;
+		o.owner = 4242;
+		o.group = 4343;
+		ck_assert_msg(install(&o, 12, &v, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_uid, 4242);
+		ck_assert_uint_eq(st.st_gid, 4343);
+		ck_assert_uint_eq(st.st_mode & 07777, 0640);
+		assert_combined_is("example.com", 12);
+	}
+	free(p);
+}
+END_TEST
+
+/* A certbot lineage taken over with combined: true has it at once. */
+START_TEST(test_combined_certbot_adopted)
+{
+	struct install_opts o = opts_make();
+	char err[512], why[256];
+	int v, cur;
+
+	certbot_lineage("example.com", 2);
+	o.combined = true;
+	ck_assert_msg(install(&o, 3, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(v, 3);
+	ck_assert_int_eq(install_live_kind(tmpdir, "example.com", &cur, why, sizeof(why)),
+	    INSTALL_LIVE_CERTFLEET);
+	assert_live_is("example.com", 3);
+	assert_combined_is("example.com", 3);
+}
+END_TEST
+
+/* Reads the five files of one live version through one directory
+ * descriptor, as a server that opens live/NAME once would: 0 when all are
+ * of the same version (and combined is that version's key + fullchain),
+ * 1 when mixed, -1 when the directory could not be opened. */
+static int
+live_snapshot_mixed(const char *live)
+{
+	int dfd = open(live, O_RDONLY | O_DIRECTORY), v = -1, rc = 0;
+	char buf[160];
+
+	if (dfd < 0)
+		return -1;
+	for (int i = 0; i < 5 && rc == 0; i++) {
+		static const char *const names[] = { "cert.pem", "chain.pem", "fullchain.pem",
+			"privkey.pem", "combined.pem" };
+		int fd = openat(dfd, names[i], O_RDONLY), k = -1, k2 = -1;
+		ssize_t n;
+
+		if (fd < 0) {
+			rc = 1;
+			break;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (i < 4) {
+			const char *sp = strstr(buf, "of version ");
+			k = sp ? atoi(sp + 11) : -1;
+		} else if (sscanf(buf, "privkey of version %d\nfullchain of version %d\n", &k,
+		    &k2) != 2 || k != k2) {
+			k = -1;
+		}
+		if (k < 0 || (v >= 0 && k != v))
+			rc = 1;
+		v = k;
+	}
+	close(dfd);
+	return rc;
+}
+
+START_TEST(test_combined_switch_consistent)
+{
+	struct install_opts o = opts_make();
+	char *live = xasprintf("%s/live/example.com", tmpdir);
+	char *stop = xasprintf("%s/stop", tmpdir);
+	char err[512];
+	int fds[2], v, rounds = 30;
+	long n[3] = { 0, 0, 0 };
+	pid_t pid;
+
+	o.combined = true;
+	ck_assert_msg(install(&o, 1, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		long c[3] = { 0, 0, 0 }; /* mixed, unopenable, reads */
+
+		close(fds[0]);
+		while (access(stop, F_OK) != 0) {
+			int r = live_snapshot_mixed(live);
+			if (r > 0)
+				c[0]++;
+			else if (r < 0)
+				c[1]++;
+			c[2]++;
+		}
+		ck_assert_int_eq(write(fds[1], c, sizeof(c)), (ssize_t)sizeof(c));
+		_exit(0);
+	}
+	close(fds[1]);
+	for (int r = 2; r < 2 + rounds; r++)
+		ck_assert_msg(install(&o, r, &v, err, sizeof(err)) == 0, "%s", err);
+	write_text(stop, "stop\n");
+	ck_assert_int_eq(read(fds[0], n, sizeof(n)), (ssize_t)sizeof(n));
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	ck_assert_msg(n[2] > 0, "the reader never ran");
+	ck_assert_msg(n[0] == 0 && n[1] == 0, "%ld mixed and %ld missing of %ld snapshots",
+	    n[0], n[1], n[2]);
+	assert_live_is("example.com", 1 + rounds);
+	assert_combined_is("example.com", 1 + rounds);
+	free(live);
+	free(stop);
+}
+END_TEST
+
 static Suite *
 install_suite(void)
 {
@@ -813,6 +1029,9 @@ install_suite(void)
 	tcase_add_test(tc, test_certbot_crash_after_exchange);
 	tcase_add_test(tc, test_certbot_not_quite);
 	tcase_add_test(tc, test_certbot_conversion_atomic);
+	tcase_add_test(tc, test_combined);
+	tcase_add_test(tc, test_combined_certbot_adopted);
+	tcase_add_test(tc, test_combined_switch_consistent);
 	suite_add_tcase(s, tc);
 	return s;
 }
