@@ -21,6 +21,12 @@ cert_due_time(struct cert_rt *r, char *why, size_t len)
 	const struct cert_state *st = &r->st;
 	time_t t;
 
+	/* Another host holds its pool lock, or etcd is away: look again
+	 * then, even when asked to renew now. */
+	if (r->pool_wait > time(NULL)) {
+		snprintf(why, len, "waiting for the pool");
+		return r->pool_wait;
+	}
 	if (r->force) {
 		snprintf(why, len, "renewal requested");
 		return 0;
