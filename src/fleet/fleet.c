@@ -860,3 +860,23 @@ fleet_status_line(const struct fleet *f)
 		buf_appendf(&b, "; %s", cluster_state_line(f->cluster));
 	return buf_steal(&b, NULL);
 }
+
+enum fleet_op_status
+fleet_cluster_status(struct fleet *f, fleet_cluster_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	if (f->cluster == NULL) {
+		snprintf(err, errlen, "%s", f->cfg->cluster == NULL ?
+		    "this host is in no pool (the inventory has no cluster: section)" :
+		    "the pool is not available (see the daemon's log)");
+		return FLEET_OP_NOTFOUND;
+	}
+	cluster_status(f->cluster, cb, arg);
+	return FLEET_OP_OK;
+}
+
+const char *
+fleet_cluster_line(struct fleet *f)
+{
+	return f->cluster != NULL ? cluster_state_line(f->cluster) : NULL;
+}
