@@ -48,5 +48,10 @@ int cfg_hmac_key(struct cfg_ctx *x, const struct ynode *inline_node,
  */
 int cfg_secret_line(struct cfg_ctx *x, const struct ynode *n, const char *path,
     const char *what, const char *value, char **secret, size_t *secretlen);
+/* A PEM private key file (a TLS client key) only its owner may read or
+ * write, like a secret file; what names it in errors ("the etcd client
+ * key").  *out is its path. */
+int cfg_private_key_file(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *what, char **out);
 
 #endif
