@@ -169,8 +169,8 @@ static int parse_endpoints(struct cfg_ctx *x, const struct ynode *n, const char 
 			return -1;
 		for (size_t k = 0; k < out->n; k++) {
 			if (strcasecmp(out->v[k], url) == 0) {
-				cfg_error(x, items[i], sub, "duplicate endpoint '%s' (first at line "
-				    "%d)", url, items[k]->line);
+				cfg_error(x, items[i], sub, "duplicate endpoint '%s' (first at "
+				    "line %d)", url, items[k]->line);
 				free(url);
 				return -1;
 			}
@@ -211,7 +211,8 @@ static int parse_etcd(struct cfg_ctx *x, const struct ynode *n, const char *path
 	if (parse_endpoints(x, v, sub, &cl->endpoints, &plain) < 0)
 		return -1;
 	cfg_path_key(sub, sizeof(sub), path, "ca_bundle");
-	if ((v = cfg_map_get(n, "ca_bundle")) != NULL && cfg_ca_bundle(x, v, sub, &cl->ca_bundle) < 0)
+	if ((v = cfg_map_get(n, "ca_bundle")) != NULL &&
+	    cfg_ca_bundle(x, v, sub, &cl->ca_bundle) < 0)
 		return -1;
 	if (cfg_map_get(n, "cert") != NULL && cfg_map_get(n, "key") == NULL)
 		return needs(x, n, path, "cert", "key", "a TLS client certificate needs its "
@@ -318,7 +319,8 @@ static int parse_node(struct cfg_ctx *x, const struct ynode *n, const char *path
 	if (len == 0 || len > 64 || host[0] == '.' || strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != len)
 		return cfg_error(x, n, path, "the host name '%s' is not a valid node name (up to "
-		    "64 letters, digits, '.', '_' and '-', not starting with '.'); set node:", host);
+		    "64 letters, digits, '.', '_' and '-', not starting with '.'); set node:",
+		    host);
 	cl->node = xstrdup(host);
 	return 0;
 }
@@ -431,7 +433,8 @@ int cfg_cluster(struct cfg_ctx *x, const struct ynode *n, const char *path,
 	if (parse_secret_key(x, v, sub, cl) < 0)
 		goto out;
 	cfg_path_key(sub, sizeof(sub), path, "fallback");
-	if ((v = cfg_map_get(n, "fallback")) != NULL && parse_fallback(x, v, sub, &cl->fallback) < 0)
+	if ((v = cfg_map_get(n, "fallback")) != NULL &&
+	    parse_fallback(x, v, sub, &cl->fallback) < 0)
 		goto out;
 	*out = cl;
 	cl = NULL;

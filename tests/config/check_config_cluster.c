@@ -309,7 +309,8 @@ static const struct {
 	  "8:21: cluster.etcd.endpoints: must list at least one etcd endpoint URL" },
 	{ "cluster:\n  etcd: {endpoints: {a: b}}\n", NULL, NULL, 0,
 	  "8:21: cluster.etcd.endpoints: expected a list of etcd endpoint URLs, got a mapping" },
-	{ "cluster:\n  etcd:\n    endpoints: [\"https://10.0.0.1:2379\", \"ftp://10.0.0.2:2379\"]\n",
+	{ "cluster:\n  etcd:\n"
+	  "    endpoints: [\"https://10.0.0.1:2379\", \"ftp://10.0.0.2:2379\"]\n",
 	  NULL, NULL, 0, "9:42: cluster.etcd.endpoints[1]: etcd endpoint 'ftp://10.0.0.2:2379' "
 	  "must start with https:// or http://" },
 	{ "cluster:\n  etcd:\n    endpoints: 10.0.0.1:2379\n", NULL, NULL, 0,
@@ -372,7 +373,8 @@ static const struct {
 	  "    username: cf\n    password_file: etcd.pass\n", "etcd.pass", PASSWORD "\n"
 	  PASSWORD "\n", 0600, "11:20: cluster.etcd.password_file: '@DIR@/etcd.pass' must hold "
 	  "one line (the password) without control characters" },
-	{ "cluster:\n  etcd:\n    endpoints: [\"https://10.0.0.1:2379\", \"http://10.0.0.2:2379\"]\n"
+	{ "cluster:\n  etcd:\n"
+	  "    endpoints: [\"https://10.0.0.1:2379\", \"http://10.0.0.2:2379\"]\n"
 	  "    username: cf\n    password_file: etcd.pass\n", NULL, NULL, 0,
 	  "9:42: cluster.etcd.endpoints[1]: etcd endpoint 'http://10.0.0.2:2379' is plain "
 	  "http:// to another machine: the etcd password would cross the network in clear; "
