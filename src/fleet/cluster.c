@@ -378,6 +378,7 @@ session_begin(struct cluster *cl)
 	chal_range(cl);
 	certs_range(cl);
 	pool_accts_start(cl);
+	pool_certs_session_up(cl);
 	fleet_queue_run(cl->f);
 }
 

@@ -763,6 +763,24 @@ pool_certs_lease_lost(struct cluster *cl)
 	}
 }
 
+/* The session is (again) up: every shared certificate that waits for it
+ * is looked at now rather than when its wait ends. */
+void
+pool_certs_session_up(struct cluster *cl)
+{
+	struct fleet *f = cl->f;
+
+	for (size_t i = 0; i < f->ncerts; i++) {
+		struct cert_rt *r = f->certs[i];
+
+		if (r->pool == NULL || r->pool_wait == 0 || r->job != NULL || r->hook != NULL ||
+		    r->queued || ev_is_active(&r->settle))
+			continue;
+		r->pool_wait = 0;
+		fleet_cert_schedule(r);
+	}
+}
+
 /* ---- the fleet's entry ---- */
 
 bool
@@ -774,6 +792,12 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 	if (pc == NULL)
 		return false;
 	r->pool_wait = 0;
+	if (cl->state == CLUSTER_CONNECTING) {
+		/* Not an outage: the session is on its way (start, a new
+		 * lease); session_begin looks at r again. */
+		pool_settle_wait(pc, POOL_WAIT_DOWN);
+		return true;
+	}
 	if (!cluster_writable(cl)) {
 		time_t renew = sched_renewal_time(r->st.not_before, r->st.not_after,
 		    r->cfg->renew_before);
@@ -790,8 +814,8 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 		    sizeof(left));
 		cert_log(r, close ? LOG_WARNING : LOG_INFO, LOG_EVENT_NONE,
 		    "pool: etcd unreachable; not renewing the shared certificate here "
-		    "(%s left%s)", r->st.not_after ? left : "never issued",
-		    close ? "; cluster.fallback: local would renew it alone" : "");
+		    "(%s%s%s)", r->st.not_after ? left : "never issued", r->st.not_after ?
+		    " left" : "", close ? "; cluster.fallback: local would renew it alone" : "");
 		pool_settle_wait(pc, POOL_WAIT_DOWN);
 		return true;
 	}

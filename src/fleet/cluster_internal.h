@@ -135,6 +135,8 @@ void pool_cert_new(struct cluster *cl, struct cert_rt *r);
 void pool_cert_free(struct pool_cert *pc);
 /* A P/certs/NAME value arrived (range or watch). */
 void pool_cert_latest(struct cluster *cl, const struct etcd_kv *kv);
+/* The session is up: shared certificates waiting for it are looked at. */
+void pool_certs_session_up(struct cluster *cl);
 /* The lease is gone: every lock under it is dropped, orders stopped. */
 void pool_certs_lease_lost(struct cluster *cl);
 
