@@ -50,6 +50,9 @@ struct etcd_result {
 	char *error;                /* !ok: one line (endpoint and etcd's message) */
 	bool unavailable;           /* !ok because no endpoint could serve it
 	                             * (transport, no leader, no quorum): retry later */
+	int code;                   /* !ok: etcd's gRPC status code (5 not found,
+	                             * 11 compacted, 14 unavailable, 16 bad token);
+	                             * 0 without one (transport, HTTP) */
 	long long revision;         /* the answer's header.revision */
 	bool succeeded;             /* txn: the compares held */
 	struct etcd_kv *kvs;        /* range; txn: the first range op's kvs */
