@@ -375,12 +375,16 @@ start_order(struct pool_cert *pc, const struct etcd_kv *order)
 			url = NULL;
 		}
 		if (url != NULL) {
+			char *nad = seal_ad(r->cfg->name, "order", pc->fence);
+
 			cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
 			    "pool: resuming order %s%s left by %s", url,
 			    fin ? " (finalized)" : "", json_get_str(v, "node") ?
 			    json_get_str(v, "node") : "?");
-			/* The resumed order's key is the record's again. */
-			pc->order_key = xstrdup(sealed);
+			/* The record is rewritten under this holder's fence:
+			 * the key is sealed for it again. */
+			pc->order_key = envelope_seal(&pc->cl->key, nad, kpem, klen);
+			free(nad);
 		}
 	}
 	if (kpem != NULL)

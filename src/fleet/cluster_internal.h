@@ -98,6 +98,7 @@ struct cluster {
 	char *state_error;
 	char state_line[160];
 	long long lease;            /* 0: none */
+	bool leaving;               /* cluster_leave: no keepalive, no new lease */
 	long long lease_ttl;
 	double last_keepalive;      /* ev_now() of the last one answered */
 	struct etcd_op *lease_op;

@@ -47,6 +47,10 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	/* A one-shot run has no debounce: the batch is everything. */
 	if (f->once && !f->post_running && fleet_post_hook_start(f))
 		return;
+	/* Stopping: the pool's locks go with our lease now, not a lease
+	 * time later (the answer brings us back here). */
+	if (f->draining && f->cluster != NULL && !fleet_busy(f) && cluster_leave(f->cluster))
+		return;
 	if (!fleet_busy(f) && f->idle_cb)
 		f->idle_cb(f, f->idle_arg);
 }
