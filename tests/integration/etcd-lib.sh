@@ -19,6 +19,9 @@
 #   etcd_cluster_stop DIR      TERM every member (KILL if it lingers)
 #   etcdctl_cluster DIR ARGS   etcdctl against every running member
 #
+# ETCD_EXTRA_ARGS (split on blanks) is added to every member's command line
+# when it starts or restarts, e.g. "--auth-token-ttl 2".
+#
 # DIR is usually $WORK itself, so that lib.sh's cleanup (and run-all's reaper),
 # which stop $WORK/*.pid, stop the members too; when DIR is elsewhere under
 # $WORK, each pid is also written to $WORK/etcd-<dir name>-I.pid.
@@ -80,7 +83,7 @@ _etcd_launch() {
     --initial-cluster-state new \
     --heartbeat-interval 50 --election-timeout 500 \
     --logger zap --log-outputs stderr --log-level warn \
-    < /dev/null >> "$dir/etcd-$i.log" 2>&1 &
+    ${ETCD_EXTRA_ARGS:-} < /dev/null >> "$dir/etcd-$i.log" 2>&1 &
   echo $! > "$dir/etcd-$i.pid.new"
   )
   pid=$(cat "$dir/etcd-$i.pid.new")

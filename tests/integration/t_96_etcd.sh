@@ -6,8 +6,8 @@
 # resumes, on another member and from the next revision, after the member it
 # was connected to is killed, a compacted start revision, failover with the
 # first endpoint dead, no endpoint serving (down, or no quorum) reported as
-# unavailable after one try per endpoint, and token auth renewed after every
-# member restarted and forgot the token.
+# unavailable after one try per endpoint, and token auth renewed once the
+# token has expired.
 #
 # The phases run in tests/net/etcd-driver.c (built by make as
 # build/tests/net/etcd-driver); each "ok:"/"FAIL:" line it prints counts here.
@@ -69,6 +69,8 @@ put_retry() {
   return 1
 }
 
+# Simple tokens expire after 2 s unused, so the auth phase sees one expire.
+export ETCD_EXTRA_ARGS="--auth-token-ttl 2"
 if ! etcd_cluster_start "$WORK" 3; then
   fail "a 3-member etcd cluster starts"
   finish
@@ -148,9 +150,8 @@ if etcdctl_cluster "$WORK" user add root:certfleet-pw > /dev/null 2>&1 &&
   drv_pid=$!
   echo "$drv_pid" > "$WORK/driver.pid"
   if wait_for "[ -e '$WORK/auth/phase1' ]" 30; then
-    for i in 1 2 3; do etcd_member_kill "$WORK" "$i"; done
-    for i in 1 2 3; do etcd_member_start "$WORK" "$i"; done
-    etcd_cluster_healthy "$WORK" 30 || fail "the restarted cluster is healthy"
+    # Unused for longer than the members' --auth-token-ttl: expired.
+    sleep 4
     touch "$WORK/auth/go"
   fi
   wait "$drv_pid"
