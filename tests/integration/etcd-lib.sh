@@ -19,6 +19,11 @@
 #   etcd_cluster_stop DIR      TERM every member (KILL if it lingers)
 #   etcdctl_cluster DIR ARGS   etcdctl against every running member
 #
+# ETCD_TLS=1 at etcd_cluster_start: clients speak TLS and must show a client
+# certificate; DIR/tls/ca.pem, client.pem and client.key are made for the
+# test (and exported as ETCD_CA, ETCD_CERT, ETCD_KEY), the endpoints are
+# https:// (peers still talk plain HTTP among themselves).
+#
 # ETCD_EXTRA_ARGS (split on blanks) is added to every member's command line
 # when it starts or restarts, e.g. "--auth-token-ttl 2".
 #
@@ -62,7 +67,49 @@ _etcd_alive() {
 # _etcd_var DIR NAME: a value from DIR/etcd.env.
 _etcd_var() { sed -n "s/^$2=//p" "$1/etcd.env" 2>/dev/null; }
 
-etcd_member_endpoint() { echo "http://127.0.0.1:$(( $(_etcd_var "$1" BASE) + 2 * ($2 - 1) ))"; }
+_etcd_scheme() { if [ "$(_etcd_var "$1" TLS)" = 1 ]; then echo https; else echo http; fi; }
+etcd_member_endpoint() { echo "$(_etcd_scheme "$1")://127.0.0.1:$(( $(_etcd_var "$1" BASE) + 2 * ($2 - 1) ))"; }
+
+# _etcd_tls_args DIR: the members' TLS flags (none without ETCD_TLS).
+_etcd_tls_args() {
+  [ "$(_etcd_var "$1" TLS)" = 1 ] || return 0
+  echo "--cert-file $1/tls/server.pem --key-file $1/tls/server.key --client-cert-auth" \
+    "--trusted-ca-file $1/tls/ca.pem"
+}
+
+# _etcdctl_tls DIR: etcdctl's.
+_etcdctl_tls() {
+  [ "$(_etcd_var "$1" TLS)" = 1 ] || return 0
+  echo "--cacert $1/tls/ca.pem --cert $1/tls/client.pem --key $1/tls/client.key"
+}
+
+# _etcd_make_tls DIR: a throwaway CA, the members' server certificate (for
+# 127.0.0.1) and a client certificate, in DIR/tls.
+_etcd_make_tls() {
+  local d=$1/tls
+  mkdir -p "$d"
+  (
+    umask 077
+    set -e
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=certfleet test CA for etcd" -keyout "$d/ca.key" -out "$d/ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign"
+    for who in server client; do
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj "/CN=etcd-$who" -keyout "$d/$who.key" -out "$d/$who.csr"
+      if [ "$who" = server ]; then
+        # clientAuth too: etcd's own JSON gateway dials the member's gRPC
+        # port with this certificate, refused without it.
+        printf '%s\n' "subjectAltName=IP:127.0.0.1" "extendedKeyUsage=serverAuth,clientAuth" \
+          > "$d/$who.ext"
+      else
+        printf '%s\n' "extendedKeyUsage=clientAuth" > "$d/$who.ext"
+      fi
+      openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+        -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$d/$who.ext" -out "$d/$who.pem"
+    done
+  ) > "$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
+}
 _etcd_peer_url() { echo "http://127.0.0.1:$(( $(_etcd_var "$1" BASE) + 2 * ($2 - 1) + 1 ))"; }
 
 # _etcd_launch DIR I: starts member I in the background, records its pid.
@@ -83,7 +130,7 @@ _etcd_launch() {
     --initial-cluster-state new \
     --heartbeat-interval 50 --election-timeout 500 \
     --logger zap --log-outputs stderr --log-level warn \
-    ${ETCD_EXTRA_ARGS:-} < /dev/null >> "$dir/etcd-$i.log" 2>&1 &
+    ${ETCD_EXTRA_ARGS:-} $(_etcd_tls_args "$dir") < /dev/null >> "$dir/etcd-$i.log" 2>&1 &
   echo $! > "$dir/etcd-$i.pid.new"
   )
   pid=$(cat "$dir/etcd-$i.pid.new")
@@ -107,7 +154,7 @@ etcdctl_cluster() {
   local dir=$1
   shift
   env -u ETCDCTL_ENDPOINTS "$ETCDCTL_BIN" --endpoints "$(_etcd_running "$dir")" \
-    --dial-timeout 2s --command-timeout 5s "$@"
+    --dial-timeout 2s --command-timeout 5s $(_etcdctl_tls "$dir") "$@"
 }
 
 # etcd_cluster_healthy DIR [SECONDS]: every member whose process runs is
@@ -117,7 +164,8 @@ etcd_cluster_healthy() {
   for ((t = 0; t < secs * 5; t++)); do
     eps=$(_etcd_running "$dir")
     [ -n "$eps" ] && env -u ETCDCTL_ENDPOINTS "$ETCDCTL_BIN" --endpoints "$eps" \
-      --dial-timeout 1s --command-timeout 2s endpoint health > /dev/null 2>&1 && return 0
+      --dial-timeout 1s --command-timeout 2s $(_etcdctl_tls "$dir") endpoint health \
+      > /dev/null 2>&1 && return 0
     sleep 0.2
   done
   echo "etcd-lib: the cluster in $dir is not healthy after ${secs} s" >&2
@@ -126,7 +174,8 @@ etcd_cluster_healthy() {
 
 # _etcd_pick_block DIR N: the first block of 2N free ports, into DIR/etcd.env.
 _etcd_pick_block() {
-  local dir=$1 n=$2 k p base ok i cluster eps
+  local dir=$1 n=$2 k p base ok i cluster eps scheme=http
+  [ "${ETCD_TLS:-0}" = 1 ] && scheme=https
   for ((k = ${3:-0}; k < 50; k++)); do
     base=$((ETCD_PORT_BASE + 20 * k))
     ok=1
@@ -137,7 +186,7 @@ _etcd_pick_block() {
     cluster="" eps=""
     for ((i = 1; i <= n; i++)); do
       cluster="$cluster,m$i=http://127.0.0.1:$((base + 2 * (i - 1) + 1))"
-      eps="$eps,http://127.0.0.1:$((base + 2 * (i - 1)))"
+      eps="$eps,$scheme://127.0.0.1:$((base + 2 * (i - 1)))"
     done
     {
       echo "N=$n"
@@ -146,6 +195,7 @@ _etcd_pick_block() {
       echo "CLUSTER=${cluster#,}"
       echo "ENDPOINTS=${eps#,}"
       echo "TOKEN=certfleet-$$-$RANDOM-$k"
+      echo "TLS=${ETCD_TLS:-0}"
     } > "$dir/etcd.env"
     return 0
   done
@@ -157,6 +207,7 @@ etcd_cluster_start() {
   [ "$n" -ge 1 ] && [ "$n" -le 9 ] || { echo "etcd-lib: 1 to 9 members, not $n" >&2; return 1; }
   command -v "$ETCD_BIN" > /dev/null || { echo "etcd-lib: $ETCD_BIN not installed (apt-get install etcd-server etcd-client)" >&2; return 1; }
   mkdir -p "$dir"
+  if [ "${ETCD_TLS:-0}" = 1 ]; then _etcd_make_tls "$dir" || return 1; fi
   # The lock is held until the members listen: no other cluster can take
   # the block in between.
   exec {lockfd}> "$ETCD_LOCK"
@@ -193,6 +244,9 @@ etcd_cluster_start() {
   [ "$rc" = 0 ] || return 1
   ETCD_ENDPOINTS=$(_etcd_var "$dir" ENDPOINTS)
   export ETCD_ENDPOINTS
+  if [ "${ETCD_TLS:-0}" = 1 ]; then
+    export ETCD_CA=$dir/tls/ca.pem ETCD_CERT=$dir/tls/client.pem ETCD_KEY=$dir/tls/client.key
+  fi
 }
 
 etcd_member_kill() {

@@ -6,8 +6,9 @@
 # resumes, on another member and from the next revision, after the member it
 # was connected to is killed, a compacted start revision, failover with the
 # first endpoint dead, no endpoint serving (down, or no quorum) reported as
-# unavailable after one try per endpoint, and token auth renewed once the
-# token has expired.
+# unavailable after one try per endpoint, token auth renewed once the token
+# has expired, and TLS with a client certificate (refused without it or
+# without the CA bundle).
 #
 # The phases run in tests/net/etcd-driver.c (built by make as
 # build/tests/net/etcd-driver); each "ok:"/"FAIL:" line it prints counts here.
@@ -165,4 +166,19 @@ else
 fi
 
 etcd_cluster_stop "$WORK"
+
+# ---- TLS with a client certificate, on a one-member cluster of its own ----
+if ETCD_TLS=1 ETCD_EXTRA_ARGS="" etcd_cluster_start "$WORK/etcd-tls" 1; then
+  pass "a TLS member with client certificate auth on $ETCD_ENDPOINTS"
+  phase tls-kv kv /t/tls/
+  env -u ETCD_CERT -u ETCD_KEY timeout 60 "$DRV" kv /t/tls/ > "$WORK/tls-nocert.out" 2>&1
+  assert_eq 1 $? "without a client certificate the driver fails"
+  assert_contains "$WORK/tls-nocert.out" "FAIL: put /t/tls/a" "without a client certificate: no put"
+  env -u ETCD_CA timeout 60 "$DRV" kv /t/tls/ > "$WORK/tls-noca.out" 2>&1
+  assert_contains "$WORK/tls-noca.out" "SSL certificate problem|certificate verify" \
+    "without the CA bundle the member's certificate is refused"
+  etcd_cluster_stop "$WORK/etcd-tls"
+else
+  fail "a TLS member with client certificate auth starts"
+fi
 finish

@@ -5,7 +5,9 @@
  *
  *   etcd-driver PHASE PREFIX [ARGS]     endpoints from $ETCD_ENDPOINTS
  *                                       (comma-separated); $ETCD_USER and
- *                                       $ETCD_PASSWORD for token auth
+ *                                       $ETCD_PASSWORD for token auth;
+ *                                       $ETCD_CA, $ETCD_CERT, $ETCD_KEY for
+ *                                       TLS with a client certificate
  *
  *   kv PREFIX           put, range, prefix range, the lock txn twice
  *                       (the second fails and sees the holder), delete
@@ -546,6 +548,9 @@ main(int argc, char **argv)
 	st.endpoints = &eps;
 	st.username = getenv("ETCD_USER");
 	st.password = getenv("ETCD_PASSWORD");
+	st.ca_bundle = getenv("ETCD_CA");
+	st.cert = getenv("ETCD_CERT");
+	st.key = getenv("ETCD_KEY");
 	st.timeout_ms = 3000;
 	loop = ev_default_loop(0);
 	if ((client = etcd_client_new(loop, &st, err, sizeof(err))) == NULL) {
