@@ -504,7 +504,13 @@ phase_auth(const char *prefix, const char *dir)
 	char *k = key_of(prefix, "auth");
 	bool go = false;
 	unsigned long before;
+	struct watcher w = {.order_ok = true, .want = 2};
+	/* Started first: it waits for the same authentication as the put. */
+	struct etcd_watch *wt = etcd_watch_new(client, prefix, 0, &wcbs, &w);
 
+	for (double t = 0; w.ups == 0 && t < WAIT_S; t += 0.1)
+		run_until(&w.have_all, 0.1);
+	check(w.ups == 1, "a watch with the token is up");
 	wait_op(etcd_put(client, k, "1", 1, 0, result_cb, &g), &g, "put");
 	check(g.r.ok, "put with a token");
 	got_clear(&g);
@@ -525,6 +531,12 @@ phase_auth(const char *prefix, const char *dir)
 	    "refused, authenticated again, resent (%lu requests)",
 	    etcd_client_requests(client) - before);
 	got_clear(&g);
+	run_until(&w.have_all, WAIT_S);
+	check(w.keys.n == 2 && w.downs == 0, "the watch saw both puts, the stream never broke");
+	etcd_watch_free(wt);
+	strlist_free(&w.keys);
+	free(w.endpoint_up);
+	free(w.endpoint_again);
 	free(k);
 }
 
