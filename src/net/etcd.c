@@ -321,7 +321,8 @@ http_done(const struct http_response *resp, void *arg)
 			char *tok = etcd_json_token(resp->body, resp->body_len);
 			if (tok == NULL) {
 				etcd_result_clear(&r);
-				r.error = xasprintf("%s: no token in the answer", c->endpoints[op->ep]);
+				r.error = xasprintf("%s: no token in the answer",
+				    c->endpoints[op->ep]);
 				finish(op, &r);
 				return;
 			}

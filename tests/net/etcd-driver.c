@@ -298,8 +298,8 @@ w_state(void *arg, bool up, const char *error)
 {
 	struct watcher *w = arg;
 
-	printf("   watch %s%s%s\n", up ? "up on " : "down: ", up ? etcd_client_endpoint(client) : "",
-	    error ? error : "");
+	printf("   watch %s%s%s\n", up ? "up on " : "down: ",
+	    up ? etcd_client_endpoint(client) : "", error ? error : "");
 	fflush(stdout);
 	if (up) {
 		w->ups++;
@@ -452,8 +452,8 @@ phase_failover(const char *prefix, const char *first)
 
 	wait_op(etcd_put(client, k, "v", 1, 0, result_cb, &g), &g, "put");
 	check(g.r.ok, "put with %s dead", first);
-	check(etcd_client_requests(client) - before >= 2, "the first try failed over (%lu requests)",
-	    etcd_client_requests(client) - before);
+	check(etcd_client_requests(client) - before >= 2,
+	    "the first try failed over (%lu requests)", etcd_client_requests(client) - before);
 	check(strcmp(etcd_client_endpoint(client), first) != 0, "now using %s",
 	    etcd_client_endpoint(client));
 	got_clear(&g);
