@@ -70,17 +70,15 @@ _etcd_var() { sed -n "s/^$2=//p" "$1/etcd.env" 2>/dev/null; }
 _etcd_scheme() { if [ "$(_etcd_var "$1" TLS)" = 1 ]; then echo https; else echo http; fi; }
 etcd_member_endpoint() { echo "$(_etcd_scheme "$1")://127.0.0.1:$(( $(_etcd_var "$1" BASE) + 2 * ($2 - 1) ))"; }
 
-# _etcd_tls_args DIR: the members' TLS flags (none without ETCD_TLS).
+# _etcd_tls_args DIR: the members' TLS flags into the array ETCD_TLS_ARGS,
+# etcdctl's into ETCDCTL_TLS_ARGS (both empty without ETCD_TLS).
 _etcd_tls_args() {
+  ETCD_TLS_ARGS=() ETCDCTL_TLS_ARGS=()
   [ "$(_etcd_var "$1" TLS)" = 1 ] || return 0
-  echo "--cert-file $1/tls/server.pem --key-file $1/tls/server.key --client-cert-auth" \
-    "--trusted-ca-file $1/tls/ca.pem"
-}
-
-# _etcdctl_tls DIR: etcdctl's.
-_etcdctl_tls() {
-  [ "$(_etcd_var "$1" TLS)" = 1 ] || return 0
-  echo "--cacert $1/tls/ca.pem --cert $1/tls/client.pem --key $1/tls/client.key"
+  ETCD_TLS_ARGS=(--cert-file "$1/tls/server.pem" --key-file "$1/tls/server.key"
+    --client-cert-auth --trusted-ca-file "$1/tls/ca.pem")
+  ETCDCTL_TLS_ARGS=(--cacert "$1/tls/ca.pem" --cert "$1/tls/client.pem"
+    --key "$1/tls/client.key")
 }
 
 # _etcd_make_tls DIR: a throwaway CA, the members' server certificate (for
@@ -114,7 +112,9 @@ _etcd_peer_url() { echo "http://127.0.0.1:$(( $(_etcd_var "$1" BASE) + 2 * ($2 -
 
 # _etcd_launch DIR I: starts member I in the background, records its pid.
 _etcd_launch() {
-  local dir=$1 i=$2 f pid
+  local dir=$1 i=$2 f pid extra
+  read -r -a extra <<< "${ETCD_EXTRA_ARGS:-}"
+  _etcd_tls_args "$dir"
   mkdir -p "$dir/etcd-$i"
   # Started from a subshell, so the member is not this shell's job: bash
   # would print a notice on its stderr when it is killed, and init reaps it.
@@ -130,7 +130,7 @@ _etcd_launch() {
     --initial-cluster-state new \
     --heartbeat-interval 50 --election-timeout 500 \
     --logger zap --log-outputs stderr --log-level warn \
-    ${ETCD_EXTRA_ARGS:-} $(_etcd_tls_args "$dir") < /dev/null >> "$dir/etcd-$i.log" 2>&1 &
+    ${extra[@]+"${extra[@]}"} ${ETCD_TLS_ARGS[@]+"${ETCD_TLS_ARGS[@]}"} < /dev/null >> "$dir/etcd-$i.log" 2>&1 &
   echo $! > "$dir/etcd-$i.pid.new"
   )
   pid=$(cat "$dir/etcd-$i.pid.new")
@@ -153,18 +153,20 @@ _etcd_running() {
 etcdctl_cluster() {
   local dir=$1
   shift
+  _etcd_tls_args "$dir"
   env -u ETCDCTL_ENDPOINTS "$ETCDCTL_BIN" --endpoints "$(_etcd_running "$dir")" \
-    --dial-timeout 2s --command-timeout 5s $(_etcdctl_tls "$dir") "$@"
+    --dial-timeout 2s --command-timeout 5s ${ETCDCTL_TLS_ARGS[@]+"${ETCDCTL_TLS_ARGS[@]}"} "$@"
 }
 
 # etcd_cluster_healthy DIR [SECONDS]: every member whose process runs is
 # healthy (has a leader and answers a quorum read).
 etcd_cluster_healthy() {
   local dir=$1 secs=${2:-30} eps t
+  _etcd_tls_args "$dir"
   for ((t = 0; t < secs * 5; t++)); do
     eps=$(_etcd_running "$dir")
     [ -n "$eps" ] && env -u ETCDCTL_ENDPOINTS "$ETCDCTL_BIN" --endpoints "$eps" \
-      --dial-timeout 1s --command-timeout 2s $(_etcdctl_tls "$dir") endpoint health \
+      --dial-timeout 1s --command-timeout 2s ${ETCDCTL_TLS_ARGS[@]+"${ETCDCTL_TLS_ARGS[@]}"} endpoint health \
       > /dev/null 2>&1 && return 0
     sleep 0.2
   done
@@ -204,7 +206,7 @@ _etcd_pick_block() {
 
 etcd_cluster_start() {
   local dir=$1 n=$2 i try skip=0 lockfd rc=1
-  [ "$n" -ge 1 ] && [ "$n" -le 9 ] || { echo "etcd-lib: 1 to 9 members, not $n" >&2; return 1; }
+  if [ "$n" -lt 1 ] || [ "$n" -gt 9 ]; then echo "etcd-lib: 1 to 9 members, not $n" >&2; return 1; fi
   command -v "$ETCD_BIN" > /dev/null || { echo "etcd-lib: $ETCD_BIN not installed (apt-get install etcd-server etcd-client)" >&2; return 1; }
   mkdir -p "$dir"
   if [ "${ETCD_TLS:-0}" = 1 ]; then _etcd_make_tls "$dir" || return 1; fi

@@ -26,12 +26,13 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$TOP" --no-print-direct
   finish
 fi
 DRV=$TOP/build/tests/net/etcd-driver
+read -r -a WRAP <<< "${DRV_WRAP:-}"
 
 # phase NAME ARGS...: runs the driver (bounded), its checks become ours.
 phase() {
   local name=$1 rc
   shift
-  timeout 150 ${DRV_WRAP:-} "$DRV" "$@" > "$WORK/$name.out" 2>&1
+  timeout 150 ${WRAP[@]+"${WRAP[@]}"} "$DRV" "$@" > "$WORK/$name.out" 2>&1
   rc=$?
   report "$name" "$rc"
 }
@@ -84,7 +85,7 @@ phase lease lease /t/lease/
 
 # ---- the watch, across the loss of its member ----
 mkdir -p "$WORK/watch"
-timeout 150 ${DRV_WRAP:-} "$DRV" watch /t/watch/ "$WORK/watch" 6 > "$WORK/watch.out" 2>&1 &
+timeout 150 ${WRAP[@]+"${WRAP[@]}"} "$DRV" watch /t/watch/ "$WORK/watch" 6 > "$WORK/watch.out" 2>&1 &
 drv_pid=$!
 echo "$drv_pid" > "$WORK/driver.pid"
 if wait_for "[ -e '$WORK/watch/phase1' ]" 40; then
@@ -106,8 +107,11 @@ wait "$drv_pid"
 report watch $?
 rm -f "$WORK/driver.pid"
 [ -n "${m:-}" ] && etcd_member_start "$WORK" "$m"
-etcd_cluster_healthy "$WORK" 30 && pass "member ${m:-?} back, cluster healthy" ||
+if etcd_cluster_healthy "$WORK" 30; then
+  pass "member ${m:-?} back, cluster healthy"
+else
   fail "member ${m:-?} back, cluster healthy"
+fi
 
 # ---- a watch from a compacted revision ----
 timeout 60 "$DRV" revision /t/comp/ > "$WORK/revision.out" 2>&1
@@ -138,7 +142,7 @@ phase unavailable-quorum unavailable /t/un/
 assert_contains "$WORK/unavailable-quorum.out" "no leader" "the member without quorum says no leader"
 etcd_member_start "$WORK" 2
 etcd_member_start "$WORK" 3
-etcd_cluster_healthy "$WORK" 30 && pass "quorum back" || fail "quorum back"
+if etcd_cluster_healthy "$WORK" 30; then pass "quorum back"; else fail "quorum back"; fi
 
 # ---- token auth, renewed when every member has forgotten it ----
 if etcdctl_cluster "$WORK" user add root:certfleet-pw > /dev/null 2>&1 &&
@@ -146,7 +150,7 @@ if etcdctl_cluster "$WORK" user add root:certfleet-pw > /dev/null 2>&1 &&
   pass "auth enabled"
   export ETCDCTL_USER=root:certfleet-pw
   mkdir -p "$WORK/auth"
-  ETCD_USER=root ETCD_PASSWORD=certfleet-pw timeout 150 ${DRV_WRAP:-} "$DRV" auth /t/auth/ \
+  ETCD_USER=root ETCD_PASSWORD=certfleet-pw timeout 150 ${WRAP[@]+"${WRAP[@]}"} "$DRV" auth /t/auth/ \
     "$WORK/auth" > "$WORK/auth.out" 2>&1 &
   drv_pid=$!
   echo "$drv_pid" > "$WORK/driver.pid"
