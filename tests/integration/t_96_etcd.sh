@@ -113,6 +113,33 @@ else
   fail "member ${m:-?} back, cluster healthy"
 fi
 
+# ---- the watch, across the loss of quorum around its member ----
+mkdir -p "$WORK/wq"
+timeout 150 ${WRAP[@]+"${WRAP[@]}"} "$DRV" watch /t/wq/ "$WORK/wq" 6 any > "$WORK/watch-quorum.out" 2>&1 &
+drv_pid=$!
+echo "$drv_pid" > "$WORK/driver.pid"
+others=""
+if wait_for "[ -e '$WORK/wq/phase1' ]" 40 && m=$(member_of "$(cat "$WORK/wq/endpoint")"); then
+  for i in 1 2 3; do [ "$i" = "$m" ] || others="$others $i"; done
+  for i in $others; do etcd_member_kill "$WORK" "$i"; done
+  # hasleader: the member left alone ends the stream once it has no leader.
+  if wait_for "[ -e '$WORK/wq/down' ]" 30; then
+    pass "the watch on member $m went down when the other two were killed"
+  else
+    fail "the watch on member $m went down when the other two were killed"
+  fi
+  for i in $others; do etcd_member_start "$WORK" "$i"; done
+  etcd_cluster_healthy "$WORK" 30 || fail "quorum back for the watch"
+  ok=1
+  for k in 4 5 6; do put_retry "/t/wq/k$k" "v$k" || ok=0; done
+  assert_eq 1 "$ok" "k4..k6 written once the quorum was back"
+else
+  fail "the quorum watch phase reached its first step"
+fi
+wait "$drv_pid"
+report watch-quorum $?
+rm -f "$WORK/driver.pid"
+
 # ---- a watch from a compacted revision ----
 timeout 60 "$DRV" revision /t/comp/ > "$WORK/revision.out" 2>&1
 report revision $?

@@ -17,7 +17,10 @@
  *                       them; writes DIR/endpoint (where the stream is) and
  *                       DIR/phase1; then waits for keys up to kN written by
  *                       the script (after killing that member): each once,
- *                       in order, the stream down then up elsewhere
+ *                       in order, the stream down then up elsewhere;
+ *                       DIR/down is written when it goes down
+ *   watch PREFIX DIR N any   the same, the stream may come back on the same
+ *                       member (the script took the quorum away from it)
  *   revision PREFIX     puts PREFIX/c1..c3, prints "revision R" (the first)
  *   compacted PREFIX R  a watch from R (compacted by the script): compacted()
  *                       is called; a range and a restart from its revision+1
@@ -293,10 +296,17 @@ w_events(void *arg, const struct etcd_event *ev, size_t n, long long revision)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static const char *down_dir;     /* where w_state writes "down" */
+
+static void write_file(const char *dir, const char *name, const char *text);
+
 static void
 w_state(void *arg, bool up, const char *error)
 {
 	struct watcher *w = arg;
+
+	if (!up && down_dir)
+		write_file(down_dir, "down", error ? error : "");
 
 	printf("   watch %s%s%s\n", up ? "up on " : "down: ",
 	    up ? etcd_client_endpoint(client) : "", error ? error : "");
@@ -341,7 +351,7 @@ write_file(const char *dir, const char *name, const char *text)
 }
 
 static void
-phase_watch(const char *prefix, const char *dir, size_t want)
+phase_watch(const char *prefix, const char *dir, size_t want, bool same_ok)
 {
 	struct watcher w = {.order_ok = true, .want = 3};
 	struct got g = {0};
@@ -363,6 +373,7 @@ phase_watch(const char *prefix, const char *dir, size_t want)
 	run_until(&w.have_all, WAIT_S);
 	check(w.keys.n == 3, "the watch saw the 3 puts (%zu events)", w.keys.n);
 	write_file(dir, "endpoint", w.endpoint_up ? w.endpoint_up : "");
+	down_dir = dir;
 	write_file(dir, "phase1", "");
 	/* The script kills the member the stream is on and writes the rest. */
 	w.want = want;
@@ -379,10 +390,14 @@ phase_watch(const char *prefix, const char *dir, size_t want)
 	}
 	check(w.order_ok, "each event once, revisions increasing");
 	check(w.downs >= 1, "the stream went down (%d times)", w.downs);
-	check(w.endpoint_again != NULL && w.endpoint_up != NULL &&
-	    strcmp(w.endpoint_again, w.endpoint_up) != 0,
-	    "the stream came back on another endpoint (%s)",
-	    w.endpoint_again ? w.endpoint_again : "none");
+	if (same_ok)
+		check(w.endpoint_again != NULL, "the stream came back (on %s)",
+		    w.endpoint_again ? w.endpoint_again : "none");
+	else
+		check(w.endpoint_again != NULL && w.endpoint_up != NULL &&
+		    strcmp(w.endpoint_again, w.endpoint_up) != 0,
+		    "the stream came back on another endpoint (%s)",
+		    w.endpoint_again ? w.endpoint_again : "none");
 	etcd_watch_free(wt);
 	strlist_free(&w.keys);
 	free(w.endpoint_up);
@@ -573,8 +588,9 @@ main(int argc, char **argv)
 		phase_kv(argv[2]);
 	else if (strcmp(argv[1], "lease") == 0)
 		phase_lease(argv[2]);
-	else if (strcmp(argv[1], "watch") == 0 && argc == 5)
-		phase_watch(argv[2], argv[3], (size_t)atoi(argv[4]));
+	else if (strcmp(argv[1], "watch") == 0 && (argc == 5 || argc == 6))
+		phase_watch(argv[2], argv[3], (size_t)atoi(argv[4]),
+		    argc == 6 && strcmp(argv[5], "any") == 0);
 	else if (strcmp(argv[1], "revision") == 0)
 		phase_revision(argv[2]);
 	else if (strcmp(argv[1], "compacted") == 0 && argc == 4)
