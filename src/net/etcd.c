@@ -42,6 +42,10 @@ struct etcd_op {
 	bool reauthed;              /* sent back to authenticate once already */
 	bool waiting_auth;
 	bool doomed;                /* its authentication failed: fail it */
+	char *answer_error;         /* the first refusal from a member this round
+	                             * ("endpoint: message"): says more than the
+	                             * last endpoint's connection failure */
+	int answer_code;
 	ev_timer later;             /* a failure reported from the loop */
 	char *fail_error;
 	bool fail_unavailable;
@@ -135,6 +139,7 @@ op_free(struct etcd_op *op)
 		free(op->body);
 	free_secret_str(op->token_used);
 	free(op->fail_error);
+	free(op->answer_error);
 	free(op);
 }
 
@@ -316,7 +321,8 @@ http_done(const struct http_response *resp, void *arg)
 			char *tok = etcd_json_token(resp->body, resp->body_len);
 			if (tok == NULL) {
 				etcd_result_clear(&r);
-				r.error = xasprintf("%s: no token in the answer", c->endpoints[op->ep]);
+				r.error = xasprintf("%s: no token in the answer",
+				    c->endpoints[op->ep]);
 				finish(op, &r);
 				return;
 			}
@@ -332,6 +338,8 @@ http_done(const struct http_response *resp, void *arg)
 		log_debug("etcd: %s: %s: authenticating again", c->endpoints[op->ep], r.error);
 		etcd_result_clear(&r);
 		op->reauthed = true;
+		free(op->answer_error);
+		op->answer_error = NULL;
 		etcd_drop_token(c, op->token_used);
 		op->first = c->cur;
 		op->tries = 0;
@@ -341,13 +349,21 @@ http_done(const struct http_response *resp, void *arg)
 	if (r.unavailable && op->tries + 1 < c->nendpoints) {
 		log_debug("etcd: %s%s: %s; trying the next endpoint", c->endpoints[op->ep],
 		    op->path, r.error);
+		if (op->answer_error == NULL && resp->status != 0) {
+			op->answer_error = xasprintf("%s: %s", c->endpoints[op->ep], r.error);
+			op->answer_code = r.code;
+		}
 		etcd_result_clear(&r);
 		op->tries++;
 		op_attempt(op);
 		return;
 	}
 	e = r.error;
-	if (r.unavailable && c->nendpoints > 1)
+	if (r.unavailable && resp->status == 0 && op->answer_error) {
+		r.error = xasprintf("%s (and no answer from the other endpoints)",
+		    op->answer_error);
+		r.code = op->answer_code;
+	} else if (r.unavailable && c->nendpoints > 1)
 		r.error = xasprintf("%s: %s (every endpoint tried)", c->endpoints[op->ep], e);
 	else
 		r.error = xasprintf("%s: %s", c->endpoints[op->ep], e);

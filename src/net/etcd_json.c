@@ -17,7 +17,6 @@
  * when another member or a later try may succeed.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -54,6 +54,7 @@ struct http_request_opts {
 	 * callback's arg) piece by piece as it arrives and is not accumulated;
 	 * the completion then carries an empty body.  on_data runs on the loop
 	 * outside libcurl, so it may start or cancel requests, this one too.
+	 * A stream holds one of the client's 64 transfer slots while it runs.
 	 * NULL: the whole body comes with the completion.
 	 */
 	void (*on_data)(const char *data, size_t len, void *arg);

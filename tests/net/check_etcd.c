@@ -169,7 +169,8 @@ START_TEST(test_leases)
 {
 	struct etcd_result r;
 
-	ck_assert_int_eq(parse(ETCD_CALL_LEASE_GRANT, 200, "{" HDR ",\"ID\":\"2324035758644483338\","
+	ck_assert_int_eq(parse(ETCD_CALL_LEASE_GRANT, 200, "{" HDR ","
+	    "\"ID\":\"2324035758644483338\","
 	    "\"TTL\":\"30\"}", &r), 0);
 	ck_assert(r.lease_id == 2324035758644483338LL);
 	ck_assert_int_eq(r.ttl, 30);
@@ -213,7 +214,8 @@ START_TEST(test_errors)
 		int code;
 		bool unavailable;
 	} v[] = {
-		{ETCD_CALL_LEASE_REVOKE, 404, "{\"error\":\"etcdserver: requested lease not found\","
+		{ETCD_CALL_LEASE_REVOKE, 404, "{\"error\":\"etcdserver: requested lease not "
+		    "found\","
 		    "\"message\":\"etcdserver: requested lease not found\",\"code\":5}",
 		    "etcdserver: requested lease not found", 5, false},
 		{ETCD_CALL_RANGE, 400, "{\"error\":\"etcdserver: mvcc: required revision has been "
@@ -228,17 +230,18 @@ START_TEST(test_errors)
 		{ETCD_CALL_RANGE, 401, "{\"error\":\"etcdserver: invalid auth token\",\"message\":"
 		    "\"etcdserver: invalid auth token\",\"code\":16}",
 		    "etcdserver: invalid auth token", 16, false},
-		{ETCD_CALL_AUTH, 400, "{\"error\":\"etcdserver: authentication failed, invalid user "
-		    "ID or password\",\"message\":\"etcdserver: authentication failed, invalid user "
-		    "ID or password\",\"code\":3}",
+		{ETCD_CALL_AUTH, 400, "{\"error\":\"etcdserver: authentication failed, invalid "
+		    "user ID or password\",\"message\":\"etcdserver: authentication failed, "
+		    "invalid user ID or password\",\"code\":3}",
 		    "etcdserver: authentication failed, invalid user ID or password", 3, false},
 		/* The stream shape, in a keepalive answer. */
 		{ETCD_CALL_LEASE_KEEPALIVE, 200, "{\"error\":{\"grpc_code\":14,\"http_code\":503,"
-		    "\"message\":\"etcdserver: no leader\",\"http_status\":\"Service Unavailable\"}}",
+		    "\"message\":\"etcdserver: no leader\","
+		    "\"http_status\":\"Service Unavailable\"}}",
 		    "etcdserver: no leader", 14, true},
 		/* A proxy's page, an error without a message. */
-		{ETCD_CALL_RANGE, 502, "<html>Bad Gateway</html>", "HTTP status 502, answer not JSON",
-		    0, true},
+		{ETCD_CALL_RANGE, 502, "<html>Bad Gateway</html>",
+		    "HTTP status 502, answer not JSON", 0, true},
 		{ETCD_CALL_RANGE, 500, "{}", "HTTP status 500", 0, true},
 		{ETCD_CALL_RANGE, 404, "", "HTTP status 404", 0, false},
 	};
@@ -316,7 +319,8 @@ START_TEST(test_bodies_keys)
 	free(s);
 	/* A put: value base64, lease a string, no lease when 0. */
 	s = etcd_json_put("a", "\0\xff", 2, 2324035758644483345LL);
-	ck_assert_str_eq(s, "{\"key\":\"YQ==\",\"value\":\"AP8=\",\"lease\":\"2324035758644483345\"}");
+	ck_assert_str_eq(s, "{\"key\":\"YQ==\",\"value\":\"AP8=\","
+	    "\"lease\":\"2324035758644483345\"}");
 	free(s);
 	s = etcd_json_put("a", "", 0, 0);
 	ck_assert_str_eq(s, "{\"key\":\"YQ==\",\"value\":\"\"}");
@@ -361,10 +365,13 @@ START_TEST(test_bodies_txn_lease_watch)
 	char *s = etcd_json_txn(&t);
 
 	ck_assert_str_eq(s, "{\"compare\":["
-	    "{\"key\":\"L2wvd3d3\",\"target\":\"CREATE\",\"result\":\"EQUAL\",\"create_revision\":\"0\"},"
-	    "{\"key\":\"L2wvd3d3\",\"target\":\"VALUE\",\"result\":\"NOT_EQUAL\",\"value\":\"eA==\"},"
+	    "{\"key\":\"L2wvd3d3\",\"target\":\"CREATE\",\"result\":\"EQUAL\","
+	    "\"create_revision\":\"0\"},"
+	    "{\"key\":\"L2wvd3d3\",\"target\":\"VALUE\",\"result\":\"NOT_EQUAL\","
+	    "\"value\":\"eA==\"},"
 	    "{\"key\":\"L2wvd3d3\",\"target\":\"LEASE\",\"result\":\"GREATER\",\"lease\":\"9\"}],"
-	    "\"success\":[{\"request_put\":{\"key\":\"L2wvd3d3\",\"value\":\"bWU=\",\"lease\":\"42\"}},"
+	    "\"success\":[{\"request_put\":{\"key\":\"L2wvd3d3\",\"value\":\"bWU=\","
+	    "\"lease\":\"42\"}},"
 	    "{\"request_delete_range\":{\"key\":\"L2Mv\",\"range_end\":\"L2Mw\"}}],"
 	    "\"failure\":[{\"request_range\":{\"key\":\"L2wvd3d3\"}}]}");
 	free(s);
