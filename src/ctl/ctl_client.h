@@ -10,7 +10,7 @@
 
 struct json;
 
-/* Exit statuses a script can rely on (certfleetctl(8)). */
+/* Exit statuses a script can rely on (certfleetctl(1)). */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_FAILED = 1,        /* the operation failed */
