@@ -173,6 +173,8 @@ pool_install(struct pool_cert *pc)
 	fleet_batch_note(r->f, r->cfg->name, true);
 	rc = 0;
 out:
+	if (rc < 0)
+		pc->bad_version = pc->latest_version;
 	if (kpem != NULL)
 		free_secret(kpem, klen);
 	privkey_free(key);
@@ -195,7 +197,8 @@ cluster_cert_idle(struct cluster *cl, struct cert_rt *r)
 	struct pool_cert *pc = r->pool;
 	struct fleet *f = cl->f;
 
-	if (pc == NULL || pc->latest_version <= r->st.pool_version || !cert_idle(r))
+	if (pc == NULL || pc->latest_version <= r->st.pool_version || !cert_idle(r) ||
+	    pc->latest_version == pc->bad_version)
 		return;
 	ev_periodic_stop(f->env->loop, &r->timer);
 	f->inflight++;
@@ -797,6 +800,7 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 	if (pc == NULL)
 		return false;
 	r->pool_wait = 0;
+	pc->lost = false;
 	if (cl->state == CLUSTER_CONNECTING) {
 		/* Not an outage: the session is on its way (start, a new
 		 * lease); session_begin looks at r again. */
@@ -828,7 +832,8 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 		pool_settle_wait(pc, POOL_WAIT_ACCOUNT);
 		return true;
 	}
-	if (pc->latest_version > r->st.pool_version && pc->latest != NULL && !r->force) {
+	if (pc->latest_version > r->st.pool_version && pc->latest != NULL && !r->force &&
+	    pc->latest_version != pc->bad_version) {
 		struct json *v = json_parse(pc->latest, strlen(pc->latest), NULL);
 		bool fresh = v != NULL && latest_fresh(pc, v);
 

@@ -44,6 +44,8 @@ struct pool_cert {
 	char *latest;               /* its value (JSON) */
 	long long latest_version;   /* its version (a fence), 0 none */
 	long long latest_mod;       /* its mod_revision, for the lock txn */
+	long long bad_version;      /* a version that could not be installed here:
+	                             * not tried again (ordered over instead) */
 	/* One etcd request of this certificate's at a time. */
 	struct etcd_op *op;
 	struct order_gate *gate;    /* the engine waits on it */
