@@ -615,7 +615,8 @@ publish_done(const struct etcd_result *res, void *arg)
 		/* The next holder resumes the same order from P/orders/NAME
 		 * and publishes the same certificate: nothing is lost, and
 		 * nothing is installed here twice. */
-		lost_lock(pc, "before publishing");
+		lost_lock(pc, "before publishing (or an unanswered try of this very "
+		    "publication went through: the watch brings it)");
 		order_result_clear(&pc->res);
 		free(pc->pub_value);
 		pc->pub_value = NULL;

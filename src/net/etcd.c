@@ -346,6 +346,19 @@ http_done(const struct http_response *resp, void *arg)
 		op_attempt(op);
 		return;
 	}
+	/* A write that reached a member and got no answer may have been
+	 * applied: sent again elsewhere, a txn would fail its own compares
+	 * and be reported as refused.  Its caller, who knows what the write
+	 * compares, decides (they are written to be safe to repeat). */
+	if (r.unavailable && resp->status == 0 && resp->request_sent && op->call != ETCD_CALL_RANGE &&
+	    op->call != ETCD_CALL_AUTH && op->call != ETCD_CALL_LEASE_KEEPALIVE) {
+		e = r.error;
+		r.error = xasprintf("%s: %s (no answer; the write may have been applied)",
+		    c->endpoints[op->ep], e);
+		free(e);
+		finish(op, &r);
+		return;
+	}
 	if (r.unavailable && op->tries + 1 < c->nendpoints) {
 		log_debug("etcd: %s%s: %s; trying the next endpoint", c->endpoints[op->ep],
 		    op->path, r.error);

@@ -341,7 +341,13 @@ req_complete(struct http_req *r, CURLcode code)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
 	} else {
 		const char *url = NULL;
+		long sent = 0;
+
 		curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+		/* Bytes of the request that went out: a request that reached the
+		 * server may have been acted on even without an answer. */
+		curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &sent);
+		r->resp.request_sent = sent > 0;
 		r->resp.status = 0;
 		if (r->too_big)
 			r->resp.error = xasprintf("%s: response larger than %u bytes",

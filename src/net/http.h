@@ -9,6 +9,7 @@
 #ifndef CERTFLEET_HTTP_H
 #define CERTFLEET_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -29,6 +30,8 @@ struct http_response {
 	size_t nlink_alternate;
 	char *link_up;          /* Link: <...>;rel="up" */
 	double elapsed;         /* seconds */
+	bool request_sent;      /* status 0: the request (or part of it) reached the
+	                         * server, which may have acted on it */
 };
 
 struct http_request_opts {
