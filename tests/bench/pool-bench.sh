@@ -7,11 +7,12 @@
 #   bench_pool     3 daemons, BENCH_POOL_N (1000) shared certificates: wall
 #                  time, certificates per second, orders per certificate,
 #                  etcd requests per certificate, each daemon's CPU and RSS
-#   bench_fanout   BENCH_FANOUT_DAEMONS (30) daemons, BENCH_FANOUT_N (100)
-#                  shared certificates each (the same ones): time from a
-#                  certificate's publication to installed everywhere, etcd
-#                  requests per second while issuing and while idle, each
-#                  daemon's idle RSS and wakeups
+#   bench_fanout   for each K in BENCH_FANOUT_DAEMONS ("3 30"): K daemons,
+#                  BENCH_FANOUT_N (100) shared certificates each (the same
+#                  ones): time from a certificate's publication to installed
+#                  everywhere, etcd requests per second while issuing and
+#                  while idle, each daemon's idle RSS and wakeups; then one
+#                  line per K, to read how the figures grow with the pool
 #
 # The etcd cluster: tests/integration/etcd-lib.sh when it exists (or the file
 # ETCD_LIB names), otherwise three members started here on free loopback
@@ -283,7 +284,19 @@ while True:
 '
 
 bench_fanout() {
-  local k=${BENCH_FANOUT_DAEMONS:-30} n=${BENCH_FANOUT_N:-100} d=$W/fanout i t0 t1 spid
+  local k rc=0
+  BP_SUMMARY=""
+  for k in ${BENCH_FANOUT_DAEMONS:-3 30}; do bench_fanout_one "$k" || rc=1; done
+  if [ "$(echo "$BP_SUMMARY" | wc -w)" -gt 7 ]; then
+    echo "== fan-out by pool size"
+    echo "$BP_SUMMARY" | awk 'NF { printf "  %3d daemons: publication to all median %.3f s, max %.3f s; etcd req/s issuing %.1f, idle %.1f (%.3f per daemon); idle RSS %.1f MiB, %.0f wakeups/min (medians)\n", $1, $2, $3, $4, $5, $5 / $1, $6 / 1024, $7 }'
+  fi
+  return "$rc"
+}
+
+# bench_fanout_one K: one fan-out run; appends its figures to BP_SUMMARY.
+bench_fanout_one() {
+  local k=$1 n=${BENCH_FANOUT_N:-100} d=$W/fanout-$1 i t0 t1 spid
   local idle=${BENCH_FANOUT_IDLE_SECS:-60} r0=0 r1=0 r2=0 ta tb v ok=0
   local -a hp mp names logs
   echo "== bench 4: fan-out, $k daemons, 3-member etcd, $n shared certificates each"
@@ -297,7 +310,7 @@ bench_fanout() {
     mkfifo "$d/d$i.fifo"
     names+=("d$i")
     logs+=("$d/d$i.log")
-    bp_inventory "$d/inv-$i.yaml" "$d/d$i" "node$i" /bench-fanout/ "${hp[i]}" \
+    bp_inventory "$d/inv-$i.yaml" "$d/d$i" "node$i" "/bench-fanout-$k/" "${hp[i]}" \
       "${mp[i - 1]}" f "$n"
   done
   python3 -c "$BP_STAMPER" "$d" "${names[@]}" &
@@ -334,7 +347,8 @@ bench_fanout() {
     sort -n > "$d/latency"
   paste -d " " "$d/sw0" "$d/sw1" > "$d/idle"
   awk -v k="$k" -v n="$n" -v t0="$t0" -v t1="$t1" -v ta="$ta" -v tb="$tb" -v r0="$r0" \
-      -v r1="$r1" -v r2="$r2" -v idle="$idle" -v lf="$d/latency" -v idf="$d/idle" 'BEGIN {
+      -v r1="$r1" -v r2="$r2" -v idle="$idle" -v lf="$d/latency" -v idf="$d/idle" \
+      -v sumf="$d/summary" 'BEGIN {
     while ((getline x < lf) > 0) lat[m++] = x
     printf "installed everywhere:       %d of %d certificates on all %d daemons, %.1f s after the start\n", m, n, k, t1 - t0
     if (m > 0) {
@@ -349,10 +363,13 @@ bench_fanout() {
     sortn(w, j); sortn(rs, j)
     printf "idle RSS per daemon:        min %.1f, median %.1f, max %.1f MiB\n", rs[1] / 1024, rs[int((j + 1) / 2)] / 1024, rs[j] / 1024
     printf "wakeups per minute idle:    min %.0f, median %.0f, max %.0f per daemon (context switches of all threads over %d s)\n", w[1], w[int((j + 1) / 2)], w[j], idle
+    printf "%d %.3f %.3f %.1f %.1f %d %.0f\n", k, med, lat[m - 1], r0 / (t1 - t0), (r2 - r1) / (tb - ta), rs[int((j + 1) / 2)], w[int((j + 1) / 2)] > sumf
   }
   function sortn(a, n,    i, t, x) { # insertion sort: mawk has no asort
     for (i = 2; i <= n; i++) { x = a[i]; for (t = i - 1; t >= 1 && a[t] > x; t--) a[t + 1] = a[t]; a[t + 1] = x }
   }'
+  BP_SUMMARY="$BP_SUMMARY
+$(cat "$d/summary" 2>/dev/null)"
   bp_stop_daemons
   [ "$ok" = 1 ]
 }
