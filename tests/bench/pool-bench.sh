@@ -15,8 +15,9 @@
 #                  line per K, to read how the figures grow with the pool
 #
 # The etcd cluster: tests/integration/etcd-lib.sh when it exists (or the file
-# ETCD_LIB names), otherwise three members started here on free loopback
-# ports, with the same fast elections (heartbeat 50 ms, election 500 ms).
+# BENCH_ETCD_LIB names: not ETCD_*, which etcd reads as flags), otherwise
+# three members started here on free loopback ports, with the same fast
+# elections (heartbeat 50 ms, election 500 ms).
 # Both parts share the cluster and the Pebble (each part its own etcd
 # prefix), started by whichever part runs first and stopped by
 # bench_pool_cleanup.  Only daemon 1 listens on Pebble's HTTP01_PORT: every
@@ -96,7 +97,7 @@ bench_pool_infra() {
     { echo "bench: etcd not installed (apt-get install etcd-server etcd-client)"; return 1; }
   BP_DIR=$W/pool-infra
   mkdir -p "$BP_DIR/etcd"
-  BP_ETCD_LIB=${ETCD_LIB:-$TOP/tests/integration/etcd-lib.sh}
+  BP_ETCD_LIB=${BENCH_ETCD_LIB:-$TOP/tests/integration/etcd-lib.sh}
   if [ -f "$BP_ETCD_LIB" ]; then
     # shellcheck disable=SC1090
     . "$BP_ETCD_LIB"
