@@ -761,14 +761,22 @@ pool_certs_lease_lost(struct cluster *cl)
 	for (size_t i = 0; i < f->ncerts; i++) {
 		struct cert_rt *r = f->certs[i];
 		struct pool_cert *pc = r->pool;
+		bool locking;
 
 		if (pc == NULL || (pc->state != POOL_HOLDER && pc->state != POOL_LOCKING))
 			continue;
+		locking = pc->state == POOL_LOCKING;
 		etcd_cancel(pc->op);
 		pc->op = NULL;
 		lost_lock(pc, "with the lease");
 		if (r->job != NULL)
 			fleet_cert_abandon(r);
+		else if (locking)
+			/* The cancelled lock txn was the whole attempt so far: its
+			 * answer would have ended it (lock_done), so end it here,
+			 * or r stays counted in flight and is never looked at
+			 * again, not even for a version the watch brought. */
+			pool_settle_wait(pc, 2);
 	}
 }
 
