@@ -168,6 +168,9 @@ pool_install(struct pool_cert *pc)
 	    pc->latest_version, json_get_str(v, "node") ? json_get_str(v, "node") : "?");
 	r->failing = false;
 	r->force = false;
+	/* The lock wait is over: the pool's certificate is here, and a wait
+	 * left set would order it again when it ends. */
+	r->pool_wait = 0;
 	r->ari_next = r->st.cert_id ? time(NULL) + SCHED_ARI_POLL : 0;
 	fleet_batch_note(r->f, r->cfg->name, true);
 	rc = 0;
