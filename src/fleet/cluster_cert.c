@@ -26,7 +26,8 @@
 
 #define POOL_RETRY_MIN 0.5
 #define POOL_RETRY_MAX 5.0
-#define POOL_WAIT_ACCOUNT 2     /* seconds: a shared account still syncing */
+#define POOL_WAIT_ACCOUNT 2     /* seconds: a shared account still syncing, or no
+                                 * lease yet */
 #define POOL_WAIT_DOWN 30       /* seconds: etcd down, try again */
 
 /* "certfleet:NAME:WHAT:VERSION": where a sealed value belongs. */
@@ -777,6 +778,12 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 	if (pc == NULL)
 		return false;
 	r->pool_wait = 0;
+	/* No lease yet (starting, or a new one after a lost lease): etcd is
+	 * not known to be down, the session is a round trip away. */
+	if (cl->state == CLUSTER_CONNECTING) {
+		pool_settle_wait(pc, POOL_WAIT_ACCOUNT);
+		return true;
+	}
 	if (!cluster_writable(cl)) {
 		time_t renew = sched_renewal_time(r->st.not_before, r->st.not_after,
 		    r->cfg->renew_before);
