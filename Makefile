@@ -2,8 +2,11 @@
 #
 # A developer needs no configure step: `make`, `make check`, `make demo` work
 # from a clean clone with the defaults below.  A packager runs
-#   ./configure --prefix=/usr --sysconfdir=/etc && make && make install DESTDIR=...
-# and configure writes config.mk, which overrides these defaults.
+#   autoconf && ./configure --prefix=/usr --sysconfdir=/etc
+#   make && make install DESTDIR=...
+# and configure writes config.mk, which overrides these defaults.  The
+# Debian package (debian/, `make deb`) is built exactly that way, so what
+# `make install` installs and what the package holds are one list.
 
 prefix        ?= /usr/local
 exec_prefix   ?= $(prefix)
@@ -15,6 +18,8 @@ datarootdir   ?= $(prefix)/share
 mandir        ?= $(datarootdir)/man
 docdir        ?= $(datarootdir)/doc/certfleet
 systemdunitdir ?= /lib/systemd/system
+sysusersdir   ?= $(prefix)/lib/sysusers.d
+bashcompdir   ?= $(datarootdir)/bash-completion/completions
 CC            ?= cc
 PKG_CONFIG    ?= pkg-config
 
@@ -36,7 +41,7 @@ CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) \
            -DCERTFLEET_VERSION='"$(VERSION)"' \
            -DCERTFLEET_SYSCONFDIR='"$(sysconfdir)"' \
            -DCERTFLEET_LOCALSTATEDIR='"$(localstatedir)"'
@@ -55,6 +60,8 @@ LIBSRCS := $(filter-out $(MAINS),$(SRCS))
 LIBOBJS := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 TESTSRCS := $(sort $(wildcard tests/*/check_*.c))
 TESTBINS := $(TESTSRCS:tests/%.c=$(BUILD)/tests/%)
+# Programs the integration tests run (built by the pattern rule below).
+TESTHELPERS := $(BUILD)/tests/net/etcd-driver
 ALL_CFLAGS += $(addprefix -I$(CURDIR)/,src $(SRCDIRS))
 
 all: deps-check $(BUILD)/certfleetd $(BUILD)/certfleetctl
@@ -107,7 +114,7 @@ unit check demo bench:
 unit-real: all $(TESTBINS)
 	@tests/run-unit $(TESTBINS)
 
-check-real: all $(TESTBINS)
+check-real: all $(TESTBINS) $(TESTHELPERS)
 	@tests/run-unit $(TESTBINS)
 	@tests/integration/run-all
 
@@ -117,21 +124,48 @@ demo-real: all
 bench-real: all
 	@tests/bench/run-bench
 
+# Everything the Debian package ships (debian/rules runs this with
+# DESTDIR=debian/certfleet).  The inventory is installed only when none is
+# there, mode 0600 (it may hold an EAB key); a pristine copy goes to
+# $(docdir)/examples.  Into the running system (no DESTDIR) the certfleet
+# group is created too, as the package's postinst does.
+HOOKS := $(wildcard contrib/hooks/*)
 install: all
-	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/certfleet \
-		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir)
-	install -m 0755 $(BUILD)/certfleetd $(BUILD)/certfleetctl $(DESTDIR)$(sbindir)/
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir)/certfleet \
+		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysusersdir) $(DESTDIR)$(bashcompdir) \
+		$(DESTDIR)$(datarootdir)/certfleet/hooks $(DESTDIR)$(docdir)/prometheus \
+		$(DESTDIR)$(docdir)/examples
+	install -m 0755 $(BUILD)/certfleetd $(DESTDIR)$(sbindir)/
+	install -m 0755 $(BUILD)/certfleetctl $(DESTDIR)$(bindir)/
 	test -e $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml || \
 		install -m 0600 etc/certfleet.yaml $(DESTDIR)$(sysconfdir)/certfleet/certfleet.yaml
-	install -d $(DESTDIR)$(datarootdir)/certfleet/hooks
-	install -m 0755 contrib/hooks/dns-nsupdate $(DESTDIR)$(datarootdir)/certfleet/hooks/
-	install -d $(DESTDIR)$(docdir)/prometheus
+	$(if $(HOOKS),install -m 0755 $(HOOKS) $(DESTDIR)$(datarootdir)/certfleet/hooks/)
 	install -m 0644 contrib/prometheus/*.yml $(DESTDIR)$(docdir)/prometheus/
+	install -m 0644 README $(DESTDIR)$(docdir)/
+	install -m 0644 etc/certfleet.yaml $(DESTDIR)$(docdir)/examples/
+	install -m 0644 man/certfleetctl.1 $(DESTDIR)$(mandir)/man1/
 	install -m 0644 man/certfleet.yaml.5 $(DESTDIR)$(mandir)/man5/
-	install -m 0644 man/certfleetd.8 man/certfleetctl.8 $(DESTDIR)$(mandir)/man8/
+	install -m 0644 man/certfleetd.8 $(DESTDIR)$(mandir)/man8/
+	install -m 0644 contrib/bash-completion/certfleetd contrib/bash-completion/certfleetctl \
+		$(DESTDIR)$(bashcompdir)/
+	install -m 0644 systemd/certfleet.sysusers $(DESTDIR)$(sysusersdir)/certfleet.conf
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 		systemd/certfleetd.service.in > $(DESTDIR)$(systemdunitdir)/certfleetd.service
 	chmod 0644 $(DESTDIR)$(systemdunitdir)/certfleetd.service
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers > /dev/null; then \
+		echo "systemd-sysusers $(sysusersdir)/certfleet.conf"; \
+		systemd-sysusers $(sysusersdir)/certfleet.conf; \
+	fi
+
+# The Debian package, built by build-aux/make-deb from a copy of the tree
+# (tracked and new files as they are now, no build/) so it never shares
+# build/ with a test running here: build/deb/certfleet_*.deb, .changes and
+# .buildinfo, then lintian on them.  DEB_BUILD_OPTIONS=nocheck skips the
+# unit tests inside the package build.
+deb:
+	@build-aux/ensure-deps deb
+	@build-aux/make-deb $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)
@@ -140,5 +174,6 @@ distclean: clean
 	rm -f config.mk config.log config.status configure
 	rm -rf autom4te.cache
 
-.PHONY: all deps deps-check unit check demo bench unit-real check-real demo-real bench-real install clean distclean
+.PHONY: all deps deps-check unit check demo bench unit-real check-real demo-real bench-real install deb \
+	clean distclean
 .SECONDARY:

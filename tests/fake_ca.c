@@ -647,6 +647,70 @@ static const struct order_ops fake_order_ops = {
 	.done = fake_order_done,
 };
 
+static void
+fake_gate_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fake_order *fo = w->data;
+	struct order_gate *g = fo->gate;
+
+	(void)loop;
+	(void)revents;
+	fo->gate = NULL;
+	fake_order_note(fo, fo->gate_ok ? "gate-open" : "gate-refused", 0);
+	order_gate_done(g, fo->gate_ok, fo->gate_ok ? NULL : "refused by the test's pool");
+}
+
+static void
+fake_order_gate(void *arg, enum order_gate_point what, const char *token, const char *keyauth,
+    struct order_gate *g)
+{
+	static const char *const names[] = { "gate-created", "gate-finalize", "gate-challenge" };
+	struct fake_order *fo = arg;
+
+	fake_order_note(fo, names[what], 0);
+	if (what == ORDER_GATE_CHALLENGE) {
+		ck_assert_ptr_nonnull(token);
+		free(fo->gate_keyauth);
+		fo->gate_keyauth = xstrdup(keyauth);
+	}
+	ck_assert_ptr_null(fo->gate);
+	fo->gate = g;
+	fo->gate_ok = fo->refuse_gate != (int)what + 1;
+	ev_timer_init(&fo->gate_timer, fake_gate_timer, 0.05, 0.);
+	fo->gate_timer.data = fo;
+	ev_timer_start(fo->e->loop, &fo->gate_timer);
+}
+
+static void
+fake_order_gate_cancel(void *arg, struct order_gate *g)
+{
+	struct fake_order *fo = arg;
+
+	if (fo->gate == g) {
+		ev_timer_stop(fo->e->loop, &fo->gate_timer);
+		fo->gate = NULL;
+	}
+	fake_order_note(fo, "gate-cancel", 0);
+}
+
+static void
+fake_order_challenge_gone(void *arg, const char *token)
+{
+	(void)token;
+	fake_order_note(arg, "challenge-gone", 0);
+}
+
+static const struct order_ops fake_order_gated_ops = {
+	.begin = fake_order_begin,
+	.created = fake_order_created,
+	.finalized = fake_order_finalized,
+	.forget = fake_order_forget,
+	.done = fake_order_done,
+	.gate = fake_order_gate,
+	.gate_cancel = fake_order_gate_cancel,
+	.challenge_gone = fake_order_challenge_gone,
+};
+
 struct order_job *
 fake_order_start(struct fake_order *fo, struct fake_env *e, size_t cert,
     struct cert_state *st, order_done_cb done, void *arg)
@@ -666,5 +730,6 @@ fake_order_start(struct fake_order *fo, struct fake_env *e, size_t cert,
 	p.resume_finalized = st->order_finalized;
 	if (st->order_url)
 		p.resume_key = store_order_key_load(e->store, c->name);
-	return order_start(&e->env, e->acct, &p, &fake_order_ops, fo);
+	return order_start(&e->env, e->acct, &p, fo->gates ? &fake_order_gated_ops :
+	    &fake_order_ops, fo);
 }

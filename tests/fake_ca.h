@@ -83,6 +83,8 @@ char *fake_ca_dump(const struct fake_ca *ca);
 
 /* ---- the engine around it ---- */
 
+#include <ev.h>
+
 #include "acme.h"
 
 /*
@@ -142,6 +144,16 @@ struct fake_order {
 	void *arg;
 	struct fake_order_event ev[FAKE_ORDER_EVENTS];
 	size_t nev;
+	/* With gates: the order_ops.gate points are events too ("gate-created",
+	 * "gate-finalize", "gate-challenge", "challenge-gone", "gate-cancel"),
+	 * each gate opened from a timer 50 ms later, or refused when it is
+	 * refuse_gate (1 + enum order_gate_point; 0: none). */
+	bool gates;
+	int refuse_gate;
+	char *gate_keyauth;         /* the CHALLENGE gate's key authorization */
+	struct order_gate *gate;    /* the gate waiting for its timer */
+	bool gate_ok;
+	ev_timer gate_timer;
 };
 /* Starts an order for e's certificate number cert (fo must outlive it). */
 struct order_job *fake_order_start(struct fake_order *fo, struct fake_env *e, size_t cert,

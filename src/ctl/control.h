@@ -3,7 +3,7 @@
  *
  * A Unix stream socket; each connection sends one request line and reads
  * one reply line, both JSON objects (protocol version 1, documented in
- * certfleetctl(8)):
+ * certfleetctl(1)):
  *
  *   request: {"v":1,"cmd":"renew","args":{...}}
  *   reply:   {"v":1,"ok":true,"result":...}

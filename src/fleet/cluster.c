@@ -146,7 +146,7 @@ keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (cl->lease_op != NULL)
+	if (cl->lease_op != NULL || cl->leaving)
 		return;
 	if (cl->lease == 0) {
 		lease_grant(cl);
@@ -180,7 +180,7 @@ grant_done(const struct etcd_result *res, void *arg)
 static void
 lease_grant(struct cluster *cl)
 {
-	if (cl->lease_op != NULL)
+	if (cl->lease_op != NULL || cl->leaving)
 		return;
 	cl->lease_op = etcd_lease_grant(cl->etcd, cl->cc->lease_ttl, grant_done, cl);
 	if (cl->lease_op == NULL)
@@ -378,6 +378,7 @@ session_begin(struct cluster *cl)
 	chal_range(cl);
 	certs_range(cl);
 	pool_accts_start(cl);
+	pool_certs_session_up(cl);
 	fleet_queue_run(cl->f);
 }
 
@@ -431,8 +432,28 @@ cluster_start(struct cluster *cl)
 static void
 revoke_done(const struct etcd_result *res, void *arg)
 {
-	(void)res;
-	(void)arg;
+	struct cluster *cl = arg;
+
+	cl->lease_op = NULL;
+	if (res->ok)
+		log_info("pool: left the pool (lease %llx revoked)", cl->lease);
+	cl->lease = 0;
+	fleet_maybe_idle(cl->f);
+}
+
+bool
+cluster_leave(struct cluster *cl)
+{
+	if (cl->leaving)
+		return cl->lease_op != NULL;
+	cl->leaving = true;
+	ev_timer_stop(cl->f->env->loop, &cl->keepalive);
+	etcd_cancel(cl->lease_op);
+	cl->lease_op = NULL;
+	if (cl->lease == 0 || cl->state != CLUSTER_UP)
+		return false;
+	cl->lease_op = etcd_lease_revoke(cl->etcd, cl->lease, revoke_done, cl);
+	return cl->lease_op != NULL;
 }
 
 void
@@ -455,10 +476,8 @@ cluster_free(struct cluster *cl)
 	etcd_cancel(cl->chal_catchup_op);
 	etcd_cancel(cl->member_op);
 	etcd_cancel(cl->lease_op);
-	/* Locks go with the lease at once rather than a TTL later: another
-	 * host takes over now.  Fire and forget: we are stopping. */
-	if (cl->lease != 0)
-		(void)etcd_lease_revoke(cl->etcd, cl->lease, revoke_done, cl);
+	/* The lease was revoked by cluster_leave when the daemon drained;
+	 * otherwise it expires a lease time from now. */
 	etcd_client_free(cl->etcd);
 	free(cl->state_error);
 	free(cl->prefix);

@@ -42,6 +42,11 @@ void cluster_start(struct cluster *cl);
 /* Revokes the lease (locks go at once, another host takes over) and frees
  * everything; orders in flight must be cancelled first. */
 void cluster_free(struct cluster *cl);
+/* Stopping, nothing in flight: revokes the lease (every lock of ours goes
+ * at once; another host takes over now).  True while that is on its way
+ * (fleet_maybe_idle follows its answer), false when there is nothing (more)
+ * to do: no lease, etcd away, or done. */
+bool cluster_leave(struct cluster *cl);
 /* After a reload: the new section (connection settings are kept until a
  * restart: logged when they changed). */
 void cluster_reconfigure(struct cluster *cl, const struct config_cluster *cc);

@@ -61,6 +61,7 @@ acct_ready(struct pool_acct *pa, const char *how)
 		log_info("pool: account %s %s", pa->name, how);
 	pa->ready = true;
 	pa->busy = false;
+	pool_certs_session_up(pa->cl);
 	fleet_queue_run(pa->cl->f);
 }
 

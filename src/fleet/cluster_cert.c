@@ -26,8 +26,7 @@
 
 #define POOL_RETRY_MIN 0.5
 #define POOL_RETRY_MAX 5.0
-#define POOL_WAIT_ACCOUNT 2     /* seconds: a shared account still syncing, or no
-                                 * lease yet */
+#define POOL_WAIT_ACCOUNT 2     /* seconds: a shared account still syncing */
 #define POOL_WAIT_DOWN 30       /* seconds: etcd down, try again */
 
 /* "certfleet:NAME:WHAT:VERSION": where a sealed value belongs. */
@@ -169,13 +168,13 @@ pool_install(struct pool_cert *pc)
 	    pc->latest_version, json_get_str(v, "node") ? json_get_str(v, "node") : "?");
 	r->failing = false;
 	r->force = false;
-	/* The lock wait is over: the pool's certificate is here, and a wait
-	 * left set would order it again when it ends. */
 	r->pool_wait = 0;
 	r->ari_next = r->st.cert_id ? time(NULL) + SCHED_ARI_POLL : 0;
 	fleet_batch_note(r->f, r->cfg->name, true);
 	rc = 0;
 out:
+	if (rc < 0)
+		pc->bad_version = pc->latest_version;
 	if (kpem != NULL)
 		free_secret(kpem, klen);
 	privkey_free(key);
@@ -198,7 +197,8 @@ cluster_cert_idle(struct cluster *cl, struct cert_rt *r)
 	struct pool_cert *pc = r->pool;
 	struct fleet *f = cl->f;
 
-	if (pc == NULL || pc->latest_version <= r->st.pool_version || !cert_idle(r))
+	if (pc == NULL || pc->latest_version <= r->st.pool_version || !cert_idle(r) ||
+	    pc->latest_version == pc->bad_version)
 		return;
 	ev_periodic_stop(f->env->loop, &r->timer);
 	f->inflight++;
@@ -378,12 +378,16 @@ start_order(struct pool_cert *pc, const struct etcd_kv *order)
 			url = NULL;
 		}
 		if (url != NULL) {
+			char *nad = seal_ad(r->cfg->name, "order", pc->fence);
+
 			cert_log(r, LOG_NOTICE, LOG_EVENT_NONE,
 			    "pool: resuming order %s%s left by %s", url,
 			    fin ? " (finalized)" : "", json_get_str(v, "node") ?
 			    json_get_str(v, "node") : "?");
-			/* The resumed order's key is the record's again. */
-			pc->order_key = xstrdup(sealed);
+			/* The record is rewritten under this holder's fence:
+			 * the key is sealed for it again. */
+			pc->order_key = envelope_seal(&pc->cl->key, nad, kpem, klen);
+			free(nad);
 		}
 	}
 	if (kpem != NULL)
@@ -767,6 +771,24 @@ pool_certs_lease_lost(struct cluster *cl)
 	}
 }
 
+/* The session is (again) up: every shared certificate that waits for it
+ * is looked at now rather than when its wait ends. */
+void
+pool_certs_session_up(struct cluster *cl)
+{
+	struct fleet *f = cl->f;
+
+	for (size_t i = 0; i < f->ncerts; i++) {
+		struct cert_rt *r = f->certs[i];
+
+		if (r->pool == NULL || r->pool_wait == 0 || r->job != NULL || r->hook != NULL ||
+		    r->queued || ev_is_active(&r->settle))
+			continue;
+		r->pool_wait = 0;
+		fleet_cert_schedule(r);
+	}
+}
+
 /* ---- the fleet's entry ---- */
 
 bool
@@ -778,10 +800,11 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 	if (pc == NULL)
 		return false;
 	r->pool_wait = 0;
-	/* No lease yet (starting, or a new one after a lost lease): etcd is
-	 * not known to be down, the session is a round trip away. */
+	pc->lost = false;
 	if (cl->state == CLUSTER_CONNECTING) {
-		pool_settle_wait(pc, POOL_WAIT_ACCOUNT);
+		/* Not an outage: the session is on its way (start, a new
+		 * lease); session_begin looks at r again. */
+		pool_settle_wait(pc, POOL_WAIT_DOWN);
 		return true;
 	}
 	if (!cluster_writable(cl)) {
@@ -800,8 +823,8 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 		    sizeof(left));
 		cert_log(r, close ? LOG_WARNING : LOG_INFO, LOG_EVENT_NONE,
 		    "pool: etcd unreachable; not renewing the shared certificate here "
-		    "(%s left%s)", r->st.not_after ? left : "never issued",
-		    close ? "; cluster.fallback: local would renew it alone" : "");
+		    "(%s%s%s)", r->st.not_after ? left : "never issued", r->st.not_after ?
+		    " left" : "", close ? "; cluster.fallback: local would renew it alone" : "");
 		pool_settle_wait(pc, POOL_WAIT_DOWN);
 		return true;
 	}
@@ -809,7 +832,8 @@ cluster_cert_start(struct cluster *cl, struct cert_rt *r)
 		pool_settle_wait(pc, POOL_WAIT_ACCOUNT);
 		return true;
 	}
-	if (pc->latest_version > r->st.pool_version && pc->latest != NULL && !r->force) {
+	if (pc->latest_version > r->st.pool_version && pc->latest != NULL && !r->force &&
+	    pc->latest_version != pc->bad_version) {
 		struct json *v = json_parse(pc->latest, strlen(pc->latest), NULL);
 		bool fresh = v != NULL && latest_fresh(pc, v);
 

@@ -97,7 +97,7 @@ pool_chal_event(struct cluster *cl, const struct etcd_event *ev)
 		}
 		return;
 	}
-	if (pp != NULL || !cluster_writable(cl))
+	if (pp != NULL)
 		return;
 	if ((v = json_parse(ev->kv->value, ev->kv->value_len, NULL)) == NULL)
 		return;
@@ -131,7 +131,8 @@ pool_chal_event(struct cluster *cl, const struct etcd_event *ev)
 	}
 	t->next = cl->tokens;
 	cl->tokens = t;
-	ack(cl, token);
+	if (cluster_writable(cl))
+		ack(cl, token);
 out:
 	json_free(v);
 }

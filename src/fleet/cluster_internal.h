@@ -44,6 +44,8 @@ struct pool_cert {
 	char *latest;               /* its value (JSON) */
 	long long latest_version;   /* its version (a fence), 0 none */
 	long long latest_mod;       /* its mod_revision, for the lock txn */
+	long long bad_version;      /* a version that could not be installed here:
+	                             * not tried again (ordered over instead) */
 	/* One etcd request of this certificate's at a time. */
 	struct etcd_op *op;
 	struct order_gate *gate;    /* the engine waits on it */
@@ -98,6 +100,7 @@ struct cluster {
 	char *state_error;
 	char state_line[160];
 	long long lease;            /* 0: none */
+	bool leaving;               /* cluster_leave: no keepalive, no new lease */
 	long long lease_ttl;
 	double last_keepalive;      /* ev_now() of the last one answered */
 	struct etcd_op *lease_op;
@@ -135,6 +138,8 @@ void pool_cert_new(struct cluster *cl, struct cert_rt *r);
 void pool_cert_free(struct pool_cert *pc);
 /* A P/certs/NAME value arrived (range or watch). */
 void pool_cert_latest(struct cluster *cl, const struct etcd_kv *kv);
+/* The session is up: shared certificates waiting for it are looked at. */
+void pool_certs_session_up(struct cluster *cl);
 /* The lease is gone: every lock under it is dropped, orders stopped. */
 void pool_certs_lease_lost(struct cluster *cl);
 

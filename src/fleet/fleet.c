@@ -47,6 +47,10 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	/* A one-shot run has no debounce: the batch is everything. */
 	if (f->once && !f->post_running && fleet_post_hook_start(f))
 		return;
+	/* Stopping: the pool's locks go with our lease now, not a lease
+	 * time later (the answer brings us back here). */
+	if (f->draining && f->cluster != NULL && !fleet_busy(f) && cluster_leave(f->cluster))
+		return;
 	if (!fleet_busy(f) && f->idle_cb)
 		f->idle_cb(f, f->idle_arg);
 }
@@ -859,4 +863,24 @@ fleet_status_line(const struct fleet *f)
 	if (f->cluster != NULL)
 		buf_appendf(&b, "; %s", cluster_state_line(f->cluster));
 	return buf_steal(&b, NULL);
+}
+
+enum fleet_op_status
+fleet_cluster_status(struct fleet *f, fleet_cluster_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	if (f->cluster == NULL) {
+		snprintf(err, errlen, "%s", f->cfg->cluster == NULL ?
+		    "this host is in no pool (the inventory has no cluster: section)" :
+		    "the pool is not available (see the daemon's log)");
+		return FLEET_OP_NOTFOUND;
+	}
+	cluster_status(f->cluster, cb, arg);
+	return FLEET_OP_OK;
+}
+
+const char *
+fleet_cluster_line(struct fleet *f)
+{
+	return f->cluster != NULL ? cluster_state_line(f->cluster) : NULL;
 }

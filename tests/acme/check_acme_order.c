@@ -5,8 +5,9 @@
  * after a 404 (with and without a prior finalize), an order for other
  * names, a finalize whose answer is lost, Retry-After in both forms,
  * badNonce on every step, an invalid order's problem document, an
- * alternate chain picked by preferred_chain, and pre-validated
- * authorizations whose challenges are never touched.
+ * alternate chain picked by preferred_chain, pre-validated
+ * authorizations whose challenges are never touched, and the gates of a
+ * caller whose record is remote (the pool: order_ops.gate).
  */
 #include <string.h>
 #include <time.h>
@@ -624,6 +625,87 @@ START_TEST(test_begin_fails_nothing_sent)
 }
 END_TEST
 
+
+/* The events' names in order, and the index of the first named what. */
+static size_t
+event_at(const char *what)
+{
+	for (size_t i = 0; i < fo.nev; i++)
+		if (strcmp(fo.ev[i].what, what) == 0)
+			return i;
+	ck_abort_msg("no %s event", what);
+	return 0;
+}
+
+START_TEST(test_gates_wait)
+{
+	size_t gc, gch, gf;
+	char *ev;
+
+	/* A caller with a remote record (the pool): the engine waits at each
+	 * gate and sends nothing meanwhile. */
+	fo.gates = true;
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	ev = events();
+	ck_assert_str_eq(ev, "begin created gate-created gate-open gate-challenge gate-open "
+	    "challenge-gone finalized gate-finalize gate-open");
+	free(ev);
+	gc = event_at("gate-created");
+	gch = event_at("gate-challenge");
+	gf = event_at("gate-finalize");
+	/* CREATED: after newOrder, before any authorization is fetched. */
+	ck_assert_uint_eq(count_before(fo.ev[gc].nrequests, "POST", "/order/new"), 1);
+	ck_assert_uint_eq(count_before(fo.ev[gc].nrequests, "POST", "/authz/1"), 0);
+	ck_assert_uint_eq(fo.ev[gc + 1].nrequests, fo.ev[gc].nrequests);
+	/* CHALLENGE: the response in place, the CA not yet told. */
+	ck_assert_uint_eq(count_before(fo.ev[gch].nrequests, "POST", "/chall/1"), 0);
+	ck_assert_uint_eq(fo.ev[gch + 1].nrequests, fo.ev[gch].nrequests);
+	ck_assert_ptr_nonnull(fo.gate_keyauth);
+	ck_assert_ptr_nonnull(strchr(fo.gate_keyauth, '.'));
+	/* FINALIZE: recorded locally first, the POST only after the gate. */
+	ck_assert(fo.ev[gf].disk_finalized);
+	ck_assert_uint_eq(count_before(fo.ev[gf].nrequests, "POST", "/order/1/finalize"), 0);
+	ck_assert_uint_eq(fo.ev[gf + 1].nrequests, fo.ev[gf].nrequests);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 1);
+	free(fo.gate_keyauth);
+	fo.gate_keyauth = NULL;
+}
+END_TEST
+
+START_TEST(test_gate_refused)
+{
+	/* _i: the gate refused, 1 + enum order_gate_point.  A refusal (the
+	 * pool lock lost) fails the order at once, sends nothing more and
+	 * keeps what is recorded, for the host that takes the order over. */
+	fo.gates = true;
+	fo.refuse_gate = _i;
+	script_order("1", "pending", NULL);
+	(void)fake_order_start(&fo, fx, 0, &st, order_cb, NULL);
+	ck_assert(test_run_loop(fx->loop, 25));
+	ck_assert(done);
+	ck_assert(!res.ok);
+	ck_assert_msg(strstr(res.error, "refused by the test's pool") != NULL, "%s", res.error);
+	ck_assert_int_eq(res.status, -1);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 0);
+	if (_i == 1 + ORDER_GATE_CREATED)
+		ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/authz/1"), 0);
+	if (_i == 1 + ORDER_GATE_CHALLENGE) {
+		ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/chall/1"), 0);
+		(void)event_at("challenge-gone");
+	}
+	if (_i == 1 + ORDER_GATE_FINALIZE)
+		ck_assert(st.order_finalized);
+	/* Not forgotten: the URL stays for a resume. */
+	ck_assert_ptr_nonnull(st.order_url);
+	for (size_t i = 0; i < fo.nev; i++)
+		ck_assert_str_ne(fo.ev[i].what, "forget");
+	free(fo.gate_keyauth);
+	fo.gate_keyauth = NULL;
+}
+END_TEST
+
 #define CERT_TWO "  - {name: web, account: ca, domains: [a.example, b.example], " \
 	"challenge: {types: [http-01], http01: webroot, webroot: $W}}\n"
 #define CERT_PREFER "  - {name: web, account: ca, domains: [a.example], " \
@@ -692,6 +774,11 @@ acme_order_suite(void)
 
 	tc = tcase("prevalidated", setup_two);
 	tcase_add_test(tc, test_prevalidated_authz);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("gates", setup);
+	tcase_add_test(tc, test_gates_wait);
+	tcase_add_loop_test(tc, test_gate_refused, 1, 1 + ORDER_GATE_CHALLENGE + 1);
 	suite_add_tcase(s, tc);
 	return s;
 }

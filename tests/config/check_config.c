@@ -185,7 +185,8 @@ static const struct bad_case bad_cases[] = {
 	  "(expected one of: state_dir, output_dir, control_socket, control_socket_mode, "
 	  "control_socket_owner, control_socket_group, control_admin_group, http01_listen, "
 	  "tlsalpn01_listen, dns_resolver, timeouts, renew_jitter, max_inflight, "
-	  "metrics_listen, metrics_textfile, post_hook, notify, accounts, defaults, certificates)" },
+	  "metrics_listen, metrics_textfile, post_hook, notify, cluster, accounts, defaults, "
+	  "certificates)" },
 	{ NULL, "timeouts:\n  finalise: 5m\n", 0, NULL, NULL, 0,
 	  "2:3: timeouts.finalise: unknown key; did you mean 'finalize'?" },
 	{ "missing-domains.yaml", NULL, 0, NULL, NULL, 0,
@@ -919,14 +920,72 @@ START_TEST(test_hmac_encodings)
 }
 END_TEST
 
+/*
+ * The shipped sample as an operator meets it: control_socket_group names
+ * the certfleet group, which the package creates but a build machine may
+ * lack, so the test's own gid stands in for it.  With uncomment set, every
+ * line between "# ----- begin example -----" and "# ----- end example -----"
+ * loses its first '#', as the sample tells the operator to do.  Caller frees.
+ */
+static char *sample_text(bool uncomment)
+{
+	char *text = NULL, *line, *nl, *gid = xasprintf("%u", (unsigned)getegid());
+	struct buf b = { 0 };
+	bool in = false;
+	int groups = 0;
+	size_t len;
+
+	ck_assert_msg(read_file(SAMPLE, &text, &len, 1 << 20) == 0, "%s: %s", SAMPLE,
+	    strerror(errno));
+	/* Line by line, empty lines kept so error positions match the file. */
+	for (line = text; *line; line = nl + 1) {
+		ck_assert_ptr_nonnull(nl = strchr(line, '\n'));
+		*nl = '\0';
+		if (strcmp(line, "# ----- begin example -----") == 0) {
+			ck_assert(!in);
+			in = true;
+		} else if (strcmp(line, "# ----- end example -----") == 0) {
+			ck_assert(in);
+			in = false;
+		} else if (strcmp(line, "control_socket_group: certfleet") == 0) {
+			buf_appendf(&b, "control_socket_group: %s\n", gid);
+			groups++;
+			continue;
+		} else if (in && uncomment) {
+			ck_assert_msg(line[0] == '#', "example line not commented: %s", line);
+			line++;
+		}
+		buf_appendf(&b, "%s\n", line);
+	}
+	ck_assert(!in);
+	ck_assert_int_eq(groups, 1);
+	free(text);
+	free(gid);
+	return buf_steal(&b, NULL);
+}
+
 START_TEST(test_sample)
 {
 	struct config *c;
 	const struct config_cert *w;
+	char *text = sample_text(false);
 
-	put_file("certfleet.yaml", SAMPLE, 0600);
-	/* As shipped it refuses to run until the operator supplies the key. */
-	load_err("certfleet.yaml", "90:22: accounts.sectigo.eab.hmac_key_file: cannot open "
+	/* As shipped it is valid and inert: the package starts the daemon on it. */
+	put("certfleet.yaml", text, 0600);
+	free(text);
+	c = load_ok("certfleet.yaml");
+	ck_assert_uint_eq(c->naccounts, 0);
+	ck_assert_uint_eq(c->ncerts, 0);
+	ck_assert_uint_eq(c->control_socket_group, getegid());
+	ck_assert_str_eq(c->state_dir, "/var/lib/certfleet");
+	config_free(c);
+
+	/* Its examples, uncommented, refuse to run until the operator supplies
+	 * the key. */
+	text = sample_text(true);
+	put("certfleet.yaml", text, 0600);
+	free(text);
+	load_err("certfleet.yaml", "103:22: accounts.sectigo.eab.hmac_key_file: cannot open "
 	    "'@DIR@/sectigo.hmac': No such file or directory");
 	put("sectigo.hmac", PEBBLE_KEY "\n", 0600);
 	c = load_ok("certfleet.yaml");
