@@ -203,7 +203,8 @@ lock_done(const struct etcd_result *res, void *arg)
 		return;
 	}
 	if (!res->succeeded && (res->nkvs == 0 || res->kvs[0].lease != pa->cl->lease)) {
-		/* Another host is creating it: its record will appear. */
+		/* Another host is creating it (its record will appear), or
+		 * has (no lock left): read the record again. */
 		acct_later(pa, ACCT_RETRY);
 		return;
 	}
@@ -253,15 +254,24 @@ range_done(const struct etcd_result *res, void *arg)
 	}
 	if (res->nkvs == 0) {
 		char *lk = cluster_key(cl, "locks/account/%s", pa->name);
-		struct etcd_cmp cmp = { .key = lk, .target = ETCD_CMP_CREATE,
-		    .result = ETCD_CMP_EQUAL, .num = 0 };
+		char *ak = cluster_key(cl, "accounts/%s", pa->name);
+		/* The record must still be missing: a host that created the
+		 * account since our read has released the lock already, and
+		 * taking it then would make a second account over the first. */
+		struct etcd_cmp cmp[2] = {
+			{ .key = lk, .target = ETCD_CMP_CREATE, .result = ETCD_CMP_EQUAL,
+			  .num = 0 },
+			{ .key = ak, .target = ETCD_CMP_CREATE, .result = ETCD_CMP_EQUAL,
+			  .num = 0 },
+		};
 		struct etcd_txn_op put = { .type = ETCD_TXN_PUT, .key = lk, .value = cl->node,
 		    .value_len = strlen(cl->node), .lease = cl->lease };
 		struct etcd_txn_op get = { .type = ETCD_TXN_RANGE, .key = lk };
-		struct etcd_txn t = { &cmp, 1, &put, 1, &get, 1 };
+		struct etcd_txn t = { cmp, 2, &put, 1, &get, 1 };
 
 		pa->op = etcd_txn(cl->etcd, &t, lock_done, pa);
 		free(lk);
+		free(ak);
 		if (pa->op == NULL)
 			acct_later(pa, ACCT_RETRY_DOWN);
 		return;
