@@ -346,14 +346,14 @@ http_done(const struct http_response *resp, void *arg)
 		op_attempt(op);
 		return;
 	}
-	/* A write that reached a member and got no answer may have been
-	 * applied: sent again elsewhere, a txn would fail its own compares
-	 * and be reported as refused.  Its caller, who knows what the write
-	 * compares, decides (they are written to be safe to repeat). */
-	if (r.unavailable && resp->status == 0 && resp->request_sent && op->call != ETCD_CALL_RANGE &&
-	    op->call != ETCD_CALL_AUTH && op->call != ETCD_CALL_LEASE_KEEPALIVE) {
+	/* A txn that reached a member and got no answer may have been
+	 * applied: sent again elsewhere it would fail its own compares and be
+	 * reported as refused.  Its caller, who knows what it compares,
+	 * decides.  (A put or a delete sent twice does what it did once.) */
+	if (r.unavailable && resp->status == 0 && resp->request_sent &&
+	    op->call == ETCD_CALL_TXN) {
 		e = r.error;
-		r.error = xasprintf("%s: %s (no answer; the write may have been applied)",
+		r.error = xasprintf("%s: %s (no answer; the txn may have been applied)",
 		    c->endpoints[op->ep], e);
 		free(e);
 		finish(op, &r);

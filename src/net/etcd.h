@@ -11,7 +11,10 @@
  * Endpoints are tried in turn: a request that gets no answer, or an answer
  * that says the member cannot serve it (no leader, unavailable, 5xx), is
  * sent to the next endpoint, once around the list, before it fails with
- * unavailable set.  The endpoint that last answered is used first.  With a
+ * unavailable set, except a txn that was sent and got no answer: it may
+ * have been applied, so it fails (unavailable) for its caller to decide
+ * rather than run again elsewhere against its own compares.  The endpoint
+ * that last answered is used first.  With a
  * username, the client authenticates first and again when the server says
  * the token is no longer valid, then resends the request.
  */
