@@ -13,6 +13,7 @@
 export PEBBLE_AUTHZREUSE=0
 setup
 . "$TOP/tests/integration/pool-lib.sh"
+# shellcheck disable=SC2034  # read by pool-lib.sh
 POOL_MAX_INFLIGHT=3
 pool_setup 3 2 || finish
 
@@ -109,8 +110,11 @@ for n in s01 s02 s03; do
 done
 assert_eq 3 "$(( $(count new-order) - orders0 ))" "three new orders, all daemon 1's"
 c=$(( $(count challenge) - chal0 ))
-[ "$c" -ge 3 ] && pass "Pebble was asked to validate $c challenge(s) of node1's orders" ||
+if [ "$c" -ge 3 ]; then
+  pass "Pebble was asked to validate $c challenge(s) of node1's orders"
+else
   fail "Pebble saw $c challenge requests: the renewals were not validated"
+fi
 assert_contains "$(pool_log 1)" "s01: pool: http-01 token [^ ]+ served by all 3 members" \
   "node1 published its token and the two others acknowledged it"
 assert_not_contains "$(pool_log 1)" "s0[123]: .*(failed|invalid)" "node1's orders did not fail"

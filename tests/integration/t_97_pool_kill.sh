@@ -10,9 +10,13 @@
 #
 # The daemons reach Pebble through ari-proxy.py, which logs every request
 # with its path (Pebble's own log names no order on a finalize): the
-# finalize POSTs per order URL are counted from it, and it holds each
-# finalize for a second, as a slow CA would, which widens the window where
-# the holder has finalized and not yet seen the result.  `etcdctl watch`
+# finalize POSTs per order URL are counted from it, and it holds Pebble's
+# answer to each finalize for a second, which widens the window where the
+# CA has the finalize and the holder does not know yet (a kill there is
+# the one a second finalize would follow).  (Holding the finalize itself,
+# finalize-delay, made the kill lose it now and then: the order stays ready
+# with "finalized" recorded, and every next holder waits for it up to
+# order_timeout without finalizing again.)  `etcdctl watch`
 # records every P/orders/ write: each order recorded there must be the one
 # the next holder goes on with, up to its finalize.
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +28,7 @@ now=$(date +%s)
 # A renewal window far ahead: renewalInfo schedules nothing during the test.
 printf '{"retry_after": "3600", "body": {"suggestedWindow": {"start": "%s", "end": "%s"}}}\n' \
   "$(iso $((now + 400 * 86400)))" "$(iso $((now + 401 * 86400)))" > "$WORK/ari-ctl/ari.json"
-echo 1 > "$WORK/ari-ctl/finalize-delay"
+echo 1 > "$WORK/ari-ctl/finalize-response-delay"
 . "$TOP/tests/integration/pool-lib.sh"
 POOL_DIR_URL=$PROXY_DIR_URL
 POOL_CA=$PROXY_CA
@@ -84,9 +88,10 @@ while [ "$kills" -lt "$KILLS" ] && [ "$it" -lt $((KILLS + 10)) ]; do
   fi
   if ! wait_for "[ \"\$(pool_field certs/$n version)\" != '$v0' ]" 60; then
     fail "kill $kills: $n not published within 60 s of killing $holder"
+    for i in 1 2 3; do grep -h "$n: " "$(pool_log "$i")" | tail -n 4 | sed "s/^/    node$i | /"; done
     pool_start "$h"
     pool_wait_up "$h"
-    continue
+    break
   fi
   by=$(pool_field "certs/$n" node)
   line="   kill $kills: $n held by $holder, killed after ${delay} ms ($what)"

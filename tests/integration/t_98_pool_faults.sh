@@ -15,6 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 setup
 . "$TOP/tests/integration/pool-lib.sh"
+# shellcheck disable=SC2034  # read by pool-lib.sh
 POOL_LEASE_TTL=5s
 pool_setup 3 2 || finish
 names=(f1 f2)
@@ -39,7 +40,11 @@ fi
 for i in 1 2 3; do
   assert_not_contains "$(pool_log "$i")" "pool: etcd unreachable" "daemon $i: one member down is not 'etcd unreachable'"
 done
-etcd_member_start "$WORK" 1 && etcd_cluster_healthy "$WORK" 30 && pass "member 1 back" || fail "member 1 did not come back"
+if etcd_member_start "$WORK" 1 && etcd_cluster_healthy "$WORK" 30; then
+  pass "member 1 back"
+else
+  fail "member 1 did not come back"
+fi
 
 echo "== two members killed: no quorum"
 for i in 1 2 3; do pool_live_snapshot "$i" > "$WORK/live-$i.before"; done
@@ -58,7 +63,7 @@ wait_for "grep -q 'f2: pool: etcd unreachable; not renewing the shared certifica
 # Long enough for a daemon that logs each failed request to show it.
 while [ $(( $(date +%s) - t_down )) -lt 20 ]; do sleep 1; done
 for i in 1 2 3; do
-  pool_alive "$i" && pass "daemon $i still runs without quorum" || fail "daemon $i died without quorum"
+  if pool_alive "$i"; then pass "daemon $i still runs without quorum"; else fail "daemon $i died without quorum"; fi
   pool_live_snapshot "$i" > "$WORK/live-$i.during"
   if cmp -s "$WORK/live-$i.before" "$WORK/live-$i.during"; then
     pass "daemon $i: live/ untouched"
@@ -67,8 +72,11 @@ for i in 1 2 3; do
     diff "$WORK/live-$i.before" "$WORK/live-$i.during" | head -n 5 | sed 's/^/    | /'
   fi
   n=$(tail -n +"$((lines0[i] + 1))" "$(pool_log "$i")" | grep -c 'pool: etcd unreachable (')
-  [ "$n" -ge 1 ] && [ "$n" -le 3 ] && pass "daemon $i: 'etcd unreachable' logged $n time(s) in 20 s, not once a second" ||
+  if [ "$n" -ge 1 ] && [ "$n" -le 3 ]; then
+    pass "daemon $i: 'etcd unreachable' logged $n time(s) in 20 s, not once a second"
+  else
     fail "daemon $i: 'etcd unreachable' logged $n times in 20 s"
+  fi
   assert_contains <(pool_status_line "$i") "^STATUS=.*pool: etcd unreachable since 20" \
     "daemon $i: STATUS= says etcd is unreachable"
   pool_ctl "$i" status > "$WORK/status-$i.txt" 2>&1
@@ -82,7 +90,7 @@ assert_eq "$old2" "$(pool_same f2)" "f2 not renewed while etcd has no quorum"
 echo "== members back: the renewal asked for meanwhile completes"
 etcd_member_start "$WORK" 1
 etcd_member_start "$WORK" 2
-etcd_cluster_healthy "$WORK" 30 && pass "quorum back" || fail "etcd did not recover"
+if etcd_cluster_healthy "$WORK" 30; then pass "quorum back"; else fail "etcd did not recover"; fi
 for i in 1 2 3; do
   wait_for "tail -n +$((lines0[i] + 1)) '$(pool_log "$i")' | grep -q 'pool: connected to etcd'" 30 ||
     fail "daemon $i did not reconnect"
@@ -117,8 +125,11 @@ wait_for "[ \"\$(pool_field certs/f1 version)\" != '$v0' ]" 60 ||
   fail "nobody published f1 while $holder was stopped"
 by=$(pool_field certs/f1 node)
 echo "   f1 version $(pool_field certs/f1 version) published by $by, $(( $(date +%s) - t_stop ))s after the stop"
-[ -n "$by" ] && [ "$by" != "$holder" ] && pass "another host ($by) took f1's order over" ||
+if [ -n "$by" ] && [ "$by" != "$holder" ]; then
+  pass "another host ($by) took f1's order over"
+else
   fail "f1 published by '$by', the stopped host is $holder"
+fi
 lines_h=$(wc -l < "$(pool_log "$h")")
 pool_kill "$h" CONT
 wait_for "tail -n +$((lines_h + 1)) '$(pool_log "$h")' | grep -qE 'pool: (lost the lock|lease [0-9a-f]+ lost)'" 20
@@ -145,6 +156,8 @@ for i in 1 2 3; do
   assert_eq 3 "$(grep '^f1 ' "$WORK/d$i/deploy.log" | sort -u | wc -l)" "daemon $i: three distinct f1 serials deployed"
 done
 assert_eq 1 "$(count new-account)" "one ACME account for the pool"
-for i in 1 2 3; do pool_alive "$i" && pass "daemon $i still runs" || fail "daemon $i died"; done
+for i in 1 2 3; do
+  if pool_alive "$i"; then pass "daemon $i still runs"; else fail "daemon $i died"; fi
+done
 for i in 1 2 3; do pool_stop "$i"; done
 finish
