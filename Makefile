@@ -60,6 +60,8 @@ LIBSRCS := $(filter-out $(MAINS),$(SRCS))
 LIBOBJS := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 TESTSRCS := $(sort $(wildcard tests/*/check_*.c))
 TESTBINS := $(TESTSRCS:tests/%.c=$(BUILD)/tests/%)
+# Programs the integration tests run (built by the pattern rule below).
+TESTHELPERS := $(BUILD)/tests/net/etcd-driver
 ALL_CFLAGS += $(addprefix -I$(CURDIR)/,src $(SRCDIRS))
 
 all: deps-check $(BUILD)/certfleetd $(BUILD)/certfleetctl
@@ -112,7 +114,7 @@ unit check demo bench:
 unit-real: all $(TESTBINS)
 	@tests/run-unit $(TESTBINS)
 
-check-real: all $(TESTBINS)
+check-real: all $(TESTBINS) $(TESTHELPERS)
 	@tests/run-unit $(TESTBINS)
 	@tests/integration/run-all
 

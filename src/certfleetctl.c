@@ -58,6 +58,7 @@ usage(FILE *out)
 	    "  account list [--json]\n"
 	    "  account rollover ACCOUNT              replace the account key\n"
 	    "  account deactivate ACCOUNT --yes      deactivate at the CA (permanent)\n"
+	    "  cluster status [--json]               the pool: members, locks, etcd endpoint\n"
 	    "  import-certbot [--config-dir DIR] [--write FILE] [--contact EMAIL]\n"
 	    "                                        inventory from certbot's configuration\n"
 	    "options:\n"
@@ -531,6 +532,36 @@ cmd_account(struct ctl *x, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+static int
+cmd_cluster(struct ctl *x, int argc, char **argv)
+{
+	static const struct option lo[] = { {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0} };
+	struct json *r = NULL;
+	bool json = false;
+	int ch, rc;
+
+	if (argc < 2 || strcmp(argv[1], "status") != 0)
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl cluster status [--json]");
+	argc--;
+	argv++;
+	while ((ch = next_opt(argc, argv, lo)) != -1) {
+		if (ch == 'j')
+			json = true;
+		else
+			return CTL_EXIT_USAGE;
+	}
+	if (optind != argc)
+		return fail(CTL_EXIT_USAGE, "usage: certfleetctl cluster status [--json]");
+	if ((rc = call(x, "cluster-status", NULL, &r, false)) != CTL_EXIT_OK)
+		return rc;
+	if (json)
+		ctl_print_json(r);
+	else
+		ctl_print_cluster(r);
+	json_free(r);
+	return CTL_EXIT_OK;
+}
+
 /*
  * import-certbot: needs no daemon and no inventory.  REQUESTS_CA_BUNDLE is
  * how certbot was pointed at a private CA: when set, it becomes each
@@ -603,6 +634,7 @@ static const struct {
 	{"reload", cmd_reload},
 	{"revoke", cmd_revoke},
 	{"account", cmd_account},
+	{"cluster", cmd_cluster},
 	{"import-certbot", cmd_import_certbot},
 };
 

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "config_cluster.h"
 #include "config_notify.h"
 #include "config_schema.h"
 #include "config_tree.h"
@@ -73,6 +74,7 @@ void config_free(struct config *c)
 	free(c->metrics_textfile);
 	strlist_free(&c->post_hook);
 	cfg_notify_free_members(&c->notify);
+	cfg_cluster_free(c->cluster);
 	for (size_t i = 0; i < c->naccounts; i++)
 		cfg_account_free_members(&c->accounts[i]);
 	free(c->accounts);
@@ -91,7 +93,8 @@ bool config_cert_order_equal(const struct config_cert *a, const struct config_ce
 {
 	if (!strlist_equal_sorted(&a->domains, &b->domains) || a->key_type != b->key_type ||
 	    !str_equal(a->account_name, b->account_name) ||
-	    a->nchallenges != b->nchallenges || !str_equal(a->profile, b->profile))
+	    a->nchallenges != b->nchallenges || !str_equal(a->profile, b->profile) ||
+	    a->shared != b->shared)
 		return false;
 	for (size_t i = 0; i < a->nchallenges; i++)
 		if (a->challenges[i] != b->challenges[i])

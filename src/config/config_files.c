@@ -24,6 +24,8 @@
 /* A CA bundle is a few hundred kB at most; an HMAC key file a few bytes. */
 #define CA_BUNDLE_MAX (8u << 20)
 #define HMAC_KEY_FILE_MAX 4096u
+#define SECRET_FILE_MAX 4096u
+#define PRIVATE_KEY_FILE_MAX (64u << 10)
 
 int cfg_path(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
 {
@@ -335,5 +337,92 @@ out:
 	free_secret(data, len);
 	free(file);
 	free(where);
+	return rc;
+}
+
+int cfg_secret_line(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *what, const char *value, char **secret, size_t *secretlen)
+{
+	char *file = NULL, *data = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd = -1, rc = -1;
+
+	*secret = NULL;
+	*secretlen = 0;
+	if (cfg_path(x, n, path, &file) < 0)
+		goto out;
+	if ((fd = open_regular(x, n, path, file, &st)) < 0)
+		goto out;
+	if ((st.st_mode & 07777) & ~(mode_t)0600) {
+		cfg_error(x, n, path, "permissions %04o for '%s' are too open; it holds %s "
+		    "(chmod 600)", (unsigned)(st.st_mode & 07777), file, what);
+		goto out;
+	}
+	if (cfg_read_fd(fd, SECRET_FILE_MAX, &data, &len) < 0) {
+		cfg_error(x, n, path, "cannot read '%s': %s", file, strerror(errno));
+		goto out;
+	}
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
+	    data[len - 1] == ' ' || data[len - 1] == '\t'))
+		data[--len] = '\0';
+	if (len == 0) {
+		cfg_error(x, n, path, "'%s' is empty; it must hold %s", file, value);
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)data[i] < ' ' && data[i] != '\t') {
+			/* Never show the secret itself. */
+			cfg_error(x, n, path, "'%s' must hold one line (%s) without control "
+			    "characters", file, value);
+			goto out;
+		}
+	}
+	*secret = data;
+	*secretlen = len;
+	data = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free_secret(data, len);
+	free(file);
+	return rc;
+}
+
+int cfg_private_key_file(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *what, char **out)
+{
+	char *file = NULL, *data = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd = -1, rc = -1;
+
+	*out = NULL;
+	if (cfg_path(x, n, path, &file) < 0)
+		goto out;
+	if ((fd = open_regular(x, n, path, file, &st)) < 0)
+		goto out;
+	if ((st.st_mode & 07777) & ~(mode_t)0600) {
+		cfg_error(x, n, path, "permissions %04o for '%s' are too open; it holds %s "
+		    "(chmod 600)", (unsigned)(st.st_mode & 07777), file, what);
+		goto out;
+	}
+	if (cfg_read_fd(fd, PRIVATE_KEY_FILE_MAX, &data, &len) < 0) {
+		cfg_error(x, n, path, "cannot read '%s': %s", file, strerror(errno));
+		goto out;
+	}
+	if (strstr(data, "-----BEGIN ") == NULL || strstr(data, "PRIVATE KEY-----") == NULL) {
+		cfg_error(x, n, path, "'%s' holds no PEM private key", file);
+		goto out;
+	}
+	*out = file;
+	file = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free_secret(data, len);
+	free(file);
 	return rc;
 }

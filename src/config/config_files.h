@@ -38,4 +38,20 @@ int cfg_hmac_key(struct cfg_ctx *x, const struct ynode *inline_node,
     const struct ynode *file_node, const char *path, unsigned char **key,
     size_t *keylen);
 
+/*
+ * A secret of one line read from the file n names (the webhook's header
+ * value, the etcd password), which only its owner may read or write (0600
+ * or stricter).  Its trailing newline and spaces are dropped; what ("the
+ * webhook's secret") and value ("the header's value") name it in errors,
+ * which never show the content.  *secret is NUL-terminated, *secretlen
+ * bytes (free_secret).
+ */
+int cfg_secret_line(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *what, const char *value, char **secret, size_t *secretlen);
+/* A PEM private key file (a TLS client key) only its owner may read or
+ * write, like a secret file; what names it in errors ("the etcd client
+ * key").  *out is its path. */
+int cfg_private_key_file(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *what, char **out);
+
 #endif

@@ -14,14 +14,9 @@
 #include "config_notify.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define SECRET_FILE_MAX 4096u
 #define DEFAULT_WEBHOOK_TIMEOUT 10
 #define DEFAULT_AFTER_FAILURES 3
 #define DEFAULT_WARN_PCT 10
@@ -169,61 +164,21 @@ static bool header_token(const char *s)
 
 /*
  * The secret of header: read from secret_file, which only its owner may
- * read or write (0600 or stricter).  One line; its trailing newline and
- * spaces dropped.  *out is "Name: secret" (free_secret).
+ * read or write (0600 or stricter).  *out is "Name: secret" (free_secret).
  */
 static int read_secret(struct cfg_ctx *x, const struct ynode *n, const char *path,
     const char *name, char **out)
 {
-	char *file = NULL, *data = NULL;
-	struct stat st;
+	char *data = NULL;
 	size_t len = 0;
-	int fd = -1, rc = -1;
 
 	*out = NULL;
-	if (cfg_path(x, n, path, &file) < 0)
-		goto out;
-	/* O_NONBLOCK: a FIFO put there by mistake must not hang a reload. */
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-		cfg_error(x, n, path, "cannot open '%s': %s", file, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		cfg_error(x, n, path, "'%s' is not a regular file", file);
-		goto out;
-	}
-	if ((st.st_mode & 07777) & ~(mode_t)0600) {
-		cfg_error(x, n, path, "permissions %04o for '%s' are too open; it holds the "
-		    "webhook's secret (chmod 600)", (unsigned)(st.st_mode & 07777), file);
-		goto out;
-	}
-	if (cfg_read_fd(fd, SECRET_FILE_MAX, &data, &len) < 0) {
-		cfg_error(x, n, path, "cannot read '%s': %s", file, strerror(errno));
-		goto out;
-	}
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
-	    data[len - 1] == ' ' || data[len - 1] == '\t'))
-		data[--len] = '\0';
-	if (len == 0) {
-		cfg_error(x, n, path, "'%s' is empty; it must hold the header's value", file);
-		goto out;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)data[i] < ' ' && data[i] != '\t') {
-			/* Never show the secret itself. */
-			cfg_error(x, n, path, "'%s' must hold one line (the header's value) "
-			    "without control characters", file);
-			goto out;
-		}
-	}
+	if (cfg_secret_line(x, n, path, "the webhook's secret", "the header's value", &data,
+	    &len) < 0)
+		return -1;
 	*out = xasprintf("%s: %s", name, data);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
 	free_secret(data, len);
-	free(file);
-	return rc;
+	return 0;
 }
 
 static int parse_header(struct cfg_ctx *x, const struct ynode *n, const char *path,

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "config_cluster.h"
 #include "config_files.h"
 #include "config_notify.h"
 #include "config_types.h"
@@ -43,7 +44,7 @@ static const char *const top_keys[] = { "state_dir", "output_dir", "control_sock
 	"control_socket_mode", "control_socket_owner", "control_socket_group",
 	"control_admin_group", "http01_listen", "tlsalpn01_listen", "dns_resolver", "timeouts", "renew_jitter", "max_inflight",
 	"metrics_listen", "metrics_textfile",
-	"post_hook", "notify", "accounts", "defaults", "certificates", NULL };
+	"post_hook", "notify", "cluster", "accounts", "defaults", "certificates", NULL };
 static const char *const timeout_keys[] = { "finalize", "order", "hook", "dns_propagation",
 	NULL };
 
@@ -197,6 +198,8 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 		return metrics_textfile(x, v, key, &c->metrics_textfile);
 	} else if (strcmp(key, "notify") == 0) {
 		return cfg_notify(x, v, key, &c->notify);
+	} else if (strcmp(key, "cluster") == 0) {
+		return cfg_cluster(x, v, key, &c->cluster);
 	}
 	return 0;
 }
@@ -204,7 +207,7 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 /* ---- accounts ---- */
 
 static const char *const account_keys[] = { "directory", "contact", "eab", "key_type",
-	"ca_bundle", "max_inflight", "staging_directory", "certbot_account", NULL };
+	"ca_bundle", "max_inflight", "staging_directory", "certbot_account", "shared", NULL };
 static const char *const eab_keys[] = { "kid", "hmac_key", "hmac_key_file", "alg", NULL };
 
 static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
@@ -246,8 +249,8 @@ static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
 	return 0;
 }
 
-static int parse_account(struct cfg_ctx *x, const struct ynode *k, const struct ynode *n,
-    struct config_account *a)
+static int parse_account(struct cfg_ctx *x, const struct config *c, const struct ynode *k,
+    const struct ynode *n, struct config_account *a)
 {
 	char path[CFG_PATH_LEN], sub[CFG_PATH_LEN];
 	const struct ynode *v;
@@ -256,6 +259,7 @@ static int parse_account(struct cfg_ctx *x, const struct ynode *k, const struct 
 	a->line = k->line;
 	a->key_type = KEY_EC_P256;
 	a->max_inflight = 32;
+	a->shared = c->cluster != NULL;
 	if (cfg_name(x, k, path, "account", &a->name) < 0)
 		return -1;
 	if (n->kind != YNODE_MAP)
@@ -302,6 +306,9 @@ static int parse_account(struct cfg_ctx *x, const struct ynode *k, const struct 
 	if ((v = cfg_map_get(n, "certbot_account")) != NULL &&
 	    cfg_path(x, v, sub, &a->certbot_account) < 0)
 		return -1;
+	cfg_path_key(sub, sizeof(sub), path, "shared");
+	if ((v = cfg_map_get(n, "shared")) != NULL && cfg_shared(x, c, v, sub, &a->shared) < 0)
+		return -1;
 	return 0;
 }
 
@@ -329,7 +336,7 @@ static int parse_accounts(struct cfg_ctx *x, const struct ynode *n, struct confi
 		/* Counted first: config_free() frees a half-built account. */
 		struct config_account *a = &c->accounts[c->naccounts++];
 
-		if (parse_account(x, n->kids[i], n->kids[i + 1], a) < 0)
+		if (parse_account(x, c, n->kids[i], n->kids[i + 1], a) < 0)
 			return -1;
 	}
 	return 0;
@@ -340,7 +347,7 @@ static int parse_accounts(struct cfg_ctx *x, const struct ynode *n, struct confi
 
 static const char *const cert_keys[] = { "name", "domains", "account", "key_type",
 	"reuse_key", "challenge", "output_dir", "owner", "group", "mode", "combined",
-	"deploy_hook", "renew_before", "profile", "preferred_chain", "notify", NULL };
+	"deploy_hook", "renew_before", "profile", "preferred_chain", "notify", "shared", NULL };
 static const char *const challenge_keys[] = { "types", "http01", "webroot", "dns01_hook",
 	NULL };
 
@@ -571,6 +578,8 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 		replace_str(&s->c.preferred_chain, str);
 	} else if (strcmp(key, "notify") == 0) {
 		return cfg_notify(x, v, path, &s->c.notify);
+	} else if (strcmp(key, "shared") == 0) {
+		return cfg_shared(x, c, v, path, &s->c.shared);
 	}
 	return 0;
 }
@@ -619,6 +628,12 @@ static int cert_finish(struct cfg_ctx *x, const struct config *c, struct cfg_cer
 		s->c.account_name = xstrdup(c->accounts[0].name);
 		s->c.account = &c->accounts[0];
 	}
+	/* One host orders for the pool with the pool's account: never with an
+	 * account each host registered for itself. */
+	if (s->c.shared && !s->c.account->shared)
+		return cfg_error(x, map, path, "certificate '%s' is shared but its account '%s' "
+		    "(line %d) is not; set shared: false on the certificate or share the "
+		    "account", s->c.name, s->c.account_name, s->c.account->line);
 	if (!s->http01_set && s->c.webroot != NULL)
 		s->c.http01_mode = HTTP01_WEBROOT;
 	if (has_challenge(&s->c, CHALLENGE_HTTP01) && s->c.http01_mode == HTTP01_WEBROOT &&
@@ -661,6 +676,7 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 	tmpl.c.owner = (uid_t)-1;
 	tmpl.c.group = (gid_t)-1;
 	tmpl.c.mode = 0644;
+	tmpl.c.shared = c->cluster != NULL;
 	/* The top level's notify: is where every certificate's starts. */
 	cfg_notify_copy(&tmpl.c.notify, &c->notify);
 	if (cfg_expect_map(x, defs, "defaults", "a mapping of certificate settings") < 0 ||

@@ -11,6 +11,8 @@
  *                      references between entries; the lookups of config.h
  *       config_validate.c  cross-checks between certificates
  *       config_notify.c    notify: (webhook, mail, when), on config_files.c
+ *       config_cluster.c   cluster: (etcd, the pool's secret key) and
+ *                          shared:, on config_files.c
  *       config_files.c     values naming files: paths, programs, argv,
  *                          directories, the CA bundle, EAB keys
  *         config_types.c   scalar values: strings, numbers, durations,

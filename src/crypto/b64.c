@@ -1,5 +1,6 @@
 /*
- * b64.c - base64url for JOSE (RFC 7515 section 2: unpadded, URL alphabet).
+ * b64.c - base64url for JOSE (RFC 7515 section 2: unpadded, URL alphabet),
+ * and standard padded base64 for etcd's gateway (protobuf's JSON "bytes").
  *
  * Encoding is strict.  Decoding is lenient in the ways an operator's
  * copy-paste needs (an SCM HMAC key may arrive padded, in the standard
@@ -16,8 +17,10 @@
 
 static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *b64url_encode(const void *data, size_t len)
+static char *encode(const void *data, size_t len, const char *alphabet, bool pad)
 {
 	const unsigned char *in = data;
 	char *out, *p;
@@ -27,25 +30,41 @@ char *b64url_encode(const void *data, size_t len)
 	for (i = 0; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
-		*p++ = b64url_alphabet[v >> 18 & 63];
-		*p++ = b64url_alphabet[v >> 12 & 63];
-		*p++ = b64url_alphabet[v >> 6 & 63];
-		*p++ = b64url_alphabet[v & 63];
+		*p++ = alphabet[v >> 18 & 63];
+		*p++ = alphabet[v >> 12 & 63];
+		*p++ = alphabet[v >> 6 & 63];
+		*p++ = alphabet[v & 63];
 	}
 	if (len - i == 1) {
 		uint32_t v = (uint32_t)in[i] << 16;
 
-		*p++ = b64url_alphabet[v >> 18 & 63];
-		*p++ = b64url_alphabet[v >> 12 & 63];
+		*p++ = alphabet[v >> 18 & 63];
+		*p++ = alphabet[v >> 12 & 63];
+		if (pad) {
+			*p++ = '=';
+			*p++ = '=';
+		}
 	} else if (len - i == 2) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
 
-		*p++ = b64url_alphabet[v >> 18 & 63];
-		*p++ = b64url_alphabet[v >> 12 & 63];
-		*p++ = b64url_alphabet[v >> 6 & 63];
+		*p++ = alphabet[v >> 18 & 63];
+		*p++ = alphabet[v >> 12 & 63];
+		*p++ = alphabet[v >> 6 & 63];
+		if (pad)
+			*p++ = '=';
 	}
 	*p = '\0';
 	return out;
+}
+
+char *b64url_encode(const void *data, size_t len)
+{
+	return encode(data, len, b64url_alphabet, false);
+}
+
+char *b64_encode(const void *data, size_t len)
+{
+	return encode(data, len, b64_alphabet, true);
 }
 
 /* Value of one symbol in either alphabet, -1 if it is not one. */
@@ -120,5 +139,54 @@ int b64url_decode(const char *in, unsigned char **out, size_t *outlen)
 	return 0;
 fail:
 	free_secret(buf, nsym / 4 * 3 + 3 + 1);
+	return -1;
+}
+
+/* Value of one symbol of the standard alphabet, -1 if it is not one. */
+static int b64_std_value(unsigned char c)
+{
+	if (c == '-' || c == '_')
+		return -1;
+	return b64_value(c);
+}
+
+int b64_decode(const char *in, unsigned char **out, size_t *outlen)
+{
+	size_t n, npad = 0, bufsize;
+	unsigned char *buf, *p;
+
+	*out = NULL;
+	*outlen = 0;
+	if (in == NULL || (n = strlen(in)) % 4 != 0)
+		return -1;
+	while (npad < n && in[n - 1 - npad] == '=')
+		npad++;
+	if (npad > 2)
+		return -1;
+	bufsize = n / 4 * 3 + 1;
+	p = buf = xmalloc(bufsize);
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t v = 0;
+		int nsym = i + 4 == n ? 4 - (int)npad : 4;
+
+		for (int k = 0; k < 4; k++) {
+			int d = k < nsym ? b64_std_value((unsigned char)in[i + (size_t)k]) : 0;
+
+			if (d < 0)
+				goto fail;
+			v = v << 6 | (uint32_t)d;
+		}
+		*p++ = (unsigned char)(v >> 16);
+		if (nsym > 2)
+			*p++ = (unsigned char)(v >> 8);
+		if (nsym > 3)
+			*p++ = (unsigned char)v;
+	}
+	*p = '\0';
+	*out = buf;
+	*outlen = (size_t)(p - buf);
+	return 0;
+fail:
+	free_secret(buf, bufsize);
 	return -1;
 }

@@ -95,7 +95,32 @@ cmd_status(struct ctl_conn *c, const struct json *args, void *ctx)
 		json_set_str(r, "config", env->config_path);
 	time_format_rfc3339(env->started, buf, sizeof(buf));
 	json_set_str(r, "started", buf);
+	if (fleet_cluster_line(env->fleet) != NULL)
+		json_set_str(r, "pool", fleet_cluster_line(env->fleet));
 	ctl_reply_ok(c, r);
+}
+
+static void
+cluster_status_done(void *arg, struct json *status, const char *error)
+{
+	struct ctl_conn *c = arg;
+
+	if (status == NULL) {
+		ctl_reply_error(c, CTL_E_FAILED, NULL, "etcd: %s", error ? error : "no answer");
+		return;
+	}
+	ctl_reply_ok(c, status);
+}
+
+static void
+cmd_cluster_status(struct ctl_conn *c, const struct json *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	char err[512] = "";
+
+	(void)args;
+	op_started(c, fleet_cluster_status(env->fleet, cluster_status_done, c, err,
+	    sizeof(err)), err);
 }
 
 static void
@@ -253,6 +278,7 @@ const struct ctl_command ctl_daemon_commands[] = {
 	{"status", cmd_status, false},
 	{"show", cmd_show, false},
 	{"account-list", cmd_account_list, false},
+	{"cluster-status", cmd_cluster_status, false},
 	{"renew", cmd_renew, true},
 	{"reload", cmd_reload, true},
 	{"revoke", cmd_revoke, true},

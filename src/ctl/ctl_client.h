@@ -39,6 +39,8 @@ enum ctl_exit ctl_call(const char *path, const char *cmd, struct json *args, dou
 void ctl_print_status(const struct json *status);
 void ctl_print_show(const struct json *cert);
 void ctl_print_accounts(const struct json *accounts);
+/* certfleetctl cluster status: the members, the locks, the endpoint. */
+void ctl_print_cluster(const struct json *status);
 /* JSON, indented, on stdout. */
 void ctl_print_json(const struct json *o);
 

@@ -152,6 +152,60 @@ print_phases(const struct json *certs)
 
 #define NCOLS 7
 
+/* The pool's view: the state line, then each shared certificate whose
+ * version here is not the pool's (the others agree). */
+static void
+print_pool(const struct json *status, const struct json *certs)
+{
+	const struct json *c, *p;
+
+	if (jstr(status, "pool") == NULL)
+		return;
+	printf("\n%s\n", jstr(status, "pool"));
+	JSON_FOREACH(c, certs) {
+		double here, pool;
+
+		if ((p = json_get(c, "pool")) == NULL)
+			continue;
+		here = jnum(p, "installed_version", 0);
+		pool = jnum(p, "pool_version", 0);
+		if (here == pool && jstr(p, "holder") == NULL)
+			continue;
+		printf("  %s: version %.0f here, %.0f in the pool", jstr(c, "name"), here, pool);
+		if (jstr(p, "holder"))
+			printf("; %s holds its lock", jstr(p, "holder"));
+		printf("\n");
+	}
+}
+
+void
+ctl_print_cluster(const struct json *st)
+{
+	const struct json *m, *l;
+
+	printf("node      %s\n", jstr(st, "node") ? jstr(st, "node") : "?");
+	printf("state     %s\n", jstr(st, "state") ? jstr(st, "state") : "?");
+	if (jstr(st, "error"))
+		printf("error     %s\n", jstr(st, "error"));
+	printf("endpoint  %s (revision %.0f)\n", jstr(st, "endpoint") ? jstr(st, "endpoint") : "?",
+	    jnum(st, "revision", 0));
+	printf("prefix    %s\n", jstr(st, "prefix") ? jstr(st, "prefix") : "?");
+	printf("\nMEMBERS (%zu)\n", json_size(json_get(st, "members")));
+	JSON_FOREACH(m, json_get(st, "members")) {
+		char when[48] = "never";
+
+		if (jtime(m, "last_ack_at") > 0)
+			fmt_date(jtime(m, "last_ack_at"), when, sizeof(when));
+		printf("  %-24s pid %-8.0f last ack %s%s%s\n", jstr(m, "node") ? jstr(m, "node") : "?",
+		    jnum(m, "pid", 0), when, jstr(m, "last_ack") ? " token " : "",
+		    jstr(m, "last_ack") ? jstr(m, "last_ack") : "");
+	}
+	printf("\nLOCKS (%zu)\n", json_size(json_get(st, "locks")));
+	JSON_FOREACH(l, json_get(st, "locks"))
+		printf("  %-32s held by %s (fence %.0f)\n", jstr(l, "name") ? jstr(l, "name") : "?",
+		    jstr(l, "holder") ? jstr(l, "holder") : "?", jnum(l, "fence", 0));
+}
+
 void
 ctl_print_status(const struct json *status)
 {
@@ -187,6 +241,7 @@ ctl_print_status(const struct json *status)
 			    k + 1 < NCOLS ? "  " : "\n");
 	free(cell);
 	print_phases(certs);
+	print_pool(status, certs);
 }
 
 static void

@@ -18,6 +18,7 @@
 #include <ev.h>
 
 #include "adopt.h"
+#include "cluster.h"
 #include "fleet.h"
 #include "fleet_account.h"
 #include "fleet_internal.h"
@@ -45,6 +46,10 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	/* A one-shot run has no debounce: the batch is everything. */
 	if (f->once && !f->post_running && fleet_post_hook_start(f))
+		return;
+	/* Stopping: the pool's locks go with our lease now, not a lease
+	 * time later (the answer brings us back here). */
+	if (f->draining && f->cluster != NULL && !fleet_busy(f) && cluster_leave(f->cluster))
 		return;
 	if (!fleet_busy(f) && f->idle_cb)
 		f->idle_cb(f, f->idle_arg);
@@ -109,6 +114,8 @@ fleet_cert_settled(struct cert_rt *r)
 	} else if (!f->once && !f->draining) {
 		fleet_notify_cert(r);
 		fleet_cert_schedule(r);
+		if (f->cluster != NULL && r->pool != NULL)
+			cluster_cert_idle(f->cluster, r);
 	}
 	fleet_queue_run(f);
 	fleet_maybe_idle(f);
@@ -119,8 +126,6 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 {
 	struct cert_rt *r = arg;
 	struct fleet *f = r->f;
-	char err[1024];
-	int rc;
 
 	(void)j;
 	r->job = NULL;
@@ -133,6 +138,12 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	}
 	if (!res->ok) {
 		long long left = f->once_deadline - time(NULL);
+
+		/* A lost pool lock is no failure: the next holder goes on. */
+		if (f->cluster != NULL && cluster_order_failed(f->cluster, r)) {
+			fleet_cert_settled(r);
+			return;
+		}
 		fleet_record_failure(r, res->error, res->problem, res->retry_after,
 		    sched_fault_transient(res->status, res->problem_type, res->retry_after,
 		    left > 0 ? left : 0));
@@ -141,6 +152,19 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		fleet_cert_settled(r);
 		return;
 	}
+	/* A shared certificate goes to the pool first, then is installed. */
+	if (f->cluster != NULL && cluster_order_done(f->cluster, r, res))
+		return;
+	fleet_cert_issued(r, res);
+}
+
+void
+fleet_cert_issued(struct cert_rt *r, struct order_result *res)
+{
+	struct fleet *f = r->f;
+	char err[1024];
+	int rc;
+
 	if ((rc = renew_install(f->store, r->cfg, &r->st, res->chain_pem, res->chain_len,
 	    res->key, err, sizeof(err))) < 0) {
 		cert_log(r, LOG_ERR, LOG_EVENT_NONE, "%s", err);
@@ -165,6 +189,18 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 	f->succeeded++;
 	fleet_batch_note(f, r->cfg->name, true);
 	fleet_deploy_hook_run(r);
+}
+
+void
+fleet_cert_abandon(struct cert_rt *r)
+{
+	if (r->job == NULL)
+		return;
+	r->f->order_ops->cancel(r->job);
+	r->job = NULL;
+	/* Still counted in flight: settle_cb uncounts it. */
+	r->pool_wait = time(NULL) + 2;
+	fleet_settle_later(r, false);
 }
 
 /* ---- starting renewals ---- */
@@ -254,11 +290,68 @@ static const struct order_ops fleet_order_progress = {
 	.done = order_finished,
 };
 
+/* A shared certificate's order: the same, and the pool hears of it too
+ * (cluster.h). */
+static int
+pool_begin_cb(void *arg, const privkey_t *key, char *err, size_t errlen)
+{
+	struct cert_rt *r = arg;
+
+	if (order_begin_cb(arg, key, err, errlen) < 0)
+		return -1;
+	cluster_order_begin(r->f->cluster, r, key);
+	return 0;
+}
+
+static void
+pool_forget_cb(void *arg)
+{
+	struct cert_rt *r = arg;
+
+	order_forget_cb(arg);
+	cluster_order_forget(r->f->cluster, r);
+}
+
+static void
+pool_gate_cb(void *arg, enum order_gate_point what, const char *token, const char *keyauth,
+    struct order_gate *g)
+{
+	struct cert_rt *r = arg;
+
+	cluster_gate(r->f->cluster, r, what, token, keyauth, g);
+}
+
+static void
+pool_gate_cancel_cb(void *arg, struct order_gate *g)
+{
+	struct cert_rt *r = arg;
+
+	cluster_gate_cancel(r->f->cluster, r, g);
+}
+
+static void
+pool_challenge_gone_cb(void *arg, const char *token)
+{
+	struct cert_rt *r = arg;
+
+	cluster_challenge_gone(r->f->cluster, r, token);
+}
+
+static const struct order_ops fleet_pool_progress = {
+	.begin = pool_begin_cb,
+	.created = order_created_cb,
+	.finalized = order_finalized_cb,
+	.forget = pool_forget_cb,
+	.done = order_finished,
+	.gate = pool_gate_cb,
+	.gate_cancel = pool_gate_cancel_cb,
+	.challenge_gone = pool_challenge_gone_cb,
+};
+
 static void
 cert_start(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
-	struct order_params p;
 	char err[1024];
 
 	f->inflight++;
@@ -274,25 +367,45 @@ cert_start(struct cert_rt *r)
 	}
 	if (fleet_cert_install_held(r))
 		return;
-	f->inflight--;
-	r->acct->inflight--;
+	if (r->cfg->shared) {
+		if (f->once || f->cluster == NULL) {
+			/* Never ordered alone behind the pool's back. */
+			cert_log(r, f->once ? LOG_NOTICE : LOG_ERR, LOG_EVENT_NONE,
+			    "shared: %s", f->once ? "renewed by the pool's daemons, not by --once" :
+			    "the pool is not available (see the cluster: errors above)");
+			fleet_settle_later(r, false);
+			return;
+		}
+		if (cluster_cert_start(f->cluster, r))
+			return;
+	}
+	fleet_cert_order(r, r->st.order_url, r->st.order_finalized,
+	    r->st.order_url ? store_order_key_load(f->store, r->cfg->name) : NULL);
+}
+
+void
+fleet_cert_order(struct cert_rt *r, const char *resume_url, bool resume_finalized,
+    privkey_t *resume_key)
+{
+	struct fleet *f = r->f;
+	struct order_params p;
+	bool pool = f->cluster != NULL && cluster_cert_holding(f->cluster, r);
 
 	fleet_order_params(&p, r->cfg);
 	p.replaces = r->st.cert_id;
 	if (r->cfg->reuse_key)
 		p.reuse_key = renew_installed_key(r->cfg);
-	/* An order a run before a restart left in flight: resumed. */
-	p.resume_url = r->st.order_url;
-	p.resume_finalized = r->st.order_finalized;
-	if (r->st.order_url)
-		p.resume_key = store_order_key_load(f->store, r->cfg->name);
+	/* An order a run before a restart (or another host of the pool)
+	 * left in flight: resumed. */
+	p.resume_url = resume_url;
+	p.resume_finalized = resume_finalized;
+	p.resume_key = resume_key;
 	r->st.last_attempt = time(NULL);
-	f->inflight++;
-	r->acct->inflight++;
 	cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_STARTED,
 	    "starting renewal (account %s: %d in flight, all accounts: %d)",
 	    r->acct->cfg->name, r->acct->inflight, f->inflight);
-	r->job = f->order_ops->start(f->env, r->acct->acme, &p, &fleet_order_progress, r);
+	r->job = f->order_ops->start(f->env, r->acct->acme, &p,
+	    pool ? &fleet_pool_progress : &fleet_order_progress, r);
 }
 
 /* ---- the queue ---- */
@@ -424,6 +537,13 @@ fleet_new(struct acme_env *env, struct store *store, const struct config *cfg, b
 		acct_new(f, &cfg->accounts[i]);
 	for (size_t i = 0; i < cfg->ncerts; i++)
 		cert_new(f, &cfg->certs[i]);
+	/* --once has no pool: its shared certificates are the daemons'. */
+	if (cfg->cluster != NULL && !once) {
+		char err[512];
+
+		if ((f->cluster = cluster_new(f, cfg->cluster, err, sizeof(err))) == NULL)
+			log_err("pool: %s; shared certificates are not renewed", err);
+	}
 	return f;
 }
 
@@ -461,6 +581,8 @@ fleet_load(struct fleet *f, char *err, size_t errlen)
 void
 fleet_start(struct fleet *f)
 {
+	if (f->cluster != NULL)
+		cluster_start(f->cluster);
 	for (size_t i = 0; i < f->ncerts; i++)
 		fleet_cert_schedule(f->certs[i]);
 	fleet_notify_start(f);
@@ -501,8 +623,11 @@ fleet_free(struct fleet *f)
 	strlist_free(&f->batch_renewed);
 	strlist_free(&f->batch_failed);
 	strlist_free(&f->once_failed);
-	for (size_t i = 0; i < f->ncerts; i++) {
+	for (size_t i = 0; i < f->ncerts; i++)
 		cert_stop(f->certs[i]);
+	cluster_free(f->cluster);
+	f->cluster = NULL;
+	for (size_t i = 0; i < f->ncerts; i++) {
 		cert_state_free(&f->certs[i]->st);
 		free(f->certs[i]);
 	}
@@ -612,6 +737,9 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		if (old == NULL) {
 			struct cert_rt *r = cert_new(f, cc);
 			char err[512];
+
+			if (cc->shared && f->cluster != NULL)
+				pool_cert_add(f->cluster, r);
 			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD, "added by reload");
 			if (cert_load(r, err, sizeof(err)) < 0)
 				log_cert(LOG_ERR, cc->name, LOG_EVENT_NONE,
@@ -628,6 +756,10 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		}
 		old->cfg = cc;
 		old->acct = acct_find(f, cc->account_name);
+		if (f->cluster != NULL && cc->shared && old->pool == NULL)
+			pool_cert_add(f->cluster, old);
+		else if (f->cluster != NULL && !cc->shared && old->pool != NULL)
+			cluster_cert_gone(f->cluster, old);
 		if (old->job) {
 			struct order_params p;
 
@@ -647,6 +779,8 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 		cert_log(r, LOG_INFO, LOG_EVENT_RELOAD,
 		    "removed by reload (its files are left in place)");
 		cert_stop(r);
+		if (f->cluster != NULL)
+			cluster_cert_gone(f->cluster, r);
 		if (r->hook) {
 			/* The hook's callback frees it. */
 			r->removed = true;
@@ -665,6 +799,23 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 	}
 	free(oldaccts);
 	free(oldcerts);
+	if (f->cluster != NULL && cfg->cluster != NULL) {
+		cluster_reconfigure(f->cluster, cfg->cluster);
+	} else if (f->cluster != NULL) {
+		log_warn("pool: the cluster: section is gone; leaving the pool");
+		for (size_t i = 0; i < f->ncerts; i++)
+			if (f->certs[i]->pool != NULL)
+				cert_stop(f->certs[i]);
+		cluster_free(f->cluster);
+		f->cluster = NULL;
+	} else if (cfg->cluster != NULL && !f->once) {
+		char err[512];
+
+		if ((f->cluster = cluster_new(f, cfg->cluster, err, sizeof(err))) == NULL)
+			log_err("pool: %s; shared certificates are not renewed", err);
+		else
+			cluster_start(f->cluster);
+	}
 	/* after_failures or warn_before may have changed. */
 	if (!f->draining)
 		fleet_notify_all(f);
@@ -709,5 +860,27 @@ fleet_status_line(const struct fleet *f)
 		duration_format((double)(s.next_time > now ? s.next_time - now : 0), d, sizeof(d));
 		buf_appendf(&b, "; next: %s in %s", s.next_name, d);
 	}
+	if (f->cluster != NULL)
+		buf_appendf(&b, "; %s", cluster_state_line(f->cluster));
 	return buf_steal(&b, NULL);
+}
+
+enum fleet_op_status
+fleet_cluster_status(struct fleet *f, fleet_cluster_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	if (f->cluster == NULL) {
+		snprintf(err, errlen, "%s", f->cfg->cluster == NULL ?
+		    "this host is in no pool (the inventory has no cluster: section)" :
+		    "the pool is not available (see the daemon's log)");
+		return FLEET_OP_NOTFOUND;
+	}
+	cluster_status(f->cluster, cb, arg);
+	return FLEET_OP_OK;
+}
+
+const char *
+fleet_cluster_line(struct fleet *f)
+{
+	return f->cluster != NULL ? cluster_state_line(f->cluster) : NULL;
 }

@@ -107,6 +107,15 @@ enum fleet_op_status fleet_account_rollover(struct fleet *f, const char *account
 /* RFC 8555 7.3.6.  The account's certificates stop renewing. */
 enum fleet_op_status fleet_account_deactivate(struct fleet *f, const char *account,
     fleet_op_cb cb, void *arg, char *err, size_t errlen);
+/* `certfleetctl cluster status`: the pool's members (with their last ack),
+ * its locks and who holds them, the etcd endpoint in use and its revision.
+ * cb gets the JSON (taken over) or an error, from the loop.
+ * FLEET_OP_NOTFOUND (err says why) when this host is in no pool. */
+typedef void (*fleet_cluster_cb)(void *arg, struct json *status, const char *error);
+enum fleet_op_status fleet_cluster_status(struct fleet *f, fleet_cluster_cb cb, void *arg,
+    char *err, size_t errlen);
+/* The pool's state in one phrase, or NULL when there is no pool. */
+const char *fleet_cluster_line(struct fleet *f);
 /* [{"name":..,"directory":..,"url":..,"status":..,"key_type":..}, ...]; caller
  * frees (json_free). */
 struct json *fleet_accounts_json(struct fleet *f);

@@ -53,6 +53,10 @@ struct cert_rt {
 	bool once_retry;            /* --once: timer armed for a retry within the run */
 	int once_failures;          /* --once: failed attempts in this run */
 	struct cert_rt *qnext;
+	/* A shared certificate (cluster.h): its side of the pool, and until
+	 * when it waits for another host (its lock, etcd). */
+	struct pool_cert *pool;
+	time_t pool_wait;
 };
 
 /* A log line about r: "NAME: " + the message, with its account and the
@@ -107,6 +111,7 @@ struct fleet {
 	struct strlist once_failed; /* "NAME (why)" of each certificate given up */
 	unsigned long hook_runs[FLEET_HOOK__MAX][2]; /* [hook][1: succeeded] */
 	struct notifier *notifier;  /* NULL: nobody is told (--once, tests) */
+	struct cluster *cluster;    /* NULL: no cluster: section (or --once) */
 	ev_timer notify_timer;      /* fleet_notify.c's periodic check */
 };
 
@@ -127,6 +132,16 @@ void fleet_cert_settled(struct cert_rt *r);
 void fleet_settle_later(struct cert_rt *r, bool ok);
 /* Checks for idleness from the loop, outside any callback stack. */
 void fleet_maybe_idle(struct fleet *f);
+/* Starts r's order (r counted in flight, its preflight passed): resumes
+ * resume_url (with its key, moved in) when given, else orders afresh. */
+void fleet_cert_order(struct cert_rt *r, const char *resume_url, bool resume_finalized,
+    privkey_t *resume_key);
+/* r's order issued res (ok): install, record, deploy hook, as any renewal
+ * (r no longer counted in flight). */
+void fleet_cert_issued(struct cert_rt *r, struct order_result *res);
+/* Stops r's order in flight without a failure (its pool lock is gone);
+ * r settles from the loop and waits a moment. */
+void fleet_cert_abandon(struct cert_rt *r);
 
 /* fleet_sched.c */
 /* Sets up r's timer (once, at creation). */

@@ -14,6 +14,7 @@
 
 #include <ev.h>
 
+#include "cluster.h"
 #include "crypto.h"
 #include "fleet_internal.h"
 #include "fleet_metrics.h"
@@ -185,5 +186,14 @@ fleet_metrics_write(const struct fleet *f, struct buf *b, time_t now)
 		kv[3] = "failure";
 		metrics_sample_kv(b, "certfleet_hook_runs_total", kv, 2,
 		    (double)f->hook_runs[h][0]);
+	}
+
+	/* Only with a cluster: section; a daemon alone has no etcd to count. */
+	if (f->cluster) {
+		metrics_family(b, "certfleet_etcd_requests_total", METRICS_COUNTER,
+		    "Requests sent to etcd (watch streams opened included) since the daemon "
+		    "started.");
+		metrics_sample(b, "certfleet_etcd_requests_total", NULL,
+		    (double)cluster_requests(f->cluster));
 	}
 }

@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "fleet.h"
 #include "fleet_internal.h"
+#include "cluster.h"
 #include "fleet_report.h"
 #include "install.h"
 #include "json.h"
@@ -250,6 +251,8 @@ rt_json(const struct cert_rt *r, bool detail)
 		next = 0;
 	o = report_cert_json(r->cfg, &r->st, rt_state(r), next, detail);
 	rt_phase(r, o);
+	if (r->f->cluster != NULL)
+		cluster_cert_json(r->f->cluster, r, o);
 	return o;
 }
 

@@ -23,7 +23,8 @@ cert_due_time(struct cert_rt *r, char *why, size_t len)
 
 	if (r->force) {
 		snprintf(why, len, "renewal requested");
-		return 0;
+		t = 0;
+		goto pool;
 	}
 	if (sched_needs_issue(r->cfg, st, why, len))
 		t = 0;
@@ -41,6 +42,13 @@ cert_due_time(struct cert_rt *r, char *why, size_t len)
 		t = st->next_attempt;
 		snprintf(why, len, "retry after %d failed attempt%s", st->failures,
 		    st->failures == 1 ? "" : "s");
+	}
+pool:
+	/* Another host holds its pool lock, or etcd is away: a renewal due
+	 * before then waits for it (never brought forward by it). */
+	if (r->pool_wait > t && r->pool_wait > time(NULL)) {
+		t = r->pool_wait;
+		snprintf(why, len, "waiting for the pool");
 	}
 	return t;
 }

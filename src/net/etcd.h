@@ -11,7 +11,10 @@
  * Endpoints are tried in turn: a request that gets no answer, or an answer
  * that says the member cannot serve it (no leader, unavailable, 5xx), is
  * sent to the next endpoint, once around the list, before it fails with
- * unavailable set.  The endpoint that last answered is used first.  With a
+ * unavailable set, except a txn that was sent and got no answer: it may
+ * have been applied, so it fails (unavailable) for its caller to decide
+ * rather than run again elsewhere against its own compares.  The endpoint
+ * that last answered is used first.  With a
  * username, the client authenticates first and again when the server says
  * the token is no longer valid, then resends the request.
  */
@@ -50,6 +53,9 @@ struct etcd_result {
 	char *error;                /* !ok: one line (endpoint and etcd's message) */
 	bool unavailable;           /* !ok because no endpoint could serve it
 	                             * (transport, no leader, no quorum): retry later */
+	int code;                   /* !ok: etcd's gRPC status code (5 not found,
+	                             * 11 compacted, 14 unavailable, 16 bad token);
+	                             * 0 without one (transport, HTTP) */
 	long long revision;         /* the answer's header.revision */
 	bool succeeded;             /* txn: the compares held */
 	struct etcd_kv *kvs;        /* range; txn: the first range op's kvs */
@@ -66,7 +72,9 @@ typedef void (*etcd_cb)(const struct etcd_result *r, void *arg);
 /* NULL with err when the settings are unusable (no endpoint, bad URL). */
 struct etcd_client *etcd_client_new(struct ev_loop *loop, const struct etcd_settings *s,
     char *err, size_t errlen);
-/* Cancels every request and watch without calling their callbacks. */
+/* Cancels every request and watch without calling their callbacks; the
+ * watches are freed with it (their handles are then gone).  Not from
+ * inside one of the client's callbacks. */
 void etcd_client_free(struct etcd_client *c);
 /* The endpoint requests go to first (the last that answered). */
 const char *etcd_client_endpoint(const struct etcd_client *c);
@@ -145,11 +153,14 @@ struct etcd_event {
 	enum etcd_event_type type;
 	const struct etcd_kv *kv;   /* DELETE: key and mod_revision only */
 };
+/* events (n > 0; revision: the answer's header.revision) and compacted are
+ * required.  Any callback may free or restart the watch. */
 struct etcd_watch_cbs {
 	void (*events)(void *arg, const struct etcd_event *ev, size_t n, long long revision);
 	void (*state)(void *arg, bool up, const char *error);   /* may be NULL */
 	void (*compacted)(void *arg, long long compact_revision);
 };
+/* NULL (logged) without a prefix or a required callback. */
 struct etcd_watch *etcd_watch_new(struct etcd_client *c, const char *prefix,
     long long start_revision, const struct etcd_watch_cbs *cbs, void *arg);
 void etcd_watch_restart(struct etcd_watch *w, long long start_revision);
@@ -177,8 +188,9 @@ struct etcd_splitter {
 };
 typedef void (*etcd_line_cb)(void *arg, const char *msg, size_t len);
 /* Calls line for each complete message in what was fed so far (without
- * the newline; empty lines skipped).  -1 when a message exceeds max (the
- * buffer is dropped). */
+ * the newline or a '\r' before it; empty lines skipped).  -1 when a
+ * message exceeds max (the buffer is dropped).  line must not feed or
+ * clear s. */
 int etcd_splitter_feed(struct etcd_splitter *s, const char *data, size_t len,
     etcd_line_cb line, void *arg);
 void etcd_splitter_clear(struct etcd_splitter *s);

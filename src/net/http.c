@@ -8,10 +8,15 @@
  * from inside its own timer callback (we only arm the ev_timer there),
  * timeouts keep their milliseconds, and nothing exits on an error.
  * Completions run after the easy handle is removed from the multi, so a
- * callback may start or cancel requests freely.
+ * callback may start or cancel requests freely.  A streaming request's
+ * data is collected in libcurl's write callback and handed to on_data
+ * only once curl_multi_socket_action() has returned, for the same reason.
  */
 #include <ctype.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 
 #include <curl/curl.h>
@@ -37,6 +42,9 @@
 #define ACTIVE_MAX 64
 #define HTTP2_MIN_CURL 0x080600 /* libcurl 8.6.0 */
 #define DEFAULT_TIMEOUT_MS 60000L
+#define DEFAULT_CONNECT_TIMEOUT_MS 30000L
+/* Unanswered keepalive probes before the kernel drops a stream's connection. */
+#define KEEPALIVE_PROBES 3
 #define RETRY_AFTER_MAX (10LL * 365 * 86400)
 
 struct http_client {
@@ -49,6 +57,7 @@ struct http_client {
 	bool http2;
 	struct http_req *qhead, *qtail; /* waiting for a slot (qnext) */
 	int running;
+	bool pending;               /* some stream has data for its on_data */
 };
 
 struct sock_ctx {
@@ -68,6 +77,8 @@ struct http_req {
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_cb cb;
 	void *arg;
+	void (*on_data)(const char *data, size_t len, void *arg);
+	struct buf stream;          /* on_data's data not handed over yet */
 	bool active;
 	struct http_req *prev, *next;
 	struct http_req *qnext;
@@ -189,6 +200,16 @@ body_cb(char *data, size_t size, size_t nmemb, void *userp)
 	struct http_req *r = userp;
 	size_t n = size * nmemb;
 
+	if (r->on_data) {
+		/* Bounded like a body: a reader that never comes back is a bug. */
+		if (r->stream.len + n > BODY_MAX) {
+			r->too_big = true;
+			return 0;
+		}
+		buf_append(&r->stream, data, n);
+		r->c->pending = true;
+		return n;
+	}
 	if (r->resp_body.len + n > BODY_MAX) {
 		r->too_big = true;
 		return 0; /* aborts the transfer */
@@ -236,6 +257,7 @@ req_free(struct http_req *r)
 	curl_slist_free_all(r->headers);
 	free(r->body);
 	buf_free(&r->resp_body);
+	buf_free(&r->stream);
 	response_clear(&r->resp);
 	free(r);
 }
@@ -319,7 +341,13 @@ req_complete(struct http_req *r, CURLcode code)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
 	} else {
 		const char *url = NULL;
+		long sent = 0;
+
 		curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+		/* Bytes of the request that went out: a request that reached the
+		 * server may have been acted on even without an answer. */
+		curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &sent);
+		r->resp.request_sent = sent > 0;
 		r->resp.status = 0;
 		if (r->too_big)
 			r->resp.error = xasprintf("%s: response larger than %u bytes",
@@ -353,6 +381,33 @@ check_multi_info(struct http_client *c)
 
 /* ---- loop glue ---- */
 
+/*
+ * Hands streams their data, outside libcurl.  on_data may cancel any
+ * request or start new ones, so the list is walked again from its head
+ * after each call; each call empties one request's buffer.
+ */
+static void
+deliver_streams(struct http_client *c)
+{
+	while (c->pending) {
+		struct http_req *r;
+
+		c->pending = false;
+		for (r = c->reqs; r; r = r->next) {
+			if (r->stream.len > 0)
+				break;
+		}
+		if (r != NULL) {
+			size_t n;
+			char *data = buf_steal(&r->stream, &n);
+
+			c->pending = true;
+			r->on_data(data, n, r->arg);
+			free(data);
+		}
+	}
+}
+
 static void
 socket_action(struct http_client *c, curl_socket_t fd, int flags)
 {
@@ -360,6 +415,8 @@ socket_action(struct http_client *c, curl_socket_t fd, int flags)
 
 	if (rc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(rc));
+	/* Before the completions: a stream's last data comes before its end. */
+	deliver_streams(c);
 	check_multi_info(c);
 }
 
@@ -427,6 +484,19 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 	ev_io_init(&s->io, io_cb, fd, events);
 	ev_io_start(c->loop, &s->io);
 	return 0;
+}
+
+/* A stream's connection gives up after a few unanswered probes, not
+ * the kernel's default nine. */
+static int
+sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+	int probes = KEEPALIVE_PROBES;
+
+	(void)clientp;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+	return CURL_SOCKOPT_OK;
 }
 
 /* ---- public ---- */
@@ -506,6 +576,7 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	r->c = c;
 	r->cb = cb;
 	r->arg = arg;
+	r->on_data = o->on_data;
 	if ((r->easy = curl_easy_init()) == NULL) {
 		log_err("curl_easy_init failed");
 		free(r);
@@ -529,13 +600,27 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	} else {
 		curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	}
-	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
-	    o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
+	    o->timeout_ms > 0 ? o->timeout_ms : o->timeout_ms < 0 ? 0L : DEFAULT_TIMEOUT_MS);
+	if (o->keepalive_s > 0) {
+		/* A pooled connection would not have the keepalive options. */
+		curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPIDLE, o->keepalive_s);
+		curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPINTVL, o->keepalive_s);
+		curl_easy_setopt(r->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+	}
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "certfleet/" CERTFLEET_VERSION);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	if (o->ca_bundle)
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, o->ca_bundle);
+	if (o->cert)
+		curl_easy_setopt(r->easy, CURLOPT_SSLCERT, o->cert);
+	if (o->key)
+		curl_easy_setopt(r->easy, CURLOPT_SSLKEY, o->key);
 	if (o->content_type) {
 		h = xasprintf("Content-Type: %s", o->content_type);
 		r->headers = curl_slist_append(r->headers, h);
@@ -548,6 +633,8 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	}
 	if (o->header)
 		r->headers = curl_slist_append(r->headers, o->header);
+	for (size_t i = 0; o->headers && o->headers[i]; i++)
+		r->headers = curl_slist_append(r->headers, o->headers[i]);
 	/* Expect: 100-continue only adds a round trip for small JWS bodies. */
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);

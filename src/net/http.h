@@ -9,6 +9,7 @@
 #ifndef CERTFLEET_HTTP_H
 #define CERTFLEET_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -29,6 +30,8 @@ struct http_response {
 	size_t nlink_alternate;
 	char *link_up;          /* Link: <...>;rel="up" */
 	double elapsed;         /* seconds */
+	bool request_sent;      /* status 0: the request (or part of it) reached the
+	                         * server, which may have acted on it */
 };
 
 struct http_request_opts {
@@ -40,8 +43,24 @@ struct http_request_opts {
 	const char *accept;       /* NULL: curl's default */
 	const char *header;       /* one more "Name: value" line (a webhook's secret),
 	                           * or NULL */
+	const char *const *headers; /* more such lines, NULL-terminated, or NULL */
 	const char *ca_bundle;    /* NULL: system store; TLS is always verified */
-	long timeout_ms;          /* whole transfer; 0: 60 s */
+	const char *cert, *key;   /* TLS client certificate and its key (PEM files),
+	                           * or NULL */
+	long timeout_ms;          /* whole transfer; 0: 60 s; < 0: none (a stream) */
+	long connect_timeout_ms;  /* 0: 30 s */
+	long keepalive_s;         /* > 0: a connection of its own with TCP keepalive
+	                           * probes after that many idle seconds, so a dead
+	                           * peer ends a long-lived stream; 0: none */
+	/*
+	 * A streaming response: the body is handed to on_data (with the
+	 * callback's arg) piece by piece as it arrives and is not accumulated;
+	 * the completion then carries an empty body.  on_data runs on the loop
+	 * outside libcurl, so it may start or cancel requests, this one too.
+	 * A stream holds one of the client's 64 transfer slots while it runs.
+	 * NULL: the whole body comes with the completion.
+	 */
+	void (*on_data)(const char *data, size_t len, void *arg);
 };
 
 /* The response belongs to the client: valid during the callback only. */

@@ -95,6 +95,8 @@ struct cert_state {
 	bool order_finalized;   /* finalize was POSTed: never POST it again */
 	time_t order_started;
 	int version;            /* N of the installed archive/NAME/certN.pem, 0 none */
+	long long pool_version; /* shared certificate: the pool's version installed
+	                         * here (its lock's fencing revision), 0 none */
 	char *serial;           /* installed certificate's serial, hex */
 	time_t not_before;
 	time_t not_after;

@@ -97,6 +97,9 @@ store_cert_save(struct store *s, const char *name, const struct cert_state *st, 
 	json_set_time(o, "order_started", st->order_started);
 	if (st->version)
 		json_set_num(o, "version", st->version);
+	/* A double holds every revision etcd will reach (2^53). */
+	if (st->pool_version)
+		json_set_num(o, "pool_version", (double)st->pool_version);
 	json_set_str(o, "serial", st->serial);
 	json_set_time(o, "not_before", st->not_before);
 	json_set_time(o, "not_after", st->not_after);
@@ -193,6 +196,7 @@ store_cert_load(struct store *s, const char *name, struct cert_state *st, char *
 	st->cert_id = get_str(o, "cert_id");
 	st->last_success = get_time(o, "last_success");
 	st->last_attempt = get_time(o, "last_attempt");
+	st->pool_version = get_int(o, "pool_version", 0);
 	st->failures = (int)get_int(o, "failures", 0);
 	st->last_error = get_str(o, "last_error");
 	it = json_get(o, "last_problem");

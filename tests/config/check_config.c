@@ -185,7 +185,8 @@ static const struct bad_case bad_cases[] = {
 	  "(expected one of: state_dir, output_dir, control_socket, control_socket_mode, "
 	  "control_socket_owner, control_socket_group, control_admin_group, http01_listen, "
 	  "tlsalpn01_listen, dns_resolver, timeouts, renew_jitter, max_inflight, "
-	  "metrics_listen, metrics_textfile, post_hook, notify, accounts, defaults, certificates)" },
+	  "metrics_listen, metrics_textfile, post_hook, notify, cluster, accounts, defaults, "
+	  "certificates)" },
 	{ NULL, "timeouts:\n  finalise: 5m\n", 0, NULL, NULL, 0,
 	  "2:3: timeouts.finalise: unknown key; did you mean 'finalize'?" },
 	{ "missing-domains.yaml", NULL, 0, NULL, NULL, 0,

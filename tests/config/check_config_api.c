@@ -155,6 +155,14 @@ START_TEST(test_order_equal)
 	a.profile = xstrdup("shortlived");
 	ck_assert(config_cert_order_equal(&a, &b));
 	cert_done(&b);
+	/* Turning shared on or off moves the order between this host and the pool. */
+	cert_init(&b, "sectigo");
+	b.profile = xstrdup("shortlived");
+	b.shared = true;
+	ck_assert(!config_cert_order_equal(&a, &b));
+	a.shared = true;
+	ck_assert(config_cert_order_equal(&a, &b));
+	cert_done(&b);
 	cert_done(&a);
 }
 END_TEST

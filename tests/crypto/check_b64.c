@@ -1,7 +1,8 @@
 /*
  * check_b64.c - unit tests for b64.c: RFC 4648 vectors, the URL alphabet,
  * the lenient decoding an operator's pasted EAB key needs, and rejection
- * of everything else.
+ * of everything else; the standard padded form etcd's gateway uses, and
+ * its strictness.
  */
 #include <string.h>
 
@@ -135,6 +136,79 @@ START_TEST(test_round_trip_all_lengths)
 }
 END_TEST
 
+START_TEST(test_std_vectors)
+{
+	static const struct {
+		const char *plain, *enc;
+	} v[] = {
+		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+		{"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+		/* the symbols the URL alphabet spells '-' and '_' */
+		{"\xfb\xff\xbf", "+/+/"}, {"/certfleet/locks/www", "L2NlcnRmbGVldC9sb2Nrcy93d3c="},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char *e = b64_encode(v[i].plain, strlen(v[i].plain));
+		unsigned char *d = NULL;
+		size_t dlen;
+
+		ck_assert_str_eq(e, v[i].enc);
+		ck_assert_int_eq(b64_decode(v[i].enc, &d, &dlen), 0);
+		ck_assert_uint_eq(dlen, strlen(v[i].plain));
+		ck_assert_int_eq(memcmp(d, v[i].plain, dlen), 0);
+		ck_assert_int_eq(d[dlen], '\0');
+		free(e);
+		free(d);
+	}
+}
+END_TEST
+
+START_TEST(test_std_strict)
+{
+	static const char *const bad[] = {
+		"Zg", "Zg=", "Zm8", "Z===", "====", "Zg==Zg==", "Z=g=", "Zm9v\n", " Zm9v",
+		"-_-_", "Zm9v!A==", "Zm9vY===",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned char *d = (unsigned char *)"sentinel";
+		size_t dlen = 99;
+
+		ck_assert_msg(b64_decode(bad[i], &d, &dlen) == -1, "accepted \"%s\"", bad[i]);
+		ck_assert_ptr_null(d);
+		ck_assert_uint_eq(dlen, 0);
+	}
+	{
+		unsigned char *d;
+		size_t dlen;
+
+		ck_assert_int_eq(b64_decode(NULL, &d, &dlen), -1);
+	}
+}
+END_TEST
+
+START_TEST(test_std_round_trip_all_lengths)
+{
+	unsigned char in[300];
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 13 + 251);
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		char *e = b64_encode(in, n);
+		unsigned char *d = NULL;
+		size_t dlen;
+
+		ck_assert_uint_eq(strlen(e), (n + 2) / 3 * 4);
+		ck_assert_ptr_null(strpbrk(e, "-_"));
+		ck_assert_int_eq(b64_decode(e, &d, &dlen), 0);
+		ck_assert_uint_eq(dlen, n);
+		ck_assert_int_eq(memcmp(d, in, n), 0);
+		free(e);
+		free(d);
+	}
+}
+END_TEST
+
 static Suite *b64_suite(void)
 {
 	Suite *s = suite_create("b64");
@@ -145,6 +219,9 @@ static Suite *b64_suite(void)
 	tcase_add_test(tc, test_lenient_decode);
 	tcase_add_test(tc, test_invalid_rejected);
 	tcase_add_test(tc, test_round_trip_all_lengths);
+	tcase_add_test(tc, test_std_vectors);
+	tcase_add_test(tc, test_std_strict);
+	tcase_add_test(tc, test_std_round_trip_all_lengths);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -88,12 +88,9 @@ _cleanup() {
   exit "$rc"
 }
 
-# setup: a fresh $WORK and a Pebble in $WORK/pebble, stopped and removed on
-# exit (also on INT/TERM, e.g. run-all's timeout); exports what pebble-ctl
-# wrote to $WORK/pebble/env (PEBBLE_DIR_URL, PEBBLE_CA, EAB_KID, EAB_KEY_FILE,
-# HTTP01_PORT, ...).
-setup() {
-  local try auto=0 skip=0
+# setup_work: a fresh $WORK, removed on exit with every process in
+# $WORK/*.pid stopped (also on INT/TERM), for a test without Pebble.
+setup_work() {
   WORK=$(mktemp -d /tmp/certfleet-it.XXXXXX) || { echo "$T_NAME: mktemp failed"; exit 1; }
   trap _cleanup EXIT
   trap 'exit 130' INT
@@ -101,6 +98,15 @@ setup() {
   trap 'exit 129' HUP
   # Lets run-all clean up after a test it had to kill.
   [ -n "${CERTFLEET_IT_WORKFILE:-}" ] && echo "$WORK" > "$CERTFLEET_IT_WORKFILE"
+}
+
+# setup: a fresh $WORK and a Pebble in $WORK/pebble, stopped and removed on
+# exit (also on INT/TERM, e.g. run-all's timeout); exports what pebble-ctl
+# wrote to $WORK/pebble/env (PEBBLE_DIR_URL, PEBBLE_CA, EAB_KID, EAB_KEY_FILE,
+# HTTP01_PORT, ...).
+setup() {
+  local try auto=0 skip=0
+  setup_work
   [ -x "$CERTFLEETD" ] || echo "$T_NAME: warning: $CERTFLEETD not built (run make)"
   [ -z "${PEBBLE_PORT:-}" ] && auto=1
   for try in 1 2 3; do

@@ -28,6 +28,7 @@
 #define BIG_BODY_LEN (5u << 20)
 #define LIMIT_BODY_LEN (4u << 20)
 #define TEN_YEARS (10LL * 365 * 86400)
+#define CHUNKED_HEAD "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 #define PROBLEM "{\"type\":\"urn:ietf:params:acme:error:badNonce\"}"
 
 /* ---- the test server (runs in a child process) ---- */
@@ -79,6 +80,16 @@ send_head(int fd, const char *status, const char *extra, size_t content_length)
 
 	send_all(fd, h, strlen(h));
 	free(h);
+}
+
+/* One HTTP/1.1 chunk. */
+static void
+send_chunk(int fd, const char *data)
+{
+	char *c = xasprintf("%zx\r\n%s\r\n", strlen(data), data);
+
+	send_all(fd, c, strlen(c));
+	free(c);
 }
 
 static void
@@ -153,6 +164,22 @@ serve_conn(int fd)
 	} else if (strcmp(target, "/problem") == 0) {
 		send_canned(fd, "400 Bad Request", "Content-Type: application/problem+json\r\n"
 		    "Replay-Nonce: fresh\r\n", PROBLEM);
+	} else if (strcmp(target, "/stream") == 0) {
+		/* Chunks apart in time, one message split across two of them. */
+		send_all(fd, CHUNKED_HEAD, strlen(CHUNKED_HEAD));
+		send_chunk(fd, "one\n");
+		usleep(200000);
+		send_chunk(fd, "tw");
+		usleep(200000);
+		send_chunk(fd, "o\nthree\n");
+		send_all(fd, "0\r\n\r\n", 5);
+	} else if (strcmp(target, "/endless") == 0) {
+		/* A chunk every 50 ms until the client goes away. */
+		send_all(fd, CHUNKED_HEAD, strlen(CHUNKED_HEAD));
+		for (;;) {
+			send_chunk(fd, "tick\n");
+			usleep(50000);
+		}
 	} else if (strcmp(target, "/hang") == 0) {
 		/* Never answers; ends when the client closes. */
 		while (read(fd, chunk, sizeof(chunk)) > 0)
@@ -819,6 +846,113 @@ START_TEST(test_free_with_requests_in_flight)
 }
 END_TEST
 
+/* ---- streaming ---- */
+
+struct stream_got {
+	struct buf data;
+	int pieces;
+	bool during_request;
+	struct http_req *req;       /* cancelled from on_data after stop_after pieces */
+	int stop_after;
+	struct got after;           /* a request started from on_data */
+};
+
+static void
+stream_data(const char *data, size_t len, void *arg)
+{
+	struct got *g = arg;
+	struct stream_got *sg = (struct stream_got *)g->body; /* see start_stream */
+
+	sg->pieces++;
+	sg->during_request |= in_request;
+	buf_append(&sg->data, data, len);
+	if (sg->stop_after > 0 && sg->pieces == sg->stop_after) {
+		/* Cancelling the stream and starting another request from here. */
+		http_cancel(sg->req);
+		pending--;
+		start("GET", "/n/after-stream", &sg->after);
+	}
+}
+
+static struct http_req *
+start_stream(const char *path, struct got *g, struct stream_got *sg, long keepalive_s)
+{
+	char *u = url(path);
+	static const char *const extra[] = {"X-One: 1", "X-Two: 2", NULL};
+	struct http_request_opts o = {.method = "POST", .url = u, .body = "{}", .body_len = 2,
+		.timeout_ms = -1, .keepalive_s = keepalive_s, .on_data = stream_data,
+		.headers = extra};
+	struct http_req *r;
+
+	/* The completion overwrites body: stream_data finds sg there before. */
+	g->body = (char *)sg;
+	in_request = true;
+	r = http_request(client, &o, done_cb, g);
+	in_request = false;
+	free(u);
+	ck_assert_ptr_nonnull(r);
+	pending++;
+	sg->req = r;
+	return r;
+}
+
+START_TEST(test_stream_pieces)
+{
+	struct got g = {0};
+	struct stream_got sg = {0};
+
+	start_stream("/stream", &g, &sg, 5);
+	run_pending();
+	ck_assert_int_eq(g.calls, 1);
+	ck_assert_ptr_null(g.error);
+	ck_assert_int_eq(g.status, 200);
+	/* Not accumulated: the completion has no body. */
+	ck_assert_uint_eq(g.body_len, 0);
+	ck_assert_int_ge(sg.pieces, 3);
+	ck_assert(!sg.during_request);
+	ck_assert_uint_eq(sg.data.len, strlen("one\ntwo\nthree\n"));
+	ck_assert_int_eq(memcmp(sg.data.data, "one\ntwo\nthree\n", sg.data.len), 0);
+	buf_free(&sg.data);
+	got_free(&g);
+}
+END_TEST
+
+START_TEST(test_stream_cancel_from_data)
+{
+	struct got g = {0};
+	struct stream_got sg = {.stop_after = 3};
+
+	start_stream("/endless", &g, &sg, 0);
+	run_pending();
+	/* The stream's completion never runs; the request started from on_data does. */
+	ck_assert_int_eq(g.calls, 0);
+	ck_assert_int_eq(sg.pieces, 3);
+	ck_assert_int_eq(sg.after.calls, 1);
+	ck_assert_str_eq(sg.after.body, "response after-stream");
+	ck_assert_uint_eq(http_inflight(client), 0);
+	got_free(&sg.after);
+	buf_free(&sg.data);
+}
+END_TEST
+
+START_TEST(test_extra_headers)
+{
+	static const char *const extra[] = {"Authorization: tok3n", "X-Two: 2", NULL};
+	struct http_request_opts o = {.method = "GET", .headers = extra};
+	struct got g = {0};
+
+	o.url = url("/echo");
+	ck_assert_ptr_nonnull(http_request(client, &o, done_cb, &g));
+	free((char *)o.url);
+	pending++;
+	run_pending();
+	ck_assert_int_eq(g.status, 200);
+	ck_assert_ptr_nonnull(strstr(g.body, "\r\nAuthorization: tok3n\r\n"));
+	ck_assert_ptr_nonnull(strstr(g.body, "\r\nX-Two: 2\r\n"));
+	got_free(&g);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -845,6 +979,9 @@ http_suite(void)
 	tcase_add_test(tc, test_other_protocols_refused);
 	tcase_add_test(tc, test_request_from_callback);
 	tcase_add_test(tc, test_free_with_requests_in_flight);
+	tcase_add_test(tc, test_stream_pieces);
+	tcase_add_test(tc, test_stream_cancel_from_data);
+	tcase_add_test(tc, test_extra_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }
