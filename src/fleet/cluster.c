@@ -280,7 +280,7 @@ certs_range_done(const struct etcd_result *res, void *arg)
 
 	cl->catchup_op = NULL;
 	if (!res->ok) {
-		cluster_set_state(cl, CLUSTER_DOWN, res->error);
+		log_info("pool: catching up: %s", res->error);
 		/* Tried again with the next session step (keepalive keeps
 		 * going; the catch-up is redone when the lease comes back). */
 		cl->caught_up = false;

@@ -248,10 +248,10 @@ lock_done(const struct etcd_result *res, void *arg)
 	pc->op = NULL;
 	if (!res->ok) {
 		pc->state = POOL_IDLE;
-		if (res->unavailable)
-			cluster_set_state(cl, CLUSTER_DOWN, res->error);
-		else
-			cert_log(r, LOG_WARNING, LOG_EVENT_NONE, "pool: lock: %s", res->error);
+		/* One request that found no member is not an outage: the
+		 * keepalive says when etcd is down. */
+		cert_log(r, res->unavailable ? LOG_INFO : LOG_WARNING, LOG_EVENT_NONE,
+		    "pool: lock: %s", res->error);
 		pool_settle_wait(pc, POOL_WAIT_DOWN);
 		return;
 	}
@@ -448,8 +448,6 @@ record_done(const struct etcd_result *res, void *arg)
 
 	pc->op = NULL;
 	if (!res->ok) {
-		if (res->unavailable)
-			cluster_set_state(pc->cl, CLUSTER_DOWN, res->error);
 		/* No write for longer than a lease: assume the lock is gone. */
 		if (!cluster_writable(pc->cl) && pc->backoff >= POOL_RETRY_MAX) {
 			pc->gate = NULL;
@@ -601,8 +599,6 @@ publish_done(const struct etcd_result *res, void *arg)
 
 	pc->op = NULL;
 	if (!res->ok) {
-		if (res->unavailable)
-			cluster_set_state(pc->cl, CLUSTER_DOWN, res->error);
 		cert_log(r, LOG_WARNING, LOG_EVENT_NONE,
 		    "pool: cannot publish the issued certificate yet (%s); retrying", res->error);
 		retry_later(pc);
