@@ -549,6 +549,32 @@ order_in_progress(const struct order_job *j)
 }
 
 /*
+ * A finalize that never reached the CA.  A CA that accepts a finalize moves
+ * the order out of "ready" at once (RFC 8555 7.4: to "processing"), so an
+ * order still ready long after we sent one, or after we resumed an order
+ * recorded as finalized, never got it: the connection broke before the
+ * request was through, or the process that recorded it was killed before
+ * sending it (a pool's holder, or this host, killed -9 between the record
+ * and the POST).  Until then we only poll: the CA may be holding it
+ * (Sectigo takes a minute), and a finalize it already has must not be sent
+ * twice.  Twice finalize_timeout is well past any sender's own timeout (a
+ * previous process's finalize was sent before this job resumed the order),
+ * and at most half the order's own time, so the order does not time out
+ * first; a second finalize cannot issue a second certificate (a CA that had
+ * the first answers orderNotReady, which polls).
+ */
+static bool
+finalize_lost(const struct order_job *j)
+{
+	double grace = 2.0 * (double)j->env->finalize_timeout;
+
+	if (grace > (double)j->env->order_timeout / 2)
+		grace = (double)j->env->order_timeout / 2;
+	return j->finalize_sent && j->order.status == ACME_STATUS_READY &&
+	    ev_now(j->env->loop) - j->finalize_since >= grace;
+}
+
+/*
  * The state an order in j->order (just created, fetched or finalized)
  * leads to: its status read as RFC 8555 7.1.6 says.
  */
@@ -591,8 +617,10 @@ order_status_next(struct order_job *j)
  *   AUTHORIZE    -> POLL at once, when every authorization is valid
  *   GATE         -> (the caller's pool has recorded it) AUTHORIZE etc.
  *                   after newOrder | FINALIZE's POST; a refusal fails it
- *   FINALIZE     -> GATE (finalize recorded), then the POST -> POLL (no answer: never finalize twice; orderNotReady;
- *                   not yet valid) | DOWNLOAD
+ *   FINALIZE     -> GATE (finalize recorded), then the POST -> POLL (no
+ *                   answer; orderNotReady; not yet valid) | DOWNLOAD
+ *   RESUME, POLL -> FINALIZE again when the order stays ready well past
+ *                   its finalize (finalize_lost: the CA never got it)
  *   DOWNLOAD     -> DONE once the chain is chosen
  *   FAILED       -> the order is forgotten (invalid: it is spent)
  */
@@ -650,6 +678,7 @@ step:
 				j->resume_key = NULL;
 				j->resumed = true;
 				j->finalize_sent = j->resume_finalized;
+				j->finalize_since = ev_now(j->env->loop);
 				j->order_url = j->resume_url;
 				j->resume_url = NULL;
 				job_enter(j, ORDER_RESUME);
@@ -772,6 +801,16 @@ step:
 		}
 		if (!order_parse(j, r, j->order_url))
 			return;
+		if (finalize_lost(j)) {
+			job_log(j, LOG_WARNING, LOG_EVENT_NONE,
+			    "order %s is still ready %.0fs after its finalize was sent: "
+			    "the CA never took it; finalizing again", j->order_url,
+			    ev_now(j->env->loop) - j->finalize_since);
+			j->finalize_sent = false;
+			j->wait_logged = 0;
+			job_enter(j, ORDER_FINALIZE);
+			goto next;
+		}
 		if (order_in_progress(j)) {
 			double d = next_poll_delay(r, &j->interval);
 			if (deadline_passed(j)) {
@@ -802,6 +841,7 @@ step:
 			/* Persisted first: after a crash we poll rather than
 			 * finalize twice; with a pool, the pool records it too. */
 			j->finalize_sent = true;
+			j->finalize_since = ev_now(j->env->loop);
 			progress_saved(j, j->ops->finalized(j->arg, err, sizeof(err)), err);
 			j->gate_point = ORDER_GATE_FINALIZE;
 			job_enter(j, ORDER_GATE);
@@ -824,6 +864,8 @@ step:
 			job_log(j, LOG_INFO, LOG_EVENT_NONE, "finalizing %s", j->order_url);
 			if (order_post(j, j->order.finalize, payload,
 			    (long)j->env->finalize_timeout * 1000, NULL, "send finalize to")) {
+				/* Still running when a lost finalize is sent again. */
+				ev_timer_stop(j->env->loop, &j->finalize_wait);
 				ev_timer_set(&j->finalize_wait, FINALIZE_SLOW, 0.);
 				ev_timer_start(j->env->loop, &j->finalize_wait);
 			}

@@ -83,6 +83,7 @@ struct order_job {
 	double deadline;            /* ev_now() limit for the whole order */
 	bool resumed;
 	bool finalize_sent;
+	double finalize_since;      /* ev_now() of our finalize, or of resuming a finalized order */
 	bool finalize_gated;        /* the FINALIZE gate passed: POST now */
 	enum order_gate_point gate_point; /* ORDER_GATE */
 	struct order_gate gate;

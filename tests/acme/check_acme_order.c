@@ -278,6 +278,49 @@ START_TEST(test_resume_finalized_polls)
 }
 END_TEST
 
+/* A resumed order recorded as finalized that the CA still has "ready"
+ * (_i 0: briefly, the finalize on its way, as when a proxy or the CA holds
+ * it; _i 1: past twice finalize_timeout, so the finalize was lost with the
+ * process that recorded it). */
+START_TEST(test_resume_finalized_ready)
+{
+	char *h = xstrdup(CT_JSON "Retry-After: 1\r\n");
+	char *j = order_json("ready", NAME_A, "1", NULL);
+
+	fx->env.finalize_timeout = _i == 0 ? 10 : 1;
+	store_resumable("1", true);
+	/* Three fetches at ready, a second apart: 2 s in all. */
+	fake_ca_reply(fx->ca, "POST", "/order/1", 3, 200, h, j);
+	free(j);
+	free(h);
+	j = order_json("processing", NAME_A, "1", NULL);
+	fake_ca_reply(fx->ca, "POST", "/order/1/finalize", 1, 200, CT_JSON, j);
+	free(j);
+	j = order_json("valid", NAME_A, "1", ",\"certificate\":\"$B/cert/1\"");
+	fake_ca_reply(fx->ca, "POST", "/order/1", 0, 200, CT_JSON, j);
+	free(j);
+	fake_ca_reply(fx->ca, "POST", "/cert/1", 0, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 0);
+	if (_i == 0) {
+		/* Within the grace: polled until valid, never finalized. */
+		ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 0);
+		ck_assert_uint_ge(fake_ca_count(fx->ca, "POST", "/order/1"), 4);
+	} else {
+		const struct fake_request *f = fake_ca_find(fx->ca, "POST", "/order/1/finalize", 0);
+		const struct fake_request *first = fake_ca_find(fx->ca, "POST", "/order/1", 0);
+
+		/* Finalized once, not before the grace (2 s) was over. */
+		ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1/finalize"), 1);
+		ck_assert_ptr_nonnull(f);
+		ck_assert(f->at - first->at >= 1.9);
+		ck_assert(st.order_finalized);
+	}
+}
+END_TEST
+
 START_TEST(test_resume_names_changed)
 {
 	char *j = order_json("ready", "{\"type\":\"dns\",\"value\":\"b.example\"}", "1", NULL);
@@ -749,6 +792,7 @@ acme_order_suite(void)
 	tc = tcase("resume", setup);
 	tcase_add_loop_test(tc, test_resume_404, 0, 2);
 	tcase_add_test(tc, test_resume_finalized_polls);
+	tcase_add_loop_test(tc, test_resume_finalized_ready, 0, 2);
 	tcase_add_test(tc, test_resume_names_changed);
 	suite_add_tcase(s, tc);
 

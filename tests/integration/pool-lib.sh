@@ -37,7 +37,8 @@
 #
 # Settings read by pool_inventory (defaults in brackets): POOL_DIR_URL and
 # POOL_CA [this test's Pebble], POOL_LEASE_TTL [5s], POOL_MAX_INFLIGHT [4],
-# POOL_PREFIX [/certfleet/], POOL_VERBOSE=1 runs the daemons with -v.
+# POOL_PREFIX [/certfleet/], POOL_TOP_YAML [none: top-level YAML lines
+# added to each inventory], POOL_VERBOSE=1 runs the daemons with -v.
 
 # shellcheck source=tests/integration/etcd-lib.sh
 . "$TOP/tests/integration/etcd-lib.sh"
@@ -92,6 +93,7 @@ output_dir: @WORK@/d$i/out
 http01_listen: "127.0.0.1:${POOL_PORT[i]}"
 renew_jitter: 0s
 control_socket: @WORK@/d$i/ctl.sock
+${POOL_TOP_YAML:-}
 cluster:
   etcd:
     endpoints: [$eps]
