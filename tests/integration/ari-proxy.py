@@ -35,6 +35,11 @@ Control directory (written by the test, read on every request):
       long before it is forwarded, as a slow CA (Sectigo) would; the proxy
       creates the file "finalize-held" here when it starts holding one and
       removes it once that request is forwarded, answered and logged.
+  finalize-drop: present: the next finalize POST is read and never
+      forwarded nor answered (the file removed; the connection is closed
+      30 s later, by when the client has timed out: an answerless close
+      would make libcurl send the POST again on a new connection): a
+      finalize lost on its way, as when its sender dies.
   finalize-response-delay: "SECONDS": a finalize POST is forwarded at once
       and Pebble's answer held that long (the CA has the finalize, the
       client does not know yet: the crash-after-finalize window).
@@ -175,6 +180,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Pebble derives its URLs (and the JWS "url" it expects) from Host.
         headers["Host"] = self.headers.get("Host", px.me)
         if self.command == "POST" and self.path.startswith("/finalize-order/"):
+            try:
+                os.remove(os.path.join(px.control, "finalize-drop"))
+                self.rec["dropped"] = True
+                time.sleep(30)
+                self.close_connection = True
+                return 0
+            except FileNotFoundError:
+                pass
             delay = (px.control_file("finalize-delay") or "").strip()
             if delay:
                 open(os.path.join(px.control, "finalize-held"), "w").close()

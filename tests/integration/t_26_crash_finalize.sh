@@ -9,7 +9,14 @@
 #      the restart finds the order valid;
 #   g: the finalize itself is held before it reaches Pebble (finalize-delay):
 #      the restart finds the order still "ready" and must wait for it, not
-#      finalize it again.
+#      finalize it again;
+# and a finalize lost on its way (finalize-drop: never forwarded, never
+# answered), with timeouts.finalize 3s, so a finalize is sent again once
+# the order stays ready for 6 s:
+#   h: the daemon lives: its finalize times out, it polls the ready order
+#      and finalizes it once more after 6 s;
+#   i: the daemon is killed while its finalize is lost: the restart resumes
+#      the order as finalized, polls it ready for 6 s, then finalizes it.
 . "$(dirname "$0")/lib.sh"
 # The finalize held by the proxy reaches Pebble after the daemon is killed:
 # a rejected nonce there would leave the order ready with nobody to retry.
@@ -113,6 +120,60 @@ serial=$(openssl x509 -in "$WORK/out/live/g/cert.pem" -noout -serial 2>/dev/null
 stserial=$(python3 -c 'import json,sys; print((json.load(open(sys.argv[1])).get("serial") or "").lstrip("0").upper())' "$gstate")
 assert_eq "$serial" "$stserial" "g: the installed certificate's serial recorded in the state"
 verify_live "$WORK/out" g
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=""
+
+# h and i: a 3 s finalize timeout, so a lost finalize is sent again after 6 s.
+sed -i '1i timeouts: {finalize: 3s}' "$WORK/inv.yaml"
+# lost_order NAME LOG: the order URL of NAME from LOG.
+lost_order() { sed -n "s/.* $1: order \(.*\) created\$/\1/p" "$2"; }
+took() { # NAME: the finalize POSTs Pebble took for NAME's order (URL in $WORK/NAME.url)
+  grep -F "/finalize-order/$(basename "$(cat "$WORK/$1.url")")\"" "$WORK/ari-proxy.log" |
+    grep -vc '"dropped"' || true
+}
+
+echo "== h: a finalize lost on its way; the daemon lives"
+sed -i '$a\  - {name: h, domains: [h.example.com], account: pebble}' "$WORK/inv.yaml"
+rm -f "$WORK/ari-ctl/poll-retry-after"
+: > "$WORK/ari-ctl/finalize-drop"
+fin0=$(count finalize)
+orders0=$(count new-order)
+start_daemon "$WORK/d5.log"
+wait_for "grep -q 'h: installed certificate' $WORK/d5.log" 90 || fail "h not installed"
+lost_order h "$WORK/d5.log" > "$WORK/h.url"
+[ ! -e "$WORK/ari-ctl/finalize-drop" ] && pass "h: the proxy lost h's first finalize" ||
+  fail "h: no finalize was lost"
+assert_contains "$WORK/d5.log" "h: finalize .*: .*polling the order" "h: the lost finalize timed out and the order was polled"
+assert_contains "$WORK/d5.log" "h: order $(cat "$WORK/h.url") is still ready [0-9]*s after its finalize was sent: the CA never took it; finalizing again" \
+  "h: finalized again once the order stayed ready"
+assert_eq 2 "$(grep -c 'h: finalizing ' "$WORK/d5.log")" "h: two finalize attempts in all"
+assert_eq $((fin0 + 1)) "$(count finalize)" "h: Pebble saw one finalize"
+assert_eq 1 "$(took h)" "h: the proxy forwarded one finalize for h"
+assert_eq 1 "$(( $(count new-order) - orders0 ))" "h: no second newOrder"
+verify_live "$WORK/out" h
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=""
+
+echo "== i: kill -9 while the finalize is lost; the restart finalizes it again"
+sed -i '$a\  - {name: i, domains: [i.example.com], account: pebble}' "$WORK/inv.yaml"
+: > "$WORK/ari-ctl/finalize-drop"
+fin0=$(count finalize)
+orders0=$(count new-order)
+start_daemon "$WORK/d6.log"
+wait_for "[ ! -e '$WORK/ari-ctl/finalize-drop' ]" 90 || fail "i: no finalize reached the proxy"
+kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=""
+lost_order i "$WORK/d6.log" > "$WORK/i.url"
+istate=$WORK/state/certs/i/state.json
+assert_eq "$(cat "$WORK/i.url") True" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s.get("order_url"), s.get("order_finalized"))' "$istate")" \
+  "i: the state says finalized"
+start_daemon "$WORK/d7.log"
+wait_for "grep -q 'i: installed certificate' $WORK/d7.log" 90 || fail "i not installed after the restart"
+assert_contains "$WORK/d7.log" "i: resuming order $(cat "$WORK/i.url")\$" "i: the restart resumed the order"
+assert_contains "$WORK/d7.log" "i: order $(cat "$WORK/i.url") is still ready [0-9]*s after its finalize was sent: the CA never took it; finalizing again" \
+  "i: the restart finalized the order again once it stayed ready"
+assert_eq 1 "$(grep -c 'i: finalizing ' "$WORK/d7.log")" "i: one finalize after the restart"
+assert_eq $((fin0 + 1)) "$(count finalize)" "i: Pebble saw one finalize"
+assert_eq 1 "$(took i)" "i: the proxy forwarded one finalize for i"
+assert_eq 1 "$(( $(count new-order) - orders0 ))" "i: no second newOrder"
+verify_live "$WORK/out" i
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=""
 
 finish
