@@ -176,7 +176,7 @@ on_notifier_idle(void *arg)
 {
 	struct daemon *d = arg;
 
-	if (!fleet_busy(d->fleet))
+	if (!fleet_busy(d->fleet) && !fleet_leave(d->fleet))
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -207,7 +207,9 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	notify_stopping();
 	fleet_drain(d->fleet);
 	notes = d->notifier != NULL && notifier_drain(d->notifier, on_notifier_idle, d);
-	if (!fleet_busy(d->fleet) && !notes) {
+	/* Idle already: nothing comes back to the idle check but the pool's
+	 * leave, when there is one to wait for. */
+	if (!fleet_busy(d->fleet) && !notes && !fleet_leave(d->fleet)) {
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}

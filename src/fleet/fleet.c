@@ -47,12 +47,18 @@ idle_check_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	/* A one-shot run has no debounce: the batch is everything. */
 	if (f->once && !f->post_running && fleet_post_hook_start(f))
 		return;
-	/* Stopping: the pool's locks go with our lease now, not a lease
-	 * time later (the answer brings us back here). */
-	if (f->draining && f->cluster != NULL && !fleet_busy(f) && cluster_leave(f->cluster))
+	if (fleet_leave(f))
 		return;
 	if (!fleet_busy(f) && f->idle_cb)
 		f->idle_cb(f, f->idle_arg);
+}
+
+/* Stopping: the pool's locks and our member record go with our lease now,
+ * not a lease time later (the answer comes back through the idle check). */
+bool
+fleet_leave(struct fleet *f)
+{
+	return f->draining && f->cluster != NULL && !fleet_busy(f) && cluster_leave(f->cluster);
 }
 
 /* Checks for idleness from the loop, outside any callback stack. */

@@ -70,6 +70,10 @@ void fleet_drain(struct fleet *f);
 typedef void (*fleet_idle_cb)(struct fleet *f, void *arg);
 void fleet_set_idle_cb(struct fleet *f, fleet_idle_cb cb, void *arg);
 bool fleet_busy(const struct fleet *f);
+/* Draining, idle and in a pool: starts leaving it (the lease revoked) and
+ * returns true while that is on its way; its end comes back as the idle
+ * callback.  False when there is nothing (more) to wait for. */
+bool fleet_leave(struct fleet *f);
 
 /* Requests a renewal now (certfleetctl renew); force ignores the schedule. 0
  * ok, -1 unknown name. */

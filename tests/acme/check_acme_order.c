@@ -256,6 +256,18 @@ START_TEST(test_resume_404)
 }
 END_TEST
 
+/* Order 1 valid from now on, and its certificate. */
+static void
+script_valid_order_1(void)
+{
+	char *j = order_json("valid", NAME_A, "1", ",\"certificate\":\"$B/cert/1\"");
+
+	fake_ca_reply(fx->ca, "POST", "/order/1", 0, 200, CT_JSON, j);
+	free(j);
+	fake_ca_reply(fx->ca, "POST", "/cert/1", 0, 200,
+	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+}
+
 START_TEST(test_resume_finalized_polls)
 {
 	char *j = order_json("processing", NAME_A, "1", NULL);
@@ -265,11 +277,7 @@ START_TEST(test_resume_finalized_polls)
 	store_resumable("1", true);
 	fake_ca_reply(fx->ca, "POST", "/order/1", 1, 200, CT_JSON, j);
 	free(j);
-	j = order_json("valid", NAME_A, "1", ",\"certificate\":\"$B/cert/1\"");
-	fake_ca_reply(fx->ca, "POST", "/order/1", 0, 200, CT_JSON, j);
-	free(j);
-	fake_ca_reply(fx->ca, "POST", "/cert/1", 0, 200,
-	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+	script_valid_order_1();
 	run_order();
 	assert_ok();
 	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/1"), 2);
@@ -296,11 +304,7 @@ START_TEST(test_resume_finalized_ready)
 	j = order_json("processing", NAME_A, "1", NULL);
 	fake_ca_reply(fx->ca, "POST", "/order/1/finalize", 1, 200, CT_JSON, j);
 	free(j);
-	j = order_json("valid", NAME_A, "1", ",\"certificate\":\"$B/cert/1\"");
-	fake_ca_reply(fx->ca, "POST", "/order/1", 0, 200, CT_JSON, j);
-	free(j);
-	fake_ca_reply(fx->ca, "POST", "/cert/1", 0, 200,
-	    "Content-Type: application/pem-certificate-chain\r\n", chain_a);
+	script_valid_order_1();
 	run_order();
 	assert_ok();
 	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 0);

@@ -142,7 +142,21 @@ for i in 1 2 3; do
   assert_not_contains "$(pool_log "$i")" "PRIVATE KEY" "daemon $i logged no key"
 done
 
-for i in 1 2 3; do pool_stop "$i"; done
+echo "== SIGTERM revokes the lease: the member is gone at once, not a TTL later"
+leases() { pool_etcdctl lease list 2>/dev/null | sed -n 's/^found \([0-9]*\) leases$/\1/p'; }
+assert_eq 3 "$(leases)" "three leases, one per daemon"
+[ -n "$(pool_get members/node1)" ] && pass "node1 is a member" || fail "node1 is not a member"
+pool_stop 1
+t_stop=$(date +%s.%N)
+m=$(pool_get members/node1)
+l=$(leases)
+gap=$(awk -v a="$t_stop" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+assert_eq "" "$m" "node1's member record is gone ${gap}s after it stopped (lease_ttl 5s)"
+assert_eq 2 "$l" "its lease is revoked"
+assert_contains "$(pool_log 1)" "pool: left the pool \\(lease [0-9a-f]* revoked\\)" "node1 logged that it left"
+awk -v g="$gap" 'BEGIN { exit !(g < 4) }' && pass "checked within the TTL (${gap}s)" ||
+  fail "checked ${gap}s after the stop: not within the 5 s TTL, the check proves nothing"
+for i in 2 3; do pool_stop "$i"; done
 for i in 1 2 3; do
   assert_not_contains "$(pool_log "$i")" "\\]: (error|crit|alert|emerg): " "daemon $i logged no error"
 done
