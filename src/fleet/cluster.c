@@ -272,6 +272,47 @@ static const struct etcd_watch_cbs certs_watch_cbs = {
 	.compacted = certs_compacted,
 };
 
+#define CATCHUP_RETRY_MIN 1.0
+#define CATCHUP_RETRY_MAX 60.0
+
+/*
+ * A range read that failed while the lease lives on (one member refusing,
+ * a timeout) is tried again on a doubling delay up to a minute: waiting for
+ * the next lease would leave this host without the pool's certificates, or
+ * its tokens, for as long as the lease is kept alive.
+ */
+static void
+catchup_later(struct cluster *cl)
+{
+	if (ev_is_active(&cl->catchup_retry) || cl->leaving)
+		return;
+	cl->catchup_backoff = cl->catchup_backoff <= 0 ? CATCHUP_RETRY_MIN :
+	    cl->catchup_backoff * 2;
+	if (cl->catchup_backoff > CATCHUP_RETRY_MAX)
+		cl->catchup_backoff = CATCHUP_RETRY_MAX;
+	ev_timer_set(&cl->catchup_retry, cl->catchup_backoff, 0.);
+	ev_timer_start(cl->f->env->loop, &cl->catchup_retry);
+}
+
+static void certs_range(struct cluster *cl);
+static void chal_range(struct cluster *cl);
+
+static void
+catchup_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cluster *cl = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	/* No lease: the next one's session_begin reads both again. */
+	if (cl->leaving || cl->lease == 0)
+		return;
+	if (!cl->caught_up && cl->catchup_op == NULL)
+		certs_range(cl);
+	if (!cl->chal_caught_up && cl->chal_catchup_op == NULL)
+		chal_range(cl);
+}
+
 static void
 certs_range_done(const struct etcd_result *res, void *arg)
 {
@@ -281,11 +322,12 @@ certs_range_done(const struct etcd_result *res, void *arg)
 	cl->catchup_op = NULL;
 	if (!res->ok) {
 		log_info("pool: catching up: %s", res->error);
-		/* Tried again with the next session step (keepalive keeps
-		 * going; the catch-up is redone when the lease comes back). */
 		cl->caught_up = false;
+		catchup_later(cl);
 		return;
 	}
+	if (cl->chal_caught_up)
+		cl->catchup_backoff = 0;
 	cluster_saw(cl, res);
 	for (size_t i = 0; i < res->nkvs; i++)
 		pool_cert_latest(cl, &res->kvs[i]);
@@ -308,8 +350,6 @@ certs_range(struct cluster *cl)
 	cl->catchup_op = etcd_range(cl->etcd, k, true, certs_range_done, cl);
 	free(k);
 }
-
-static void chal_range(struct cluster *cl);
 
 static void
 chal_events(void *arg, const struct etcd_event *ev, size_t n, long long revision)
@@ -342,8 +382,15 @@ chal_range_done(const struct etcd_result *res, void *arg)
 	char *k;
 
 	cl->chal_catchup_op = NULL;
-	if (!res->ok)
+	if (!res->ok) {
+		log_info("pool: catching up on challenges: %s", res->error);
+		cl->chal_caught_up = false;
+		catchup_later(cl);
 		return;
+	}
+	cl->chal_caught_up = true;
+	if (cl->caught_up)
+		cl->catchup_backoff = 0;
 	cluster_saw(cl, res);
 	for (size_t i = 0; i < res->nkvs; i++) {
 		struct etcd_event ev = { ETCD_EVENT_PUT, &res->kvs[i] };
@@ -414,6 +461,8 @@ cluster_new(struct fleet *f, const struct config_cluster *cc, char *err, size_t 
 	cl->lease_ttl = cc->lease_ttl;
 	ev_timer_init(&cl->keepalive, keepalive_cb, 0., 0.);
 	cl->keepalive.data = cl;
+	ev_timer_init(&cl->catchup_retry, catchup_retry_cb, 0., 0.);
+	cl->catchup_retry.data = cl;
 	for (size_t i = 0; i < f->ncerts; i++)
 		if (f->certs[i]->cfg->shared)
 			pool_cert_new(cl, f->certs[i]);
@@ -465,6 +514,7 @@ cluster_free(struct cluster *cl)
 		return;
 	f = cl->f;
 	ev_timer_stop(f->env->loop, &cl->keepalive);
+	ev_timer_stop(f->env->loop, &cl->catchup_retry);
 	for (size_t i = 0; i < f->ncerts; i++)
 		if (f->certs[i]->pool != NULL)
 			cluster_cert_gone(cl, f->certs[i]);

@@ -107,7 +107,9 @@ struct cluster {
 	ev_timer keepalive;
 	struct etcd_watch *certs_watch, *chal_watch;
 	struct etcd_op *catchup_op, *chal_catchup_op, *member_op;
-	bool caught_up;
+	bool caught_up, chal_caught_up;
+	ev_timer catchup_retry;     /* a failed range read, tried again */
+	double catchup_backoff;
 	long long revision;         /* the newest header.revision seen */
 	struct pool_token *tokens;
 	struct pool_share *shares;
