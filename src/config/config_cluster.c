@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_url.h"
 #include "envelope.h"
 
 #define DEFAULT_PREFIX "/certfleet/"
@@ -53,14 +54,6 @@ void cfg_cluster_free(struct config_cluster *cl)
 
 /* ---- etcd: ---- */
 
-/* host of an http(s) URL is this machine: a password may go there in clear. */
-static bool loopback_host(const char *host, size_t len)
-{
-	return (len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-	    (len == 5 && memcmp(host, "[::1]", 5) == 0) ||
-	    (len >= 4 && memcmp(host, "127.", 4) == 0);
-}
-
 /*
  * One endpoint: http:// or https://, a host, an optional port and nothing
  * after it but one '/' (dropped): the client appends /v3/kv/... itself.
@@ -69,73 +62,23 @@ static bool loopback_host(const char *host, size_t len)
 static int endpoint_url(struct cfg_ctx *x, const struct ynode *n, const char *path,
     char **out, bool *plain_remote)
 {
-	const char *host, *p, *port = NULL;
-	size_t hostlen, namelen;
-	char *s = NULL, *rest;
-	bool https;
+	static const struct cfg_url_rules rules = { "etcd endpoint", false,
+		"use username and password_file" };
+	struct cfg_url u;
 
 	*out = NULL;
-	if (cfg_string(x, n, path, &s) < 0)
+	if (cfg_url(x, n, path, &rules, &u) < 0)
 		return -1;
-	for (p = s; *p; p++) {
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
-			cfg_error(x, n, path, "etcd endpoint '%s' contains spaces or non-ASCII "
-			    "characters", s);
-			goto fail;
-		}
-	}
-	https = strncasecmp(s, "https://", 8) == 0;
-	if (!https && strncasecmp(s, "http://", 7) != 0) {
-		cfg_error(x, n, path, "etcd endpoint '%s' must start with https:// or http://", s);
-		goto fail;
-	}
-	host = s + (https ? 8 : 7);
-	hostlen = strcspn(host, "/?#");
-	rest = s + (host - s) + hostlen;
-	if (memchr(host, '@', hostlen) != NULL) {
-		cfg_error(x, n, path, "etcd endpoint '%s' must not contain credentials; use "
-		    "username and password_file", s);
-		goto fail;
-	}
-	if (rest[0] != '\0' && strcmp(rest, "/") != 0) {
+	if (u.rest[0] != '\0' && strcmp(u.rest, "/") != 0) {
 		cfg_error(x, n, path, "etcd endpoint '%s' must be a scheme, a host and a port "
-		    "only (such as https://10.0.0.1:2379)", s);
-		goto fail;
+		    "only (such as https://10.0.0.1:2379)", u.s);
+		free(u.s);
+		return -1;
 	}
-	/* Split off ":PORT" (after the ']' of an IPv6 literal). */
-	p = host[0] == '[' ? memchr(host, ']', hostlen) : host;
-	if (p == NULL) {
-		cfg_error(x, n, path, "etcd endpoint '%s' has an unterminated IPv6 address", s);
-		goto fail;
-	}
-	for (const char *q = p; q < host + hostlen; q++) {
-		if (*q == ':') {
-			port = q + 1;
-			break;
-		}
-	}
-	namelen = port != NULL ? (size_t)(port - 1 - host) : hostlen;
-	if (namelen == 0) {
-		cfg_error(x, n, path, "etcd endpoint '%s' has no host", s);
-		goto fail;
-	}
-	if (port != NULL) {
-		size_t plen = (size_t)(host + hostlen - port);
-		long v = plen >= 1 && plen <= 5 && strspn(port, "0123456789") >= plen ?
-		    strtol(port, NULL, 10) : 0;
-
-		if (v < 1 || v > 65535) {
-			cfg_error(x, n, path, "etcd endpoint '%s' has a bad port", s);
-			goto fail;
-		}
-	}
-	*plain_remote = !https && !loopback_host(host, namelen);
-	rest[0] = '\0';
-	*out = s;
+	*plain_remote = !u.https && !u.loopback;
+	u.s[u.rest - u.s] = '\0';
+	*out = u.s;
 	return 0;
-fail:
-	free(s);
-	return -1;
 }
 
 /* One URL or a list of them, in the order they are tried; *plain is the

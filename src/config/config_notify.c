@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config_url.h"
+
 #define DEFAULT_WEBHOOK_TIMEOUT 10
 #define DEFAULT_AFTER_FAILURES 3
 #define DEFAULT_WARN_PCT 10
@@ -89,66 +91,21 @@ static bool is_false(const struct ynode *n)
 	    (n->str[0] == 'f' || n->str[0] == 'F');
 }
 
-/* host of an http(s) URL is this machine: a secret may go there in clear. */
-static bool loopback_host(const char *host, size_t len)
-{
-	return (len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-	    (len == 5 && memcmp(host, "[::1]", 5) == 0) ||
-	    (len >= 4 && memcmp(host, "127.", 4) == 0);
-}
-
 /* url: http:// or https://, a host, no credentials, no spaces.  *plain_remote
  * is set for http:// to another machine. */
 static int webhook_url(struct cfg_ctx *x, const struct ynode *n, const char *path,
     char **out, bool *plain_remote)
 {
-	const char *host;
-	size_t hostlen, portlen;
-	bool https;
-	char *s = NULL;
+	static const struct cfg_url_rules rules = { "webhook URL", false,
+		"send them in header: with a secret_file" };
+	struct cfg_url u;
 
 	*out = NULL;
-	if (cfg_string(x, n, path, &s) < 0)
+	if (cfg_url(x, n, path, &rules, &u) < 0)
 		return -1;
-	for (const char *p = s; *p; p++) {
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
-			cfg_error(x, n, path, "webhook URL '%s' contains spaces or non-ASCII "
-			    "characters", s);
-			goto fail;
-		}
-	}
-	https = strncasecmp(s, "https://", 8) == 0;
-	if (!https && strncasecmp(s, "http://", 7) != 0) {
-		cfg_error(x, n, path, "webhook URL '%s' must start with https:// or http://", s);
-		goto fail;
-	}
-	host = s + (https ? 8 : 7);
-	hostlen = strcspn(host, "/?#");
-	if (memchr(host, '@', hostlen) != NULL) {
-		cfg_error(x, n, path, "webhook URL '%s' must not contain credentials; send them "
-		    "in header: with a secret_file", s);
-		goto fail;
-	}
-	/* The host without ":PORT" (after an IPv6 literal's ']'). */
-	portlen = 0;
-	for (size_t i = hostlen; i > 0; i--) {
-		if (host[i - 1] == ']')
-			break;
-		if (host[i - 1] == ':') {
-			portlen = hostlen - (i - 1);
-			break;
-		}
-	}
-	if (hostlen - portlen == 0) {
-		cfg_error(x, n, path, "webhook URL '%s' has no host", s);
-		goto fail;
-	}
-	*plain_remote = !https && !loopback_host(host, hostlen - portlen);
-	*out = s;
+	*plain_remote = !u.https && !u.loopback;
+	*out = u.s;
 	return 0;
-fail:
-	free(s);
-	return -1;
 }
 
 /* An HTTP header name: RFC 9110 token characters. */

@@ -21,6 +21,7 @@
 #include "config_files.h"
 #include "config_notify.h"
 #include "config_types.h"
+#include "config_url.h"
 #include "config_validate.h"
 #include "crypto.h"
 #include "netaddr.h"

@@ -1,7 +1,7 @@
 /*
  * config_types.c - the typed values of the inventory: strings, numbers,
  * booleans, durations, names, key types, modes, users and groups, listen
- * addresses, directory URLs, contacts and DNS names.
+ * addresses, contacts and DNS names (URLs: config_url.c).
  *
  * config_schema.c walks the YAML tree and calls these for each value; every
  * function checks one value completely and, on failure, writes the one
@@ -319,87 +319,6 @@ int cfg_listen(struct cfg_ctx *x, const struct ynode *n, const char *path, char 
 	free(host);
 	*out = s;
 	return 0;
-}
-
-/* Loopback hosts, where plain http:// (Pebble, a test CA) cannot be sniffed. */
-static bool is_loopback_host(const char *host, size_t len)
-{
-	static const char *const names[] = { "localhost", "127.0.0.1", "[::1]" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (len == strlen(names[i]) && strncasecmp(host, names[i], len) == 0)
-			return true;
-	return false;
-}
-
-int cfg_directory_url(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out)
-{
-	char *s = NULL;
-	const char *host, *p, *port = NULL;
-	size_t hostlen;
-	bool https;
-
-	*out = NULL;
-	if (cfg_string(x, n, path, &s) < 0)
-		return -1;
-	for (p = s; *p; p++) {
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
-			cfg_error(x, n, path, "directory URL '%s' contains spaces or non-ASCII "
-			    "characters", s);
-			goto fail;
-		}
-	}
-	https = strncasecmp(s, "https://", 8) == 0;
-	if (!https && strncasecmp(s, "http://", 7) != 0) {
-		cfg_error(x, n, path, "directory URL '%s' must start with https://", s);
-		goto fail;
-	}
-	host = s + (https ? 8 : 7);
-	hostlen = strcspn(host, "/?#");
-	if (memchr(host, '@', hostlen) != NULL) {
-		cfg_error(x, n, path, "directory URL '%s' must not contain credentials", s);
-		goto fail;
-	}
-	/* Split off ":PORT" (after the ']' of an IPv6 literal). */
-	p = host[0] == '[' ? memchr(host, ']', hostlen) : host;
-	if (p == NULL) {
-		cfg_error(x, n, path, "directory URL '%s' has an unterminated IPv6 address", s);
-		goto fail;
-	}
-	for (const char *q = p; q < host + hostlen; q++) {
-		if (*q == ':') {
-			port = q + 1;
-			break;
-		}
-	}
-	if (port != NULL) {
-		char num[8] = "";
-		size_t plen = (size_t)(host + hostlen - port);
-
-		if (plen < sizeof(num)) {
-			memcpy(num, port, plen);
-			num[plen] = '\0';
-		}
-		if (!valid_port(num)) {
-			cfg_error(x, n, path, "directory URL '%s' has a bad port", s);
-			goto fail;
-		}
-		hostlen = (size_t)(port - 1 - host);
-	}
-	if (hostlen == 0) {
-		cfg_error(x, n, path, "directory URL '%s' has no host", s);
-		goto fail;
-	}
-	if (!https && !is_loopback_host(host, hostlen)) {
-		cfg_error(x, n, path, "directory URL '%s': plain http:// is only allowed to "
-		    "127.0.0.1, ::1 or localhost; use https://", s);
-		goto fail;
-	}
-	*out = s;
-	return 0;
-fail:
-	free(s);
-	return -1;
 }
 
 /* "mailto:" and exactly one address, as RFC 8555 7.3 and the CAs want it. */

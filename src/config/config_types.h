@@ -31,9 +31,6 @@ int cfg_owner(struct cfg_ctx *x, const struct ynode *n, const char *path, uid_t 
 int cfg_group(struct cfg_ctx *x, const struct ynode *n, const char *path, gid_t *out);
 /* "ADDR:PORT" with a numeric address ("[::]:80", "0.0.0.0:80"). */
 int cfg_listen(struct cfg_ctx *x, const struct ynode *n, const char *path, char **out);
-/* ACME directory URL: https://, or http:// to a loopback host only. */
-int cfg_directory_url(struct cfg_ctx *x, const struct ynode *n, const char *path,
-    char **out);
 /* One "mailto:" string or a list of them; appended to out. */
 int cfg_contacts(struct cfg_ctx *x, const struct ynode *n, const char *path,
     struct strlist *out);

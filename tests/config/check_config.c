@@ -338,10 +338,12 @@ static const struct bad_case bad_cases[] = {
 	  "socket path (at most 107 bytes)" },
 	{ "http-directory.yaml", NULL, 0, NULL, NULL, 0, "3:16: accounts.ca.directory: "
 	  "directory URL 'http://acme.example.com/directory': plain http:// is only allowed "
-	  "to 127.0.0.1, ::1 or localhost; use https://" },
+	  "to this machine (localhost, 127.0.0.0/8, [::1]); use https://" },
 	{ NULL, "accounts:\n  ca:\n    directory: ftp://example.com/\n", 0, NULL, NULL, 0,
 	  "3:16: accounts.ca.directory: directory URL 'ftp://example.com/' must start with "
 	  "https://" },
+	{ NULL, "accounts:\n  ca:\n    directory: https://acme.example.com:0/dir\n", 0, NULL, NULL, 0,
+	  "3:16: accounts.ca.directory: directory URL 'https://acme.example.com:0/dir' has a bad port" },
 	{ NULL, "accounts:\n  ca:\n    directory: https:///dir\n", 0, NULL, NULL, 0,
 	  "3:16: accounts.ca.directory: directory URL 'https:///dir' has no host" },
 	{ NULL, ACCOUNT "    staging_directory: ftp://example.com/\n", 0, NULL, NULL, 0,
