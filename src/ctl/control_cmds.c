@@ -98,6 +98,7 @@ cmd_status(struct ctl_conn *c, const struct json *args, void *ctx)
 	if (fleet_cluster_line(env->fleet) != NULL)
 		json_set_str(r, "pool", fleet_cluster_line(env->fleet));
 	ctl_reply_ok(c, r);
+	mem_give_back();
 }
 
 static void

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,6 +42,16 @@ void *xmalloc(size_t n)
 	if (p == NULL)
 		oom(n);
 	return p;
+}
+
+void mem_give_back(void)
+{
+#ifdef __GLIBC__
+	/* glibc keeps freed small chunks in its heap for reuse; a tree of two
+	 * million JSON nodes freed that way stayed resident (128 MiB before a
+	 * status --json of 100,000 certificates, 353 MiB after it). */
+	malloc_trim(0);
+#endif
 }
 
 void *xcalloc(size_t n, size_t size)

@@ -10,7 +10,7 @@
 #  - wakeups per minute while idle: context switches of all the daemon's
 #    threads over BENCH_IDLE_SECS, counted once the start is over (the
 #    sweep of crash leftovers after READY, see daemon_sweep.c: the count
-#    starts when the daemon's CPU time stood still for a second), with
+#    starts when it logs that it is done), with
 #    WATCHDOG_USEC set as systemd would (BENCH_WATCHDOG_USEC, default 30 s:
 #    a WATCHDOG=1 every 15 s, 4 a minute), printed beside the watchdog's rate;
 #  - `certfleetctl status --json` for every certificate: wall time, the
@@ -84,15 +84,12 @@ PY
     printf "time to READY=1:            %.3f s\n", t1 - t0
     printf "RSS after READY:            %.1f MiB\n", rss / 1024
   }'
-  # The sweep after READY: over when the CPU time stands still.
-  c0=$(cpu_secs "$DPID"); k=0
-  while sleep 1; do
-    c1=$(cpu_secs "$DPID"); k=$((k + 1))
-    [ "$c1" = "$c0" ] && break
-    [ "$k" -ge 300 ] && break
-    c0=$c1
+  # The sweep after READY (it logs when it is done), up to 10 minutes.
+  for k in $(seq 1 600); do
+    grep -q "sweep of interrupted writes done" "$W/idle.log" && break
+    sleep 1
   done
-  echo "start-up work after READY:  over about $k s after it (the sweep of crash leftovers)"
+  echo "start-up work after READY:  $(grep -o "sweep of interrupted writes done.*" "$W/idle.log" || echo "sweep not done after $k s")"
   switches() { cat /proc/"$DPID"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
   s0=$(switches)
   sleep "$IDLE_SECS"
