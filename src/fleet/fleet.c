@@ -786,8 +786,16 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->ncerts; i++) {
 		const struct config_cert *cc = &cfg->certs[i];
-		struct cert_rt *old = namemap_get(oldmap, cc->name);
+		struct cert_rt *old;
+		struct acct_rt *acct;
+		bool same_order;
 
+		/* Most reloads leave most entries where they were: the one at
+		 * the same position is tried before the map. */
+		if (i < noldcerts && strcmp(oldcerts[i]->cfg->name, cc->name) == 0)
+			old = oldcerts[i];
+		else
+			old = namemap_get(oldmap, cc->name);
 		if (old == NULL) {
 			struct cert_rt *r = cert_new(f, cc);
 			char err[512];
@@ -801,15 +809,17 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 			fleet_cert_schedule(r);
 			continue;
 		}
-		bool same_order = config_cert_order_equal(old->cfg, cc) &&
-		    acct_find(f, cc->account_name) == old->acct;
-		if (!same_order && (old->job || old->queued)) {
+		acct = acct_find(f, cc->account_name);
+		/* Only what is in flight or queued has an order to compare. */
+		same_order = !(old->job || old->queued) ||
+		    (config_cert_order_equal(old->cfg, cc) && acct == old->acct);
+		if (!same_order) {
 			log_cert(LOG_INFO, cc->name, LOG_EVENT_RELOAD,
 			    "changed by reload; restarting its renewal");
 			cert_stop(old);
 		}
 		old->cfg = cc;
-		old->acct = acct_find(f, cc->account_name);
+		old->acct = acct;
 		if (f->cluster != NULL && cc->shared && old->pool == NULL)
 			pool_cert_add(f->cluster, old);
 		else if (f->cluster != NULL && !cc->shared && old->pool != NULL)
@@ -830,7 +840,8 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 	for (size_t k = 0; k < noldcerts; k++) {
 		struct cert_rt *r = oldcerts[k];
 		/* Matched above: it is the new fleet's now. */
-		if (namemap_get(f->by_name, r->cfg->name) == r)
+		if ((k < f->ncerts && f->certs[k] == r) ||
+		    namemap_get(f->by_name, r->cfg->name) == r)
 			continue;
 		cert_log(r, LOG_INFO, LOG_EVENT_RELOAD,
 		    "removed by reload (its files are left in place)");
