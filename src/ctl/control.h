@@ -134,9 +134,12 @@ int ctl_reply_parse(const char *line, size_t len, struct json **reply, bool *ok,
 /* What the commands work on; the daemon owns it. */
 struct ctl_env {
 	struct fleet *fleet;
-	/* The SIGHUP path: 0 reloaded, -1 with a one-line reason (the running
-	 * configuration stays). */
-	int (*reload)(void *arg, char *err, size_t errlen);
+	/* The SIGHUP path, asynchronous (the inventory is parsed off the
+	 * loop): done(done_arg, 0, NULL) once reloaded, done(done_arg, -1,
+	 * reason) when the running configuration stays; called exactly once,
+	 * possibly before reload returns. */
+	void (*reload)(void *arg, void (*done)(void *done_arg, int rc, const char *err),
+	    void *done_arg);
 	void *reload_arg;
 	const char *config_path;
 	time_t started;

@@ -98,6 +98,7 @@ cmd_status(struct ctl_conn *c, const struct json *args, void *ctx)
 	if (fleet_cluster_line(env->fleet) != NULL)
 		json_set_str(r, "pool", fleet_cluster_line(env->fleet));
 	ctl_reply_ok(c, r);
+	mem_give_back();
 }
 
 static void
@@ -188,24 +189,50 @@ out:
 	strlist_free(&unknown);
 }
 
+/* A reload's connection, waiting for its end. */
+struct reload_wait {
+	struct ctl_conn *c;
+	struct ctl_env *env;
+};
+
+/* The reload is over (the connection waited for it). */
 static void
-cmd_reload(struct ctl_conn *c, const struct json *args, void *ctx)
+reload_done(void *arg, int rc, const char *err)
 {
-	struct ctl_env *env = ctx;
+	struct reload_wait *w = arg;
+	struct ctl_conn *c = w->c;
+	struct ctl_env *env = w->env;
 	struct fleet_stats s;
-	char err[1024] = "";
 	struct json *r;
 
-	(void)args;
-	if (env->reload == NULL || env->reload(env->reload_arg, err, sizeof(err)) < 0) {
+	free(w);
+	if (rc < 0) {
 		ctl_reply_error(c, CTL_E_FAILED, NULL, "reload failed, the running configuration "
-		    "stays: %s", *err ? err : "not possible now");
+		    "stays: %s", err && *err ? err : "not possible now");
 		return;
 	}
 	fleet_get_stats(env->fleet, &s);
 	r = json_new_object();
 	json_set_num(r, "certificates", (double)s.total);
 	ctl_reply_ok(c, r);
+}
+
+static void
+cmd_reload(struct ctl_conn *c, const struct json *args, void *ctx)
+{
+	struct ctl_env *env = ctx;
+	struct reload_wait *w;
+
+	(void)args;
+	if (env->reload == NULL) {
+		ctl_reply_error(c, CTL_E_FAILED, NULL, "reload failed, the running configuration "
+		    "stays: not possible now");
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->c = c;
+	w->env = env;
+	env->reload(env->reload_arg, reload_done, w);
 }
 
 static void

@@ -41,6 +41,9 @@
 #define DNS_THREADS 2
 #define DNS01_DRAIN_MAX 60.0 /* seconds for dns-01 removals at exit */
 
+typedef void (*daemon_reload_done_fn)(void *arg, int rc, const char *err);
+struct reload_waiter;
+
 struct daemon {
 	const struct daemon_opts *opts;
 	struct ev_loop *loop;
@@ -55,6 +58,11 @@ struct daemon {
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
 	ev_timer grace;
+	struct workpool *reload_pool;   /* the thread that parses reloads */
+	struct workpool_job *reload;    /* the reload running, NULL: none */
+	struct reload_waiter *reload_next; /* told at the end of the next reload */
+	size_t reload_nnext;
+	bool reload_again;              /* asked for while one ran */
 	struct daemon_sweep *sweep; /* crash leftovers, swept after READY=1 */
 	bool stopping;
 };
@@ -230,36 +238,88 @@ ctl_opts(const struct config *cfg, struct ctl_server_opts *o)
 }
 
 /*
- * Reloads the inventory, all or nothing: SIGHUP and certfleetctl reload.
- * 0 done; -1 with the reason in err, the running configuration kept.
+ * Reloads run in two halves.  Parsing and validating the inventory (about
+ * a second for 100,000 certificates: YAML, then a check of every entry)
+ * runs on the reload thread, so the loop goes on answering challenges,
+ * polls and scrapes meanwhile; what touches the running daemon (the
+ * checks against it, the responders, the swap) runs on the loop once the
+ * new configuration is complete.  All or nothing as before: nothing
+ * changes until the whole new file has been validated.  A reload asked for
+ * while one runs is done once more after it (the file may have changed
+ * since it was read), for everyone who asked meanwhile.
  */
-static int
-daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
+struct reload_waiter {
+	daemon_reload_done_fn done;
+	void *arg;
+};
+
+struct reload_run {
+	struct daemon *d;
+	char *why;
+	char *path;
+	struct config *ncfg;        /* parsed on the thread; NULL: failed (err) */
+	char err[1024];
+	struct reload_waiter *w;    /* told when this run ends */
+	size_t nw;
+	bool told;
+};
+
+static void reload_start(struct daemon *d, const char *why);
+
+/* A configuration replaced by a reload, freed on the reload thread (arg:
+ * a copy of the pointer, which config_free_release frees). */
+static void
+config_free_work(void *arg)
 {
-	struct config *ncfg = NULL, *old;
+	struct config **cfg = arg;
+
+	config_free(*cfg);
+	*cfg = NULL;
+}
+
+static void
+config_free_release(void *arg)
+{
+	config_free_work(arg);
+	free(arg);
+}
+
+static void
+reload_tell(struct reload_run *run, int rc, const char *err)
+{
+	if (run->told)
+		return;
+	run->told = true;
+	for (size_t i = 0; i < run->nw; i++)
+		run->w[i].done(run->w[i].arg, rc, err);
+}
+
+static void
+reload_work(void *arg)
+{
+	struct reload_run *run = arg;
+
+	if (config_load_ex(run->path, CONFIG_LOAD_HOST, &run->ncfg, run->err,
+	    sizeof(run->err)) < 0)
+		run->ncfg = NULL;
+}
+
+/* The second half, on the loop: 0 swapped in; -1 with the reason in err,
+ * the running configuration kept. */
+static int
+reload_apply(struct daemon *d, struct config *ncfg, char *err, size_t errlen)
+{
+	struct config *old, **holder;
 	struct ctl_server_opts co;
 	char merr[256];
+	double t0 = ev_time();
 
-	if (d->opts->once || d->stopping) {
-		snprintf(err, errlen, "the daemon is stopping");
-		return -1;
-	}
-	notify_reloading();
-	log_notice("%s: reloading %s", why, d->opts->config_path);
-	if (config_load_ex(d->opts->config_path, CONFIG_LOAD_HOST, &ncfg, err, errlen) < 0) {
-		log_err("reload failed, keeping the running configuration: %s", err);
-		fleet_notify_reload_rejected(d->fleet, err);
-		notify_ready();
-		update_status(d);
-		return -1;
-	}
 	if (strcmp(ncfg->state_dir, d->cfg->state_dir) != 0) {
 		snprintf(err, errlen, "state_dir cannot change without a restart (%s -> %s)",
 		    d->cfg->state_dir, ncfg->state_dir);
 		log_err("reload failed, keeping the running configuration: %s", err);
 		fleet_notify_reload_rejected(d->fleet, err);
 		config_free(ncfg);
-		notify_ready();
 		return -1;
 	}
 	if (setup_http01(d, ncfg, d->cfg) < 0 || setup_tlsalpn(d, ncfg, d->cfg) < 0) {
@@ -269,7 +329,6 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 		config_free(ncfg);
 		setup_http01(d, d->cfg, NULL);
 		setup_tlsalpn(d, d->cfg, NULL);
-		notify_ready();
 		return -1;
 	}
 	/* Never fails a reload: a port that cannot be bound keeps the old one. */
@@ -285,33 +344,118 @@ daemon_reload(struct daemon *d, const char *why, char *err, size_t errlen)
 	env_settings(&d->env, ncfg);
 	fleet_reconfigure(d->fleet, ncfg);
 	daemon_sweep_reconfigure(d->sweep, ncfg);
-	config_free(old);
-	log_notice("reloaded: %zu certificates, %zu accounts", ncfg->ncerts, ncfg->naccounts);
-	notify_ready();
-	update_status(d);
+	/* Nothing points into it any more; freeing 100,000 entries is 25 ms
+	 * the loop need not spend. */
+	holder = xcalloc(1, sizeof(*holder));
+	*holder = old;
+	workpool_submit(d->reload_pool, config_free_work, NULL, config_free_release, holder);
+	log_notice("reloaded: %zu certificates, %zu accounts (%.0f ms on the loop)", ncfg->ncerts,
+	    ncfg->naccounts, (ev_time() - t0) * 1000.);
 	return 0;
+}
+
+static void
+reload_done(void *arg)
+{
+	struct reload_run *run = arg;
+	struct daemon *d = run->d;
+	struct config *ncfg = run->ncfg;
+	int rc = -1;
+
+	run->ncfg = NULL;
+	d->reload = NULL;
+	if (d->stopping) {
+		config_free(ncfg);
+		snprintf(run->err, sizeof(run->err), "the daemon is stopping");
+	} else if (ncfg == NULL) {
+		log_err("reload failed, keeping the running configuration: %s", run->err);
+		fleet_notify_reload_rejected(d->fleet, run->err);
+	} else {
+		rc = reload_apply(d, ncfg, run->err, sizeof(run->err));
+	}
+	if (!d->stopping) {
+		notify_ready();
+		update_status(d);
+	}
+	daemon_metrics_reloaded(d->metrics, rc == 0);
+	reload_tell(run, rc, rc == 0 ? NULL : run->err);
+	if (d->reload_again && !d->stopping)
+		reload_start(d, "reload asked for during the last one");
+}
+
+static void
+reload_release(void *arg)
+{
+	struct reload_run *run = arg;
+
+	/* Dropped at exit before its end. */
+	reload_tell(run, -1, "the daemon is stopping");
+	config_free(run->ncfg);
+	free(run->w);
+	free(run->why);
+	free(run->path);
+	free(run);
+}
+
+/* Starts a reload for everyone waiting for the next one. */
+static void
+reload_start(struct daemon *d, const char *why)
+{
+	struct reload_run *run = xcalloc(1, sizeof(*run));
+
+	run->d = d;
+	run->why = xstrdup(why);
+	run->path = xstrdup(d->opts->config_path);
+	run->w = d->reload_next;
+	run->nw = d->reload_nnext;
+	d->reload_next = NULL;
+	d->reload_nnext = 0;
+	d->reload_again = false;
+	notify_reloading();
+	log_notice("%s: reloading %s", why, d->opts->config_path);
+	d->reload = workpool_submit(d->reload_pool, reload_work, reload_done, reload_release, run);
+}
+
+/*
+ * Reloads the inventory, all or nothing: SIGHUP and certfleetctl reload.
+ * done (when not NULL) is told the outcome: 0 done; -1 with the reason,
+ * the running configuration kept.
+ */
+static void
+daemon_reload(struct daemon *d, const char *why, daemon_reload_done_fn done, void *arg)
+{
+	if (d->opts->once || d->stopping) {
+		if (done)
+			done(arg, -1, "the daemon is stopping");
+		return;
+	}
+	if (done) {
+		d->reload_next = xrealloc(d->reload_next, (d->reload_nnext + 1) *
+		    sizeof(*d->reload_next));
+		d->reload_next[d->reload_nnext++] = (struct reload_waiter){ done, arg };
+	}
+	if (d->reload != NULL) {
+		log_notice("%s: a reload is running; reloading once more after it", why);
+		d->reload_again = true;
+		return;
+	}
+	reload_start(d, why);
 }
 
 static void
 reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	char err[1024];
-
 	struct daemon *d = w->data;
 
 	(void)loop;
 	(void)revents;
-	daemon_metrics_reloaded(d->metrics, daemon_reload(d, "SIGHUP", err, sizeof(err)) == 0);
+	daemon_reload(d, "SIGHUP", NULL, NULL);
 }
 
-static int
-ctl_reload(void *arg, char *err, size_t errlen)
+static void
+ctl_reload(void *arg, daemon_reload_done_fn done, void *done_arg)
 {
-	struct daemon *d = arg;
-	int rc = daemon_reload(d, "certfleetctl reload", err, errlen);
-
-	daemon_metrics_reloaded(d->metrics, rc == 0);
-	return rc;
+	daemon_reload(arg, "certfleetctl reload", done, done_arg);
 }
 
 /* The control socket; a daemon without one still renews, so a failure is
@@ -369,6 +513,16 @@ daemon_cleanup(struct daemon *d)
 	d->env.observe = NULL;
 	fleet_free(d->fleet);
 	notifier_free(d->notifier);
+	/* Before the control socket: a reload's waiter is told it ends. */
+	workpool_free(d->reload_pool);
+	d->reload_pool = NULL;
+	{
+		struct reload_run waiting = { .d = d, .w = d->reload_next,
+		    .nw = d->reload_nnext };
+		reload_tell(&waiting, -1, "the daemon is stopping");
+		free(d->reload_next);
+		d->reload_next = NULL;
+	}
 	/* After the fleet: an operation's late reply must find its connection. */
 	ctl_server_free(d->ctl);
 	if (d->loop)
@@ -424,12 +578,15 @@ daemon_run(const struct daemon_opts *o)
 	d.env.http = http_client_new(d.loop);
 	d.env.keygen = workpool_new(d.loop, KEYGEN_THREADS, "key generation");
 	d.env.dns = workpool_new(d.loop, DNS_THREADS, "DNS check");
+	if (!o->once)
+		d.reload_pool = workpool_new(d.loop, 1, "configuration reload");
 	env_settings(&d.env, d.cfg);
 	d.metrics = daemon_metrics_new(d.loop);
 	d.env.observe = daemon_metrics_observe;
 	d.env.observe_arg = d.metrics;
 	ev_timer_init(&d.grace, grace_cb, 0., 0.);
-	if (d.env.http == NULL || d.env.keygen == NULL || d.env.dns == NULL) {
+	if (d.env.http == NULL || d.env.keygen == NULL || d.env.dns == NULL ||
+	    (!o->once && d.reload_pool == NULL)) {
 		log_err("cannot set up the HTTP client, the key generation or the DNS threads");
 		goto out;
 	}

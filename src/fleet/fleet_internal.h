@@ -92,7 +92,8 @@ struct fleet {
 	struct acct_rt **accts;
 	size_t naccts;
 	struct cert_rt **certs;
-	size_t ncerts;
+	size_t ncerts, certs_cap;
+	struct namemap *by_name;    /* certs by cfg->name (namemap.h) */
 	struct cert_rt *qhead, *qtail;
 	int inflight;
 	unsigned hooks;
@@ -100,6 +101,8 @@ struct fleet {
 	fleet_idle_cb idle_cb;
 	void *idle_arg;
 	ev_idle idle_check;
+	ev_idle resched;            /* rescheduling after a reload, in chunks */
+	size_t resched_next;        /* the next certificate it reschedules */
 	/* post_hook batching: names settled since the last post hook. */
 	struct strlist batch_renewed, batch_failed;
 	ev_timer post_timer;

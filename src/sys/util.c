@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,6 +42,16 @@ void *xmalloc(size_t n)
 	if (p == NULL)
 		oom(n);
 	return p;
+}
+
+void mem_give_back(void)
+{
+#ifdef __GLIBC__
+	/* glibc keeps freed small chunks in its heap for reuse; a tree of two
+	 * million JSON nodes freed that way stayed resident (128 MiB before a
+	 * status --json of 100,000 certificates, 353 MiB after it). */
+	malloc_trim(0);
+#endif
 }
 
 void *xcalloc(size_t n, size_t size)
@@ -243,14 +256,21 @@ const char **strlist_sorted_set(const struct strlist *l, size_t *n)
 bool strlist_equal_sorted(const struct strlist *a, const struct strlist *b)
 {
 	const char **va = NULL, **vb = NULL;
-	size_t na, nb;
+	size_t na, nb, i;
 	bool eq = false;
 
+	/* The common case, the same names in the same order, needs no sorted
+	 * copies (a reload compares every certificate's names, twice). */
+	for (i = 0; i < a->n && a->n == b->n; i++)
+		if (strcasecmp(a->v[i], b->v[i]) != 0)
+			break;
+	if (a->n == b->n && i == a->n)
+		return true;
 	va = strlist_sorted_set(a, &na);
 	vb = strlist_sorted_set(b, &nb);
 	if (na != nb)
 		goto out;
-	for (size_t i = 0; i < na; i++)
+	for (i = 0; i < na; i++)
 		if (strcasecmp(va[i], vb[i]) != 0)
 			goto out;
 	eq = true;

@@ -20,6 +20,9 @@
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* Hands memory freed after a large transient structure back to the system
+ * (nothing where the allocator cannot). */
+void mem_give_back(void);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);           /* NULL in, NULL out */
 char *xstrndup(const char *s, size_t n);

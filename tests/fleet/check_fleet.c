@@ -365,6 +365,77 @@ START_TEST(test_global_limit)
 }
 END_TEST
 
+/*
+ * A reload keeps the runtime of the certificates it keeps (matched by name,
+ * whatever their position), drops the removed one, adds the new ones, and
+ * then reschedules every certificate from the loop: each one due is
+ * started, once.  The inventory lists the kept ones in another order.
+ */
+START_TEST(test_reload_match)
+{
+	struct fx x;
+	struct config *ncfg = NULL, *old;
+	struct cert_rt *kept[7] = {0};
+	struct buf b = {0};
+	char err[1024], *text, *inv = inv_certs(INV_HEAD(32, 32, 32), "c", "one", 6);
+	size_t want = 8;
+	ev_timer t;
+
+	fx_open(&x, inv, NULL);
+	free(inv);
+	fk.limit = fk.acct_limit[0] = fk.acct_limit[1] = 32;
+	ck_assert_uint_eq(x.f->ncerts, 6);
+	for (size_t i = 1; i < 6; i++)
+		kept[i + 1] = x.f->certs[i];        /* c2..c6 */
+	buf_appendf(&b, "%s", INV_HEAD(32, 32, 32));
+	for (int i = 6; i >= 2; i--)
+		buf_appendf(&b, "  - {name: c%d, domains: [c%d.example.com], account: one}\n", i, i);
+	for (int i = 1; i <= 3; i++)
+		buf_appendf(&b, "  - {name: d%d, domains: [d%d.example.com], account: two}\n", i, i);
+	inv = buf_steal(&b, NULL);
+	for (const char *p = inv; *p; p++) {
+		if (strncmp(p, "@D@", 3) == 0) {
+			buf_appendf(&b, "%s", x.dir);
+			p += 2;
+		} else {
+			buf_appendf(&b, "%c", *p);
+		}
+	}
+	free(inv);
+	text = buf_steal(&b, NULL);
+	fx_write(&x, text);
+	free(text);
+	ck_assert_msg(config_load(x.path, &ncfg, err, sizeof(err)) == 0, "%s", err);
+	fleet_reconfigure(x.f, ncfg);
+	old = x.cfg;
+	x.cfg = ncfg;
+	config_free(old);
+
+	ck_assert_uint_eq(x.f->ncerts, 8);
+	for (size_t i = 0; i < 8; i++)
+		ck_assert_ptr_eq(x.f->certs[i]->cfg, &ncfg->certs[i]);
+	for (size_t i = 0; i < 5; i++)      /* c6, c5, ... c2: the same runtime */
+		ck_assert_ptr_eq(x.f->certs[i], kept[6 - i]);
+	ck_assert(!fleet_cert_known(x.f, "c1"));
+	ck_assert(fleet_cert_known(x.f, "c2"));
+	ck_assert(fleet_cert_known(x.f, "d3"));
+
+	/* Nothing was started by hand: the rescheduling from the loop finds
+	 * all 8 due (never issued) and starts each once. */
+	q_finished = 0;
+	ev_timer_init(&t, q_tick, 0.005, 0.005);
+	t.data = &want;
+	ev_timer_start(x.loop, &t);
+	ck_assert_msg(test_run_loop(x.loop, 60), "only %zu of %zu orders ended", q_finished,
+	    want);
+	ev_timer_stop(x.loop, &t);
+	ck_assert_uint_eq(fk.njobs, 8);
+	for (size_t i = 0; i < fk.njobs; i++)
+		ck_assert_msg(strcmp(fk.jobs[i]->name, "c1") != 0, "the removed c1 was ordered");
+	fx_close(&x);
+}
+END_TEST
+
 START_TEST(test_account_limits)
 {
 	struct fx x;
@@ -749,6 +820,7 @@ fleet_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_global_limit);
 	tcase_add_test(tc, test_account_limits);
+	tcase_add_test(tc, test_reload_match);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("post_hook");
 	tcase_set_timeout(tc, 60);

@@ -189,6 +189,39 @@ START_TEST(test_strlist)
 }
 END_TEST
 
+/* The same names in the same order are equal without sorting; anything
+ * else still goes through the sorted sets (a prefix, a repeat, case). */
+START_TEST(test_strlist_equal_fast)
+{
+	struct strlist a = { 0 }, b = { 0 };
+
+	strlist_add(&a, "x.example");
+	strlist_add(&a, "y.example");
+	strlist_add(&b, "X.example");
+	strlist_add(&b, "y.example");
+	ck_assert(strlist_equal_sorted(&a, &b));
+	/* b is longer and starts with a: not the same list, same set. */
+	strlist_add(&b, "x.example");
+	ck_assert(strlist_equal_sorted(&a, &b));
+	ck_assert(strlist_equal_sorted(&b, &a));
+	/* Longer with a new name: different both ways. */
+	strlist_add(&a, "x.example");
+	strlist_add(&a, "z.example");
+	ck_assert(!strlist_equal_sorted(&a, &b));
+	ck_assert(!strlist_equal_sorted(&b, &a));
+	strlist_free(&a);
+	strlist_free(&b);
+	/* Same length, same first names, last one differs. */
+	strlist_add(&a, "x.example");
+	strlist_add(&a, "y.example");
+	strlist_add(&b, "x.example");
+	strlist_add(&b, "w.example");
+	ck_assert(!strlist_equal_sorted(&a, &b));
+	strlist_free(&a);
+	strlist_free(&b);
+}
+END_TEST
+
 /* Grown one string at a time across many doublings: every string kept in
  * order, the list NULL-terminated after each add, reusable after free. */
 START_TEST(test_strlist_grow)
@@ -448,6 +481,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_duration_format);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_strlist);
+	tcase_add_test(tc, test_strlist_equal_fast);
 	tcase_add_test(tc, test_strlist_grow);
 	tcase_add_test(tc, test_alloc);
 	tcase_add_test(tc, test_read_file);
