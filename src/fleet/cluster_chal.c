@@ -23,7 +23,12 @@
 #include "util.h"
 
 #define SHARE_WAIT 5.0          /* seconds the holder waits for acks at most */
-#define SHARE_TICK 0.05         /* seconds between looks at the acks */
+/* Seconds between looks at the acks: the first soon (the members' watches
+ * bring a token in tens of milliseconds), then doubling up to a second, so
+ * a member that never answers costs a handful of reads over SHARE_WAIT,
+ * not a hundred, with many orders in flight. */
+#define SHARE_TICK_FIRST 0.05
+#define SHARE_TICK_MAX 1.0
 
 /* ---- serving the pool's tokens here ---- */
 
@@ -197,8 +202,15 @@ share_again(struct pool_share *sh)
 		share_open(sh, "not acknowledged by every member in time; validating anyway");
 		return;
 	}
-	ev_timer_set(&sh->tick, SHARE_TICK, 0.);
+	double left = SHARE_WAIT - (ev_now(sh->cl->f->env->loop) - sh->started);
+
+	if (sh->tick_next <= 0)
+		sh->tick_next = SHARE_TICK_FIRST;
+	ev_timer_set(&sh->tick, sh->tick_next < left ? sh->tick_next : left, 0.);
 	ev_timer_start(sh->cl->f->env->loop, &sh->tick);
+	sh->tick_next *= 2;
+	if (sh->tick_next > SHARE_TICK_MAX)
+		sh->tick_next = SHARE_TICK_MAX;
 }
 
 static void

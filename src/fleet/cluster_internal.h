@@ -73,6 +73,7 @@ struct pool_share {
 	bool published;             /* P/challenges/TOKEN written */
 	long long members;          /* live members at the last look */
 	double started;
+	double tick_next;           /* seconds until the next look */
 	ev_timer tick;
 	struct etcd_op *op;
 	struct pool_share *next;
