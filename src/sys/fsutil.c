@@ -37,45 +37,69 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
+/*
+ * mkdir -p that creates only what is missing: the common cases are "it
+ * is there" (one stat) and "only the last component is new" (one stat,
+ * one mkdir), so it starts at the leaf and walks up only on ENOENT,
+ * instead of trying every component from the root (each an EEXIST).
+ */
 int
 mkdir_p(const char *path, mode_t mode)
 {
-	char *p = NULL, *q;
+	char *parent = NULL, *slash;
 	struct stat st;
-	int rc = 0;
+	int rc = -1;
 
 	if (path == NULL || *path == '\0') {
 		errno = ENOENT;
 		return -1;
 	}
-	/* The common case, on every state write: it is there already. */
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	if (mkdir(path, mode) == 0)
 		return 0;
-	p = xstrdup(path);
-	for (q = p + 1; ; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			rc = -1;
-			break;
-		}
-		*q = c;
-		if (c == '\0')
-			break;
+	if (errno == EEXIST)
+		goto check;
+	if (errno != ENOENT)
+		return -1;
+	/* A parent is missing too: make it, then this one. */
+	parent = xstrdup(path);
+	slash = strrchr(parent, '/');
+	while (slash != NULL && slash > parent && slash[1] == '\0') {
+		*slash = '\0';
+		slash = strrchr(parent, '/');
 	}
-	if (rc == 0) {
-		/* errno still holds the EEXIST of the last mkdir(): a file in
-		 * the way must read as ENOTDIR. */
-		if (stat(path, &st) < 0) {
-			rc = -1;
-		} else if (!S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
-			rc = -1;
-		}
+	if (slash == NULL || slash == parent) {
+		errno = ENOENT;
+		goto out;
 	}
-	free(p);
+	*slash = '\0';
+	if (mkdir_p(parent, mode) < 0)
+		goto out;
+	if (mkdir(path, mode) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (errno != EEXIST)
+		goto out;
+check:
+	/* Someone else made it meanwhile, or a file is in the way (which
+	 * must read as ENOTDIR, not EEXIST). */
+	if (stat(path, &st) < 0)
+		goto out;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(parent);
 	return rc;
 }
 
