@@ -128,15 +128,21 @@ atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, u
 	return atomic_write_file_ex(path, data, len, mode, owner, group, 0, err, errlen);
 }
 
-int
-atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen)
+/*
+ * The first half of every atomic write: a fresh temporary beside path,
+ * its mode and owner set while empty, then the data.  Not synced.  The
+ * open descriptor in *fdp and the name in *tmpp (caller frees) on success;
+ * on failure nothing is left behind.
+ */
+static int
+temp_write(const char *path, const void *data, size_t len, mode_t mode, uid_t owner,
+    gid_t group, int *fdp, char **tmpp, char *err, size_t errlen)
 {
-	char *dir = NULL, *tmp = NULL, *slash;
+	char *dir = NULL, *tmp = NULL;
+	const char *slash = strrchr(path, '/');
 	unsigned char rnd[6];
 	int fd = -1, rc = -1;
 
-	slash = strrchr(path, '/');
 	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
 	/* The kernel's generator, not libcrypto's: this layer sits below
 	 * crypto/.  Up to 256 bytes it never returns short once seeded. */
@@ -164,7 +170,37 @@ atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode
 		    strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || (!(flags & AW_NO_FSYNC) && fsync(fd) < 0)) {
+	if (write_all(fd, data, len) < 0) {
+		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
+		goto out;
+	}
+	*fdp = fd;
+	*tmpp = tmp;
+	fd = -1;
+	tmp = NULL;
+	rc = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+int
+atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen)
+{
+	char *dir = NULL, *tmp = NULL, *slash;
+	int fd = -1, rc = -1;
+
+	slash = strrchr(path, '/');
+	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	if (temp_write(path, data, len, mode, owner, group, &fd, &tmp, err, errlen) < 0)
+		goto out_renamed;
+	if (!(flags & AW_NO_FSYNC) && fsync(fd) < 0) {
 		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
 		goto out;
 	}
@@ -204,6 +240,84 @@ out_renamed:
 	free(tmp);
 	free(dir);
 	return rc;
+}
+
+/* ---- several files at once ---- */
+
+void
+aw_batch_init(struct aw_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+int
+aw_batch_write(struct aw_batch *b, const char *path, const void *data, size_t len,
+    mode_t mode, uid_t owner, gid_t group, char *err, size_t errlen)
+{
+	struct aw_batch_file *f;
+
+	if (b->n >= AW_BATCH_MAX) {
+		snprintf(err, errlen, "cannot write %s: more than %d files at once", path,
+		    AW_BATCH_MAX);
+		return -1;
+	}
+	f = &b->f[b->n];
+	if (temp_write(path, data, len, mode, owner, group, &f->fd, &f->tmp, err, errlen) < 0)
+		return -1;
+	f->path = xstrdup(path);
+	b->n++;
+	return 0;
+}
+
+int
+aw_batch_commit(struct aw_batch *b, char *err, size_t errlen)
+{
+	/* Every file's data first, while all are still temporaries: then
+	 * no final name ever holds less than all of its bytes.  On ext4
+	 * the first fsync of a new file also makes its directory entry
+	 * durable (the journal commit, or without a journal the parent
+	 * directory's blocks), which by now name every temporary: the
+	 * fsyncs after it find that work done. */
+	for (size_t i = 0; i < b->n; i++) {
+		struct aw_batch_file *f = &b->f[i];
+
+		if (fsync(f->fd) < 0 || close(f->fd) < 0) {
+			snprintf(err, errlen, "cannot write %s (via %s): %s", f->path, f->tmp,
+			    strerror(errno));
+			f->fd = -1;
+			return -1;
+		}
+		f->fd = -1;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct aw_batch_file *f = &b->f[i];
+
+		if (rename(f->tmp, f->path) < 0) {
+			snprintf(err, errlen, "cannot rename %s to %s: %s", f->tmp, f->path,
+			    strerror(errno));
+			return -1;
+		}
+		free(f->tmp);
+		f->tmp = NULL;
+	}
+	return 0;
+}
+
+void
+aw_batch_free(struct aw_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct aw_batch_file *f = &b->f[i];
+
+		if (f->fd >= 0)
+			close(f->fd);
+		/* Still a temporary: not committed, or its rename failed. */
+		if (f->tmp != NULL)
+			unlink(f->tmp);
+		free(f->tmp);
+		free(f->path);
+	}
+	memset(b, 0, sizeof(*b));
 }
 
 /* ---- temporaries left by a crash ---- */
