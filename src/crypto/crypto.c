@@ -208,9 +208,7 @@ privkey_t *privkey_generate(enum key_type t)
 		    crypto_ossl_error(e, sizeof(e)));
 		return NULL;
 	}
-	k = xcalloc(1, sizeof(*k));
-	k->pkey = pkey;
-	k->type = t;
+	k = crypto_privkey_wrap(pkey, t);
 	return k;
 }
 
@@ -254,9 +252,7 @@ privkey_t *privkey_from_pem(const char *pem, size_t len)
 		log_err("private key PEM: %s", e);
 		goto out;
 	}
-	k = xcalloc(1, sizeof(*k));
-	k->pkey = pkey;
-	k->type = t;
+	k = crypto_privkey_wrap(pkey, t);
 	pkey = NULL;
 out:
 	EVP_PKEY_free(pkey);
@@ -289,10 +285,22 @@ out:
 	return pem;
 }
 
+privkey_t *crypto_privkey_wrap(EVP_PKEY *pkey, enum key_type t)
+{
+	privkey_t *k = xcalloc(1, sizeof(*k));
+
+	k->pkey = pkey;
+	k->type = t;
+	pthread_mutex_init(&k->sign_lock, NULL);
+	return k;
+}
+
 void privkey_free(privkey_t *k)
 {
 	if (k == NULL)
 		return;
+	EVP_MD_CTX_free(k->sign_tmpl);
+	pthread_mutex_destroy(&k->sign_lock);
 	EVP_PKEY_free(k->pkey);
 	free(k);
 }
@@ -363,6 +371,36 @@ out:
 	return json;
 }
 
+/* A context ready for one EVP_DigestSign() with k: a copy of k's
+ * template, made on the first call.  NULL on failure (error queued). */
+static EVP_MD_CTX *sign_ctx_new(const privkey_t *k)
+{
+	/* The template is a cache, not part of the key's value: a const key
+	 * may fill it in. */
+	privkey_t *mk = (privkey_t *)k;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = 0;
+
+	if (ctx == NULL)
+		return NULL;
+	pthread_mutex_lock(&mk->sign_lock);
+	if (mk->sign_tmpl == NULL) {
+		EVP_MD_CTX *t = EVP_MD_CTX_new();
+
+		if (t != NULL && EVP_DigestSignInit(t, NULL, key_md(k->type), NULL, k->pkey) == 1)
+			mk->sign_tmpl = t;
+		else
+			EVP_MD_CTX_free(t);
+	}
+	ok = mk->sign_tmpl != NULL && EVP_MD_CTX_copy_ex(ctx, mk->sign_tmpl) == 1;
+	pthread_mutex_unlock(&mk->sign_lock);
+	if (!ok) {
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int privkey_sign(const privkey_t *k, const void *data, size_t len,
     unsigned char **sig, size_t *siglen)
 {
@@ -377,8 +415,7 @@ int privkey_sign(const privkey_t *k, const void *data, size_t len,
 
 	*sig = NULL;
 	*siglen = 0;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(ctx, NULL, key_md(k->type), NULL, k->pkey) != 1 ||
+	if ((ctx = sign_ctx_new(k)) == NULL ||
 	    EVP_DigestSign(ctx, NULL, &derlen, data, len) != 1) {
 		log_err("cannot sign with %s key: %s", key_type_name(k->type),
 		    crypto_ossl_error(e, sizeof(e)));

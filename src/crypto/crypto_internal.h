@@ -6,6 +6,8 @@
 #ifndef CERTFLEET_CRYPTO_INTERNAL_H
 #define CERTFLEET_CRYPTO_INTERNAL_H
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 
 #include "crypto.h"
@@ -13,7 +15,18 @@
 struct privkey {
 	EVP_PKEY *pkey;
 	enum key_type type;
+	/* A digest-sign context set up for this key on its first signature
+	 * and copied for each one after: EVP_DigestSignInit() fetches the
+	 * digest and the signature method again every time, a third of a
+	 * JWS signature's cost, and the account key signs every request.
+	 * The lock guards the first set-up (signatures may come from more
+	 * than one thread). */
+	EVP_MD_CTX *sign_tmpl;
+	pthread_mutex_t sign_lock;
 };
+
+/* A privkey_t owning pkey, of type t.  Never NULL (allocation aborts). */
+privkey_t *crypto_privkey_wrap(EVP_PKEY *pkey, enum key_type t);
 
 /*
  * The oldest queued OpenSSL error as text, into buf (also returned).  Empties

@@ -222,9 +222,7 @@ privkey_t *privkey_from_jwk(const struct jwk_text *j, char *err, size_t errlen)
 		snprintf(err, errlen, "JWK: %s", why);
 		goto out;
 	}
-	k = xcalloc(1, sizeof(*k));
-	k->pkey = pkey;
-	k->type = t;
+	k = crypto_privkey_wrap(pkey, t);
 	pkey = NULL;
 out:
 	EVP_PKEY_CTX_free(ctx);

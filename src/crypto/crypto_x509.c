@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -306,6 +307,60 @@ out:
 }
 
 /*
+ * The issuers a CA sends change rarely: most chains repeat the one before
+ * byte for byte.  Parsing a certificate costs OpenSSL 3 a public-key
+ * decoder lookup (about half of parsing an issued chain), so the few last
+ * issuers seen are kept parsed, keyed by their DER bytes, and handed out
+ * with a reference of their own.  Only blocks after the first (the leaf,
+ * new every time) go in.  The lock because the ctl and the fleet may
+ * parse from more than one thread; the cache lives until exit.
+ */
+#define ISSUER_CACHE_MAX 4
+static struct {
+	unsigned char *der;
+	long len;
+	X509 *x;
+} issuer_cache[ISSUER_CACHE_MAX];
+static unsigned issuer_cache_next;
+static pthread_mutex_t issuer_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new reference to the cached certificate of exactly these bytes, or NULL. */
+static X509 *issuer_cache_get(const unsigned char *der, long len)
+{
+	X509 *x = NULL;
+
+	pthread_mutex_lock(&issuer_cache_lock);
+	for (unsigned i = 0; i < ISSUER_CACHE_MAX; i++) {
+		if (issuer_cache[i].x != NULL && issuer_cache[i].len == len &&
+		    memcmp(issuer_cache[i].der, der, (size_t)len) == 0) {
+			if (X509_up_ref(issuer_cache[i].x))
+				x = issuer_cache[i].x;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&issuer_cache_lock);
+	return x;
+}
+
+/* Remembers x (parsed from der), replacing the oldest entry. */
+static void issuer_cache_put(const unsigned char *der, long len, X509 *x)
+{
+	unsigned i;
+
+	if (!X509_up_ref(x))
+		return;
+	pthread_mutex_lock(&issuer_cache_lock);
+	i = issuer_cache_next++ % ISSUER_CACHE_MAX;
+	X509_free(issuer_cache[i].x);
+	free(issuer_cache[i].der);
+	issuer_cache[i].der = xmalloc((size_t)len);
+	memcpy(issuer_cache[i].der, der, (size_t)len);
+	issuer_cache[i].len = len;
+	issuer_cache[i].x = x;
+	pthread_mutex_unlock(&issuer_cache_lock);
+}
+
+/*
  * Parses every PEM block of text into certificates.  Anything but
  * CERTIFICATE blocks is refused: RFC 8555 9.1 allows nothing else, and a
  * stray key in a chain file would be published with it.
@@ -351,11 +406,15 @@ static STACK_OF(X509) *pem_parse_all(const char *pem, size_t len, char *err, siz
 			goto out;
 		}
 		p = data;
-		if ((x = d2i_X509(NULL, &p, dlen)) == NULL || p != data + dlen) {
+		if (n > 1 && (x = issuer_cache_get(data, dlen)) != NULL) {
+			/* The same bytes as an issuer parsed before. */
+		} else if ((x = d2i_X509(NULL, &p, dlen)) == NULL || p != data + dlen) {
 			X509_free(x);
 			snprintf(err, errlen, "certificate %d does not parse: %s", n,
 			    crypto_ossl_error(e, sizeof(e)));
 			goto out;
+		} else if (n > 1) {
+			issuer_cache_put(data, dlen, x);
 		}
 		if (!sk_X509_push(sk, x)) {
 			X509_free(x);

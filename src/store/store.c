@@ -173,7 +173,7 @@ store_close(struct store *s)
 
 static int
 save_key(struct store *s, const char *kind, const char *name, const char *file,
-    const privkey_t *key, char *err, size_t errlen)
+    const privkey_t *key, unsigned flags, char *err, size_t errlen)
 {
 	char *path = NULL, *pem = NULL;
 	size_t len = 0;
@@ -186,7 +186,8 @@ save_key(struct store *s, const char *kind, const char *name, const char *file,
 		return -1;
 	}
 	path = store_path(s, kind, name, file);
-	rc = atomic_write_file(path, pem, len, 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	rc = atomic_write_file_ex(path, pem, len, 0600, (uid_t)-1, (gid_t)-1, flags, err,
+	    errlen);
 	free(path);
 	free_secret(pem, len);
 	return rc;
@@ -219,14 +220,20 @@ int
 store_account_save_key(struct store *s, const char *name, const privkey_t *key, char *err,
     size_t errlen)
 {
-	return save_key(s, "accounts", name, "key.pem", key, err, errlen);
+	return save_key(s, "accounts", name, "key.pem", key, 0, err, errlen);
 }
 
 int
 store_order_key_save(struct store *s, const char *name, const privkey_t *key, char *err,
     size_t errlen)
 {
-	return save_key(s, "certs", name, "order-key.pem", key, err, errlen);
+	/* The file is fsynced before its rename, but not the directory: the
+	 * key matters only once state.json names the order, and that save
+	 * (store_order_created, always after this one, same directory)
+	 * fsyncs the directory, which makes this entry durable with its own.
+	 * A crash before it leaves a key no state refers to, overwritten by
+	 * the next order. */
+	return save_key(s, "certs", name, "order-key.pem", key, AW_NO_DIRSYNC, err, errlen);
 }
 
 privkey_t *
@@ -242,16 +249,15 @@ store_order_key_load(struct store *s, const char *name)
 void
 store_order_key_remove(struct store *s, const char *name)
 {
-	char *path, *dir;
+	char *path;
 
 	if (!safe_name(name))
 		return;
 	path = store_path(s, "certs", name, "order-key.pem");
-	if (unlink(path) == 0) {
-		dir = xasprintf("%s/certs/%s", s->dir, name);
-		fsync_dir(dir);
-		free(dir);
-	} else if (errno != ENOENT) {
+	/* No directory fsync: every caller has just saved (durably) a state
+	 * without order_url, and a key that a crash brings back is one no
+	 * state refers to, never loaded and overwritten by the next order. */
+	if (unlink(path) < 0 && errno != ENOENT) {
 		log_warn("cannot remove %s: %s", path, strerror(errno));
 	}
 	free(path);
@@ -263,7 +269,7 @@ int
 store_account_save_next_key(struct store *s, const char *name, const privkey_t *key,
     char *err, size_t errlen)
 {
-	return save_key(s, "accounts", name, "key-next.pem", key, err, errlen);
+	return save_key(s, "accounts", name, "key-next.pem", key, 0, err, errlen);
 }
 
 int
@@ -528,7 +534,7 @@ store_held_save(struct store *s, const char *name, const char *chain_pem, size_t
 	int rc = -1;
 
 	/* The key first: a chain without its key would be useless. */
-	if (save_key(s, "certs", name, "held-key.pem", key, err, errlen) < 0)
+	if (save_key(s, "certs", name, "held-key.pem", key, 0, err, errlen) < 0)
 		return -1;
 	path = store_path(s, "certs", name, "held.pem");
 	rc = atomic_write_file(path, chain_pem, len, 0600, (uid_t)-1, (gid_t)-1, err, errlen);
@@ -572,14 +578,19 @@ out:
 	return rc;
 }
 
-static void
+/* 1 when it removed the file, 0 when there was none or it failed. */
+static int
 held_unlink(struct store *s, const char *name, const char *file)
 {
 	char *path = store_path(s, "certs", name, file);
+	int removed = 0;
 
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlink(path) == 0)
+		removed = 1;
+	else if (errno != ENOENT)
 		log_warn("cannot remove %s: %s", path, strerror(errno));
 	free(path);
+	return removed;
 }
 
 void
@@ -589,8 +600,10 @@ store_held_remove(struct store *s, const char *name)
 
 	if (!safe_name(name))
 		return;
-	held_unlink(s, name, "held.pem");
-	held_unlink(s, name, "held-key.pem");
+	/* The directory is synced only when something was removed: after
+	 * every install there is nothing, and nothing to make durable. */
+	if (held_unlink(s, name, "held.pem") + held_unlink(s, name, "held-key.pem") == 0)
+		return;
 	dir = xasprintf("%s/certs/%s", s->dir, name);
 	fsync_dir(dir);
 	free(dir);

@@ -37,45 +37,69 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
+/*
+ * mkdir -p that creates only what is missing: the common cases are "it
+ * is there" (one stat) and "only the last component is new" (one stat,
+ * one mkdir), so it starts at the leaf and walks up only on ENOENT,
+ * instead of trying every component from the root (each an EEXIST).
+ */
 int
 mkdir_p(const char *path, mode_t mode)
 {
-	char *p = NULL, *q;
+	char *parent = NULL, *slash;
 	struct stat st;
-	int rc = 0;
+	int rc = -1;
 
 	if (path == NULL || *path == '\0') {
 		errno = ENOENT;
 		return -1;
 	}
-	/* The common case, on every state write: it is there already. */
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	if (mkdir(path, mode) == 0)
 		return 0;
-	p = xstrdup(path);
-	for (q = p + 1; ; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			rc = -1;
-			break;
-		}
-		*q = c;
-		if (c == '\0')
-			break;
+	if (errno == EEXIST)
+		goto check;
+	if (errno != ENOENT)
+		return -1;
+	/* A parent is missing too: make it, then this one. */
+	parent = xstrdup(path);
+	slash = strrchr(parent, '/');
+	while (slash != NULL && slash > parent && slash[1] == '\0') {
+		*slash = '\0';
+		slash = strrchr(parent, '/');
 	}
-	if (rc == 0) {
-		/* errno still holds the EEXIST of the last mkdir(): a file in
-		 * the way must read as ENOTDIR. */
-		if (stat(path, &st) < 0) {
-			rc = -1;
-		} else if (!S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
-			rc = -1;
-		}
+	if (slash == NULL || slash == parent) {
+		errno = ENOENT;
+		goto out;
 	}
-	free(p);
+	*slash = '\0';
+	if (mkdir_p(parent, mode) < 0)
+		goto out;
+	if (mkdir(path, mode) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (errno != EEXIST)
+		goto out;
+check:
+	/* Someone else made it meanwhile, or a file is in the way (which
+	 * must read as ENOTDIR, not EEXIST). */
+	if (stat(path, &st) < 0)
+		goto out;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(parent);
 	return rc;
 }
 
@@ -104,15 +128,21 @@ atomic_write_file(const char *path, const void *data, size_t len, mode_t mode, u
 	return atomic_write_file_ex(path, data, len, mode, owner, group, 0, err, errlen);
 }
 
-int
-atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen)
+/*
+ * The first half of every atomic write: a fresh temporary beside path,
+ * its mode and owner set while empty, then the data.  Not synced.  The
+ * open descriptor in *fdp and the name in *tmpp (caller frees) on success;
+ * on failure nothing is left behind.
+ */
+static int
+temp_write(const char *path, const void *data, size_t len, mode_t mode, uid_t owner,
+    gid_t group, int *fdp, char **tmpp, char *err, size_t errlen)
 {
-	char *dir = NULL, *tmp = NULL, *slash;
+	char *dir = NULL, *tmp = NULL;
+	const char *slash = strrchr(path, '/');
 	unsigned char rnd[6];
 	int fd = -1, rc = -1;
 
-	slash = strrchr(path, '/');
 	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
 	/* The kernel's generator, not libcrypto's: this layer sits below
 	 * crypto/.  Up to 256 bytes it never returns short once seeded. */
@@ -140,7 +170,37 @@ atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode
 		    strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || (!(flags & AW_NO_FSYNC) && fsync(fd) < 0)) {
+	if (write_all(fd, data, len) < 0) {
+		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
+		goto out;
+	}
+	*fdp = fd;
+	*tmpp = tmp;
+	fd = -1;
+	tmp = NULL;
+	rc = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+int
+atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen)
+{
+	char *dir = NULL, *tmp = NULL, *slash;
+	int fd = -1, rc = -1;
+
+	slash = strrchr(path, '/');
+	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	if (temp_write(path, data, len, mode, owner, group, &fd, &tmp, err, errlen) < 0)
+		goto out_renamed;
+	if (!(flags & AW_NO_FSYNC) && fsync(fd) < 0) {
 		snprintf(err, errlen, "cannot write %s (via %s): %s", path, tmp, strerror(errno));
 		goto out;
 	}
@@ -180,6 +240,84 @@ out_renamed:
 	free(tmp);
 	free(dir);
 	return rc;
+}
+
+/* ---- several files at once ---- */
+
+void
+aw_batch_init(struct aw_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+int
+aw_batch_write(struct aw_batch *b, const char *path, const void *data, size_t len,
+    mode_t mode, uid_t owner, gid_t group, char *err, size_t errlen)
+{
+	struct aw_batch_file *f;
+
+	if (b->n >= AW_BATCH_MAX) {
+		snprintf(err, errlen, "cannot write %s: more than %d files at once", path,
+		    AW_BATCH_MAX);
+		return -1;
+	}
+	f = &b->f[b->n];
+	if (temp_write(path, data, len, mode, owner, group, &f->fd, &f->tmp, err, errlen) < 0)
+		return -1;
+	f->path = xstrdup(path);
+	b->n++;
+	return 0;
+}
+
+int
+aw_batch_commit(struct aw_batch *b, char *err, size_t errlen)
+{
+	/* Every file's data first, while all are still temporaries: then
+	 * no final name ever holds less than all of its bytes.  On ext4
+	 * the first fsync of a new file also makes its directory entry
+	 * durable (the journal commit, or without a journal the parent
+	 * directory's blocks), which by now name every temporary: the
+	 * fsyncs after it find that work done. */
+	for (size_t i = 0; i < b->n; i++) {
+		struct aw_batch_file *f = &b->f[i];
+
+		if (fsync(f->fd) < 0 || close(f->fd) < 0) {
+			snprintf(err, errlen, "cannot write %s (via %s): %s", f->path, f->tmp,
+			    strerror(errno));
+			f->fd = -1;
+			return -1;
+		}
+		f->fd = -1;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct aw_batch_file *f = &b->f[i];
+
+		if (rename(f->tmp, f->path) < 0) {
+			snprintf(err, errlen, "cannot rename %s to %s: %s", f->tmp, f->path,
+			    strerror(errno));
+			return -1;
+		}
+		free(f->tmp);
+		f->tmp = NULL;
+	}
+	return 0;
+}
+
+void
+aw_batch_free(struct aw_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct aw_batch_file *f = &b->f[i];
+
+		if (f->fd >= 0)
+			close(f->fd);
+		/* Still a temporary: not committed, or its rename failed. */
+		if (f->tmp != NULL)
+			unlink(f->tmp);
+		free(f->tmp);
+		free(f->path);
+	}
+	memset(b, 0, sizeof(*b));
 }
 
 /* ---- temporaries left by a crash ---- */

@@ -31,6 +31,28 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 #define AW_NO_REPLACE 0x4u
 int atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
     uid_t owner, gid_t group, unsigned flags, char *err, size_t errlen);
+/*
+ * Several new files in one directory, made durable together: each
+ * aw_batch_write() writes a temporary (mode and owner set first, as
+ * above) and keeps it open; aw_batch_commit() fsyncs every temporary, then
+ * renames each to its name.  The directory is left to the caller, who
+ * syncs it once.  aw_batch_free() (always, after commit too) closes what
+ * is open and removes any temporary not renamed.  0 ok, -1 with err.
+ */
+#define AW_BATCH_MAX 8
+struct aw_batch_file {
+	char *path, *tmp;
+	int fd;
+};
+struct aw_batch {
+	size_t n;
+	struct aw_batch_file f[AW_BATCH_MAX];
+};
+void aw_batch_init(struct aw_batch *b);
+int aw_batch_write(struct aw_batch *b, const char *path, const void *data, size_t len,
+    mode_t mode, uid_t owner, gid_t group, char *err, size_t errlen);
+int aw_batch_commit(struct aw_batch *b, char *err, size_t errlen);
+void aw_batch_free(struct aw_batch *b);
 /* True for the names atomic_write_file_ex() gives its temporary files
  * (".BASE.tmp." and 12 hex digits). */
 bool atomic_temp_name(const char *name);

@@ -3,6 +3,30 @@
  * See install.h for the layout and why live/NAME is a symbolic link to a
  * per-version directory rather than a directory of four links, and for
  * how a certbot lineage is taken over.
+ *
+ * Why the grouped syncs are crash safe.  install_lineage() does, in order:
+ *   1. writes every file of version N as a temporary in archive/NAME (mode
+ *      and owner set while empty), none synced yet;
+ *   2. fsyncs each temporary, and only then renames each to xxxN.pem;
+ *   3. makes .liveN and its links, fsyncs .liveN, then archive/NAME once
+ *      (the xxxN.pem names and .liveN's entry together);
+ *   4. the switch: one rename of live/NAME to the new version; then fsyncs
+ *      live/.
+ * So before the switch every byte and name that live/NAME will reach is
+ * durable, as it was when each file was synced on its own.  A crash
+ *   - in 1 or 2 before the renames leaves temporaries, which
+ *     install_sweep_temps() removes, and the old version live;
+ *   - between the renames and 3 leaves some xxxN.pem, each complete (its
+ *     data was synced before it got its name), and the old version live;
+ *     next_version() never reuses N;
+ *   - in 3 leaves a .liveN nothing points at, and the old version live;
+ *   - after the switch and before live/ is synced leaves either version
+ *     live, each complete; the caller records the install only after
+ *     install_lineage() returns, so a crash there installs again.
+ * What grouping saves is the directory work: ext4 makes a new file's
+ * entry durable with its first fsync, so syncing the temporaries together
+ * writes archive/NAME once instead of once per file, and no directory is
+ * synced twice.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -385,9 +409,11 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	size_t lens[ARRAY_SIZE(files)], nfiles = NFILES_CERTBOT;
 	enum install_live_kind kind;
 	char why[512] = "";
+	struct aw_batch batch;
 	struct stat st;
 	int v, live_v, rc = -1;
 
+	aw_batch_init(&batch);
 	data[0] = m->cert_pem;
 	data[1] = m->chain_pem ? m->chain_pem : "";
 	data[2] = m->fullchain_pem;
@@ -419,12 +445,15 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 		mode_t mode = key ? (o->group != (gid_t)-1 ? 0640 : 0600) : o->mode;
 		free(path);
 		path = xasprintf("%s/%s%d.pem", archive, files[i], v);
-		/* New names nothing points at yet: the directory is synced
-		 * once, below, before the switch makes them live. */
-		if (atomic_write_file_ex(path, data[i], lens[i], mode, o->owner, o->group,
-		    AW_NO_DIRSYNC, err, errlen) < 0)
+		if (aw_batch_write(&batch, path, data[i], lens[i], mode, o->owner, o->group, err,
+		    errlen) < 0)
 			goto out;
 	}
+	/* All the files' data at once, then their names; the directory is
+	 * synced once, below, with .liveN's entry, before the switch makes
+	 * any of them live.  See the top of this file. */
+	if (aw_batch_commit(&batch, err, errlen) < 0)
+		goto out;
 	vdir = xasprintf("%s/.live%d", archive, v);
 	if (mkdir(vdir, 0755) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", vdir, strerror(errno));
@@ -477,6 +506,7 @@ install_lineage(const struct install_opts *o, const struct install_material *m, 
 	*version = v;
 	rc = 0;
 out:
+	aw_batch_free(&batch);
 	free(live_dir);
 	free(archive);
 	free(vdir);

@@ -41,6 +41,32 @@ static atomic_bool log_journal;        /* "<N>" prefixes on stderr */
 static atomic_bool log_journal_native; /* entries through journal.c */
 static pthread_mutex_t log_write_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool log_status_shown;          /* under log_write_lock */
+/* The pid in every stderr line, asked once per process rather than once
+ * per line (a forked child, a hook before its exec, asks again). */
+static atomic_long log_pid;
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+static void log_pid_forget(void)
+{
+	atomic_store(&log_pid, 0);
+}
+
+static void log_pid_register(void)
+{
+	pthread_atfork(NULL, NULL, log_pid_forget);
+}
+
+static long log_getpid(void)
+{
+	long pid = atomic_load(&log_pid);
+
+	if (pid == 0) {
+		pthread_once(&log_pid_once, log_pid_register);
+		pid = (long)getpid();
+		atomic_store(&log_pid, pid);
+	}
+	return pid;
+}
 
 static const char *const log_event_names[LOG_EVENT__MAX] = {
 	[LOG_EVENT_NONE] = NULL,
@@ -301,7 +327,7 @@ log_vmsg(int level, const struct log_fields *lf, const char *fmt, va_list ap)
 		    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 			snprintf(ts, sizeof(ts), "%lld", (long long)t);
 		n = snprintf(line, sizeof(line), "%s %s[%ld]: %s: ", ts,
-		    log_progname, (long)getpid(), level_names[level]);
+		    log_progname, log_getpid(), level_names[level]);
 	}
 	pre = n > 0 ? (size_t)n : 0;
 	if (pre >= sizeof(line) - 1)

@@ -1,7 +1,7 @@
 /*
  * check_fsutil.c - unit tests for fsutil.c: atomic file writes (modes and
  * owners from the first byte, replacement by rename, AW_NO_REPLACE, no
- * temporary left behind on failure), mkdir_p, fsync_dir, the names of the
+ * temporary left behind on failure), batches of new files, mkdir_p, fsync_dir, the names of the
  * temporaries and their sweep.  Each test works in its own mkdtemp()
  * directory under /tmp, removed by the teardown (testdir.h).
  */
@@ -144,6 +144,54 @@ START_TEST(test_atomic_ownership)
 }
 END_TEST
 
+/* ---- aw_batch ---- */
+
+START_TEST(test_batch_commit)
+{
+	struct aw_batch b;
+	char err[512] = "";
+
+	umask(022);
+	aw_batch_init(&b);
+	ck_assert_msg(aw_batch_write(&b, tp("a.pem"), "aaa", 3, 0644, (uid_t)-1, (gid_t)-1,
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(aw_batch_write(&b, tp("k.pem"), "key", 3, 0600, (uid_t)-1, (gid_t)-1,
+	    err, sizeof(err)) == 0, "%s", err);
+	/* Before the commit only temporaries exist, already with their modes. */
+	ck_assert_int_eq(access(tp("a.pem"), F_OK), -1);
+	ck_assert_int_eq(access(tp("k.pem"), F_OK), -1);
+	ck_assert_int_eq(access(b.f[1].tmp, F_OK), 0);
+	ck_assert_uint_eq(mode_of(b.f[1].tmp), 0600);
+	ck_assert_msg(aw_batch_commit(&b, err, sizeof(err)) == 0, "%s", err);
+	aw_batch_free(&b);
+	ck_assert_str_eq(slurp(tp("a.pem")), "aaa");
+	ck_assert_str_eq(slurp(tp("k.pem")), "key");
+	ck_assert_uint_eq(mode_of(tp("a.pem")), 0644);
+	ck_assert_uint_eq(mode_of(tp("k.pem")), 0600);
+	ck_assert_uint_eq(sweep_atomic_temps(tp(".")), 0);
+}
+END_TEST
+
+START_TEST(test_batch_abandoned)
+{
+	struct aw_batch b;
+	char err[512] = "";
+
+	aw_batch_init(&b);
+	ck_assert_int_eq(aw_batch_write(&b, tp("a.pem"), "aaa", 3, 0644, (uid_t)-1, (gid_t)-1,
+	    err, sizeof(err)), 0);
+	/* A failed write in the middle leaves nothing of its own. */
+	ck_assert_int_eq(aw_batch_write(&b, tp("missing/b.pem"), "b", 1, 0644, (uid_t)-1,
+	    (gid_t)-1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "missing"));
+	ck_assert_uint_eq(b.n, 1);
+	/* Freed without a commit: no file, no temporary. */
+	aw_batch_free(&b);
+	ck_assert_int_eq(access(tp("a.pem"), F_OK), -1);
+	ck_assert_uint_eq(sweep_atomic_temps(tp(".")), 0);
+}
+END_TEST
+
 /* ---- mkdir_p ---- */
 
 START_TEST(test_mkdir_p_nested)
@@ -255,6 +303,8 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_atomic_no_replace);
 	tcase_add_test(tc, test_atomic_failures);
 	tcase_add_test(tc, test_atomic_ownership);
+	tcase_add_test(tc, test_batch_commit);
+	tcase_add_test(tc, test_batch_abandoned);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dirs");
