@@ -400,6 +400,9 @@ fleet_cert_order(struct cert_rt *r, const char *resume_url, bool resume_finalize
 	p.resume_url = resume_url;
 	p.resume_finalized = resume_finalized;
 	p.resume_key = resume_key;
+	/* --once waits out a pause the CA asks for only up to its deadline. */
+	if (f->once)
+		p.pause_limit = f->once_deadline > 0 ? f->once_deadline : time(NULL);
 	r->st.last_attempt = time(NULL);
 	cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_STARTED,
 	    "starting renewal (account %s: %d in flight, all accounts: %d)",
@@ -423,11 +426,14 @@ fleet_queue_run(struct fleet *f)
 
 	f->qtail = NULL;
 	while ((r = *pp) != NULL) {
-		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 32;
+		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 256;
 
 		if (f->draining || f->inflight >= fleet_max_inflight(f))
 			break;
-		if (r->acct->inflight >= amax) {
+		time_t when;
+
+		/* Held back by its account's limits: it keeps its place. */
+		if (r->acct->inflight >= amax || fleet_cert_budget(r, &when) != ACME_BUDGET_OPEN) {
 			f->qtail = r;
 			pp = &r->qnext;
 			continue;
@@ -496,6 +502,7 @@ acct_new(struct fleet *f, const struct config_account *ca)
 	a->cfg = ca;
 	a->ari = -1;
 	a->acme = fleet_account_new(f->env, f->store, ca);
+	fleet_budget_watch(f, a);
 	f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
 	f->accts[f->naccts++] = a;
 	return a;
@@ -860,6 +867,7 @@ fleet_status_line(const struct fleet *f)
 		duration_format((double)(s.next_time > now ? s.next_time - now : 0), d, sizeof(d));
 		buf_appendf(&b, "; next: %s in %s", s.next_name, d);
 	}
+	fleet_budget_line((struct fleet *)f, &b);
 	if (f->cluster != NULL)
 		buf_appendf(&b, "; %s", cluster_state_line(f->cluster));
 	return buf_steal(&b, NULL);

@@ -187,6 +187,23 @@ void fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
 void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
 
+/* fleet_budget.c */
+/* Runs the queue whenever room may have opened in a's budget (once, for
+ * each new a->acme). */
+void fleet_budget_watch(struct fleet *f, struct acct_rt *a);
+/* Whether r may start now as far as its account's request budgets go
+ * (ACME_BUDGET_OPEN), else which one holds it and until when (0: until a
+ * newOrder in flight is answered). */
+enum acme_budget_block fleet_cert_budget(struct cert_rt *r, time_t *when);
+/* Per account: its limits, what is in flight and what waits for which
+ * budget (status --json "budgets"); caller frees. */
+struct json *fleet_budgets_json(struct fleet *f);
+/* "; N waiting for ACCOUNT's BUDGET (next token in 5s)" per account held
+ * back, for STATUS=. */
+void fleet_budget_line(struct fleet *f, struct buf *b);
+/* The certfleet_orders_waiting gauge. */
+void fleet_budget_metrics(struct fleet *f, struct buf *b);
+
 /* fleet_notify.c */
 /* Sets up the periodic check (once, in fleet_new); starts it and checks
  * every certificate (fleet_start); stops it (drain, free). */
