@@ -700,9 +700,22 @@ step:
 		if (!done) {
 			struct acme_budget *b = acme_account_budget(j->acct);
 
+			time_t until = acme_budget_paused_until(b);
+
 			if (j->budget_starting) {
 				j->budget_starting = false;
 				acme_budget_starting(b, -1);
+			}
+			/* A pause longer than the caller can wait (--once) fails
+			 * the order as the CA's rate limit would. */
+			if (until > 0 && j->pause_limit > 0 && until > j->pause_limit) {
+				j->result.status = 429;
+				j->result.retry_after = (long long)(until - time(NULL));
+				j->result.problem_type = xstrdup("urn:ietf:params:acme:error:rateLimited");
+				job_fail(j, NULL, "account %s: new orders paused at the CA's request "
+				    "for %llds more; no newOrder sent", acme_account_name(j->acct),
+				    j->result.retry_after);
+				return;
 			}
 			j->ticket = acme_ticket_wait(b, j->ticket_first, ticket_cb, j);
 			j->ticket_first = false;

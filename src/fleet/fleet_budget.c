@@ -40,9 +40,16 @@ enum acme_budget_block
 fleet_cert_budget(struct cert_rt *r, time_t *when)
 {
 	*when = 0;
+	enum acme_budget_block k;
+
 	if (!needs_new_order(r) || r->acct == NULL || r->acct->acme == NULL)
 		return ACME_BUDGET_OPEN;
-	return acme_new_order_room(r->acct->acme, when);
+	k = acme_new_order_room(r->acct->acme, when);
+	/* --once: a pause past its deadline is not waited for; the order
+	 * fails at once as rate-limited (acme_order.c) and is given up. */
+	if (k == ACME_BUDGET_PAUSED && r->f->once && *when > r->f->once_deadline)
+		return ACME_BUDGET_OPEN;
+	return k;
 }
 
 /* What waits for account a: the queued certificates held back by its
