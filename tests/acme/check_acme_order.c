@@ -6,8 +6,10 @@
  * names, a finalize whose answer is lost, Retry-After in both forms,
  * badNonce on every step, an invalid order's problem document, an
  * alternate chain picked by preferred_chain, pre-validated
- * authorizations whose challenges are never touched, and the gates of a
- * caller whose record is remote (the pool: order_ops.gate).
+ * authorizations whose challenges are never touched, the gates of a
+ * caller whose record is remote (the pool: order_ops.gate), and a newOrder
+ * refused as rateLimited: the account pauses, the same order asks again
+ * after the Retry-After and succeeds, no failure.
  */
 #include <string.h>
 #include <time.h>
@@ -233,6 +235,24 @@ START_TEST(test_fresh_order)
 	/* The order URL and the finalize were persisted as they happened. */
 	ck_assert_ptr_nonnull(strstr(st.order_url, "/order/1"));
 	ck_assert(st.order_finalized);
+}
+END_TEST
+
+START_TEST(test_rate_limited_waits)
+{
+	double t0 = ev_time();
+
+	fake_ca_reply(fx->ca, "POST", "/order/new", 1, 429, CT_PROBLEM "Retry-After: 1\r\n",
+	    "{\"type\":\"urn:ietf:params:acme:error:rateLimited\",\"detail\":\"slow down\"}");
+	script_order("1", "pending", NULL);
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 2);
+	/* The second newOrder waited for the account's pause. */
+	ck_assert(ev_time() - t0 >= 0.99);
+	ck_assert(fake_ca_find(fx->ca, "POST", "/order/new", 1)->at -
+	    fake_ca_find(fx->ca, "POST", "/order/new", 0)->at >= 0.99);
+	ck_assert_ptr_null(res.error);
 }
 END_TEST
 
@@ -742,6 +762,7 @@ acme_order_suite(void)
 
 	tc = tcase("flow", setup);
 	tcase_add_test(tc, test_fresh_order);
+	tcase_add_test(tc, test_rate_limited_waits);
 	tcase_add_test(tc, test_finalize_timeout_polls);
 	tcase_add_test(tc, test_invalid_order_problem);
 	suite_add_tcase(s, tc);
