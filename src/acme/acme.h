@@ -420,6 +420,11 @@ struct order_job;
 
 struct order_result {
 	bool ok;
+	bool deferred;              /* !ok, and nothing failed: the CA paused the
+	                             * account's new orders (rateLimited) before
+	                             * this one was created; order again once
+	                             * acme_new_order_room() opens (nothing is
+	                             * stored of it: the next order starts anew) */
 	char *error;                /* one line, when !ok */
 	struct acme_problem *problem; /* the CA's problem document, when there was one */
 	long long retry_after;      /* >0: the CA asked us to wait (rateLimited) */

@@ -323,6 +323,21 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 	job_finish(j);
 }
 
+/* The account's new orders are paused (acme_budget.c logged it once, for
+ * all of them): this order ends before it exists, not as a failure. */
+static void
+job_defer(struct order_job *j)
+{
+	forget_order(j);
+	j->result.ok = false;
+	j->result.deferred = true;
+	j->result.error = xstrdup("new orders paused at the CA's request");
+	job_enter(j, ORDER_FAILED);
+	job_log(j, LOG_DEBUG, LOG_EVENT_NONE, "no newOrder while the CA asks the account to "
+	    "slow down; queued again for when the pause ends");
+	job_finish(j);
+}
+
 /* Takes the problem out of a reply so it can outlive the callback. */
 static struct acme_problem *
 take_problem(const struct acme_reply *r)
@@ -600,8 +615,9 @@ order_status_next(struct order_job *j)
  *   WAIT_ACCOUNT -> RESUME (a stored order and its key) | KEYGEN
  *   KEYGEN       -> BUDGET (the key given, loaded or generated)
  *   BUDGET       -> NEW_ORDER once the account's budget grants a ticket
- *   NEW_ORDER    -> BUDGET (refused with replaces: once without; refused
- *                   during a pause the CA asked for: after it)
+ *   NEW_ORDER    -> BUDGET (refused with replaces: once without)
+ *                 | deferred (refused while the CA pauses the account: the
+ *                   caller orders again after the pause; BUDGET too)
  *                 | the order's status (order_status_next)
  *   RESUME, POLL -> NEW_ORDER (a resumed order gone: 404) | POLL (in
  *                   progress) | the order's status
@@ -717,6 +733,11 @@ step:
 				    j->result.retry_after);
 				return;
 			}
+			/* Paused: the caller's queue keeps it, not a wait here. */
+			if (until > 0) {
+				job_defer(j);
+				return;
+			}
 			j->ticket = acme_ticket_wait(b, j->ticket_first, ticket_cb, j);
 			j->ticket_first = false;
 			if (!acme_ticket_granted(j->ticket))
@@ -760,15 +781,11 @@ step:
 			time_t until = acme_budget_paused_until(acme_account_budget(j->acct));
 
 			/* The account's pause (logged once, by the budget) holds
-			 * every new order; this one asks again first when it ends,
+			 * every new order; this one is ordered again when it ends,
 			 * no failure counted, unless it cannot wait that long. */
 			if (j->pause_limit == 0 || until <= j->pause_limit) {
-				job_log(j, LOG_DEBUG, LOG_EVENT_NONE,
-				    "newOrder refused while the CA asks to slow down; "
-				    "asking again when the account's pause ends");
-				j->ticket_first = true;
-				job_enter(j, ORDER_BUDGET);
-				goto next;
+				job_defer(j);
+				return;
 			}
 		}
 		if (r->status != 201 || r->http->location == NULL) {

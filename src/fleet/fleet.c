@@ -136,6 +136,19 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		fleet_cert_settled(r);
 		return;
 	}
+	if (!res->ok && res->deferred && r->pool == NULL) {
+		/* The CA paused the account's new orders: no failure; first in
+		 * the queue again, started when the pause ends. */
+		fleet_cert_requeue_first(r);
+		fleet_queue_run(f);
+		fleet_maybe_idle(f);
+		return;
+	}
+	if (!res->ok && res->deferred) {
+		/* A shared certificate: the pool decides who orders next. */
+		fleet_cert_settled(r);
+		return;
+	}
 	if (!res->ok) {
 		long long left = f->once_deadline - time(NULL);
 
@@ -463,6 +476,21 @@ fleet_cert_enqueue(struct cert_rt *r)
 	else
 		f->qhead = r;
 	f->qtail = r;
+}
+
+void
+fleet_cert_requeue_first(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+
+	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
+		return;
+	r->queued = true;
+	r->queued_since = time(NULL);
+	r->qnext = f->qhead;
+	f->qhead = r;
+	if (f->qtail == NULL)
+		f->qtail = r;
 }
 
 static void

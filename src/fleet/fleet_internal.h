@@ -121,6 +121,8 @@ struct fleet {
 void fleet_cert_save(struct cert_rt *r);
 /* Appends r to the queue unless it is queued, busy or the fleet drains. */
 void fleet_cert_enqueue(struct cert_rt *r);
+/* Puts r first in the queue (an order the CA's pause deferred). */
+void fleet_cert_requeue_first(struct cert_rt *r);
 /* Starts queued certificates while the fleet's and their account's
  * in-flight limits allow, keeping the order of the rest. */
 void fleet_queue_run(struct fleet *f);
