@@ -83,6 +83,19 @@ struct acme_account;
 struct acme_waiter;
 
 /*
+ * How fast an account may ask its CA (acme_budget.c); 0 is unlimited
+ * throughout.  new_orders_in_flight: newOrder requests in flight at once;
+ * per_count/per_seconds: at most that many newOrders in any window of
+ * that length; requests_per_second: signed POSTs of any kind.
+ */
+struct acme_budget_params {
+	int new_orders_in_flight;
+	int per_count;
+	long long per_seconds;
+	int requests_per_second;
+};
+
+/*
  * What an account is, given by whoever makes it (the fleet fills it from
  * the inventory's account entry: fleet_account.h).  Copied by
  * acme_account_new() and acme_account_set_params(): nothing here needs to
@@ -98,6 +111,7 @@ struct acme_account_params {
 	size_t eab_hmac_len;
 	enum hmac_alg eab_alg;
 	enum key_type key_type;             /* of a key the account generates */
+	struct acme_budget_params budget;   /* zeroed: unlimited */
 };
 
 /* What is kept of an account between runs, as its store's load returns it. */
@@ -243,6 +257,38 @@ long acme_account_fault(const struct acme_account *a, const char **problem_type)
  * waiter's line then carries the cause.  Valid as acme_account_fault(). */
 const char *acme_account_fault_step(const struct acme_account *a);
 
+/*
+ * The account's budgets, as the fleet sees them (acme_budget.c).  An order
+ * that will send a newOrder (not a resumed one) should start only while
+ * acme_new_order_room() says ACME_BUDGET_OPEN; otherwise it names the
+ * budget it waits for and *when (wall clock) it is expected to open, 0
+ * when that is when a newOrder in flight is answered.  The room callback
+ * is called from the loop whenever room may have opened (a newOrder
+ * answered, a token back, a pause over).
+ */
+enum acme_budget_block {
+	ACME_BUDGET_OPEN,
+	ACME_BUDGET_IN_FLIGHT,      /* new_orders_in_flight */
+	ACME_BUDGET_PER,            /* new_orders_per */
+	ACME_BUDGET_PAUSED,         /* the CA said rateLimited / Retry-After */
+	ACME_BUDGET__MAX
+};
+/* "open", "new_orders_in_flight", "new_orders_per", "paused"; static. */
+const char *acme_budget_block_name(enum acme_budget_block k);
+enum acme_budget_block acme_new_order_room(struct acme_account *a, time_t *when);
+typedef void (*acme_budget_room_cb)(void *arg);
+void acme_account_set_room_cb(struct acme_account *a, acme_budget_room_cb cb, void *arg);
+struct acme_budget_status {
+	struct acme_budget_params params;
+	int in_flight;              /* newOrders in flight */
+	int waiting;                /* orders started, waiting for a newOrder ticket */
+	int starting;               /* orders started that will ask for one */
+	int per_left;               /* new_orders_per tokens free now */
+	time_t next_token;          /* when the next one comes back; 0: none out */
+	time_t paused_until;        /* 0: not paused */
+};
+void acme_budget_status(struct acme_account *a, struct acme_budget_status *s);
+
 /* Requests sent to the CA by this account, per kind (tests, stats). */
 struct acme_counters {
 	unsigned long new_account, new_order, finalize, post, bad_nonce_retries;
@@ -354,6 +400,8 @@ enum order_state {
 	ORDER_INIT,             /* started, nothing asked yet */
 	ORDER_WAIT_ACCOUNT,     /* waiting for the account to be ready */
 	ORDER_KEYGEN,           /* the certificate key being generated */
+	ORDER_BUDGET,           /* waiting for the account's newOrder ticket
+	                         * (acme_budget.c) */
 	ORDER_NEW_ORDER,        /* newOrder in flight */
 	ORDER_RESUME,           /* first fetch of an order stored before a restart */
 	ORDER_AUTHORIZE,        /* the authorizations running (acme_authz.c) */
@@ -372,6 +420,11 @@ struct order_job;
 
 struct order_result {
 	bool ok;
+	bool deferred;              /* !ok, and nothing failed: the CA paused the
+	                             * account's new orders (rateLimited) before
+	                             * this one was created; order again once
+	                             * acme_new_order_room() opens (nothing is
+	                             * stored of it: the next order starts anew) */
 	char *error;                /* one line, when !ok */
 	struct acme_problem *problem; /* the CA's problem document, when there was one */
 	long long retry_after;      /* >0: the CA asked us to wait (rateLimited) */
@@ -420,6 +473,9 @@ struct order_params {
 	bool resume_finalized;      /* finalize was POSTed for it: never again */
 	privkey_t *resume_key;      /* the stored order key (NULL with a URL: the
 	                             * order is forgotten and ordered again) */
+	time_t pause_limit;         /* a pause of new orders (rateLimited) ending
+	                             * later than this fails the order instead of
+	                             * waiting (--once's deadline); 0: always wait */
 };
 
 /*

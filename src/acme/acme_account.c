@@ -31,6 +31,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "acme_budget.h"
 #include "acme_client.h"
 #include "jws.h"
 #include "keygen.h"
@@ -90,6 +91,7 @@ struct acme_account {
 	char *adopted_from;             /* key and URL just taken from there: verify */
 	char *url;
 	struct acme_client *client;     /* nonce pool, requests in flight */
+	struct acme_budget *budget;     /* how fast it may ask (acme_budget.c) */
 	struct acme_waiter *waiters;
 	struct http_req *pending_get;   /* directory fetch */
 	struct workpool_job *pending_keygen;
@@ -249,6 +251,12 @@ acme_waiter_cancel(struct acme_waiter *wt)
 }
 
 /* ---- what the transport asks of the account ---- */
+
+struct acme_budget *
+acme_account_budget(const struct acme_account *a)
+{
+	return a->budget;
+}
 
 struct acme_client *
 acme_account_client(struct acme_account *a)
@@ -780,6 +788,7 @@ acme_account_new(struct acme_env *env, const struct acme_account_params *p,
 	params_copy(a, p);
 	a->store = store;
 	a->store_arg = store_arg;
+	a->budget = acme_budget_new(env, a->name, &p->budget);
 	a->client = acme_client_new(a, env, &a->counters);
 	return a;
 }
@@ -792,6 +801,7 @@ acme_account_free(struct acme_account *a)
 	if (a == NULL)
 		return;
 	acme_client_free(a->client);
+	acme_budget_free(a->budget);
 	if (a->pending_get)
 		http_cancel(a->pending_get);
 	if (a->pending_keygen)
@@ -847,6 +857,7 @@ void
 acme_account_set_params(struct acme_account *a, const struct acme_account_params *p)
 {
 	params_copy(a, p);
+	acme_budget_set_params(a->budget, &p->budget);
 }
 
 const struct acme_directory *

@@ -21,6 +21,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "acme_budget.h"
 #include "acme_client.h"
 #include "jws.h"
 #include "log.h"
@@ -303,6 +304,8 @@ call_done_cb(const struct http_response *resp, void *arg)
 		return;
 	}
 	call_observe(c, call_endpoint(c), resp, false);
+	/* The CA asking to slow down pauses the account's new orders. */
+	(void)acme_budget_note_reply(acme_account_budget(a), resp, reply.problem);
 	if (!(resp->status == 400 && acme_problem_is(reply.problem, "badNonce")))
 		c->bad_nonces = 0;
 	if (acme_problem_is(reply.problem, "accountDoesNotExist") && c->jwk_key == NULL &&
@@ -377,7 +380,15 @@ call_send(struct acme_call *c)
 	char *nonce, *jws = NULL;
 	const privkey_t *key;
 	const char *kid;
+	double wait;
 
+	/* requests_per_second: the POST waits on the pause timer (counted
+	 * when it is about to be signed: not for the nonce's HEAD). */
+	if (cl->nnonces > 0 && (wait = acme_budget_post_delay(acme_account_budget(a))) > 0) {
+		ev_timer_set(&c->pause, wait, 0.);
+		ev_timer_start(cl->env->loop, &c->pause);
+		return 0;
+	}
 	if ((nonce = nonce_take(cl)) == NULL) {
 		ho.method = "HEAD";
 		ho.url = acme_account_directory(a)->new_nonce;

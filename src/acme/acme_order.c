@@ -23,6 +23,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "acme_budget.h"
 #include "acme_order_internal.h"
 #include "b64.h"
 #include "challenge.h"
@@ -40,6 +41,7 @@ static const char *const order_state_names[ORDER_STATE__MAX] = {
 	[ORDER_INIT] = "init",
 	[ORDER_WAIT_ACCOUNT] = "wait-account",
 	[ORDER_KEYGEN] = "keygen",
+	[ORDER_BUDGET] = "budget",
 	[ORDER_NEW_ORDER] = "new-order",
 	[ORDER_RESUME] = "resume",
 	[ORDER_AUTHORIZE] = "authorize",
@@ -240,6 +242,8 @@ job_release(struct order_job *j)
 	j->nauthz = j->nauthz_done = 0;
 	if (j->waiter)
 		acme_waiter_cancel(j->waiter);
+	acme_ticket_done(j->ticket);
+	j->ticket = NULL;
 	if (j->keygen)
 		workpool_cancel(j->keygen);
 	if (j->call)
@@ -258,6 +262,8 @@ static void
 job_free(struct order_job *j)
 {
 	job_release(j);
+	if (j->budget_starting)
+		acme_budget_starting(acme_account_budget(j->acct), -1);
 	privkey_free(j->key);
 	privkey_free(j->resume_key);
 	free(j->resume_url);
@@ -314,6 +320,21 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 	j->result.ok = false;
 	job_enter(j, ORDER_FAILED);
 	job_log(j, LOG_ERR, LOG_EVENT_NONE, "%s", j->result.error);
+	job_finish(j);
+}
+
+/* The account's new orders are paused (acme_budget.c logged it once, for
+ * all of them): this order ends before it exists, not as a failure. */
+static void
+job_defer(struct order_job *j)
+{
+	forget_order(j);
+	j->result.ok = false;
+	j->result.deferred = true;
+	j->result.error = xstrdup("new orders paused at the CA's request");
+	job_enter(j, ORDER_FAILED);
+	job_log(j, LOG_DEBUG, LOG_EVENT_NONE, "no newOrder while the CA asks the account to "
+	    "slow down; queued again for when the pause ends");
 	job_finish(j);
 }
 
@@ -435,6 +456,15 @@ order_key_ready(privkey_t *key, void *arg)
 
 	j->keygen = NULL;
 	j->key = key;
+	j->done = true;
+	order_step(j);
+}
+
+static void
+ticket_cb(void *arg)
+{
+	struct order_job *j = arg;
+
 	j->done = true;
 	order_step(j);
 }
@@ -609,8 +639,11 @@ order_status_next(struct order_job *j)
  *
  *   INIT         -> WAIT_ACCOUNT
  *   WAIT_ACCOUNT -> RESUME (a stored order and its key) | KEYGEN
- *   KEYGEN       -> NEW_ORDER (the key given, loaded or generated)
- *   NEW_ORDER    -> NEW_ORDER (refused with replaces: once without)
+ *   KEYGEN       -> BUDGET (the key given, loaded or generated)
+ *   BUDGET       -> NEW_ORDER once the account's budget grants a ticket
+ *   NEW_ORDER    -> BUDGET (refused with replaces: once without)
+ *                 | deferred (refused while the CA pauses the account: the
+ *                   caller orders again after the pause; BUDGET too)
  *                 | the order's status (order_status_next)
  *   RESUME, POLL -> NEW_ORDER (a resumed order gone: 404) | POLL (in
  *                   progress) | the order's status
@@ -705,6 +738,40 @@ step:
 			    key_type_name(j->key_type));
 			return;
 		}
+		job_enter(j, ORDER_BUDGET);
+		goto next;
+
+	case ORDER_BUDGET:
+		if (!done) {
+			struct acme_budget *b = acme_account_budget(j->acct);
+
+			time_t until = acme_budget_paused_until(b);
+
+			if (j->budget_starting) {
+				j->budget_starting = false;
+				acme_budget_starting(b, -1);
+			}
+			/* A pause longer than the caller can wait (--once) fails
+			 * the order as the CA's rate limit would. */
+			if (until > 0 && j->pause_limit > 0 && until > j->pause_limit) {
+				j->result.status = 429;
+				j->result.retry_after = (long long)(until - time(NULL));
+				j->result.problem_type = xstrdup("urn:ietf:params:acme:error:rateLimited");
+				job_fail(j, NULL, "account %s: new orders paused at the CA's request "
+				    "for %llds more; no newOrder sent", acme_account_name(j->acct),
+				    j->result.retry_after);
+				return;
+			}
+			/* Paused: the caller's queue keeps it, not a wait here. */
+			if (until > 0) {
+				job_defer(j);
+				return;
+			}
+			j->ticket = acme_ticket_wait(b, j->ticket_first, ticket_cb, j);
+			j->ticket_first = false;
+			if (!acme_ticket_granted(j->ticket))
+				return;
+		}
 		job_enter(j, ORDER_NEW_ORDER);
 		goto next;
 
@@ -726,11 +793,29 @@ step:
 				free(j->replaces);
 				j->replaces = NULL;
 			}
+			/* The order's time runs from its newOrder, not from a
+			 * wait for the account's budget. */
+			j->deadline = ev_now(j->env->loop) + (double)j->env->order_timeout;
 			payload = acme_json_new_order(&j->domains, j->profile, j->replaces);
 			(void)order_post(j, acme_account_directory(j->acct)->new_order, payload, 0,
 			    NULL, "send newOrder to");
 			free(payload);
 			return;
+		}
+		acme_ticket_done(j->ticket);
+		j->ticket = NULL;
+		if (r->status != 201 && acme_budget_paused_until(acme_account_budget(j->acct)) > 0 &&
+		    (acme_problem_is(r->problem, "rateLimited") ||
+		    ((r->status == 503 || r->status == 429) && r->http->retry_after != NULL))) {
+			time_t until = acme_budget_paused_until(acme_account_budget(j->acct));
+
+			/* The account's pause (logged once, by the budget) holds
+			 * every new order; this one is ordered again when it ends,
+			 * no failure counted, unless it cannot wait that long. */
+			if (j->pause_limit == 0 || until <= j->pause_limit) {
+				job_defer(j);
+				return;
+			}
 		}
 		if (r->status != 201 || r->http->location == NULL) {
 			if (acme_problem_is(r->problem, "invalidProfile")) {
@@ -748,6 +833,9 @@ step:
 				free(p);
 				free(j->replaces);
 				j->replaces = NULL;
+				/* Another newOrder: another ticket, ahead of the rest. */
+				j->ticket_first = true;
+				job_enter(j, ORDER_BUDGET);
 				goto next;
 			}
 			fail_reply(j, r, "newOrder", acme_account_directory(j->acct)->new_order);
@@ -975,6 +1063,13 @@ order_start(struct acme_env *env, struct acme_account *a, const struct order_par
 	j->arg = arg;
 	j->key = p->reuse_key;
 	j->replaces = xstrdup(p->replaces);
+	j->pause_limit = p->pause_limit;
+	/* An order that will send a newOrder counts against the account's
+	 * budget from now (acme_new_order_room), not only once it asks. */
+	if (p->resume_url == NULL) {
+		j->budget_starting = true;
+		acme_budget_starting(acme_account_budget(a), 1);
+	}
 	j->deadline = ev_now(env->loop) + (double)env->order_timeout;
 	j->result.status = -1;
 	ev_timer_init(&j->timer, order_timer_cb, 0., 0.);

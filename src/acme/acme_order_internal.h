@@ -76,6 +76,10 @@ struct order_job {
 	void *arg;
 
 	struct acme_waiter *waiter;
+	struct acme_ticket *ticket;  /* the newOrder ticket (acme_budget.h) */
+	bool budget_starting;       /* counted as starting until it asks for one */
+	bool ticket_first;          /* ask ahead of the others (it waited already) */
+	time_t pause_limit;         /* order_params.pause_limit */
 	struct workpool_job *keygen;
 	struct acme_call *call;
 	ev_timer timer;

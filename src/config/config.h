@@ -75,7 +75,12 @@ struct config_account {
 	enum hmac_alg eab_alg;
 	enum key_type key_type;     /* account key; default ec-p256 */
 	char *ca_bundle;            /* CA file to verify the ACME server; NULL: system */
-	int max_inflight;           /* per-account orders in flight (default 32) */
+	int max_inflight;           /* per-account orders in flight (default 256) */
+	/* Request budgets (acme_budget.c); 0: unlimited. */
+	int new_orders_in_flight;   /* newOrder requests in flight at once (default 4) */
+	int new_orders_per_count;   /* new_orders_per: COUNT/DURATION */
+	long long new_orders_per_seconds;
+	int requests_per_second;    /* signed POSTs of the account */
 	char *certbot_account;      /* certbot's accounts/.../ID directory to adopt
 	                             * when the store has no key yet; NULL: none */
 	int line;                   /* where it was defined, for messages */

@@ -208,7 +208,8 @@ static int parse_top_value(struct cfg_ctx *x, const char *key, const struct ynod
 /* ---- accounts ---- */
 
 static const char *const account_keys[] = { "directory", "contact", "eab", "key_type",
-	"ca_bundle", "max_inflight", "staging_directory", "certbot_account", "shared", NULL };
+	"ca_bundle", "max_inflight", "new_orders_in_flight", "new_orders_per", "requests_per_second",
+	"staging_directory", "certbot_account", "shared", NULL };
 static const char *const eab_keys[] = { "kid", "hmac_key", "hmac_key_file", "alg", NULL };
 
 static int parse_eab(struct cfg_ctx *x, const struct ynode *n, const char *path,
@@ -259,7 +260,10 @@ static int parse_account(struct cfg_ctx *x, const struct config *c, const struct
 	cfg_path_key(path, sizeof(path), "accounts", k->str);
 	a->line = k->line;
 	a->key_type = KEY_EC_P256;
-	a->max_inflight = 32;
+	/* newOrder is what CAs choke on (Debian's Pebble deadlocks under
+	 * many at once): few of those, many orders past it. */
+	a->max_inflight = 256;
+	a->new_orders_in_flight = 4;
 	a->shared = c->cluster != NULL;
 	if (cfg_name(x, k, path, "account", &a->name) < 0)
 		return -1;
@@ -302,6 +306,18 @@ static int parse_account(struct cfg_ctx *x, const struct config *c, const struct
 	cfg_path_key(sub, sizeof(sub), path, "max_inflight");
 	if ((v = cfg_map_get(n, "max_inflight")) != NULL &&
 	    cfg_int(x, v, sub, 1, 65536, &a->max_inflight) < 0)
+		return -1;
+	cfg_path_key(sub, sizeof(sub), path, "new_orders_in_flight");
+	if ((v = cfg_map_get(n, "new_orders_in_flight")) != NULL &&
+	    cfg_int(x, v, sub, 1, 65536, &a->new_orders_in_flight) < 0)
+		return -1;
+	cfg_path_key(sub, sizeof(sub), path, "new_orders_per");
+	if ((v = cfg_map_get(n, "new_orders_per")) != NULL &&
+	    cfg_rate(x, v, sub, &a->new_orders_per_count, &a->new_orders_per_seconds) < 0)
+		return -1;
+	cfg_path_key(sub, sizeof(sub), path, "requests_per_second");
+	if ((v = cfg_map_get(n, "requests_per_second")) != NULL &&
+	    cfg_int(x, v, sub, 1, 100000, &a->requests_per_second) < 0)
 		return -1;
 	cfg_path_key(sub, sizeof(sub), path, "certbot_account");
 	if ((v = cfg_map_get(n, "certbot_account")) != NULL &&

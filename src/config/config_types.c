@@ -92,6 +92,48 @@ int cfg_duration(struct cfg_ctx *x, const struct ynode *n, const char *path,
 	return 0;
 }
 
+int cfg_rate(struct cfg_ctx *x, const struct ynode *n, const char *path, int *count,
+    long long *seconds)
+{
+	const char *s, *slash, *u;
+	long long c = 0, d;
+	char what[64];
+
+	if (n->kind != YNODE_SCALAR || cfg_null(n) || n->scalar == YSCALAR_BOOL ||
+	    n->scalar == YSCALAR_INT)
+		return cfg_error(x, n, path, "expected COUNT/DURATION such as 300/3h, got %s",
+		    ynode_describe_value(n, what, sizeof(what)));
+	s = n->str;
+	slash = strchr(s, '/');
+	if (slash == NULL || slash == s)
+		return cfg_error(x, n, path, "bad rate '%s': expected COUNT/DURATION such as "
+		    "300/3h (300 new orders in any 3 hours)", s);
+	for (const char *p = s; p < slash; p++) {
+		if (!isdigit((unsigned char)*p) || c > 1000000)
+			return cfg_error(x, n, path, "bad rate '%s': COUNT must be a whole "
+			    "number from 1 to 1000000", s);
+		c = c * 10 + (*p - '0');
+	}
+	if (c < 1 || c > 1000000)
+		return cfg_error(x, n, path, "bad rate '%s': COUNT must be a whole number from "
+		    "1 to 1000000", s);
+	/* A bare number after the slash is more likely a forgotten unit
+	 * (300/3 for 300/3h) than seconds. */
+	for (u = slash + 1; isdigit((unsigned char)*u); u++)
+		;
+	if (slash[1] == '\0' || *u == '\0' || duration_parse(slash + 1, &d) < 0)
+		return cfg_error(x, n, path, "bad rate '%s': DURATION must be a number with a "
+		    "unit s, m, h, d or w, such as 10s or 3h", s);
+	if (d == 0)
+		return cfg_error(x, n, path, "bad rate '%s': DURATION must be longer than zero",
+		    s);
+	if (d > DURATION_MAX)
+		return cfg_error(x, n, path, "bad rate '%s': DURATION is too long (at most "
+		    "3650d)", s);
+	*count = (int)c;
+	*seconds = d;
+	return 0;
+}
 
 int cfg_name(struct cfg_ctx *x, const struct ynode *n, const char *path, const char *what,
     char **out)

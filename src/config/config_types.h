@@ -19,6 +19,10 @@ int cfg_bool(struct cfg_ctx *x, const struct ynode *n, const char *path, bool *o
  * allow_zero. */
 int cfg_duration(struct cfg_ctx *x, const struct ynode *n, const char *path,
     bool allow_zero, long long *out);
+/* A rate "COUNT/DURATION" ("300/3h"): COUNT 1..1000000, DURATION as
+ * cfg_duration with a unit, longer than zero. */
+int cfg_rate(struct cfg_ctx *x, const struct ynode *n, const char *path, int *count,
+    long long *seconds);
 /* Lineage and account names: [A-Za-z0-9._-]+, not starting with '.'. */
 int cfg_name(struct cfg_ctx *x, const struct ynode *n, const char *path, const char *what,
     char **out);

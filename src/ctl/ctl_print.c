@@ -206,6 +206,51 @@ ctl_print_cluster(const struct json *st)
 		    jstr(l, "holder") ? jstr(l, "holder") : "?", jnum(l, "fence", 0));
 }
 
+/* One line per account whose budgets hold orders back (or that has
+ * newOrders in flight under a limit): what waits for what, and until when. */
+static void
+print_budgets(const struct json *status)
+{
+	const struct json *a, *w;
+	time_t now = time(NULL);
+	bool first = true;
+
+	JSON_FOREACH(a, json_get(status, "budgets")) {
+		const char *blocked = jstr(a, "blocked_by");
+		double nwait = 0;
+		char d[64];
+
+		w = json_get(a, "waiting");
+		if (blocked != NULL)
+			nwait = jnum(w, blocked, 0);
+		if (nwait == 0 && jnum(w, "new_order_ticket", 0) == 0 &&
+		    jtime(a, "paused_until") == 0)
+			continue;
+		if (first)
+			printf("\nBUDGETS\n");
+		first = false;
+		printf("  %s:", jstr(a, "account") ? jstr(a, "account") : "?");
+		if (nwait > 0) {
+			printf(" %.0f queued for %s", nwait, blocked);
+			if (strcmp(blocked, "new_orders_per") == 0 && jstr(a, "new_orders_per"))
+				printf(" (%s)", jstr(a, "new_orders_per"));
+		}
+		if (jtime(a, "paused_until") > now) {
+			duration_format((double)(jtime(a, "paused_until") - now), d, sizeof(d));
+			printf("%s paused by the CA for %s more", nwait > 0 ? ";" : "", d);
+		} else if (jtime(a, "opens_at") > now) {
+			duration_format((double)(jtime(a, "opens_at") - now), d, sizeof(d));
+			printf("; next token in %s", d);
+		}
+		if (jnum(w, "new_order_ticket", 0) > 0)
+			printf("; %.0f started, waiting to send newOrder", jnum(w, "new_order_ticket", 0));
+		printf("; newOrders in flight %.0f", jnum(a, "new_orders_sending", 0));
+		if (jnum(a, "new_orders_in_flight", 0) > 0)
+			printf(" of %.0f", jnum(a, "new_orders_in_flight", 0));
+		printf("\n");
+	}
+}
+
 void
 ctl_print_status(const struct json *status)
 {
@@ -241,6 +286,7 @@ ctl_print_status(const struct json *status)
 			    k + 1 < NCOLS ? "  " : "\n");
 	free(cell);
 	print_phases(certs);
+	print_budgets(status);
 	print_pool(status, certs);
 }
 

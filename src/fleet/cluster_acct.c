@@ -96,6 +96,7 @@ acct_take(struct pool_acct *pa, const char *url, const char *directory, const pr
 	fleet_ops_account_gone(f, a->acme);
 	acme_account_free(a->acme);
 	a->acme = fleet_account_new(f->env, f->store, a->cfg);
+	fleet_budget_watch(f, a);
 	log_notice("pool: account %s is now the pool's (%s)", pa->name, url);
 	rc = 0;
 	return rc;

@@ -142,6 +142,19 @@ order_finished(struct order_job *j, struct order_result *res, void *arg)
 		fleet_cert_settled(r);
 		return;
 	}
+	if (!res->ok && res->deferred && r->pool == NULL) {
+		/* The CA paused the account's new orders: no failure; first in
+		 * the queue again, started when the pause ends. */
+		fleet_cert_requeue_first(r);
+		fleet_queue_run(f);
+		fleet_maybe_idle(f);
+		return;
+	}
+	if (!res->ok && res->deferred) {
+		/* A shared certificate: the pool decides who orders next. */
+		fleet_cert_settled(r);
+		return;
+	}
 	if (!res->ok) {
 		long long left = f->once_deadline - time(NULL);
 
@@ -406,6 +419,9 @@ fleet_cert_order(struct cert_rt *r, const char *resume_url, bool resume_finalize
 	p.resume_url = resume_url;
 	p.resume_finalized = resume_finalized;
 	p.resume_key = resume_key;
+	/* --once waits out a pause the CA asks for only up to its deadline. */
+	if (f->once)
+		p.pause_limit = f->once_deadline > 0 ? f->once_deadline : time(NULL);
 	r->st.last_attempt = time(NULL);
 	cert_log(r, LOG_INFO, LOG_EVENT_RENEWAL_STARTED,
 	    "starting renewal (account %s: %d in flight, all accounts: %d)",
@@ -429,11 +445,14 @@ fleet_queue_run(struct fleet *f)
 
 	f->qtail = NULL;
 	while ((r = *pp) != NULL) {
-		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 32;
+		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 256;
 
 		if (f->draining || f->inflight >= fleet_max_inflight(f))
 			break;
-		if (r->acct->inflight >= amax) {
+		time_t when;
+
+		/* Held back by its account's limits: it keeps its place. */
+		if (r->acct->inflight >= amax || fleet_cert_budget(r, &when) != ACME_BUDGET_OPEN) {
 			f->qtail = r;
 			pp = &r->qnext;
 			continue;
@@ -463,6 +482,21 @@ fleet_cert_enqueue(struct cert_rt *r)
 	else
 		f->qhead = r;
 	f->qtail = r;
+}
+
+void
+fleet_cert_requeue_first(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+
+	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
+		return;
+	r->queued = true;
+	r->queued_since = time(NULL);
+	r->qnext = f->qhead;
+	f->qhead = r;
+	if (f->qtail == NULL)
+		f->qtail = r;
 }
 
 static void
@@ -502,6 +536,7 @@ acct_new(struct fleet *f, const struct config_account *ca)
 	a->cfg = ca;
 	a->ari = -1;
 	a->acme = fleet_account_new(f->env, f->store, ca);
+	fleet_budget_watch(f, a);
 	f->accts = xrealloc(f->accts, (f->naccts + 1) * sizeof(*f->accts));
 	f->accts[f->naccts++] = a;
 	return a;
@@ -934,6 +969,7 @@ fleet_status_line(const struct fleet *f)
 		duration_format((double)(s.next_time > now ? s.next_time - now : 0), d, sizeof(d));
 		buf_appendf(&b, "; next: %s in %s", s.next_name, d);
 	}
+	fleet_budget_line((struct fleet *)f, &b);
 	if (f->cluster != NULL)
 		buf_appendf(&b, "; %s", cluster_state_line(f->cluster));
 	return buf_steal(&b, NULL);

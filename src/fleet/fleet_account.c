@@ -38,6 +38,10 @@ fleet_account_params(const struct config_account *cfg, struct acme_account_param
 	p->eab_hmac_len = cfg->eab_hmac_len;
 	p->eab_alg = cfg->eab_alg;
 	p->key_type = cfg->key_type;
+	p->budget.new_orders_in_flight = cfg->new_orders_in_flight;
+	p->budget.per_count = cfg->new_orders_per_count;
+	p->budget.per_seconds = cfg->new_orders_per_seconds;
+	p->budget.requests_per_second = cfg->requests_per_second;
 }
 
 /* certbot's key and URL into the store; out then holds them as a load

@@ -124,6 +124,8 @@ struct fleet {
 void fleet_cert_save(struct cert_rt *r);
 /* Appends r to the queue unless it is queued, busy or the fleet drains. */
 void fleet_cert_enqueue(struct cert_rt *r);
+/* Puts r first in the queue (an order the CA's pause deferred). */
+void fleet_cert_requeue_first(struct cert_rt *r);
 /* Starts queued certificates while the fleet's and their account's
  * in-flight limits allow, keeping the order of the rest. */
 void fleet_queue_run(struct fleet *f);
@@ -189,6 +191,23 @@ void fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
  * control connections may be gone already). */
 void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
+
+/* fleet_budget.c */
+/* Runs the queue whenever room may have opened in a's budget (once, for
+ * each new a->acme). */
+void fleet_budget_watch(struct fleet *f, struct acct_rt *a);
+/* Whether r may start now as far as its account's request budgets go
+ * (ACME_BUDGET_OPEN), else which one holds it and until when (0: until a
+ * newOrder in flight is answered). */
+enum acme_budget_block fleet_cert_budget(struct cert_rt *r, time_t *when);
+/* Per account: its limits, what is in flight and what waits for which
+ * budget (status --json "budgets"); caller frees. */
+struct json *fleet_budgets_json(struct fleet *f);
+/* "; N waiting for ACCOUNT's BUDGET (next token in 5s)" per account held
+ * back, for STATUS=. */
+void fleet_budget_line(struct fleet *f, struct buf *b);
+/* The certfleet_orders_waiting gauge. */
+void fleet_budget_metrics(struct fleet *f, struct buf *b);
 
 /* fleet_notify.c */
 /* Sets up the periodic check (once, in fleet_new); starts it and checks

@@ -174,6 +174,8 @@ fleet_metrics_write(const struct fleet *f, struct buf *b, time_t now)
 		    (double)f->accts[i]->inflight);
 	}
 
+	fleet_budget_metrics((struct fleet *)f, b);
+
 	metrics_family(b, "certfleet_hook_runs_total", METRICS_COUNTER,
 	    "Deploy and post hook runs, by hook and result, since the daemon started.");
 	kv[0] = "hook";

@@ -190,6 +190,9 @@ report_phase_text(const struct order_progress *p, char *buf, size_t len)
 		else
 			snprintf(buf, len, "validating");
 		break;
+	case ORDER_BUDGET:
+		snprintf(buf, len, "waiting for the account's newOrder budget");
+		break;
 	case ORDER_FINALIZE:
 		snprintf(buf, len, "finalizing");
 		break;
@@ -272,6 +275,7 @@ fleet_status_json(struct fleet *f)
 	json_set_num(o, "failing", (double)s.failing);
 	json_set_num(o, "succeeded", (double)s.succeeded);
 	json_set_num(o, "failed", (double)s.failed);
+	json_set(o, "budgets", fleet_budgets_json(f));
 	return o;
 }
 

@@ -6,8 +6,10 @@
  * names, a finalize whose answer is lost, Retry-After in both forms,
  * badNonce on every step, an invalid order's problem document, an
  * alternate chain picked by preferred_chain, pre-validated
- * authorizations whose challenges are never touched, and the gates of a
- * caller whose record is remote (the pool: order_ops.gate).
+ * authorizations whose challenges are never touched, the gates of a
+ * caller whose record is remote (the pool: order_ops.gate), and a newOrder
+ * refused as rateLimited: the order is deferred (not failed), the account
+ * pauses for the Retry-After, and the next order after it succeeds.
  */
 #include <string.h>
 #include <time.h>
@@ -233,6 +235,38 @@ START_TEST(test_fresh_order)
 	/* The order URL and the finalize were persisted as they happened. */
 	ck_assert_ptr_nonnull(strstr(st.order_url, "/order/1"));
 	ck_assert(st.order_finalized);
+}
+END_TEST
+
+START_TEST(test_rate_limited_waits)
+{
+	time_t when = 0;
+	double t0;
+
+	fake_ca_reply(fx->ca, "POST", "/order/new", 1, 429, CT_PROBLEM "Retry-After: 1\r\n",
+	    "{\"type\":\"urn:ietf:params:acme:error:rateLimited\",\"detail\":\"slow down\"}");
+	script_order("1", "pending", NULL);
+	(void)fake_order_start(&fo, fx, 0, &st, order_cb, NULL);
+	ck_assert(test_run_loop(fx->loop, 25));
+	/* Deferred, not failed: nothing of the order is kept, the account's
+	 * new orders wait for the pause. */
+	ck_assert(done && !res.ok && res.deferred);
+	ck_assert_ptr_null(st.order_url);
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 1);
+	ck_assert_int_eq(acme_new_order_room(fx->acct, &when), ACME_BUDGET_PAUSED);
+	ck_assert(when >= time(NULL) && when <= time(NULL) + 2);
+	/* Ordered again once the pause is over. */
+	t0 = ev_time();
+	while (acme_new_order_room(fx->acct, &when) != ACME_BUDGET_OPEN && ev_time() - t0 < 5)
+		ev_run(fx->loop, EVRUN_ONCE);
+	ck_assert_int_eq(acme_new_order_room(fx->acct, &when), ACME_BUDGET_OPEN);
+	order_result_clear(&res);
+	done = false;
+	run_order();
+	assert_ok();
+	ck_assert_uint_eq(fake_ca_count(fx->ca, "POST", "/order/new"), 2);
+	ck_assert(fake_ca_find(fx->ca, "POST", "/order/new", 1)->at -
+	    fake_ca_find(fx->ca, "POST", "/order/new", 0)->at >= 0.99);
 }
 END_TEST
 
@@ -789,6 +823,7 @@ acme_order_suite(void)
 
 	tc = tcase("flow", setup);
 	tcase_add_test(tc, test_fresh_order);
+	tcase_add_test(tc, test_rate_limited_waits);
 	tcase_add_test(tc, test_finalize_timeout_polls);
 	tcase_add_test(tc, test_invalid_order_problem);
 	suite_add_tcase(s, tc);

@@ -243,6 +243,49 @@ static const struct bad_case bad_cases[] = {
 	  "1:11: state_dir: expected a string, got an empty value" },
 	{ NULL, "max_inflight: 0\n", 0, NULL, NULL, 0,
 	  "1:15: max_inflight: must be between 1 and 65536, got 0" },
+	/* the request budgets */
+	{ NULL, ACCOUNT "    new_orders_in_flight: 0\n", 0, NULL, NULL, 0,
+	  "5:27: accounts.ca.new_orders_in_flight: must be between 1 and 65536, got 0" },
+	{ NULL, ACCOUNT "    new_orders_in_flight: four\n", 0, NULL, NULL, 0,
+	  "5:27: accounts.ca.new_orders_in_flight: expected an integer, got a string 'four'" },
+	{ NULL, ACCOUNT "    requests_per_second: 0.5\n", 0, NULL, NULL, 0,
+	  "5:26: accounts.ca.requests_per_second: expected an integer, got 0.5, a decimal" },
+	{ NULL, ACCOUNT "    requests_per_second: 100001\n", 0, NULL, NULL, 0,
+	  "5:26: accounts.ca.requests_per_second: must be between 1 and 100000, got 100001" },
+	{ NULL, ACCOUNT "    new_orders_per: 300\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: expected COUNT/DURATION such as 300/3h, got 300, "
+	  "an integer" },
+	{ NULL, ACCOUNT "    new_orders_per: 300/3\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '300/3': DURATION must be a number with "
+	  "a unit s, m, h, d or w, such as 10s or 3h" },
+	{ NULL, ACCOUNT "    new_orders_per: 300/3x\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '300/3x': DURATION must be a number with "
+	  "a unit s, m, h, d or w, such as 10s or 3h" },
+	{ NULL, ACCOUNT "    new_orders_per: /3h\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '/3h': expected COUNT/DURATION such as "
+	  "300/3h (300 new orders in any 3 hours)" },
+	{ NULL, ACCOUNT "    new_orders_per: 0/3h\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '0/3h': COUNT must be a whole number "
+	  "from 1 to 1000000" },
+	{ NULL, ACCOUNT "    new_orders_per: -1/3h\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '-1/3h': COUNT must be a whole number "
+	  "from 1 to 1000000" },
+	{ NULL, ACCOUNT "    new_orders_per: 2000000/3h\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '2000000/3h': COUNT must be a whole "
+	  "number from 1 to 1000000" },
+	{ NULL, ACCOUNT "    new_orders_per: 5/0s\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '5/0s': DURATION must be longer than "
+	  "zero" },
+	{ NULL, ACCOUNT "    new_orders_per: 5/3651d\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '5/3651d': DURATION is too long (at "
+	  "most 3650d)" },
+	{ NULL, ACCOUNT "    new_orders_per: 300 / 3h\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: bad rate '300 / 3h': COUNT must be a whole number "
+	  "from 1 to 1000000" },
+	{ NULL, ACCOUNT "    new_orders_per: [300, 3h]\n", 0, NULL, NULL, 0,
+	  "5:21: accounts.ca.new_orders_per: expected COUNT/DURATION such as 300/3h, got a list" },
+	{ NULL, ACCOUNT "    new_order_per: 300/3h\n", 0, NULL, NULL, 0,
+	  "5:5: accounts.ca.new_order_per: unknown key; did you mean 'new_orders_per'?" },
 	/* values */
 	{ "bad-duration.yaml", NULL, 0, NULL, NULL, 0, "2:13: timeouts.finalize: bad duration "
 	  "'5x': expected a number with a unit s, m, h, d or w (90s, 30m, 2h, 7d) or plain "
@@ -758,7 +801,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(p->eab_alg, HMAC_HS256);
 	ck_assert_int_eq(p->key_type, KEY_EC_P256);
 	ck_assert_ptr_null(p->ca_bundle);
-	ck_assert_int_eq(p->max_inflight, 32);
+	ck_assert_int_eq(p->max_inflight, 256);
 
 	ck_assert_uint_eq(c->ncerts, 3);
 	w = &c->certs[0];
@@ -828,6 +871,30 @@ START_TEST(test_full)
 }
 END_TEST
 
+START_TEST(test_budgets)
+{
+	struct config *c;
+	const struct config_account *a;
+
+	put("c.yaml", ACCOUNT "    new_orders_in_flight: 1\n    new_orders_per: 300/3h\n"
+	    "    requests_per_second: 20\n"
+	    "certificates:\n  - name: www\n    domains: [www.example.com]\n", 0644);
+	c = load_ok("c.yaml");
+	a = &c->accounts[0];
+	ck_assert_int_eq(a->new_orders_in_flight, 1);
+	ck_assert_int_eq(a->new_orders_per_count, 300);
+	ck_assert_int_eq(a->new_orders_per_seconds, 3 * 3600);
+	ck_assert_int_eq(a->requests_per_second, 20);
+	config_free(c);
+	put("c.yaml", ACCOUNT "    new_orders_per: 2/1m30s\n"
+	    "certificates:\n  - name: www\n    domains: [www.example.com]\n", 0644);
+	c = load_ok("c.yaml");
+	ck_assert_int_eq(c->accounts[0].new_orders_per_count, 2);
+	ck_assert_int_eq(c->accounts[0].new_orders_per_seconds, 90);
+	config_free(c);
+}
+END_TEST
+
 START_TEST(test_builtin_defaults)
 {
 	struct config *c;
@@ -857,7 +924,11 @@ START_TEST(test_builtin_defaults)
 	ck_assert_uint_eq(a->eab_hmac_len, 0);
 	ck_assert_int_eq(a->key_type, KEY_EC_P256);
 	ck_assert_ptr_null(a->ca_bundle);
-	ck_assert_int_eq(a->max_inflight, 32);
+	ck_assert_int_eq(a->max_inflight, 256);
+	/* The budgets: 4 newOrders at once, nothing else limited. */
+	ck_assert_int_eq(a->new_orders_in_flight, 4);
+	ck_assert_int_eq(a->new_orders_per_count, 0);
+	ck_assert_int_eq(a->requests_per_second, 0);
 	ck_assert_uint_eq(c->ncerts, 1);
 	w = &c->certs[0];
 	/* The only account is every certificate's account. */
@@ -1066,6 +1137,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_error_one_line);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_builtin_defaults);
+	tcase_add_test(tc, test_budgets);
 	tcase_add_loop_test(tc, test_hmac_encodings, 0, (int)ARRAY_SIZE(key_texts));
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_relative_inventory_path);

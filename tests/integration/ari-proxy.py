@@ -45,7 +45,7 @@ Control directory (written by the test, read on every request):
       client does not know yet: the crash-after-finalize window).
 
 Log (--log): one JSON object per line per request:
-  {"t": unix time, "method", "path", "status", "payload": {...} (newOrder),
+  {"t": unix time (answered), "t0": unix time (received), "method", "path", "status", "payload": {...} (newOrder),
    "problem": TYPE (Pebble's error answers, e.g. badNonce)}
 
 Usage: ari-proxy.py --upstream https://127.0.0.1:PORT --upstream-ca FILE
@@ -232,7 +232,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         px = self.server.proxy
-        rec = self.rec = {"method": self.command, "path": self.path}
+        rec = self.rec = {"method": self.command, "path": self.path, "t0": time.time()}
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n > 0 else None
         try:
