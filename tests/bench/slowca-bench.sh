@@ -22,7 +22,8 @@
 # not the client's pacing (issue 12 section 1 adds the client's own
 # new_orders_in_flight budget).  BENCH_SLOWCA_NOFILE runs the daemon under
 # that RLIMIT_NOFILE (soft = hard, with prlimit), to see the warning and the
-# slot limit follow it.
+# slot limit follow it.  Pebble runs with PEBBLE_WFE_NONCEREJECT=0 unless
+# BENCH_SLOWCA_NONCEREJECT says otherwise (see bench_slowca).
 
 SC_RUNS=${BENCH_SLOWCA_RUNS:-100:50 1000:30}
 SC_NEWORDERS=${BENCH_SLOWCA_NEWORDERS:-4}
@@ -118,7 +119,14 @@ bench_slowca() {
   echo "== bench slowca: finalize held by the CA (runs: $SC_RUNS)"
   mkdir -p "$W/slowca"
   sc_proxy_ca "$W/slowca" || return 1
-  PEBBLE_VA_NOSLEEP=1 "$TOP/tests/pebble/pebble-ctl" start "$W/slowca-pebble" >/dev/null ||
+  # Pebble rejects 5 % of good nonces by default; the proxy holds a finalize
+  # before Pebble sees its nonce, so each rejection costs one more D and the
+  # run's tail measures that, not the slots.  BENCH_SLOWCA_NONCEREJECT=5
+  # puts them back.
+  # PEBBLE_AUTHZREUSE=0: every name differs, and the reuse lookup is where
+  # Pebble 2.4 deadlocks under concurrent newOrder (run-bench's header).
+  PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=${BENCH_SLOWCA_NONCEREJECT:-0} PEBBLE_VA_NOSLEEP=1 \
+    "$TOP/tests/pebble/pebble-ctl" start "$W/slowca-pebble" >/dev/null ||
     { echo "bench: Pebble did not start"; return 1; }
   # shellcheck disable=SC1091
   . "$W/slowca-pebble/env"
