@@ -33,7 +33,7 @@ void
 daemon_slots_plan(const struct config *cfg, unsigned long long nofile,
     struct slots_plan *p)
 {
-	size_t sum = 0, room;
+	size_t sum = 0, room, other;
 
 	for (size_t i = 0; i < cfg->naccounts; i++)
 		sum += (size_t)cfg->accounts[i].max_inflight;
@@ -45,7 +45,10 @@ daemon_slots_plan(const struct config *cfg, unsigned long long nofile,
 	p->fd_limited = false;
 	if (nofile == 0 || nofile >= p->fds_wanted)
 		return;
-	room = nofile > FDS_OTHER + SLOTS_MIN ? (size_t)nofile - FDS_OTHER : SLOTS_MIN;
+	/* FDS_OTHER is the worst case (every responder connection taken):
+	 * under a small limit, half of it goes to the HTTP slots anyway. */
+	other = FDS_OTHER < nofile / 2 ? FDS_OTHER : (size_t)(nofile / 2);
+	room = nofile > other + SLOTS_MIN ? (size_t)nofile - other : SLOTS_MIN;
 	p->fd_limited = true;
 	p->slots = room;
 	/* Keep a quarter for short requests when the slots are scarce. */

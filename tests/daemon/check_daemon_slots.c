@@ -73,8 +73,13 @@ START_TEST(test_plan_low_nofile)
 	set(4000, 4000, 0);
 	daemon_slots_plan(&cfg, 2408, &p);
 	ck_assert(p.fd_limited);
-	ck_assert_uint_eq(p.slots, 1000);
-	ck_assert_uint_eq(p.short_reserved, 250);
+	ck_assert_uint_eq(p.slots, 1204);
+	ck_assert_uint_eq(p.short_reserved, 301);
+	/* Room for every other descriptor: the rest are slots, an eighth kept. */
+	daemon_slots_plan(&cfg, 4408, &p);
+	ck_assert(p.fd_limited);
+	ck_assert_uint_eq(p.slots, 3000);
+	ck_assert_uint_eq(p.short_reserved, 500);
 	/* The plan is one http.c accepts. */
 	{
 		struct ev_loop *loop = ev_default_loop(0);
@@ -83,7 +88,7 @@ START_TEST(test_plan_low_nofile)
 
 		ck_assert_int_eq(http_client_set_slots(c, p.slots, p.short_reserved), 0);
 		http_client_slots(c, &s);
-		ck_assert_uint_eq(s.slots, 1000);
+		ck_assert_uint_eq(s.slots, 3000);
 		daemon_slots_plan(&cfg, 100, &p);
 		ck_assert_int_eq(http_client_set_slots(c, p.slots, p.short_reserved), 0);
 		http_client_free(c);
