@@ -317,6 +317,9 @@ struct acme_post_opts {
 	                             * log lines about it (badNonce retries); NULL: none */
 	enum acme_endpoint endpoint; /* for the observer; ACME_EP_OTHER: told from the
 	                             * directory's URLs where it is one of them */
+	bool long_held;             /* the CA may hold it open long (finalize): it
+	                             * takes only HTTP slots not kept for short
+	                             * requests (http.h); its nonce HEAD stays short */
 };
 
 struct acme_call;

@@ -51,6 +51,7 @@ struct acme_call {
 	char *payload;
 	char *accept;
 	long timeout_ms;
+	bool long_held;
 	const privkey_t *jwk_key;
 	bool use_jwk;
 	int attempts;
@@ -415,6 +416,7 @@ call_send(struct acme_call *c)
 	ho.accept = c->accept;
 	ho.ca_bundle = ca_bundle;
 	ho.timeout_ms = c->timeout_ms;
+	ho.long_held = c->long_held;
 	cl->counters->post++;
 	c->req = http_request(cl->env->http, &ho, call_done_cb, c);
 	free(jws);
@@ -432,6 +434,7 @@ acme_post(struct acme_account *a, const struct acme_post_opts *o, acme_reply_cb 
 	c->payload = xstrdup(o->payload ? o->payload : "");
 	c->accept = xstrdup(o->accept);
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
+	c->long_held = o->long_held;
 	c->jwk_key = o->jwk_key;
 	c->use_jwk = o->use_jwk;
 	c->label = xstrdup(o->label);

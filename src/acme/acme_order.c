@@ -519,6 +519,9 @@ order_post(struct order_job *j, const char *url, const char *payload, long timeo
 	o.endpoint = url == j->order.finalize ? ACME_EP_FINALIZE :
 	    url == j->order.certificate ? ACME_EP_CERT : url == j->order_url ? ACME_EP_ORDER :
 	    ACME_EP_OTHER;
+	/* Sectigo holds a finalize for 50 s and more: a wall of them must not
+	 * keep the other orders' polls from the CA. */
+	o.long_held = o.endpoint == ACME_EP_FINALIZE;
 	j->call = acme_post(j->acct, &o, order_reply_cb, j);
 	if (j->call == NULL) {
 		job_fail(j, NULL, "cannot %s %s", what, url);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_slots.h"
 #include "daemon_sweep.h"
 #include "daemon_metrics.h"
 #include "dns01.h"
@@ -46,6 +47,7 @@ struct reload_waiter;
 
 struct daemon {
 	const struct daemon_opts *opts;
+	unsigned long long nofile;  /* soft RLIMIT_NOFILE after raising it (0: none) */
 	struct ev_loop *loop;
 	struct config *cfg;
 	struct store *store;
@@ -342,6 +344,7 @@ reload_apply(struct daemon *d, struct config *ncfg, char *err, size_t errlen)
 	d->env.finalize_timeout = ncfg->finalize_timeout;
 	d->env.order_timeout = ncfg->order_timeout;
 	env_settings(&d->env, ncfg);
+	daemon_slots_apply(d->env.http, ncfg, d->nofile);
 	fleet_reconfigure(d->fleet, ncfg);
 	daemon_sweep_reconfigure(d->sweep, ncfg);
 	/* Nothing points into it any more; freeing 100,000 entries is 25 ms
@@ -570,6 +573,9 @@ daemon_run(const struct daemon_opts *o)
 	if (o->once)
 		daemon_sweep_now(d.cfg, d.store);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any descriptor is opened for the orders: each HTTP/1.1
+	 * request in flight may hold a connection. */
+	d.nofile = daemon_raise_nofile();
 	/* The default loop: hooks are reaped with ev_child, which needs it. */
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	d.env.loop = d.loop;
@@ -590,6 +596,7 @@ daemon_run(const struct daemon_opts *o)
 		log_err("cannot set up the HTTP client, the key generation or the DNS threads");
 		goto out;
 	}
+	daemon_slots_apply(d.env.http, d.cfg, d.nofile);
 	if (setup_http01(&d, d.cfg, NULL) < 0 || setup_tlsalpn(&d, d.cfg, NULL) < 0) {
 		rc = EXIT_UNAVAILABLE;
 		goto out;

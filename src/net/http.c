@@ -32,20 +32,29 @@
 
 #define BODY_MAX (4u << 20)
 /*
- * Transfers handed to libcurl at once; the rest wait in our own FIFO rather
- * than in libcurl's (CURLMOPT_MAX_HOST_CONNECTIONS): libcurl 7.88 did not
- * always wake transfers it had queued under the socket API, and they
- * stalled until their timeout.  Below the stream limit of one HTTP/2
- * connection (we set 100; servers' usual is 100-250).  Queued requests
- * start their timeout only when they are handed over.
+ * Transfers handed to libcurl at once by default (http_client_set_slots()
+ * sets the client's own); the rest wait in our own FIFOs rather than in
+ * libcurl's (CURLMOPT_MAX_HOST_CONNECTIONS): libcurl 7.88 did not always
+ * wake transfers it had queued under the socket API, and they stalled
+ * until their timeout.  Queued requests start their timeout only when they
+ * are handed over.  Of the slots, SHORT_RESERVED_DEFAULT are kept for
+ * requests not marked long_held, so that requests a server holds open
+ * (a slow CA's finalize, streams) never take them all.
  */
-#define ACTIVE_MAX 64
+#define SLOTS_DEFAULT 64
+#define SHORT_RESERVED_DEFAULT 16
 #define HTTP2_MIN_CURL 0x080600 /* libcurl 8.6.0 */
 #define DEFAULT_TIMEOUT_MS 60000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000L
 /* Unanswered keepalive probes before the kernel drops a stream's connection. */
 #define KEEPALIVE_PROBES 3
 #define RETRY_AFTER_MAX (10LL * 365 * 86400)
+
+/* A FIFO of requests waiting for a slot, linked through qnext. */
+struct queue {
+	struct http_req *head, *tail;
+	size_t n;
+};
 
 struct http_client {
 	struct ev_loop *loop;
@@ -54,8 +63,12 @@ struct http_client {
 	struct http_req *reqs;      /* in flight */
 	size_t ninflight;           /* all requests, queued or active */
 	size_t nactive;             /* handed to libcurl */
+	size_t nactive_long;        /* of which long_held */
+	size_t slots;               /* nactive's bound */
+	size_t short_reserved;      /* slots long_held requests never take */
 	bool http2;
-	struct http_req *qhead, *qtail; /* waiting for a slot (qnext) */
+	struct queue q[2];          /* waiting for a slot: [0] short, [1] long */
+	unsigned long long qseq;    /* arrival order across both queues */
 	int running;
 	bool pending;               /* some stream has data for its on_data */
 };
@@ -80,6 +93,8 @@ struct http_req {
 	void (*on_data)(const char *data, size_t len, void *arg);
 	struct buf stream;          /* on_data's data not handed over yet */
 	bool active;
+	bool long_held;             /* counted against the long requests' slots */
+	unsigned long long qseq;    /* when it was queued, for FIFO across classes */
 	struct http_req *prev, *next;
 	struct http_req *qnext;
 };
@@ -263,33 +278,96 @@ req_free(struct http_req *r)
 }
 
 static void
+queue_push(struct http_client *c, struct http_req *r)
+{
+	struct queue *q = &c->q[r->long_held];
+
+	r->qseq = c->qseq++;
+	r->qnext = NULL;
+	if (q->tail)
+		q->tail->qnext = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->n++;
+}
+
+static void
 queue_remove(struct http_client *c, struct http_req *r)
 {
+	struct queue *q = &c->q[r->long_held];
 	struct http_req **pp, *prev = NULL;
 
-	for (pp = &c->qhead; *pp; prev = *pp, pp = &(*pp)->qnext) {
+	for (pp = &q->head; *pp; prev = *pp, pp = &(*pp)->qnext) {
 		if (*pp == r) {
 			*pp = r->qnext;
-			if (c->qtail == r)
-				c->qtail = prev;
+			if (q->tail == r)
+				q->tail = prev;
 			r->qnext = NULL;
+			q->n--;
 			return;
 		}
 	}
+}
+
+/* Whether a request of that class may be handed to libcurl now, slots
+ * permitting, ignoring those queued before it. */
+static bool
+slot_free(const struct http_client *c, bool long_held)
+{
+	if (c->nactive >= c->slots)
+		return false;
+	return !long_held || c->nactive_long < c->slots - c->short_reserved;
+}
+
+/*
+ * The next request to hand over: the one queued first among those whose
+ * class has a slot.  A long request waiting for the long slots does not
+ * hold up the short ones queued behind it, and short ones do not overtake
+ * a long one that has a slot.  NULL: none can start.
+ */
+static struct http_req *
+queue_next(struct http_client *c)
+{
+	struct http_req *s = c->q[0].head, *l = c->q[1].head;
+
+	if (l && !slot_free(c, true))
+		l = NULL;
+	if (s && !slot_free(c, false))
+		s = NULL;
+	if (s && l)
+		return s->qseq < l->qseq ? s : l;
+	return s ? s : l;
+}
+
+static void
+slot_take(struct http_client *c, struct http_req *r)
+{
+	r->active = true;
+	c->nactive++;
+	if (r->long_held)
+		c->nactive_long++;
+}
+
+static void
+slot_release(struct http_client *c, struct http_req *r)
+{
+	r->active = false;
+	c->nactive--;
+	if (r->long_held)
+		c->nactive_long--;
 }
 
 /* Hands queued requests to libcurl while there is room. */
 static void
 queue_run(struct http_client *c)
 {
-	while (c->qhead && c->nactive < ACTIVE_MAX) {
-		struct http_req *r = c->qhead;
+	struct http_req *r;
+
+	while ((r = queue_next(c)) != NULL) {
 		CURLMcode mrc;
 
-		c->qhead = r->qnext;
-		if (c->qhead == NULL)
-			c->qtail = NULL;
-		r->qnext = NULL;
+		queue_remove(c, r);
 		if ((mrc = curl_multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
 			/* Reported like any failed transfer, from the loop. */
 			snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_multi_strerror(mrc));
@@ -301,8 +379,7 @@ queue_run(struct http_client *c)
 			req_free(r);
 			continue;
 		}
-		r->active = true;
-		c->nactive++;
+		slot_take(c, r);
 	}
 }
 
@@ -316,7 +393,7 @@ http_cancel(struct http_req *r)
 	c = r->c;
 	if (r->active) {
 		curl_multi_remove_handle(c->multi, r->easy);
-		c->nactive--;
+		slot_release(c, r);
 	} else {
 		queue_remove(c, r);
 	}
@@ -332,8 +409,7 @@ req_complete(struct http_req *r, CURLcode code)
 	double t = 0;
 
 	curl_multi_remove_handle(c->multi, r->easy);
-	r->active = false;
-	c->nactive--;
+	slot_release(c, r);
 	req_unlink(r);
 	curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &t);
 	r->resp.elapsed = t;
@@ -516,6 +592,8 @@ http_client_new(struct ev_loop *loop)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
+	c->slots = SLOTS_DEFAULT;
+	c->short_reserved = SHORT_RESERVED_DEFAULT;
 	if ((c->multi = curl_multi_init()) == NULL) {
 		free(c);
 		return NULL;
@@ -532,7 +610,7 @@ http_client_new(struct ev_loop *loop)
 	 * the socket API, streams multiplexed on a busy connection stalled
 	 * until their timeout once a few hundred orders ran at once (seen in
 	 * make bench); there each request in flight gets its own kept-alive
-	 * HTTP/1.1 connection instead, at most ACTIVE_MAX of them.
+	 * HTTP/1.1 connection instead, at most one per slot.
 	 */
 	c->http2 = curl_version_info(CURLVERSION_NOW)->version_num >= HTTP2_MIN_CURL &&
 	    (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2);
@@ -544,6 +622,7 @@ http_client_new(struct ev_loop *loop)
 	 * few hundred concurrent orders).  Multiplexing keeps the number of
 	 * connections small anyway. */
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)SLOTS_DEFAULT);
 	return c;
 }
 
@@ -565,6 +644,34 @@ http_inflight(const struct http_client *c)
 	return c->ninflight;
 }
 
+int
+http_client_set_slots(struct http_client *c, size_t slots, size_t short_reserved)
+{
+	if (slots < 2 || short_reserved < 1 || short_reserved >= slots)
+		return -1;
+	c->slots = slots;
+	c->short_reserved = short_reserved;
+	/* Idle connections kept for reuse: no more than there are slots, so
+	 * the client's descriptors stay about one per slot (libcurl's default
+	 * is four per transfer added). */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)slots);
+	/* More room starts queued requests now; less only stops new starts
+	 * until enough of those in flight have ended. */
+	queue_run(c);
+	return 0;
+}
+
+void
+http_client_slots(const struct http_client *c, struct http_slots *s)
+{
+	s->slots = c->slots;
+	s->short_reserved = c->short_reserved;
+	s->active = c->nactive;
+	s->active_long = c->nactive_long;
+	s->queued = c->q[0].n;
+	s->queued_long = c->q[1].n;
+}
+
 struct http_req *
 http_request(struct http_client *c, const struct http_request_opts *o, http_done_cb cb,
     void *arg)
@@ -577,6 +684,8 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	r->cb = cb;
 	r->arg = arg;
 	r->on_data = o->on_data;
+	/* A stream holds its slot for as long as the server keeps it open. */
+	r->long_held = o->long_held || o->on_data != NULL || o->timeout_ms < 0;
 	if ((r->easy = curl_easy_init()) == NULL) {
 		log_err("curl_easy_init failed");
 		free(r);
@@ -655,12 +764,9 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 		c->reqs->prev = r;
 	c->reqs = r;
 	c->ninflight++;
-	if (c->nactive >= ACTIVE_MAX) {
-		if (c->qtail)
-			c->qtail->qnext = r;
-		else
-			c->qhead = r;
-		c->qtail = r;
+	/* Behind those of its class already waiting: FIFO within a class. */
+	if (c->q[r->long_held].head != NULL || !slot_free(c, r->long_held)) {
+		queue_push(c, r);
 		return r;
 	}
 	if ((mrc = curl_multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
@@ -669,8 +775,7 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 		req_free(r);
 		return NULL;
 	}
-	r->active = true;
-	c->nactive++;
+	slot_take(c, r);
 	return r;
 }
 

@@ -57,10 +57,19 @@ struct http_request_opts {
 	 * callback's arg) piece by piece as it arrives and is not accumulated;
 	 * the completion then carries an empty body.  on_data runs on the loop
 	 * outside libcurl, so it may start or cancel requests, this one too.
-	 * A stream holds one of the client's 64 transfer slots while it runs.
-	 * NULL: the whole body comes with the completion.
+	 * A stream holds one of the client's long slots (see long_held) while
+	 * it runs.  NULL: the whole body comes with the completion.
 	 */
 	void (*on_data)(const char *data, size_t len, void *arg);
+	/*
+	 * The server may hold this request open long before it answers (a
+	 * slow CA's finalize): it only takes the slots not kept for short
+	 * requests (http_client_set_slots), and waits in the queue when those
+	 * are full, so that a wall of such requests never delays the short
+	 * ones (polls, nonces).  Streams (on_data, or timeout_ms < 0) count as
+	 * long whatever this says.
+	 */
+	bool long_held;
 };
 
 /* The response belongs to the client: valid during the callback only. */
@@ -78,6 +87,25 @@ struct http_req *http_request(struct http_client *c, const struct http_request_o
 void http_cancel(struct http_req *r);
 /* Requests in flight. */
 size_t http_inflight(const struct http_client *c);
+
+/*
+ * Transfers handed to libcurl at once (each may hold a connection, so a
+ * file descriptor, on HTTP/1.1), of which short_reserved are kept for
+ * requests not marked long_held; the others wait in the client's queue,
+ * first come first served within what their class may take.  The default
+ * is 64 with 16 kept.  Takes effect at once: more slots start queued
+ * requests (their callbacks may run inside this call only if libcurl
+ * refuses a handle), fewer let those in flight finish.  -1 when slots < 2
+ * or short_reserved is not in [1, slots - 1] (nothing changed).
+ */
+int http_client_set_slots(struct http_client *c, size_t slots, size_t short_reserved);
+
+struct http_slots {
+	size_t slots, short_reserved;   /* as set */
+	size_t active, active_long;     /* handed to libcurl, of which long */
+	size_t queued, queued_long;     /* waiting: short, long */
+};
+void http_client_slots(const struct http_client *c, struct http_slots *s);
 
 /*
  * Parses a Retry-After value: delta-seconds or an HTTP-date (IMF-fixdate,

@@ -953,6 +953,200 @@ START_TEST(test_extra_headers)
 }
 END_TEST
 
+/* ---- slot accounting ---- */
+
+static struct http_req *
+start_class(const char *path, bool long_held, struct got *g)
+{
+	struct http_request_opts o = {.method = "GET", .long_held = long_held};
+	struct http_req *r;
+
+	o.url = url(path);
+	r = http_request(client, &o, done_cb, g);
+	free((char *)o.url);
+	ck_assert_ptr_nonnull(r);
+	pending++;
+	return r;
+}
+
+static void
+assert_slots(size_t active, size_t active_long, size_t queued, size_t queued_long)
+{
+	struct http_slots s;
+
+	http_client_slots(client, &s);
+	ck_assert_msg(s.active == active && s.active_long == active_long &&
+	    s.queued == queued && s.queued_long == queued_long,
+	    "slots: active %zu (long %zu), queued %zu short %zu long; want %zu (%zu), %zu, %zu",
+	    s.active, s.active_long, s.queued, s.queued_long, active, active_long, queued,
+	    queued_long);
+}
+
+static void
+cancel_req(struct http_req *r)
+{
+	http_cancel(r);
+	pending--;
+}
+
+START_TEST(test_slots_bounds)
+{
+	struct http_slots s;
+
+	http_client_slots(client, &s);
+	ck_assert_uint_eq(s.slots, 64);
+	ck_assert_uint_eq(s.short_reserved, 16);
+	ck_assert_int_eq(http_client_set_slots(client, 1, 0), -1);
+	ck_assert_int_eq(http_client_set_slots(client, 4, 0), -1);
+	ck_assert_int_eq(http_client_set_slots(client, 4, 4), -1);
+	http_client_slots(client, &s);
+	ck_assert_uint_eq(s.slots, 64);
+	ck_assert_int_eq(http_client_set_slots(client, 4, 3), 0);
+	http_client_slots(client, &s);
+	ck_assert_uint_eq(s.slots, 4);
+	ck_assert_uint_eq(s.short_reserved, 3);
+}
+END_TEST
+
+/* A wall of long requests the server never answers takes only the long
+ * slots: short requests still get through, answered, while they hang. */
+START_TEST(test_slots_long_wall)
+{
+	struct got lg[5] = {{0}}, sh[5] = {{0}};
+	struct http_req *lr[5];
+
+	ck_assert_int_eq(http_client_set_slots(client, 4, 2), 0);
+	for (int i = 0; i < 5; i++)
+		lr[i] = start_class("/hang", true, &lg[i]);
+	assert_slots(2, 2, 0, 3);
+	start_class("/n/a", false, &sh[0]);
+	start_class("/n/b", false, &sh[1]);
+	assert_slots(4, 2, 0, 3);
+	/* Beyond every slot: short requests queue too, and still come through. */
+	start_class("/n/c", false, &sh[2]);
+	start_class("/n/d", false, &sh[3]);
+	start_class("/n/e", false, &sh[4]);
+	assert_slots(4, 2, 3, 3);
+	/* The long ones never end, so done_cb never breaks the loop: poll. */
+	for (int k = 0; k < 100 && pending > 5; k++)
+		run_for(0.1);
+	ck_assert_msg(pending == 5, "%d short requests stuck behind long ones", pending - 5);
+	for (int i = 0; i < 5; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "response %c", 'a' + i);
+		ck_assert_int_eq(sh[i].calls, 1);
+		ck_assert_str_eq(sh[i].body, want);
+		got_free(&sh[i]);
+	}
+	assert_slots(2, 2, 0, 3);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(lg[i].calls, 0);
+	/* An active long one ending lets the next long one in. */
+	cancel_req(lr[0]);
+	assert_slots(2, 2, 0, 2);
+	/* A queued one cancelled leaves the queue. */
+	cancel_req(lr[4]);
+	assert_slots(2, 2, 0, 1);
+	cancel_req(lr[1]);
+	cancel_req(lr[2]);
+	assert_slots(1, 1, 0, 0);
+	cancel_req(lr[3]);
+	assert_slots(0, 0, 0, 0);
+	ck_assert_uint_eq(http_inflight(client), 0);
+}
+END_TEST
+
+/* First come first served across the classes, each within what it may
+ * take: a long request without a slot does not hold up a short one queued
+ * after it, and a short one does not overtake a long one that has a slot. */
+START_TEST(test_slots_fifo_across_classes)
+{
+	struct got g[7] = {{0}};
+	struct http_req *l1, *l2, *l3, *s1, *s2, *s3;
+
+	ck_assert_int_eq(http_client_set_slots(client, 3, 1), 0);
+	l1 = start_class("/hang", true, &g[0]);
+	l2 = start_class("/hang", true, &g[1]);
+	s1 = start_class("/hang", false, &g[2]);
+	assert_slots(3, 2, 0, 0);
+	l3 = start_class("/hang", true, &g[3]);
+	s2 = start_class("/hang", false, &g[4]);
+	assert_slots(3, 2, 1, 1);
+	/* A slot frees; the long one queued first may not take it. */
+	cancel_req(s1);
+	assert_slots(3, 2, 0, 1);
+	/* A long slot frees: the long one starts. */
+	cancel_req(l1);
+	assert_slots(3, 2, 0, 0);
+	cancel_req(l2);
+	assert_slots(2, 1, 0, 0);
+	/* Full with one long: a long one queued before a short one goes first
+	 * once a slot frees, since it has a long slot. */
+	s3 = start_class("/hang", false, &g[5]);
+	assert_slots(3, 1, 0, 0);
+	l2 = start_class("/hang", true, &g[6]);
+	s1 = start_class("/hang", false, &g[2]);
+	assert_slots(3, 1, 1, 1);
+	cancel_req(s2);
+	assert_slots(3, 2, 1, 0);
+	cancel_req(l3);
+	assert_slots(3, 1, 0, 0);
+	cancel_req(l2);
+	cancel_req(s1);
+	cancel_req(s3);
+	assert_slots(0, 0, 0, 0);
+	for (int i = 0; i < 7; i++)
+		ck_assert_int_eq(g[i].calls, 0);
+}
+END_TEST
+
+static void
+ignore_data(const char *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	(void)arg;
+}
+
+/* Streams hold a long slot whatever the caller said; changing the slots
+ * starts queued requests at once and never stops those in flight. */
+START_TEST(test_slots_streams_and_resize)
+{
+	struct http_request_opts o = {.method = "GET", .on_data = ignore_data, .timeout_ms = -1};
+	struct got st = {0}, g[4] = {{0}};
+	struct http_req *rs, *r[4];
+
+	ck_assert_int_eq(http_client_set_slots(client, 2, 1), 0);
+	o.url = url("/endless");
+	rs = http_request(client, &o, done_cb, &st);
+	free((char *)o.url);
+	ck_assert_ptr_nonnull(rs);
+	pending++;
+	assert_slots(1, 1, 0, 0);
+	for (int i = 0; i < 4; i++)
+		r[i] = start_class("/hang", false, &g[i]);
+	assert_slots(2, 1, 3, 0);
+	ck_assert_int_eq(http_client_set_slots(client, 4, 1), 0);
+	assert_slots(4, 1, 1, 0);
+	/* Fewer: nothing in flight stops, nothing new starts. */
+	ck_assert_int_eq(http_client_set_slots(client, 2, 1), 0);
+	assert_slots(4, 1, 1, 0);
+	cancel_req(r[0]);
+	assert_slots(3, 1, 1, 0);
+	cancel_req(r[1]);
+	assert_slots(2, 1, 1, 0);
+	/* Below the new bound again: the queued one starts. */
+	cancel_req(r[2]);
+	assert_slots(2, 1, 0, 0);
+	cancel_req(rs);
+	assert_slots(1, 0, 0, 0);
+	cancel_req(r[3]);
+	assert_slots(0, 0, 0, 0);
+	ck_assert_int_eq(st.calls, 0);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -982,6 +1176,10 @@ http_suite(void)
 	tcase_add_test(tc, test_stream_pieces);
 	tcase_add_test(tc, test_stream_cancel_from_data);
 	tcase_add_test(tc, test_extra_headers);
+	tcase_add_test(tc, test_slots_bounds);
+	tcase_add_test(tc, test_slots_long_wall);
+	tcase_add_test(tc, test_slots_fifo_across_classes);
+	tcase_add_test(tc, test_slots_streams_and_resize);
 	suite_add_tcase(s, tc);
 	return s;
 }
