@@ -142,13 +142,26 @@ for n in $(sed -n 's/.* \([a-z0-9]*\): order .* created$/\1/p' "$WORK/d3.log"); 
   grep -q "$n: installed certificate" "$WORK/d3.log" && continue
   printf '%s\n' "$pending" | grep -q "^$n " || fail "$n: order created before the kill but not in its state"
 done
+# A newOrder Pebble answered after the daemon's last save (up to one per
+# order in flight, 3) is an order nobody knows of: it may be ordered again.
+sleep 1
+known=$( (printf '%s\n' "$pending" | awk 'NF {print $1}'
+  sed -n 's/.* \([a-z0-9]*\): installed certificate.*/\1/p' "$WORK/d3.log") | sort -u | grep -c . || true)
+orphans=$(( $(count new-order) - orders0 - known ))
+[ "$orphans" -ge 0 ] && [ "$orphans" -le 3 ] &&
+  pass "$orphans newOrder(s) answered after the last save before the kill (at most 3 in flight)" ||
+  fail "$orphans orders at Pebble not in any state after the kill ($known known)"
 ls "$WORK"/out/live/.*.tmp* "$WORK"/out/archive/*/.*.tmp.* "$WORK"/state/certs/*/.*.tmp.* 2>/dev/null | grep -q . &&
   fail "temporary files visible after kill -9" || pass "no partial file visible after kill -9"
 start_daemon "$WORK/d4.log"
 wait_for "[ \$(( \$(installed $WORK/d3.log) + \$(installed $WORK/d4.log) )) -ge 6 ]" 120 ||
   fail "batch not completed after restart"
 assert_eq 6 "$(( $(installed "$WORK/d3.log") + $(installed "$WORK/d4.log") ))" "every certificate of the batch installed once"
-assert_eq 6 "$(( $(count new-order) - orders0 ))" "no duplicate newOrder for an order already created"
+# A newOrder whose answer never came (a timeout on a loaded machine) may
+# have made an order at Pebble that nobody knows of, like an orphan above.
+lost=$(cat "$WORK/d3.log" "$WORK/d4.log" | grep -cE ': newOrder [^ ]+: .*(timed out|Empty reply|no response)' || true)
+assert_eq $((6 + orphans + lost)) "$(( $(count new-order) - orders0 ))" \
+  "no duplicate newOrder for an order already created ($orphans unknown to the daemon at the kill, $lost unanswered)"
 resumed=$(grep -c "resuming order" "$WORK/d4.log")
 echo "   orders resumed after restart: $resumed"
 [ -n "$pending" ] && pass "the kill left at least one order to resume" ||
