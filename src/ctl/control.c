@@ -139,6 +139,19 @@ ctl_reply_ok(struct ctl_conn *c, struct json *result)
 }
 
 void
+ctl_reply_ok_begin(struct buf *b)
+{
+	buf_append(b, CTL_REPLY_OK_PREFIX, sizeof(CTL_REPLY_OK_PREFIX) - 1);
+}
+
+void
+ctl_reply_ok_text(struct ctl_conn *c, struct buf *b)
+{
+	buf_append(b, "}\n", 2);
+	conn_send(c, buf_steal(b, NULL));
+}
+
+void
 ctl_reply_error(struct ctl_conn *c, const char *code, struct json *extra, const char *fmt, ...)
 {
 	va_list ap;

@@ -31,6 +31,7 @@ struct ctl_conn;
 struct ev_loop;
 struct fleet;
 struct json;
+struct buf;
 
 #define CTL_PROTOCOL_VERSION 1
 #define CTL_MAX_REQUEST (64 * 1024)     /* bytes of one request line */
@@ -101,6 +102,14 @@ void ctl_server_free(struct ctl_server *s);
 void ctl_reply_ok(struct ctl_conn *c, struct json *result);
 void ctl_reply_error(struct ctl_conn *c, const char *code, struct json *extra,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A success reply whose result is already text: ctl_reply_ok_begin()
+ * starts b with the reply's opening (what ctl_reply_format_ok prints before
+ * the result), the caller appends the result's compact JSON, and
+ * ctl_reply_ok_text() ends the line and sends it, taking b's data over. */
+void ctl_reply_ok_begin(struct buf *b);
+void ctl_reply_ok_text(struct ctl_conn *c, struct buf *b);
+/* The bytes before the result in every success reply line. */
+#define CTL_REPLY_OK_PREFIX "{\"v\":1,\"ok\":true,\"result\":"
 /* Peer of the connection, for log lines: "uid 0 pid 123". */
 const char *ctl_conn_peer(const struct ctl_conn *c);
 

@@ -84,7 +84,8 @@ static void
 cmd_status(struct ctl_conn *c, const struct json *args, void *ctx)
 {
 	struct ctl_env *env = ctx;
-	struct json *r = fleet_status_json(env->fleet);
+	struct json *r = json_new_object();
+	struct buf b = {0};
 	char buf[32];
 
 	(void)args;
@@ -97,7 +98,10 @@ cmd_status(struct ctl_conn *c, const struct json *args, void *ctx)
 	json_set_str(r, "started", buf);
 	if (fleet_cluster_line(env->fleet) != NULL)
 		json_set_str(r, "pool", fleet_cluster_line(env->fleet));
-	ctl_reply_ok(c, r);
+	/* Printed as it is built: no tree of the whole fleet (fleet_report.c). */
+	ctl_reply_ok_begin(&b);
+	fleet_status_print(env->fleet, r, &b);
+	ctl_reply_ok_text(c, &b);
 	mem_give_back();
 }
 

@@ -152,41 +152,101 @@ recv_line(int fd, struct buf *b, double deadline, char *err, size_t errlen)
 	}
 }
 
-enum ctl_exit
-ctl_call(const char *path, const char *cmd, struct json *args, double timeout,
-    struct json **result, char *err, size_t errlen)
+/* Connects, sends the request and reads the reply line into b. */
+static enum ctl_exit
+exchange(const char *path, const char *cmd, struct json *args, double timeout, struct buf *b,
+    char *err, size_t errlen)
 {
 	double deadline = timeout > 0 ? now_mono() + timeout : 0;
 	char *line = ctl_request_format(cmd, args);
-	const struct json *res;
-	const char *code, *error;
-	struct buf b = {0};
-	struct json *reply = NULL;
 	enum ctl_exit rc;
-	bool ok;
 	int fd = -1;
 
-	*result = NULL;
 	if ((rc = do_connect(path, &fd, err, errlen)) != CTL_EXIT_OK)
 		goto out;
 	rc = CTL_EXIT_FAILED;
 	if (send_all(fd, line, strlen(line), deadline, err, errlen) < 0 ||
-	    recv_line(fd, &b, deadline, err, errlen) < 0)
+	    recv_line(fd, b, deadline, err, errlen) < 0)
 		goto out;
-	if (ctl_reply_parse(b.data, b.len, &reply, &ok, &res, &code, &error, err, errlen) < 0)
+	rc = CTL_EXIT_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return rc;
+}
+
+/* A reply line that is not a plain success: its verdict, from the parsed
+ * object (*result set when it is a success after all). */
+static enum ctl_exit
+reply_verdict(const struct buf *b, struct json **result, char *err, size_t errlen)
+{
+	const struct json *res;
+	const char *code, *error;
+	struct json *reply = NULL;
+	enum ctl_exit rc = CTL_EXIT_FAILED;
+	bool ok;
+
+	if (ctl_reply_parse(b->data, b->len, &reply, &ok, &res, &code, &error, err, errlen) < 0)
 		goto out;
 	if (!ok) {
 		snprintf(err, errlen, "%s", error);
 		rc = ctl_exit_for_code(code);
 		goto out;
 	}
-	*result = res ? json_dup(res) : json_new_null();
+	if (result)
+		*result = res ? json_dup(res) : json_new_null();
 	rc = CTL_EXIT_OK;
 out:
-	if (fd >= 0)
-		close(fd);
 	json_free(reply);
+	return rc;
+}
+
+enum ctl_exit
+ctl_call(const char *path, const char *cmd, struct json *args, double timeout,
+    struct json **result, char *err, size_t errlen)
+{
+	struct buf b = {0};
+	enum ctl_exit rc;
+
+	*result = NULL;
+	if ((rc = exchange(path, cmd, args, timeout, &b, err, errlen)) == CTL_EXIT_OK)
+		rc = reply_verdict(&b, result, err, errlen);
 	buf_free(&b);
-	free(line);
+	return rc;
+}
+
+enum ctl_exit
+ctl_call_text(const char *path, const char *cmd, struct json *args, double timeout,
+    char **text, size_t *start, size_t *len, char *err, size_t errlen)
+{
+	static const char prefix[] = CTL_REPLY_OK_PREFIX;
+	struct buf b = {0};
+	struct json *res = NULL;
+	enum ctl_exit rc;
+
+	*text = NULL;
+	if ((rc = exchange(path, cmd, args, timeout, &b, err, errlen)) != CTL_EXIT_OK)
+		goto out;
+	while (b.len > 0 && b.data[b.len - 1] == '\r')
+		b.len--;
+	/* The daemon's success line: the result is everything between the
+	 * opening and the last brace, checked by whoever reads it. */
+	if (b.len > sizeof(prefix) && memcmp(b.data, prefix, sizeof(prefix) - 1) == 0 &&
+	    b.data[b.len - 1] == '}') {
+		*start = sizeof(prefix) - 1;
+		*len = b.len - 1 - *start;
+		*text = buf_steal(&b, NULL);
+		goto out;
+	}
+	/* Anything else (errors, other field orders): the whole reply. */
+	if ((rc = reply_verdict(&b, &res, err, errlen)) == CTL_EXIT_OK) {
+		*text = json_print(res);
+		*start = 0;
+		*len = strlen(*text);
+	}
+out:
+	json_free(res);
+	buf_free(&b);
 	return rc;
 }

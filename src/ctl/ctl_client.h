@@ -35,6 +35,15 @@ enum ctl_exit ctl_exit_for_code(const char *code);
 enum ctl_exit ctl_call(const char *path, const char *cmd, struct json *args, double timeout,
     struct json **result, char *err, size_t errlen);
 
+/*
+ * The same, with the result as compact JSON text rather than a value, for
+ * replies too large to parse cheaply (status --json at 100,000
+ * certificates): on CTL_EXIT_OK the result is the len bytes at *text +
+ * *start (caller frees *text), unchecked but for the reply's frame.
+ */
+enum ctl_exit ctl_call_text(const char *path, const char *cmd, struct json *args,
+    double timeout, char **text, size_t *start, size_t *len, char *err, size_t errlen);
+
 /* Human output (ctl_print.c). */
 void ctl_print_status(const struct json *status);
 void ctl_print_show(const struct json *cert);

@@ -120,6 +120,15 @@ out:
  * serial (for status) is brought in line after a crash: a held copy of
  * what is already installed is dropped, one the state does not mention
  * yet is recorded.
+ *
+ * Only states that may have a held copy are looked at (at 100,000
+ * certificates the open of an absent held.pem was a seventh of the start):
+ * held.pem is written only while the state on disk records the order
+ * (store_order_created comes first, and its failure ends the order), and
+ * the order is forgotten on disk only together with recording the held
+ * serial (fleet_cert_hold) or after installing (renew_install, which marks
+ * held_check while a copy may remain).  A move aside renames the file
+ * before the state forgets it.  No state file at all: looked at too.
  */
 void
 fleet_cert_load_held(struct cert_rt *r)
@@ -129,9 +138,14 @@ fleet_cert_load_held(struct cert_rt *r)
 	char *chain = NULL;
 	privkey_t *key = NULL;
 	size_t len = 0;
+	int h;
 
-	if (store_held_load(s, r->cfg->name, &chain, &len, &key) <= 0 ||
-	    cert_info_from_pem(chain, len, &info) < 0) {
+	if (r->st.on_disk && r->st.held_serial == NULL && r->st.order_url == NULL &&
+	    !r->st.held_check)
+		return;
+	if ((h = store_held_load(s, r->cfg->name, &chain, &len, &key)) == 0)
+		r->st.held_check = false;
+	if (h <= 0 || cert_info_from_pem(chain, len, &info) < 0) {
 		if (chain == NULL && r->st.held_serial != NULL) {
 			free(r->st.held_serial);
 			r->st.held_serial = NULL;
@@ -144,6 +158,7 @@ fleet_cert_load_held(struct cert_rt *r)
 		    "the held certificate %s is the installed one; dropping the copy",
 		    info.serial_hex);
 		store_held_remove(s, r->cfg->name);
+		r->st.held_check = false;
 		free(r->st.held_serial);
 		r->st.held_serial = NULL;
 		r->st.held_not_after = r->st.held_since = 0;

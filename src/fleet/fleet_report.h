@@ -27,6 +27,7 @@
 
 struct fleet;
 struct json;
+struct buf;
 
 /* One certificate.  state is one of the words above; next is the next
  * renewal moment (0 unknown or none).  detail: the show form.  Caller
@@ -49,6 +50,10 @@ time_t report_next_renewal(const struct config_cert *cc, const struct cert_state
 /* From the running fleet: {"certificates":[...],"total":..,"renewing":..,
  * "queued":..,"failing":..,"succeeded":..,"failed":..}.  Caller deletes. */
 struct json *fleet_status_json(struct fleet *f);
+/* The same object as text, json_print's bytes, appended to b, with the
+ * members of extra (taken over; may be NULL) after the counts; no tree of
+ * the whole list is ever built. */
+void fleet_status_print(struct fleet *f, struct json *extra, struct buf *b);
 /* show NAME from the running fleet; NULL when name is unknown. */
 struct json *fleet_cert_json(struct fleet *f, const char *name);
 /* Whether the fleet has a certificate called name; the names of all. */

@@ -104,6 +104,9 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	free(st->order_url);
 	st->order_url = NULL;
 	st->order_finalized = false;
+	/* Recorded so that the next start looks for a copy left by a crash
+	 * before store_held_remove (fleet_cert_load_held). */
+	st->held_check = st->held_serial != NULL;
 	free(st->held_serial);
 	st->held_serial = NULL;
 	st->held_not_after = st->held_since = 0;
@@ -114,6 +117,7 @@ renew_install(struct store *s, const struct config_cert *c, struct cert_state *s
 	/* After the state: a crash before this line leaves a held copy of
 	 * what is installed, which the next start recognises by its serial. */
 	store_held_remove(s, c->name);
+	st->held_check = false;
 	{
 		char na[32];
 		time_format_rfc3339(info.not_after, na, sizeof(na));

@@ -119,6 +119,12 @@ struct cert_state {
 	char *held_serial;      /* hex; NULL: none held */
 	time_t held_not_after;
 	time_t held_since;
+	/* A held copy may still be on disk though none is recorded: set when
+	 * renew_install saves the state of a held certificate it installed,
+	 * before it removes the copy (a crash in between leaves it). */
+	bool held_check;
+	/* Whether store_cert_load found a state file (not saved). */
+	bool on_disk;
 	/* What the operator was told (fleet_notify.c), kept so that a restart
 	 * tells nothing twice.  0: not told / not in that state. */
 	time_t notified_failed;     /* renewal_failed sent at */

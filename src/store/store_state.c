@@ -133,6 +133,8 @@ store_cert_save(struct store *s, const char *name, const struct cert_state *st, 
 		json_set_time(h, "not_after", st->held_not_after);
 		json_set_time(h, "since", st->held_since);
 	}
+	if (st->held_check)
+		json_set_bool(o, "held_check", true);
 	if (st->notified_failed || st->notified_expiring) {
 		h = json_set_object(o, "notified");
 		json_set_time(h, "renewal_failed", st->notified_failed);
@@ -217,6 +219,8 @@ store_cert_load(struct store *s, const char *name, struct cert_state *st, char *
 		st->held_not_after = get_time(it, "not_after");
 		st->held_since = get_time(it, "since");
 	}
+	st->held_check = json_is_true(json_get(o, "held_check"));
+	st->on_disk = true;
 	/* Absent in files from before notifications: nothing was told. */
 	it = json_get(o, "notified");
 	if (json_is_object(it)) {

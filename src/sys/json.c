@@ -6,6 +6,7 @@
  * way in or out.  cJSON reports allocation failure as NULL; here that
  * aborts like every allocation in certfleet, so callers need no checks.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -317,4 +318,171 @@ char *
 json_print_pretty(const struct json *j)
 {
 	return j ? cJSON_Print(CC(j)) : NULL;
+}
+
+void
+json_print_append(const struct json *j, struct buf *b)
+{
+	char *s;
+
+	if (j == NULL || (s = cJSON_PrintUnformatted(CC(j))) == NULL)
+		return;
+	buf_append(b, s, strlen(s));
+	free(s);
+}
+
+/* ---- re-indenting compact text ---- */
+
+/* As deep as cJSON parses (CJSON_NESTING_LIMIT). */
+#define PRETTY_DEPTH 1000
+
+struct pretty_out {
+	FILE *f;
+	char buf[65536];
+	size_t len;
+};
+
+static void
+pretty_put(struct pretty_out *o, const char *s, size_t n)
+{
+	if (o->len + n > sizeof(o->buf)) {
+		fwrite(o->buf, 1, o->len, o->f);
+		o->len = 0;
+	}
+	if (n > sizeof(o->buf)) {
+		fwrite(s, 1, n, o->f);
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+static void
+pretty_tabs(struct pretty_out *o, size_t n)
+{
+	static const char tabs[] = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
+
+	while (n > 0) {
+		size_t k = n < sizeof(tabs) - 1 ? n : sizeof(tabs) - 1;
+		pretty_put(o, tabs, k);
+		n -= k;
+	}
+}
+
+/*
+ * cJSON's formatted printer: an object opens with "{\n", each member on
+ * its own line indented by the depth in tabs, "key":\tvalue, members
+ * separated by ",\n", and the closing brace on a line indented one less
+ * ("{\n}" for an empty one at depth 0); arrays stay on one line with ", "
+ * between elements.  Objects and arrays both count for the depth.
+ */
+int
+json_pretty_stream(const char *text, size_t len, FILE *out)
+{
+	struct pretty_out *o = xcalloc(1, sizeof(*o));
+	char stack[PRETTY_DEPTH];
+	size_t depth = 0, i = 0, values = 0;
+	int rc = -1;
+
+	o->f = out;
+	while (i < len) {
+		char ch = text[i];
+
+		if (ch == '"') {
+			size_t start = i++;
+
+			while (i < len && text[i] != '"') {
+				if ((unsigned char)text[i] < 0x20)
+					goto out;
+				i += text[i] == '\\' ? 2 : 1;
+			}
+			if (i >= len)
+				goto out;
+			i++;
+			pretty_put(o, text + start, i - start);
+			if (depth == 0)
+				values++;
+			continue;
+		}
+		switch (ch) {
+		case '{':
+		case '[':
+			if (depth == PRETTY_DEPTH)
+				goto out;
+			stack[depth++] = ch;
+			if (ch == '[') {
+				pretty_put(o, "[", 1);
+			} else if (i + 1 < len && text[i + 1] == '}') {
+				pretty_put(o, "{\n", 2);
+				pretty_tabs(o, depth - 1);
+				pretty_put(o, "}", 1);
+				depth--;
+				i++;
+				if (depth == 0)
+					values++;
+			} else {
+				pretty_put(o, "{\n", 2);
+				pretty_tabs(o, depth);
+			}
+			break;
+		case '}':
+			if (depth == 0 || stack[depth - 1] != '{')
+				goto out;
+			pretty_put(o, "\n", 1);
+			pretty_tabs(o, depth - 1);
+			pretty_put(o, "}", 1);
+			if (--depth == 0)
+				values++;
+			break;
+		case ']':
+			if (depth == 0 || stack[depth - 1] != '[')
+				goto out;
+			pretty_put(o, "]", 1);
+			if (--depth == 0)
+				values++;
+			break;
+		case ',':
+			if (depth == 0)
+				goto out;
+			if (stack[depth - 1] == '{') {
+				pretty_put(o, ",\n", 2);
+				pretty_tabs(o, depth);
+			} else {
+				pretty_put(o, ", ", 2);
+			}
+			break;
+		case ':':
+			if (depth == 0 || stack[depth - 1] != '{')
+				goto out;
+			pretty_put(o, ":\t", 2);
+			break;
+		default:
+			/* Numbers, true, false, null: as they are. */
+			if (!((ch >= '0' && ch <= '9') || ch == '-' || ch == '+' || ch == '.' ||
+			    (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+				goto out;
+			{
+				size_t start = i;
+				while (i + 1 < len && strchr(",:]}", text[i + 1]) == NULL &&
+				    text[i + 1] != '"')
+					i++;
+				pretty_put(o, text + start, i + 1 - start);
+				for (size_t k = start; k <= i; k++)
+					if (!isalnum((unsigned char)text[k]) &&
+					    strchr("+-.", text[k]) == NULL)
+						goto out;
+				if (depth == 0)
+					values++;
+			}
+			break;
+		}
+		i++;
+	}
+	if (depth == 0 && values == 1)
+		rc = 0;
+out:
+	if (o->len)
+		fwrite(o->buf, 1, o->len, o->f);
+	free(o);
+	return rc;
 }

@@ -19,9 +19,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 struct json;
+struct buf;
 
 /* ---- building ---- */
 
@@ -107,5 +109,18 @@ struct json *json_parse(const char *text, size_t len, size_t *used);
 char *json_print(const struct json *j);
 /* Indented with tabs, as certfleetctl --json prints.  Caller frees. */
 char *json_print_pretty(const struct json *j);
+/* json_print(j) appended to b (nothing for a NULL j): the streamed
+ * replies print one small value at a time into one buffer. */
+void json_print_append(const struct json *j, struct buf *b);
+
+/*
+ * Re-indents len bytes of compact JSON text (as json_print makes it) into
+ * exactly what json_print_pretty would print for the same value, onto
+ * out, without building the value: certfleetctl passes a large reply
+ * through this way.  The check is structural and cheap (brackets match,
+ * strings end, no stray blanks, one value); 0 ok, -1 when the text is not
+ * compact JSON (out may then hold part of it).
+ */
+int json_pretty_stream(const char *text, size_t len, FILE *out);
 
 #endif

@@ -200,3 +200,60 @@ workpool_cancel(struct workpool_job *j)
 	j->cancelled = true;
 	pthread_mutex_unlock(&p->mu);
 }
+
+/* ---- parallel for ---- */
+
+struct par_for {
+	void (*fn)(void *arg, size_t i);
+	void *arg;
+	size_t n;
+	size_t next;            /* the next index to hand out, under lock */
+	pthread_mutex_t lock;
+};
+
+/* Indices are handed out in blocks: fewer lock round trips, and a block's
+ * files sit close together on disk. */
+#define PAR_BLOCK 256
+
+static void *
+par_worker(void *v)
+{
+	struct par_for *p = v;
+
+	for (;;) {
+		size_t from, to;
+
+		pthread_mutex_lock(&p->lock);
+		from = p->next;
+		to = from + PAR_BLOCK < p->n ? from + PAR_BLOCK : p->n;
+		p->next = to;
+		pthread_mutex_unlock(&p->lock);
+		if (from >= to)
+			return NULL;
+		for (size_t i = from; i < to; i++)
+			p->fn(p->arg, i);
+	}
+}
+
+void
+workpool_for(int nthreads, size_t n, void (*fn)(void *arg, size_t i), void *arg)
+{
+	struct par_for p = { .fn = fn, .arg = arg, .n = n, .next = 0 };
+	pthread_t *t = NULL;
+	int started = 0;
+
+	pthread_mutex_init(&p.lock, NULL);
+	if (nthreads > 1 && n > PAR_BLOCK) {
+		t = xcalloc((size_t)nthreads - 1, sizeof(*t));
+		for (int k = 0; k < nthreads - 1; k++) {
+			if (pthread_create(&t[k], NULL, par_worker, &p) != 0)
+				break;
+			started++;
+		}
+	}
+	par_worker(&p);
+	for (int k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	free(t);
+	pthread_mutex_destroy(&p.lock);
+}

@@ -43,4 +43,13 @@ struct workpool_job *workpool_submit(struct workpool *p, workpool_fn work_fn,
  */
 void workpool_cancel(struct workpool_job *j);
 
+/*
+ * A parallel for, outside any loop: fn(arg, i) for every i in [0, n),
+ * spread over up to nthreads threads (the caller's among them), returning
+ * when all are done.  fn must not touch loop-owned state; the start-up
+ * reads of a large store use it before the loop runs.  Runs everything on
+ * the caller's thread when threads cannot be started.
+ */
+void workpool_for(int nthreads, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+
 #endif

@@ -741,6 +741,25 @@ status_of(const struct json *st, const char *name)
 	return NULL;
 }
 
+/* The streamed status text is json_print of the tree, extra members last. */
+static void
+assert_status_print_same(struct fleet *f, const struct json *tree)
+{
+	struct json *want = json_dup(tree), *extra = json_new_object();
+	struct buf b = {0};
+	char *w;
+
+	json_set_str(extra, "source", "daemon");
+	json_set_num(extra, "pid", 42);
+	fleet_status_print(f, json_dup(extra), &b);
+	json_merge(want, extra);
+	w = json_print(want);
+	ck_assert_str_eq(b.data, w);
+	free(w);
+	buf_free(&b);
+	json_free(want);
+}
+
 START_TEST(test_status_phase)
 {
 	struct fx x;
@@ -758,6 +777,7 @@ START_TEST(test_status_phase)
 		.since = 1700000000, .identifier = "p1.example.com", .challenge_type = "http-01" };
 
 	st = fleet_status_json(x.f);
+	assert_status_print_same(x.f, st);
 	c = status_of(st, "p1");
 	ck_assert_str_eq(json_str(json_get(c, "phase")), "validating p1.example.com by http-01");
 	ck_assert_str_eq(json_str(json_get(c, "phase_since")), "2023-11-14T22:13:20Z");
@@ -777,6 +797,7 @@ START_TEST(test_status_phase)
 	phase_run(&x, 2);
 	fk.jobs[1]->prog = (struct order_progress){ .state = ORDER_WAIT_ACCOUNT, .since = 1 };
 	st = fleet_status_json(x.f);
+	assert_status_print_same(x.f, st);
 	ck_assert_ptr_null(json_get(status_of(st, "p1"), "phase"));
 	ck_assert_str_eq(json_str(json_get(status_of(st, "p2"), "phase")),
 	    "waiting for the account");

@@ -651,13 +651,25 @@ START_TEST(test_held_state)
 	struct store *s = open_store();
 	struct cert_state st, in;
 
+	/* No state file: on_disk says so (the held copy is looked for). */
+	ck_assert_int_eq(store_cert_load(s, "web", &in, err, sizeof(err)), 0);
+	ck_assert(!in.on_disk);
+	cert_state_free(&in);
 	cert_state_init(&st);
+	st.held_check = true;
+	ck_assert_int_eq(store_cert_save(s, "web", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_cert_load(s, "web", &in, err, sizeof(err)), 0);
+	ck_assert(in.on_disk);
+	ck_assert(in.held_check);
+	cert_state_free(&in);
+	st.held_check = false;
 	st.held_serial = xstrdup("0A1B2C");
 	st.held_not_after = 1900000000;
 	st.held_since = 1800000000;
 	ck_assert_msg(store_cert_save(s, "web", &st, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(store_cert_load(s, "web", &in, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_pstr_eq(in.held_serial, "0A1B2C");
+	ck_assert(!in.held_check);
 	ck_assert_time_eq(in.held_not_after, 1900000000);
 	ck_assert_time_eq(in.held_since, 1800000000);
 	cert_state_free(&in);

@@ -64,6 +64,108 @@ START_TEST(test_pretty_print)
 }
 END_TEST
 
+/* json_pretty_stream(json_print(j)) is json_print_pretty(j), byte for byte. */
+static void
+assert_stream_matches(const struct json *j)
+{
+	char *compact = json_print(j), *pretty = json_print_pretty(j), *got = NULL;
+	size_t glen = 0;
+	FILE *f = open_memstream(&got, &glen);
+
+	ck_assert_int_eq(json_pretty_stream(compact, strlen(compact), f), 0);
+	fclose(f);
+	ck_assert_str_eq(got, pretty);
+	free(got);
+	free(compact);
+	free(pretty);
+}
+
+/* -1 for text that is not one compact JSON value. */
+static void
+assert_stream_rejects(const char *text)
+{
+	char *got = NULL;
+	size_t glen = 0;
+	FILE *f = open_memstream(&got, &glen);
+
+	ck_assert_msg(json_pretty_stream(text, strlen(text), f) < 0, "accepted: %s", text);
+	fclose(f);
+	free(got);
+}
+
+START_TEST(test_pretty_stream)
+{
+	struct json *o = json_new_object(), *a, *c, *v;
+	static const char *const names[] = { "a.example", "b,}:[\"x\\" };
+
+	a = json_set_array(o, "certificates");
+	for (int i = 0; i < 3; i++) {
+		c = json_new_object();
+		json_set_str(c, "name", i == 1 ? "we\"ird {name}: [x], \\\n\t" : "www");
+		json_set(c, "names", json_new_string_array(names, 2));
+		json_set_num(c, "seconds_left", -7776000.5 * i);
+		json_set_bool(c, "installed", i != 2);
+		json_set_null(c, "none");
+		json_set_object(c, "empty");
+		json_set_array(c, "nothing");
+		json_set_object(json_set_object(c, "held"), "deeper");
+		json_push(a, c);
+	}
+	json_push(a, json_new_array());
+	json_push(a, json_new_object());
+	json_set_num(o, "total", 3);
+	json_set_num(o, "big", 1e300);
+	json_set_str(o, "source", "daemon");
+	assert_stream_matches(o);
+	json_free(o);
+
+	/* Values that are not objects, and empty ones. */
+	v = json_new_object();
+	assert_stream_matches(v);
+	json_free(v);
+	v = json_new_array();
+	assert_stream_matches(v);
+	json_push(v, json_new_object());
+	json_push(v, json_new_number(3));
+	assert_stream_matches(v);
+	json_free(v);
+	v = json_new_string("just a string");
+	assert_stream_matches(v);
+	json_free(v);
+	v = json_new_number(-0.25);
+	assert_stream_matches(v);
+	json_free(v);
+
+	assert_stream_rejects("");
+	assert_stream_rejects("{\"a\":1");
+	assert_stream_rejects("{\"a\":1}}");
+	assert_stream_rejects("[1,2}");
+	assert_stream_rejects("{\"a\":[1,2]");
+	assert_stream_rejects("\"unterminated");
+	assert_stream_rejects("{\"a\": 1}");
+	assert_stream_rejects("{}{}");
+	assert_stream_rejects("[1]:");
+	assert_stream_rejects("{\"a\":1}\n");
+	assert_stream_rejects("{\"a\":@}");
+	assert_stream_rejects("{\"a\":\"x\ny\"}");
+}
+END_TEST
+
+START_TEST(test_print_append)
+{
+	struct json *o = json_new_object();
+	struct buf b = {0};
+
+	json_set_num(o, "n", 1);
+	buf_append(&b, "x", 1);
+	json_print_append(o, &b);
+	json_print_append(NULL, &b);
+	ck_assert_str_eq(b.data, "x{\"n\":1}");
+	buf_free(&b);
+	json_free(o);
+}
+END_TEST
+
 START_TEST(test_escaping)
 {
 	struct json *o = json_new_object();
@@ -210,6 +312,8 @@ json_suite(void)
 
 	tcase_add_test(tc, test_build_and_print);
 	tcase_add_test(tc, test_pretty_print);
+	tcase_add_test(tc, test_pretty_stream);
+	tcase_add_test(tc, test_print_append);
 	tcase_add_test(tc, test_escaping);
 	tcase_add_test(tc, test_read);
 	tcase_add_test(tc, test_parse_lengths);

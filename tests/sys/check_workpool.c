@@ -246,6 +246,51 @@ START_TEST(test_optional_callbacks)
 }
 END_TEST
 
+/* workpool_for: every index exactly once, on more than one thread when
+ * there is enough work, and all done when it returns. */
+struct for_rec {
+	int *hits;
+	pthread_t *who;
+};
+
+static void
+for_fn(void *arg, size_t i)
+{
+	struct for_rec *f = arg;
+
+	__atomic_add_fetch(&f->hits[i], 1, __ATOMIC_RELAXED);
+	f->who[i] = pthread_self();
+}
+
+START_TEST(test_parallel_for)
+{
+	static const size_t sizes[] = { 0, 1, 255, 256, 257, 10007 };
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		struct for_rec f = { xcalloc(n + 1, sizeof(int)),
+			xcalloc(n + 1, sizeof(pthread_t)) };
+
+		workpool_for(k % 2 ? 4 : 3, n, for_fn, &f);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_int_eq(f.hits[i], 1);
+		ck_assert_int_eq(f.hits[n], 0);
+		free(f.hits);
+		free(f.who);
+	}
+	/* One thread asked for: all on the caller's. */
+	{
+		struct for_rec f = { xcalloc(1000, sizeof(int)), xcalloc(1000, sizeof(pthread_t)) };
+
+		workpool_for(1, 1000, for_fn, &f);
+		for (size_t i = 0; i < 1000; i++)
+			ck_assert(pthread_equal(f.who[i], pthread_self()));
+		free(f.hits);
+		free(f.who);
+	}
+}
+END_TEST
+
 static Suite *
 workpool_suite(void)
 {
@@ -259,6 +304,7 @@ workpool_suite(void)
 	tcase_add_test(tc, test_cancel_running);
 	tcase_add_test(tc, test_free_drops_queued_and_undelivered);
 	tcase_add_test(tc, test_optional_callbacks);
+	tcase_add_test(tc, test_parallel_for);
 	suite_add_tcase(s, tc);
 	return s;
 }
