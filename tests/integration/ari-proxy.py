@@ -46,7 +46,8 @@ Control directory (written by the test, read on every request):
 
 Log (--log): one JSON object per line per request:
   {"t": unix time (answered), "t0": unix time (received), "method", "path", "status", "payload": {...} (newOrder),
-   "problem": TYPE (Pebble's error answers, e.g. badNonce)}
+   "problem": TYPE (Pebble's error answers, e.g. badNonce), "upstream": Pebble's
+   status (absent when Pebble never answered)}
 
 Usage: ari-proxy.py --upstream https://127.0.0.1:PORT --upstream-ca FILE
            --cert FILE --key FILE --control DIR --log FILE --port-file FILE
@@ -194,6 +195,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.rec["held"] = True
                 time.sleep(float(delay))
         st, hs, data = px.upstream(self.command, self.path, headers, body)
+        # Pebble's own answer, before ours can fail (a client killed while
+        # it waits): the test tells a finalize Pebble took from one it never
+        # got (a body cut by the kill, which Pebble waits on until the proxy
+        # gives up) by this alone.
+        self.rec["upstream"] = st
         if self.command == "POST" and self.path.startswith("/finalize-order/"):
             delay = (px.control_file("finalize-response-delay") or "").strip()
             if delay:

@@ -15,7 +15,7 @@
 # CA has the finalize and the holder does not know yet (a kill there is
 # the one a second finalize would follow).  A kill can also lose the
 # finalize: between its record in etcd and the POST, or mid-request (the
-# proxy then forwards a cut body, which Pebble refuses).  The order stays
+# proxy then forwards a cut body, which Pebble never answers).  The order stays
 # ready with "finalized" recorded, and the next holder finalizes it again
 # once it has stayed ready for twice timeouts.finalize (10 s: 5 s here): a
 # finalize counts as the order's when Pebble took it (no problem in its
@@ -144,9 +144,11 @@ python3 - "$WORK/orders.watch" "$WORK/proxy.run" "$WORK/issued-orders" "${POOL_P
   > "$WORK/analysis.txt" <<'PY'
 import base64, json, sys
 watch, proxy, issued_f, prefix = sys.argv[1:5]
-# The finalize POSTs Pebble took, per order: those it refused with a
-# problem (badNonce, a body cut by a kill) did nothing, and one refused
-# with orderNotReady came after Pebble already had the order's finalize.
+# The finalize POSTs Pebble took, per order (answered below 400): those it
+# refused with a problem (badNonce) did nothing, nor did one it never
+# answered (a body cut by a kill: Pebble waits for the rest until the proxy
+# gives up); one refused with orderNotReady came after Pebble already had
+# the order's finalize.
 fin, not_ready, refused = {}, [], 0
 for line in open(proxy):
     r = json.loads(line)
@@ -155,7 +157,7 @@ for line in open(proxy):
         problem = r.get("problem") or ""
         if problem.endswith("orderNotReady"):
             not_ready.append(oid)
-        if problem:
+        if r.get("upstream") is None or r["upstream"] >= 400:
             refused += 1
             continue
         fin[oid] = fin.get(oid, 0) + 1
@@ -204,7 +206,7 @@ created=$(( $(count new-order) - orders0 ))
 issued=$(( $(count certificates-issued) - issued0 ))
 echo "   $kills kills in ${secs}s ($mid mid-order), $renewals forced renewals; orders created $created," \
   "recorded in etcd $(val recorded_orders), finalize POSTs $(val finalize_posts) for" \
-  "$(val finalized_orders) orders ($(val refused) refused by Pebble), certificates issued $issued;" \
+  "$(val finalized_orders) orders ($(val refused) refused or never answered by Pebble), certificates issued $issued;" \
   "$recorded kills left an order recorded, $resumed resumed by another host; $relost lost" \
   "finalizes sent again"
 assert_eq "$KILLS" "$kills" "$KILLS lock holders killed"
