@@ -130,6 +130,19 @@ struct acme_account_record {
 void acme_account_record_free(struct acme_account_record *r);
 
 /*
+ * What is kept of an account's request budget between runs (acme_budget.c),
+ * so that a restart neither forgets the newOrders that new_orders_per
+ * counts nor lifts a pause the CA asked for: the wall-clock times the
+ * newOrders still inside the window were answered (oldest first), and the
+ * end of a pause (0: none).
+ */
+struct acme_budget_record {
+	time_t *spent;
+	int nspent;
+	time_t paused_until;
+};
+
+/*
  * Where an account keeps its records: the account never sees the store,
  * it calls these with the arg it was given.  Each returns 0, or -1 with a
  * one-line reason in err (naming the file) that the account reports as
@@ -151,6 +164,12 @@ struct acme_account_store {
 	int (*stage_key)(void *arg, const privkey_t *key, char *err, size_t errlen);
 	int (*promote_key)(void *arg, char *err, size_t errlen);
 	void (*drop_key)(void *arg);
+	/* The budget's record (NULL, both: kept in memory only).  load: out
+	 * zeroed first, nothing stored is not an error; out->spent is the
+	 * caller's to free.  save: replaces what is stored. */
+	int (*load_budget)(void *arg, struct acme_budget_record *out, char *err, size_t errlen);
+	int (*save_budget)(void *arg, const struct acme_budget_record *rec, char *err,
+	    size_t errlen);
 	/* Where the records are ("/var/lib/certfleet/accounts/NAME"), named in
 	 * the messages that tell the operator what to remove; valid while arg. */
 	const char *(*where)(void *arg);

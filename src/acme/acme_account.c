@@ -789,6 +789,7 @@ acme_account_new(struct acme_env *env, const struct acme_account_params *p,
 	a->store = store;
 	a->store_arg = store_arg;
 	a->budget = acme_budget_new(env, a->name, &p->budget);
+	acme_budget_attach_store(a->budget, store, store_arg);
 	a->client = acme_client_new(a, env, &a->counters);
 	return a;
 }

@@ -20,9 +20,19 @@
  * it was answered, so no DURATION window ever holds more than COUNT
  * newOrders (a bucket of COUNT refilled at COUNT/DURATION allows up to
  * twice that in one window, which a CA counting per window would refuse).
+ *
+ * The window and a pause outlive the process through the account's store
+ * (load_budget/save_budget): a daemon restarted after a burst of 300
+ * newOrders, or in a pause the CA asked for, must not spend them again.
+ * The record is written at most once a second (SAVE_DELAY) after a change
+ * and at the end: a crash loses at most that second of spends, and a
+ * newOrder in flight is saved as spent at the time of the save.
  */
 #include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ev.h>
 
@@ -33,6 +43,7 @@
 
 #define PAUSE_DEFAULT 60.0      /* rateLimited without Retry-After */
 #define PAUSE_MAX 86400.0       /* a Retry-After further away is capped */
+#define SAVE_DELAY 1.0          /* seconds from a change to its save */
 
 /* ---- the window ---- */
 
@@ -161,9 +172,15 @@ struct acme_budget {
 	ev_timer defer;             /* grants and the room callback, off the caller's stack */
 	acme_budget_room_cb room_cb;
 	void *room_arg;
+	const struct acme_account_store *store; /* NULL: kept in memory only */
+	void *store_arg;
+	bool dirty;                 /* changed since the last save */
+	bool save_failed;           /* the last save failed (logged once) */
+	ev_timer save;
 };
 
 static void budget_arm(struct acme_budget *b);
+static void budget_changed(struct acme_budget *b);
 
 const char *
 acme_budget_block_name(enum acme_budget_block k)
@@ -268,6 +285,134 @@ budget_arm(struct acme_budget *b)
 	ev_timer_start(b->env->loop, &b->wake);
 }
 
+/* ---- kept between runs ---- */
+
+/* ev_now() times to and from the wall clock (the same clock in practice;
+ * converted anyway, never trusted to be).  Rounded up to the second: a
+ * spend is remembered a little late rather than early, so its token comes
+ * back no sooner. */
+static time_t
+to_wall(const struct acme_budget *b, double t)
+{
+	return (time_t)ceil(ev_time() + (t - ev_now(b->env->loop)));
+}
+
+static double
+from_wall(const struct acme_budget *b, time_t t)
+{
+	return ev_now(b->env->loop) + ((double)t - ev_time());
+}
+
+static int
+cmp_time(const void *x, const void *y)
+{
+	time_t a = *(const time_t *)x, c = *(const time_t *)y;
+
+	return a < c ? -1 : a > c;
+}
+
+/* Writes the record now: the window's spends, a newOrder in flight
+ * counted as spent now (the CA may have it), and the pause. */
+static void
+budget_save(struct acme_budget *b)
+{
+	struct acme_budget_record rec = {0};
+	double now = ev_now(b->env->loop);
+	char err[512];
+	int i;
+
+	b->dirty = false;
+	ev_timer_stop(b->env->loop, &b->save);
+	if (b->store == NULL || b->store->save_budget == NULL)
+		return;
+	if (b->per.count > 0) {
+		window_expire(&b->per, now);
+		rec.spent = xcalloc((size_t)(b->per.n + b->per.held) + 1, sizeof(*rec.spent));
+		for (i = 0; i < b->per.n; i++)
+			rec.spent[rec.nspent++] = to_wall(b, b->per.t[(b->per.head + i) % b->per.count]);
+		for (i = 0; i < b->per.held; i++)
+			rec.spent[rec.nspent++] = to_wall(b, now);
+	}
+	rec.paused_until = b->paused_until > now ? to_wall(b, b->paused_until) : 0;
+	if (b->store->save_budget(b->store_arg, &rec, err, sizeof(err)) < 0) {
+		if (!b->save_failed)
+			log_warn("account %s: cannot save its request budget (%s); a restart "
+			    "would forget the new orders spent", b->name, err);
+		b->save_failed = true;
+	} else if (b->save_failed) {
+		log_notice("account %s: its request budget is saved again", b->name);
+		b->save_failed = false;
+	}
+	free(rec.spent);
+}
+
+static void
+save_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	budget_save(w->data);
+}
+
+/* Something worth keeping changed: saved within SAVE_DELAY. */
+static void
+budget_changed(struct acme_budget *b)
+{
+	if (b->store == NULL || b->store->save_budget == NULL)
+		return;
+	b->dirty = true;
+	if (!ev_is_active(&b->save)) {
+		ev_timer_set(&b->save, SAVE_DELAY, 0.);
+		ev_timer_start(b->env->loop, &b->save);
+	}
+}
+
+void
+acme_budget_attach_store(struct acme_budget *b, const struct acme_account_store *store,
+    void *store_arg)
+{
+	struct acme_budget_record rec = {0};
+	double now = ev_now(b->env->loop);
+	char err[512], at[32];
+	int i, kept = 0;
+
+	b->store = store;
+	b->store_arg = store_arg;
+	if (store == NULL || store->load_budget == NULL)
+		return;
+	if (store->load_budget(store_arg, &rec, err, sizeof(err)) < 0) {
+		log_warn("account %s: %s; its request budget starts from nothing", b->name, err);
+		free(rec.spent);
+		return;
+	}
+	if (b->per.count > 0 && rec.nspent > 0) {
+		qsort(rec.spent, (size_t)rec.nspent, sizeof(*rec.spent), cmp_time);
+		for (i = 0; i < rec.nspent; i++) {
+			double t = from_wall(b, rec.spent[i]);
+
+			if (t + b->per.period > now) {
+				rate_window_put(&b->per, t > now ? now : t);
+				kept++;
+			}
+		}
+	}
+	if (rec.paused_until > time(NULL)) {
+		b->paused_until = from_wall(b, rec.paused_until);
+		time_format_rfc3339(rec.paused_until, at, sizeof(at));
+		log_notice("account %s: no new order until %s, the pause the CA asked for "
+		    "before the restart", b->name, at);
+	}
+	if (kept > 0) {
+		duration_format(b->per.period, err, sizeof(err));
+		log_info("account %s: %d new order%s of the last %s counted against "
+		    "new_orders_per from before the restart", b->name, kept, kept == 1 ? "" : "s",
+		    err);
+	}
+	free(rec.spent);
+	if (b->paused_until > 0 || kept > 0)
+		budget_arm(b);
+}
+
 struct acme_budget *
 acme_budget_new(struct acme_env *env, const char *name, const struct acme_budget_params *p)
 {
@@ -282,6 +427,8 @@ acme_budget_new(struct acme_env *env, const char *name, const struct acme_budget
 	b->wake.data = b;
 	ev_timer_init(&b->defer, defer_cb, 0., 0.);
 	b->defer.data = b;
+	ev_timer_init(&b->save, save_cb, 0., 0.);
+	b->save.data = b;
 	return b;
 }
 
@@ -292,8 +439,11 @@ acme_budget_free(struct acme_budget *b)
 
 	if (b == NULL)
 		return;
+	if (b->dirty)
+		budget_save(b);
 	ev_timer_stop(b->env->loop, &b->wake);
 	ev_timer_stop(b->env->loop, &b->defer);
+	ev_timer_stop(b->env->loop, &b->save);
 	/* Waiters belong to orders, which are cancelled before the account. */
 	for (t = b->head; t; t = next) {
 		next = t->next;
@@ -376,6 +526,8 @@ acme_ticket_done(struct acme_ticket *t)
 	if (t->granted) {
 		b->in_flight--;
 		rate_window_put(&b->per, ev_now(b->env->loop));
+		if (b->p.per_count > 0)
+			budget_changed(b);
 	} else {
 		struct acme_ticket **pp;
 
@@ -431,6 +583,7 @@ acme_budget_note_reply(struct acme_budget *b, const struct http_response *r,
 	free(what);
 	b->paused_until = now + pause;
 	budget_arm(b);
+	budget_changed(b);
 	return true;
 }
 

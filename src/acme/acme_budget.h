@@ -46,6 +46,12 @@ struct acme_budget;
 struct acme_budget *acme_budget_new(struct acme_env *env, const char *name,
     const struct acme_budget_params *p);
 void acme_budget_free(struct acme_budget *b);
+/* Reads what the store kept of the budget (the spends still inside
+ * new_orders_per's window, a pause not over) and saves it from then on;
+ * a record that cannot be read is logged and the budget starts empty.
+ * store NULL, or without load_budget/save_budget: in memory only. */
+void acme_budget_attach_store(struct acme_budget *b, const struct acme_account_store *store,
+    void *store_arg);
 void acme_budget_set_params(struct acme_budget *b, const struct acme_budget_params *p);
 /* The account's budget (acme_account.c). */
 struct acme_budget *acme_account_budget(const struct acme_account *a);

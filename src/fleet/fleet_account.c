@@ -23,6 +23,8 @@ struct fleet_account_rec {
 	struct store *store;
 	const struct config_account *cfg;
 	char *where;                /* STATE/accounts/NAME, for messages */
+	char *name;                 /* cfg's, kept: the budget is saved as the account
+	                             * is freed, maybe after its inventory */
 };
 
 void
@@ -146,6 +148,25 @@ store_drop_key(void *arg)
 	store_account_drop_next_key(fa->store, fa->cfg->name);
 }
 
+static int
+store_load_budget(void *arg, struct acme_budget_record *out, char *err, size_t errlen)
+{
+	struct fleet_account_rec *fa = arg;
+
+	memset(out, 0, sizeof(*out));
+	return store_account_load_budget(fa->store, fa->name, &out->spent, &out->nspent,
+	    &out->paused_until, err, errlen);
+}
+
+static int
+store_save_budget(void *arg, const struct acme_budget_record *rec, char *err, size_t errlen)
+{
+	struct fleet_account_rec *fa = arg;
+
+	return store_account_save_budget(fa->store, fa->name, rec->spent, rec->nspent,
+	    rec->paused_until, err, errlen);
+}
+
 static const char *
 store_where(void *arg)
 {
@@ -160,6 +181,7 @@ store_release(void *arg)
 	struct fleet_account_rec *fa = arg;
 
 	free(fa->where);
+	free(fa->name);
 	free(fa);
 }
 
@@ -170,6 +192,8 @@ const struct acme_account_store fleet_account_store = {
 	.stage_key = store_stage_key,
 	.promote_key = store_promote_key,
 	.drop_key = store_drop_key,
+	.load_budget = store_load_budget,
+	.save_budget = store_save_budget,
 	.where = store_where,
 	.release = store_release,
 };
@@ -182,6 +206,7 @@ fleet_account_store_new(struct store *s, const struct config_account *cfg)
 	fa->store = s;
 	fa->cfg = cfg;
 	fa->where = xasprintf("%s/accounts/%s", store_dir(s), cfg->name);
+	fa->name = xstrdup(cfg->name);
 	return fa;
 }
 

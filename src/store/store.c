@@ -448,6 +448,98 @@ store_account_save(struct store *s, const char *name, const struct account_recor
 	return rc;
 }
 
+/* The largest budget.json read: 2^20 spends of 11 digits and a comma. */
+#define BUDGET_FILE_MAX (16 << 20)
+
+int
+store_account_save_budget(struct store *s, const char *name, const time_t *spent, int nspent,
+    time_t paused_until, char *err, size_t errlen)
+{
+	struct json *root, *a;
+	char *json, *path, ts[32];
+	int rc;
+
+	if (store_ensure_dir(s, "accounts", name, err, errlen) < 0)
+		return -1;
+	root = json_new_object();
+	json_set_num(root, "v", 1);
+	a = json_set_array(root, "new_orders");
+	for (int i = 0; i < nspent; i++)
+		json_push(a, json_new_number((double)spent[i]));
+	json_set_time(root, "paused_until", paused_until);
+	time_format_rfc3339(time(NULL), ts, sizeof(ts));
+	json_set_str(root, "saved", ts);
+	json = json_print(root);
+	json_free(root);
+	path = store_path(s, "accounts", name, "budget.json");
+	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	free(path);
+	free(json);
+	return rc;
+}
+
+int
+store_account_load_budget(struct store *s, const char *name, time_t **spent, int *nspent,
+    time_t *paused_until, char *err, size_t errlen)
+{
+	char *path, *json = NULL;
+	size_t len = 0, n;
+	struct json *root = NULL;
+	const struct json *a;
+	const char *ts;
+	int rc = -1;
+
+	*spent = NULL;
+	*nspent = 0;
+	*paused_until = 0;
+	if (!safe_name(name)) {
+		snprintf(err, errlen, "invalid account name '%s'", name);
+		return -1;
+	}
+	path = store_path(s, "accounts", name, "budget.json");
+	if (read_file(path, &json, &len, BUDGET_FILE_MAX) < 0) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((root = store_parse_object(json, len)) == NULL) {
+		snprintf(err, errlen, "%s: not valid JSON", path);
+		goto out;
+	}
+	a = json_get(root, "new_orders");
+	ts = json_get_str(root, "paused_until");
+	if ((a != NULL && !json_is_array(a)) ||
+	    (ts != NULL && time_parse_rfc3339(ts, paused_until) < 0)) {
+		snprintf(err, errlen, "%s: not a budget record (new_orders, paused_until)", path);
+		goto out;
+	}
+	n = a ? json_size(a) : 0;
+	*spent = xcalloc(n + 1, sizeof(**spent));
+	for (size_t i = 0; i < n; i++) {
+		const struct json *t = json_at(a, i);
+
+		if (!json_is_number(t) || json_num(t) < 0 || json_num(t) > 1e12) {
+			snprintf(err, errlen, "%s: new_orders[%zu] is not a time", path, i);
+			goto out;
+		}
+		(*spent)[(*nspent)++] = (time_t)json_num(t);
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*spent);
+		*spent = NULL;
+		*nspent = 0;
+		*paused_until = 0;
+	}
+	json_free(root);
+	free(json);
+	free(path);
+	return rc;
+}
+
 /* ---- misc ---- */
 
 struct json *

@@ -6,6 +6,7 @@
  *   accounts/NAME/key.pem      account private key (0600)
  *   accounts/NAME/key-next.pem key of a rollover in progress (0600)
  *   accounts/NAME/account.json {"url":..., "directory":..., "key_type":...}
+ *   accounts/NAME/budget.json  {"new_orders": [unix times], "paused_until":...}
  *   certs/NAME/state.json      struct cert_state
  *   certs/NAME/order-key.pem   key of the order in flight (0600)
  *   certs/NAME/rejected-*.pem  issued certificates that failed the check
@@ -70,6 +71,18 @@ int store_account_save_key(struct store *s, const char *name, const privkey_t *k
     char *err, size_t errlen);
 int store_account_save(struct store *s, const char *name, const struct account_record *r,
     char *err, size_t errlen);
+
+/*
+ * The account's request budget between runs (accounts/NAME/budget.json):
+ * when the newOrders still inside new_orders_per's window were answered
+ * (spent, nspent) and the end of a pause the CA asked for (0: none).
+ * load: 0 with nothing (*spent NULL, 0, 0) when there is no record, -1
+ * with err naming the file when it is unreadable; *spent is the caller's.
+ */
+int store_account_save_budget(struct store *s, const char *name, const time_t *spent,
+    int nspent, time_t paused_until, char *err, size_t errlen);
+int store_account_load_budget(struct store *s, const char *name, time_t **spent, int *nspent,
+    time_t *paused_until, char *err, size_t errlen);
 
 /*
  * Key rollover (RFC 8555 7.3.5) is made crash-safe by key-next.pem: the new

@@ -269,6 +269,224 @@ START_TEST(test_requests_per_second)
 }
 END_TEST
 
+/* ---- kept between runs ---- */
+
+/* A store holding one budget record in memory, as the state directory's
+ * budget.json would. */
+static struct {
+	time_t spent[64];
+	int nspent;
+	time_t paused_until;
+	int saves, loads;
+	bool stored, fail_load;
+} kept;
+
+static int
+kept_load(void *arg, struct acme_budget_record *out, char *err, size_t errlen)
+{
+	(void)arg;
+	memset(out, 0, sizeof(*out));
+	kept.loads++;
+	if (kept.fail_load) {
+		snprintf(err, errlen, "budget.json: not valid JSON");
+		return -1;
+	}
+	if (!kept.stored)
+		return 0;
+	out->spent = xcalloc((size_t)kept.nspent + 1, sizeof(*out->spent));
+	memcpy(out->spent, kept.spent, (size_t)kept.nspent * sizeof(*out->spent));
+	out->nspent = kept.nspent;
+	out->paused_until = kept.paused_until;
+	return 0;
+}
+
+static int
+kept_save(void *arg, const struct acme_budget_record *rec, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)err;
+	(void)errlen;
+	ck_assert_int_le(rec->nspent, 64);
+	memcpy(kept.spent, rec->spent, (size_t)rec->nspent * sizeof(*rec->spent));
+	kept.nspent = rec->nspent;
+	kept.paused_until = rec->paused_until;
+	kept.stored = true;
+	kept.saves++;
+	return 0;
+}
+
+static const struct acme_account_store kept_store = {
+	.load_budget = kept_load,
+	.save_budget = kept_save,
+};
+
+static struct acme_budget *
+kept_budget(const struct acme_budget_params *p)
+{
+	struct acme_budget *b = acme_budget_new(&env, "ca", p);
+
+	acme_budget_attach_store(b, &kept_store, NULL);
+	return b;
+}
+
+static void
+stop_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(l, EVBREAK_ALL);
+}
+
+/* Runs the loop for s seconds. */
+static void
+run_for(double s)
+{
+	ev_timer t;
+
+	ev_timer_init(&t, stop_cb, s, 0.);
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &t);
+}
+
+/* The spends of new_orders_per survive a restart: a budget made after
+ * the first is freed has no token left until the first's come back, and
+ * a newOrder in flight at the save counts as spent. */
+START_TEST(test_kept_spends)
+{
+	struct acme_budget_params p = { .per_count = 3, .per_seconds = 2 };
+	struct acme_budget *b;
+	struct acme_ticket *t[3];
+	double t0;
+
+	memset(&kept, 0, sizeof(kept));
+	b = kept_budget(&p);
+	ck_assert_int_eq(kept.loads, 1);
+	for (int i = 0; i < 3; i++)
+		t[i] = acme_ticket_wait(b, false, ticket_cb, (void *)(long)i);
+	ck_assert(acme_ticket_granted(t[2]));
+	acme_ticket_done(t[0]);
+	acme_ticket_done(t[1]);
+	/* Saved within a second of the change, not at every spend. */
+	ck_assert_int_eq(kept.saves, 0);
+	run_for(1.2);
+	ck_assert_int_eq(kept.saves, 1);
+	ck_assert_int_eq(kept.nspent, 3);   /* two answered, one in flight */
+	ck_assert(kept.paused_until == 0);
+	/* The third's answer is saved as the budget is freed (the end of
+	 * the process), not left to the timer. */
+	acme_ticket_done(t[2]);
+	acme_budget_free(b);
+	ck_assert_int_eq(kept.saves, 2);
+	ck_assert_int_eq(kept.nspent, 3);
+
+	ev_now_update(loop);
+	t0 = ev_now(loop);
+	b = kept_budget(&p);
+	t[0] = acme_ticket_wait(b, false, ticket_cb, (void *)9L);
+	ck_assert(!acme_ticket_granted(t[0]));
+	want = 1;
+	norder = 0;
+	ck_assert(test_run_loop(loop, 5));
+	ck_assert_int_eq(order[0], 9);
+	/* The oldest spend was about 1.2 s ago, remembered up to a second
+	 * late: its token comes back 0.8 to 1.8 s from now, never sooner. */
+	ck_assert(granted_at[0] - t0 >= 0.75);
+	ck_assert(granted_at[0] - t0 < 2.5);
+	acme_ticket_done(t[0]);
+	acme_budget_free(b);
+}
+END_TEST
+
+/* Spends older than the window are not counted; a new window smaller
+ * than the record keeps the newest. */
+START_TEST(test_kept_old_spends)
+{
+	struct acme_budget_params p = { .per_count = 2, .per_seconds = 60 };
+	struct acme_budget *b;
+	struct acme_ticket *t;
+	time_t now = time(NULL);
+
+	memset(&kept, 0, sizeof(kept));
+	kept.stored = true;
+	kept.spent[0] = now - 3600;
+	kept.spent[1] = now - 30;
+	kept.nspent = 2;
+	b = kept_budget(&p);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)1L);
+	ck_assert(acme_ticket_granted(t));  /* one token left of two */
+	acme_ticket_done(t);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)2L);
+	ck_assert(!acme_ticket_granted(t));
+	acme_ticket_done(t);
+	acme_budget_free(b);
+}
+END_TEST
+
+/* A pause the CA asked for outlives the process. */
+START_TEST(test_kept_pause)
+{
+	struct acme_budget_params p = {0};
+	struct acme_problem rl = { .type = (char *)"urn:ietf:params:acme:error:rateLimited",
+		.detail = (char *)"too many new orders" };
+	struct http_response r = { .status = 429, .retry_after = (char *)"2" };
+	struct acme_budget *b;
+	struct acme_ticket *t;
+	double t0;
+
+	memset(&kept, 0, sizeof(kept));
+	b = kept_budget(&p);
+	ck_assert(acme_budget_note_reply(b, &r, &rl));
+	acme_budget_free(b);                /* before the save timer: saved at the end */
+	ck_assert_int_eq(kept.saves, 1);
+	ck_assert(kept.paused_until >= time(NULL) + 1);
+	ck_assert_int_eq(kept.nspent, 0);   /* unlimited: no window */
+
+	ev_now_update(loop);
+	t0 = ev_now(loop);
+	b = kept_budget(&p);
+	ck_assert(acme_budget_paused_until(b) >= time(NULL) + 1);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)5L);
+	ck_assert(!acme_ticket_granted(t));
+	want = 1;
+	norder = 0;
+	ck_assert(test_run_loop(loop, 5));
+	ck_assert(granted_at[0] - t0 >= 0.9);
+	acme_ticket_done(t);
+	acme_budget_free(b);
+}
+END_TEST
+
+/* An unreadable record: logged, and the budget starts empty; with no
+ * limit and no pause nothing is ever written. */
+START_TEST(test_kept_unreadable)
+{
+	struct acme_budget_params p = { .per_count = 1, .per_seconds = 60 };
+	struct acme_budget_params open = {0};
+	struct acme_budget *b;
+	struct acme_ticket *t;
+
+	memset(&kept, 0, sizeof(kept));
+	kept.fail_load = true;
+	b = kept_budget(&p);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)1L);
+	ck_assert(acme_ticket_granted(t));
+	acme_ticket_done(t);
+	acme_budget_free(b);
+	ck_assert_int_eq(kept.saves, 1);
+	ck_assert_int_eq(kept.nspent, 1);
+
+	memset(&kept, 0, sizeof(kept));
+	b = kept_budget(&open);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)1L);
+	ck_assert(acme_ticket_granted(t));
+	acme_ticket_done(t);
+	run_for(1.2);
+	acme_budget_free(b);
+	ck_assert_int_eq(kept.saves, 0);
+}
+END_TEST
+
 static Suite *
 budget_suite(void)
 {
@@ -287,6 +505,10 @@ budget_suite(void)
 	tcase_add_test(tb, test_per_window);
 	tcase_add_test(tb, test_pause);
 	tcase_add_test(tb, test_requests_per_second);
+	tcase_add_test(tb, test_kept_spends);
+	tcase_add_test(tb, test_kept_old_spends);
+	tcase_add_test(tb, test_kept_pause);
+	tcase_add_test(tb, test_kept_unreadable);
 	suite_add_tcase(s, tb);
 	return s;
 }

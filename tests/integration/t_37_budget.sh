@@ -13,6 +13,13 @@
 #     account pauses (no newOrder from any certificate for 6 s after the
 #     refusal), the pause is logged once, the refused certificate is not
 #     counted as a failure, and everything is issued after it.
+#  3. The budget outlives the daemon: new_orders_per 2/12s, two certificates
+#     issued, the daemon stopped with the third still waiting and started
+#     again: the third's order comes a window after the first two (Pebble's
+#     log), and the log says the two were counted from before the restart.
+#  4. So does a pause: a rateLimited newOrder with Retry-After: 8, the
+#     daemon stopped at once and started again: no newOrder reaches the
+#     proxy until the 8 s are over, and the log says why.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -25,7 +32,7 @@ write_inv() { # directory-url ca-bundle budget-lines names...
   local dir=$1 ca=$2 budget=$3; shift 3
   {
     cat <<YAML
-state_dir: @WORK@/state
+state_dir: @WORK@/${STATE_SUB:-state}
 output_dir: @WORK@/out
 http01_listen: "127.0.0.1:@HTTP01_PORT@"
 renew_jitter: 0s
@@ -119,4 +126,59 @@ PY
 for n in r1 r2 r3 r4 r5 r6; do
   assert_eq 0 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("failures", 0))' "$WORK/state/certs/$n/state.json")" "$n: no failure recorded"
 done
+
+# Sections 3 and 4 have state directories of their own: what section 1 and
+# 2 spent must not count.
+echo "== new_orders_per kept across a restart"
+export STATE_SUB=state3
+write_inv @DIR_URL@ @CA@ "    new_orders_per: 2/12s" k1 k2 k3
+orders0=$(grep -c "Added order" "$WORK/pebble/pebble.log")
+start_daemon "$WORK/d3.log"
+wait_for "[ \$(installed $WORK/d3.log) -ge 2 ]" 30 || fail "the first two not issued"
+stop_daemon
+python3 - "$WORK/state3/accounts/pebble/budget.json" <<'PY' && pass "budget.json holds the two new orders" || fail "budget.json: $(cat "$WORK/state3/accounts/pebble/budget.json")"
+import json, sys, time
+b = json.load(open(sys.argv[1]))
+assert len(b["new_orders"]) == 2, b
+assert all(time.time() - 12 < t <= time.time() + 1 for t in b["new_orders"]), b
+assert "paused_until" not in b, b
+PY
+start_daemon "$WORK/d3b.log"
+wait_for "[ \$(installed $WORK/d3b.log) -ge 1 ]" 30 || fail "k3 not issued after the restart"
+stop_daemon
+assert_contains "$WORK/d3b.log" "account pebble: 2 new orders of the last 12s counted against new_orders_per from before the restart" "the restart counts the two"
+grep "Added order" "$WORK/pebble/pebble.log" | tail -n +$((orders0 + 1)) |
+  awk '{ print $3 }' > "$WORK/order-times3"
+assert_eq 3 "$(wc -l < "$WORK/order-times3")" "Pebble created three orders"
+python3 - "$WORK/order-times3" <<'PY' && pass "the third order a window after the first two, across the restart" || fail "window forgotten: $(tr '\n' ' ' < "$WORK/order-times3")"
+import sys
+ts = [sum(int(x) * m for x, m in zip(l.split(":"), (3600, 60, 1))) for l in open(sys.argv[1])]
+assert ts[2] - ts[0] >= 11, ts
+PY
+
+echo "== a rateLimited pause kept across a restart"
+export STATE_SUB=state4
+echo "rateLimited 429 8" > "$WORK/ari-ctl/reject-new-order"
+write_inv "$PROXY_DIR_URL" "$PROXY_CA" "    new_orders_in_flight: 1" q1
+rej0=$(grep -c '"rejected": true' "$WORK/ari-proxy.log" || true)
+start_daemon "$WORK/d4.log"
+wait_for "[ \$(grep -c '\"rejected\": true' $WORK/ari-proxy.log) -gt $rej0 ]" 20 || fail "no newOrder refused"
+stop_daemon
+rm -f "$WORK/ari-ctl/reject-new-order"
+assert_contains "$WORK/state4/accounts/pebble/budget.json" '"paused_until":"[0-9T:-]+Z"' "budget.json holds the pause"
+start_daemon "$WORK/d4b.log"
+wait_for "[ \$(installed $WORK/d4b.log) -ge 1 ]" 40 || fail "q1 not issued after the pause"
+stop_daemon
+assert_contains "$WORK/d4b.log" "account pebble: no new order until [0-9T:-]+Z, the pause the CA asked for before the restart" "the restart keeps the pause and says so"
+python3 - "$WORK/ari-proxy.log" "$rej0" <<'PY' && pass "no newOrder until the 8 s pause was over, across the restart" || fail "newOrder timing: see $WORK/ari-proxy.log"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+no = sorted((r for r in recs if r["method"] == "POST" and "payload" in r), key=lambda r: r["t0"])
+rej = [r for r in no if r.get("rejected")][int(sys.argv[2]):]
+assert len(rej) >= 1, rej
+after = [r for r in no if r["t0"] > rej[-1]["t0"]]
+assert len(after) >= 1, "no newOrder after the pause"
+assert all(r["t0"] >= rej[0]["t"] + 7.9 for r in after), [r["t0"] - rej[0]["t"] for r in after]
+PY
+unset STATE_SUB
 finish

@@ -201,6 +201,48 @@ START_TEST(test_account_corrupt)
 }
 END_TEST
 
+/* budget.json: nothing stored is not an error; a record comes back as
+ * saved; a bad one is refused with the file named. */
+START_TEST(test_account_budget)
+{
+	char err[512] = "";
+	struct store *s = open_store();
+	time_t spent[3] = { 1795894427, 1795894430, 1795894431 }, *in = NULL, paused = 7;
+	int n = 5;
+	char *bp = tp("state/accounts/le/budget.json");
+
+	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), 0);
+	ck_assert(in == NULL && n == 0 && paused == 0);
+	ck_assert_msg(store_account_save_budget(s, "le", spent, 3, 1795898000, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(mode_of(bp), 0600);
+	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), 0);
+	ck_assert_int_eq(n, 3);
+	ck_assert(in[0] == spent[0] && in[1] == spent[1] && in[2] == spent[2]);
+	ck_assert(paused == 1795898000);
+	free(in);
+	/* No pause, no spend. */
+	ck_assert_int_eq(store_account_save_budget(s, "le", NULL, 0, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), 0);
+	ck_assert(n == 0 && paused == 0);
+	free(in);
+
+	spew(bp, "{\"new_orders\": [1, \"x\"]}");
+	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, bp) && strstr(err, "new_orders[1]"), "%s", err);
+	ck_assert(in == NULL && n == 0);
+	spew(bp, "{\"new_orders\": [1], \"paused_until\": \"soon\"}");
+	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, bp) != NULL, "%s", err);
+	spew(bp, "[1, 2");
+	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not valid JSON") != NULL, "%s", err);
+	ck_assert_int_eq(store_account_load_budget(s, "../x", &in, &n, &paused, err, sizeof(err)),
+	    -1);
+	store_close(s);
+}
+END_TEST
+
 /* spew() for text with NUL bytes in it: len bytes of text. */
 static void
 spew_len(const char *path, const char *text, size_t len)
@@ -816,6 +858,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_account_roundtrip);
 	tcase_add_test(tc, test_account_corrupt);
+	tcase_add_test(tc, test_account_budget);
 	tcase_add_test(tc, test_account_file);
 	tcase_add_test(tc, test_account_unsafe_names);
 	tcase_add_test(tc, test_cert_state_roundtrip);
