@@ -260,6 +260,41 @@ static int check_props(struct yreader *r, const struct ynode *at, const yaml_cha
  * Builds the node whose first event is *ev, reading the events of its
  * children.  Deletes *ev.  0 and *out, or -1 with the error written.
  */
+/* Consumes the node that starts with ev (deleted), keeping nothing. */
+static int yreader_skip(struct yreader *r, yaml_event_t *ev)
+{
+	int depth = 0;
+
+	for (;;) {
+		switch (ev->type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			depth++;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(ev);
+		if (depth <= 0)
+			return 0;
+		if (yreader_next(r, ev) < 0)
+			return -1;
+	}
+}
+
+/* Whether the value after key at depth (of the mapping) is skipped:
+ * with CONFIG_LOAD_TOP, the top level's lists of entries. */
+static bool yreader_skips(const struct yreader *r, int depth, const struct ynode *key)
+{
+	return (r->x->flags & CONFIG_LOAD_TOP) && depth == 0 && key->str != NULL &&
+	    (strcmp(key->str, "accounts") == 0 || strcmp(key->str, "certificates") == 0 ||
+	    strcmp(key->str, "defaults") == 0);
+}
+
 static int yreader_node(struct yreader *r, yaml_event_t *ev, int depth, struct ynode **out)
 {
 	struct ynode *n = NULL, *kid = NULL;
@@ -318,6 +353,19 @@ static int yreader_node(struct yreader *r, yaml_event_t *ev, int depth, struct y
 		if (sub.type == end) {
 			yaml_event_delete(&sub);
 			break;
+		}
+		if (n->kind == YNODE_MAP && n->nkids % 2 == 1 &&
+		    yreader_skips(r, depth, n->kids[n->nkids - 1])) {
+			/* Kept as a null value: the key is still known. */
+			yaml_mark_t at = sub.start_mark;
+
+			if (yreader_skip(r, &sub) < 0)
+				goto out;
+			kid = ynode_new(YNODE_SCALAR, &at);
+			kid->scalar = YSCALAR_NULL;
+			ynode_add(n, kid);
+			kid = NULL;
+			continue;
 		}
 		if (yreader_node(r, &sub, depth + 1, &kid) < 0)
 			goto out;

@@ -635,6 +635,46 @@ START_TEST(test_host_no_control)
 }
 END_TEST
 
+/* CONFIG_LOAD_TOP (certfleetctl finding its socket): a certificate the
+ * full load refuses does not matter, the top level still does, and so
+ * does YAML that does not parse anywhere. */
+START_TEST(test_load_top)
+{
+	char *text = subst_dir("control_socket: @DIR@/ctl.sock\nstate_dir: @DIR@/s\n"
+	    "accounts:\n  a: {directory: 'https://127.0.0.1:14000/dir', bogus: 1}\n"
+	    "defaults: {renew_before: nonsense}\n"
+	    "certificates:\n  - {name: 'bad name', domains: ['-x-']}\n  - [1, {2: 3}]\n"
+	    "metrics_listen: '127.0.0.1:9' \n");
+	char *p = tpath("c.yaml"), *want = subst_dir("@DIR@/ctl.sock"), err[1024] = "";
+	struct config *c = NULL;
+
+	put("c.yaml", text, 0600);
+	ck_assert_int_eq(config_load(p, &c, err, sizeof(err)), -1);
+	ck_assert_msg(config_load_ex(p, CONFIG_LOAD_TOP, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c->control_socket, want);
+	ck_assert_str_eq(c->metrics_listen, "127.0.0.1:9");
+	ck_assert_uint_eq(c->ncerts, 0);
+	ck_assert_uint_eq(c->naccounts, 0);
+	config_free(c);
+	free(text);
+
+	/* A bad top-level value: refused, with its line. */
+	put("c.yaml", "control_socket: [1]\ncertificates: []\n", 0600);
+	ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_TOP, &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "c.yaml:1:") != NULL, "%s", err);
+	/* Broken YAML inside the skipped list: refused too. */
+	put("c.yaml", "certificates:\n  - {name: a, domains: [a.example\n", 0600);
+	ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_TOP, &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "c.yaml:") != NULL, "%s", err);
+	/* An unknown top-level key is still one. */
+	put("c.yaml", "certificatez: []\n", 0600);
+	ck_assert_int_eq(config_load_ex(p, CONFIG_LOAD_TOP, &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "certificatez") != NULL, "%s", err);
+	free(want);
+	free(p);
+}
+END_TEST
+
 /* A FIFO (a mistake, or an attack on a reload) is refused at once: open()
  * must not wait for a writer.  Check's per-test timeout fails a hang. */
 START_TEST(test_fifo_inventory)
@@ -1142,6 +1182,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_relative_inventory_path);
 	tcase_add_test(tc, test_staging_directory);
+	tcase_add_test(tc, test_load_top);
 	suite_add_tcase(s, tc);
 	return s;
 }
