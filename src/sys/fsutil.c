@@ -37,11 +37,33 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
+/* After a mkdir of path: its entry in the parent made durable, or a
+ * crash could take away the directory with every file synced inside it.
+ * Best effort: a parent the caller may not open (read permission) is left
+ * as it is. */
+static void
+sync_parent(const char *path)
+{
+	char *parent = xstrdup(path), *slash;
+
+	while ((slash = strrchr(parent, '/')) != NULL && slash > parent && slash[1] == '\0')
+		*slash = '\0';
+	if (slash == NULL)
+		(void)fsync_dir(".");
+	else {
+		slash[slash == parent ? 1 : 0] = '\0';
+		(void)fsync_dir(parent);
+	}
+	free(parent);
+}
+
 /*
  * mkdir -p that creates only what is missing: the common cases are "it
  * is there" (one stat) and "only the last component is new" (one stat,
- * one mkdir), so it starts at the leaf and walks up only on ENOENT,
- * instead of trying every component from the root (each an EEXIST).
+ * one mkdir and the parent's fsync), so it starts at the leaf and walks
+ * up only on ENOENT, instead of trying every component from the root
+ * (each an EEXIST).  Each directory it creates is made durable in its
+ * parent before it returns.
  */
 int
 mkdir_p(const char *path, mode_t mode)
@@ -62,8 +84,10 @@ mkdir_p(const char *path, mode_t mode)
 	}
 	if (errno != ENOENT)
 		return -1;
-	if (mkdir(path, mode) == 0)
+	if (mkdir(path, mode) == 0) {
+		sync_parent(path);
 		return 0;
+	}
 	if (errno == EEXIST)
 		goto check;
 	if (errno != ENOENT)
@@ -83,6 +107,7 @@ mkdir_p(const char *path, mode_t mode)
 	if (mkdir_p(parent, mode) < 0)
 		goto out;
 	if (mkdir(path, mode) == 0) {
+		sync_parent(path);
 		rc = 0;
 		goto out;
 	}

@@ -62,7 +62,8 @@ bool atomic_temp_name(const char *name);
 unsigned sweep_atomic_temps(const char *dir);
 /* fsync() of a directory. 0 ok. */
 int fsync_dir(const char *dir);
-/* mkdir -p with mode for each created component. 0 ok. */
+/* mkdir -p with mode for each created component, each one's entry synced
+ * in its parent. 0 ok. */
 int mkdir_p(const char *path, mode_t mode);
 
 #endif
