@@ -260,7 +260,8 @@ out:
 	return k;
 }
 
-char *privkey_to_pem(const privkey_t *k, size_t *len)
+/* The PEM of k, encoded anew; NULL (logged) on failure. */
+static char *encode_pem(const privkey_t *k, size_t *len)
 {
 	BIO *bio = NULL;
 	BUF_MEM *mem = NULL;
@@ -278,10 +279,28 @@ char *privkey_to_pem(const privkey_t *k, size_t *len)
 	pem = xmalloc(mem->length + 1);
 	memcpy(pem, mem->data, mem->length);
 	pem[mem->length] = '\0';
-	if (len != NULL)
-		*len = mem->length;
+	*len = mem->length;
 out:
 	BIO_free(bio);
+	return pem;
+}
+
+char *privkey_to_pem(const privkey_t *k, size_t *len)
+{
+	/* The cache is not part of the key's value: const to the caller. */
+	privkey_t *m = (privkey_t *)k;
+	char *pem = NULL;
+
+	pthread_mutex_lock(&m->sign_lock);
+	if (m->pem == NULL)
+		m->pem = encode_pem(k, &m->pem_len);
+	if (m->pem != NULL) {
+		pem = xmalloc(m->pem_len + 1);
+		memcpy(pem, m->pem, m->pem_len + 1);
+		if (len != NULL)
+			*len = m->pem_len;
+	}
+	pthread_mutex_unlock(&m->sign_lock);
 	return pem;
 }
 
@@ -301,6 +320,8 @@ void privkey_free(privkey_t *k)
 		return;
 	EVP_MD_CTX_free(k->sign_tmpl);
 	pthread_mutex_destroy(&k->sign_lock);
+	if (k->pem != NULL)
+		free_secret(k->pem, k->pem_len);
 	EVP_PKEY_free(k->pkey);
 	free(k);
 }

@@ -23,6 +23,12 @@ struct privkey {
 	 * than one thread). */
 	EVP_MD_CTX *sign_tmpl;
 	pthread_mutex_t sign_lock;
+	/* Its PEM, made on the first privkey_to_pem() (the encoder framework
+	 * costs more than the copy: an order's key is written as order-key.pem
+	 * and again as the archive's privkey.pem), under sign_lock; wiped
+	 * with the key. */
+	char *pem;
+	size_t pem_len;
 };
 
 /* A privkey_t owning pkey, of type t.  Never NULL (allocation aborts). */

@@ -160,6 +160,17 @@ START_TEST(test_keygen_sign_roundtrip)
 		k2 = privkey_from_pem(pem, len);
 		ck_assert_ptr_nonnull(k2);
 		ck_assert_int_eq(privkey_type(k2), cases[i].t);
+		/* Asked again (the cached text): the same, in a buffer of its own. */
+		{
+			size_t len2 = 0;
+			char *again = privkey_to_pem(k, &len2);
+
+			ck_assert_ptr_nonnull(again);
+			ck_assert(again != pem);
+			ck_assert_uint_eq(len2, len);
+			ck_assert_str_eq(again, pem);
+			free(again);
+		}
 		jwk2 = privkey_jwk_json(k2);
 		ck_assert_str_eq(jwk, jwk2);
 
