@@ -385,7 +385,10 @@ void cfg_cert_free_members(struct config_cert *cc)
 	strlist_free(&cc->deploy_hook);
 	free(cc->profile);
 	free(cc->preferred_chain);
-	cfg_notify_free_members(&cc->notify);
+	if (cc->notify_own != NULL) {
+		cfg_notify_free_members(cc->notify_own);
+		free(cc->notify_own);
+	}
 	memset(cc, 0, sizeof(*cc));
 }
 
@@ -394,6 +397,18 @@ static void strlist_copy(struct strlist *dst, const struct strlist *src)
 	memset(dst, 0, sizeof(*dst));
 	for (size_t i = 0; i < src->n; i++)
 		strlist_add(dst, src->v[i]);
+}
+
+/* cc's own notify:, made from the one it shared until now (the copy-on-write
+ * of config_cert.notify); returns it. */
+static struct config_notify *notify_own(struct config_cert *cc)
+{
+	if (cc->notify_own == NULL) {
+		cc->notify_own = xcalloc(1, sizeof(*cc->notify_own));
+		cfg_notify_copy(cc->notify_own, cc->notify);
+		cc->notify = cc->notify_own;
+	}
+	return cc->notify_own;
 }
 
 static void spec_copy(struct cert_spec *dst, const struct cert_spec *src)
@@ -408,7 +423,9 @@ static void spec_copy(struct cert_spec *dst, const struct cert_spec *src)
 	strlist_copy(&dst->c.deploy_hook, &src->c.deploy_hook);
 	dst->c.profile = xstrdup(src->c.profile);
 	dst->c.preferred_chain = xstrdup(src->c.preferred_chain);
-	cfg_notify_copy(&dst->c.notify, &src->c.notify);
+	dst->c.notify_own = NULL;
+	if (src->c.notify_own != NULL)
+		dst->c.notify = notify_own(&dst->c);
 }
 
 static bool has_challenge(const struct config_cert *cc, enum challenge_type t)
@@ -594,7 +611,7 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 			return -1;
 		replace_str(&s->c.preferred_chain, str);
 	} else if (strcmp(key, "notify") == 0) {
-		return cfg_notify(x, v, path, &s->c.notify);
+		return cfg_notify(x, v, path, notify_own(&s->c));
 	} else if (strcmp(key, "shared") == 0) {
 		return cfg_shared(x, c, v, path, &s->c.shared);
 	}
@@ -695,10 +712,14 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 	tmpl.c.mode = 0644;
 	tmpl.c.shared = c->cluster != NULL;
 	/* The top level's notify: is where every certificate's starts. */
-	cfg_notify_copy(&tmpl.c.notify, &c->notify);
+	tmpl.c.notify = &c->notify;
+	(void)notify_own(&tmpl.c);
 	if (cfg_expect_map(x, defs, "defaults", "a mapping of certificate settings") < 0 ||
 	    cert_apply(x, c, defs, "defaults", &tmpl, true) < 0)
 		goto out;
+	/* From here the config owns the merged one that the entries share. */
+	c->cert_notify = tmpl.c.notify_own;
+	tmpl.c.notify_own = NULL;
 	if (list != NULL && !cfg_null(list) && list->kind != YNODE_SEQ) {
 		cfg_error(x, list, "certificates", "expected a list of certificates, got %s",
 		    ynode_describe(list));
