@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_tree.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -70,6 +71,29 @@ START_TEST(test_domain_bad)
 
 	ck_assert_int_eq(config_check_domain(bad_domains[_i].name, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, bad_domains[_i].why);
+}
+END_TEST
+
+/* The key paths of the messages: what snprintf would write, cut alike. */
+START_TEST(test_paths)
+{
+	static const char *const parents[] = { "", "certificates[12]", "notify.webhook" };
+	static const size_t idx[] = { 0, 7, 12, 100000, (size_t)-1 };
+	char got[40], want[40];
+
+	for (size_t p = 0; p < sizeof(parents) / sizeof(parents[0]); p++) {
+		for (size_t len = 1; len <= sizeof(got); len++) {
+			memset(got, 'x', sizeof(got));
+			cfg_path_key(got, len, parents[p], "domains");
+			snprintf(want, len, "%s%s%s", parents[p], *parents[p] ? "." : "", "domains");
+			ck_assert_str_eq(got, want);
+			for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+				cfg_path_index(got, len, parents[p], idx[i]);
+				snprintf(want, len, "%s[%zu]", parents[p], idx[i]);
+				ck_assert_str_eq(got, want);
+			}
+		}
+	}
 }
 END_TEST
 
@@ -184,6 +208,7 @@ static Suite *config_api_suite(void)
 	tcase_add_loop_test(tc, test_domain_good, 0, (int)ARRAY_SIZE(good_domains));
 	tcase_add_loop_test(tc, test_domain_bad, 0, (int)ARRAY_SIZE(bad_domains));
 	tcase_add_test(tc, test_domain_lengths);
+	tcase_add_test(tc, test_paths);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cert");
 	tcase_add_test(tc, test_order_equal);
