@@ -74,6 +74,7 @@ void config_free(struct config *c)
 	free(c->metrics_textfile);
 	strlist_free(&c->post_hook);
 	cfg_notify_free_members(&c->notify);
+	free(c->cert_output_dir);
 	if (c->cert_notify != NULL) {
 		cfg_notify_free_members(c->cert_notify);
 		free(c->cert_notify);

@@ -90,11 +90,14 @@ struct config_cert {
 	/* Grouped by size, without padding holes: one per certificate. */
 	char *name;                 /* lineage name: live/NAME */
 	struct strlist domains;     /* lower case, first is CN */
-	char *account_name;
+	const char *account_name;   /* account->name (the config's, not a copy) */
 	const struct config_account *account;
 	char *webroot;              /* HTTP01_WEBROOT: document root */
 	char *dns01_hook;           /* dns-01: program (argv[0]) */
-	char *output_dir;           /* parent of live/ and archive/ */
+	/* The parent of live/ and archive/: the config's cert_output_dir, or
+	 * output_dir_own when this entry sets its own (like notify below). */
+	const char *output_dir;
+	char *output_dir_own;       /* owned; NULL: shares cert_output_dir */
 	struct strlist deploy_hook; /* argv; empty: none */
 	long long renew_before;     /* seconds before expiry; 0: a third of lifetime */
 	char *profile;              /* ACME profile; NULL: none */
@@ -144,6 +147,9 @@ struct config {
 	/* The top level's notify: merged with defaults:'s, which the
 	 * certificates without a notify: of their own point to. */
 	struct config_notify *cert_notify;
+	/* The top level's output_dir, or defaults:'s: what the certificates
+	 * without one of their own point to. */
+	char *cert_output_dir;
 	struct config_cluster *cluster; /* NULL: no cluster: section */
 	struct config_account *accounts;
 	size_t naccounts;
