@@ -1,10 +1,12 @@
 /*
  * fleet_report.c - status and show reports (see fleet_report.h).
  *
- * report_cert_json() is the one place that turns a certificate's inventory
- * entry and persisted state into JSON; the daemon adds what only it knows
- * (the in-flight state and the scheduled moment, jitter included), the
- * offline path estimates the moment with report_next_renewal().
+ * report_cert_write() is the one place that turns a certificate's inventory
+ * entry and persisted state into JSON, as text (what status lists;
+ * report_cert_json() reads it back into a tree for show and the offline
+ * path); the daemon adds what only it knows (the in-flight state and the
+ * scheduled moment, jitter included), the offline path estimates the
+ * moment with report_next_renewal().
  */
 #include <string.h>
 
