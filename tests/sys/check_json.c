@@ -304,6 +304,27 @@ START_TEST(test_dup)
 }
 END_TEST
 
+/* json_get finds a member's first occurrence by its exact name. */
+START_TEST(test_get_exact)
+{
+	static const char text[] = "{\"not\":1,\"not_after\":2,\"\":3,\"n\":4,\"not\":5,"
+	    "\"Not\":6}";
+	struct json *j = json_parse(text, strlen(text), NULL);
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_num(json_get(j, "not")) == 1);
+	ck_assert(json_num(json_get(j, "not_after")) == 2);
+	ck_assert(json_num(json_get(j, "")) == 3);
+	ck_assert(json_num(json_get(j, "n")) == 4);
+	ck_assert(json_num(json_get(j, "Not")) == 6);
+	ck_assert_ptr_null(json_get(j, "not_"));
+	ck_assert_ptr_null(json_get(j, "NOT"));
+	ck_assert_ptr_null(json_get(j, NULL));
+	ck_assert_ptr_null(json_get(json_at(j, 0), "not"));
+	json_free(j);
+}
+END_TEST
+
 /* The writer prints what json_print prints for the same tree: every
  * character below 32, quotes, backslashes, UTF-8 and DEL in strings; the
  * number forms cJSON chooses (int, 15 or 17 digits, null). */
@@ -390,6 +411,7 @@ json_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_dup);
 	tcase_add_test(tc, test_writer);
+	tcase_add_test(tc, test_get_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }
