@@ -74,6 +74,11 @@ void config_free(struct config *c)
 	free(c->metrics_textfile);
 	strlist_free(&c->post_hook);
 	cfg_notify_free_members(&c->notify);
+	free(c->cert_output_dir);
+	if (c->cert_notify != NULL) {
+		cfg_notify_free_members(c->cert_notify);
+		free(c->cert_notify);
+	}
 	cfg_cluster_free(c->cluster);
 	for (size_t i = 0; i < c->naccounts; i++)
 		cfg_account_free_members(&c->accounts[i]);

@@ -87,30 +87,39 @@ struct config_account {
 };
 
 struct config_cert {
+	/* Grouped by size, without padding holes: one per certificate. */
 	char *name;                 /* lineage name: live/NAME */
-	bool shared;                /* ordered once per pool through etcd (default: true
-	                             * with cluster:; needs a shared account) */
 	struct strlist domains;     /* lower case, first is CN */
-	char *account_name;
+	const char *account_name;   /* account->name (the config's, not a copy) */
 	const struct config_account *account;
-	enum key_type key_type;
-	bool reuse_key;
-	enum challenge_type challenges[CHALLENGE_TYPE__MAX]; /* preference order */
-	size_t nchallenges;
-	enum http01_mode http01_mode;
 	char *webroot;              /* HTTP01_WEBROOT: document root */
 	char *dns01_hook;           /* dns-01: program (argv[0]) */
-	char *output_dir;           /* parent of live/ and archive/ */
-	uid_t owner;                /* (uid_t)-1: unchanged */
-	gid_t group;                /* (gid_t)-1: unchanged */
-	mode_t mode;                /* public files; keys are always 0600 (0640 with group) */
-	bool combined;              /* also live/NAME/combined.pem (key + fullchain) */
+	/* The parent of live/ and archive/: the config's cert_output_dir, or
+	 * output_dir_own when this entry sets its own (like notify below). */
+	const char *output_dir;
+	char *output_dir_own;       /* owned; NULL: shares cert_output_dir */
 	struct strlist deploy_hook; /* argv; empty: none */
 	long long renew_before;     /* seconds before expiry; 0: a third of lifetime */
 	char *profile;              /* ACME profile; NULL: none */
 	char *preferred_chain;      /* issuer CN; NULL: default chain */
-	struct config_notify notify; /* the top level's merged with this entry's */
+	/* The top level's notify: merged with defaults: and this entry's.  An
+	 * entry without a notify: of its own points to the config's
+	 * cert_notify, shared by all of them (a copy in each entry cost 96
+	 * bytes a certificate); one with its own points to notify_own. */
+	const struct config_notify *notify;
+	struct config_notify *notify_own; /* owned; NULL: shares cert_notify */
+	size_t nchallenges;
+	enum challenge_type challenges[CHALLENGE_TYPE__MAX]; /* preference order */
+	enum key_type key_type;
+	enum http01_mode http01_mode;
+	uid_t owner;                /* (uid_t)-1: unchanged */
+	gid_t group;                /* (gid_t)-1: unchanged */
+	mode_t mode;                /* public files; keys are always 0600 (0640 with group) */
 	int line;
+	bool shared;                /* ordered once per pool through etcd (default: true
+	                             * with cluster:; needs a shared account) */
+	bool reuse_key;
+	bool combined;              /* also live/NAME/combined.pem (key + fullchain) */
 };
 
 struct config {
@@ -135,6 +144,12 @@ struct config {
 	char *metrics_listen;       /* "ADDR:PORT" of GET /metrics; NULL: off */
 	char *metrics_textfile;     /* node_exporter textfile to keep current; NULL: off */
 	struct config_notify notify; /* fleet events: reloads, accounts */
+	/* The top level's notify: merged with defaults:'s, which the
+	 * certificates without a notify: of their own point to. */
+	struct config_notify *cert_notify;
+	/* The top level's output_dir, or defaults:'s: what the certificates
+	 * without one of their own point to. */
+	char *cert_output_dir;
 	struct config_cluster *cluster; /* NULL: no cluster: section */
 	struct config_account *accounts;
 	size_t naccounts;

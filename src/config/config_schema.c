@@ -378,14 +378,16 @@ void cfg_cert_free_members(struct config_cert *cc)
 {
 	free(cc->name);
 	strlist_free(&cc->domains);
-	free(cc->account_name);
 	free(cc->webroot);
 	free(cc->dns01_hook);
-	free(cc->output_dir);
+	free(cc->output_dir_own);
 	strlist_free(&cc->deploy_hook);
 	free(cc->profile);
 	free(cc->preferred_chain);
-	cfg_notify_free_members(&cc->notify);
+	if (cc->notify_own != NULL) {
+		cfg_notify_free_members(cc->notify_own);
+		free(cc->notify_own);
+	}
 	memset(cc, 0, sizeof(*cc));
 }
 
@@ -396,19 +398,34 @@ static void strlist_copy(struct strlist *dst, const struct strlist *src)
 		strlist_add(dst, src->v[i]);
 }
 
+/* cc's own notify:, made from the one it shared until now (the copy-on-write
+ * of config_cert.notify); returns it. */
+static struct config_notify *notify_own(struct config_cert *cc)
+{
+	if (cc->notify_own == NULL) {
+		cc->notify_own = xcalloc(1, sizeof(*cc->notify_own));
+		cfg_notify_copy(cc->notify_own, cc->notify);
+		cc->notify = cc->notify_own;
+	}
+	return cc->notify_own;
+}
+
 static void spec_copy(struct cert_spec *dst, const struct cert_spec *src)
 {
 	*dst = *src;
 	dst->c.name = xstrdup(src->c.name);
 	strlist_copy(&dst->c.domains, &src->c.domains);
-	dst->c.account_name = xstrdup(src->c.account_name);
 	dst->c.webroot = xstrdup(src->c.webroot);
 	dst->c.dns01_hook = xstrdup(src->c.dns01_hook);
-	dst->c.output_dir = xstrdup(src->c.output_dir);
+	dst->c.output_dir_own = xstrdup(src->c.output_dir_own);
+	if (dst->c.output_dir_own != NULL)
+		dst->c.output_dir = dst->c.output_dir_own;
 	strlist_copy(&dst->c.deploy_hook, &src->c.deploy_hook);
 	dst->c.profile = xstrdup(src->c.profile);
 	dst->c.preferred_chain = xstrdup(src->c.preferred_chain);
-	cfg_notify_copy(&dst->c.notify, &src->c.notify);
+	dst->c.notify_own = NULL;
+	if (src->c.notify_own != NULL)
+		dst->c.notify = notify_own(&dst->c);
 }
 
 static bool has_challenge(const struct config_cert *cc, enum challenge_type t)
@@ -541,7 +558,8 @@ static int parse_account_ref(struct cfg_ctx *x, const struct config *c,
 		free(name);
 		return -1;
 	}
-	replace_str(&s->c.account_name, name);
+	free(name);
+	s->c.account_name = a->name;
 	s->c.account = a;
 	return 0;
 }
@@ -569,7 +587,8 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 	} else if (strcmp(key, "output_dir") == 0) {
 		if (cfg_path(x, v, path, &str) < 0)
 			return -1;
-		replace_str(&s->c.output_dir, str);
+		replace_str(&s->c.output_dir_own, str);
+		s->c.output_dir = str;
 		if (!(x->flags & CONFIG_LOAD_CERTS))
 			return 0;
 		return cfg_host_dir(x, v, path, s->c.output_dir);
@@ -594,7 +613,7 @@ static int parse_cert_key(struct cfg_ctx *x, const struct config *c, const char 
 			return -1;
 		replace_str(&s->c.preferred_chain, str);
 	} else if (strcmp(key, "notify") == 0) {
-		return cfg_notify(x, v, path, &s->c.notify);
+		return cfg_notify(x, v, path, notify_own(&s->c));
 	} else if (strcmp(key, "shared") == 0) {
 		return cfg_shared(x, c, v, path, &s->c.shared);
 	}
@@ -642,7 +661,7 @@ static int cert_finish(struct cfg_ctx *x, const struct config *c, struct cfg_cer
 		if (c->naccounts > 1)
 			return cfg_error(x, map, path, "missing required key 'account' (%zu "
 			    "accounts are defined and defaults: sets none)", c->naccounts);
-		s->c.account_name = xstrdup(c->accounts[0].name);
+		s->c.account_name = c->accounts[0].name;
 		s->c.account = &c->accounts[0];
 	}
 	/* One host orders for the pool with the pool's account: never with an
@@ -689,16 +708,23 @@ static int parse_certs(struct cfg_ctx *x, const struct ynode *root, const char *
 	tmpl.c.challenges[0] = CHALLENGE_HTTP01;
 	tmpl.c.nchallenges = 1;
 	tmpl.c.http01_mode = HTTP01_STANDALONE;
-	tmpl.c.output_dir = xstrdup(output_dir);
+	tmpl.c.output_dir = tmpl.c.output_dir_own = xstrdup(output_dir);
 	tmpl.c.owner = (uid_t)-1;
 	tmpl.c.group = (gid_t)-1;
 	tmpl.c.mode = 0644;
 	tmpl.c.shared = c->cluster != NULL;
 	/* The top level's notify: is where every certificate's starts. */
-	cfg_notify_copy(&tmpl.c.notify, &c->notify);
+	tmpl.c.notify = &c->notify;
+	(void)notify_own(&tmpl.c);
 	if (cfg_expect_map(x, defs, "defaults", "a mapping of certificate settings") < 0 ||
 	    cert_apply(x, c, defs, "defaults", &tmpl, true) < 0)
 		goto out;
+	/* From here the config owns the merged notify: and the output_dir that
+	 * the entries share. */
+	c->cert_notify = tmpl.c.notify_own;
+	tmpl.c.notify_own = NULL;
+	c->cert_output_dir = tmpl.c.output_dir_own;
+	tmpl.c.output_dir_own = NULL;
 	if (list != NULL && !cfg_null(list) && list->kind != YNODE_SEQ) {
 		cfg_error(x, list, "certificates", "expected a list of certificates, got %s",
 		    ynode_describe(list));

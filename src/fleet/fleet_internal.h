@@ -43,15 +43,15 @@ struct cert_rt {
 	 * certificate installed or not) settles from this timer, outside
 	 * fleet_queue_run; it counts as in flight meanwhile. */
 	ev_timer settle;
-	bool settle_ok;
-	bool queued;
 	time_t queued_since;        /* for status: when it was queued */
 	time_t hook_since;          /* for status: when the deploy hook started */
+	int once_failures;          /* --once: failed attempts in this run */
+	bool settle_ok;
+	bool queued;
 	bool force;
 	bool failing;
 	bool removed;               /* dropped by a reload while busy */
 	bool once_retry;            /* --once: timer armed for a retry within the run */
-	int once_failures;          /* --once: failed attempts in this run */
 	struct cert_rt *qnext;
 	/* A shared certificate (cluster.h): its side of the pool, and until
 	 * when it waits for another host (its lock, etcd). */

@@ -327,7 +327,7 @@ send_cert(struct cert_rt *r, enum fleet_event e, bool reminder, time_t now)
 	cert_text(e, reminder, r->cfg->name, r->cfg, &r->st, host, now, &subject, &text);
 	cert_log(r, LOG_NOTICE, LOG_EVENT_NONE, "notifying %s%s", fleet_event_name(e),
 	    reminder ? " (daily reminder)" : "");
-	send_msg(r->f, &r->cfg->notify, e, r->cfg->name, subject, json, text);
+	send_msg(r->f, r->cfg->notify, e, r->cfg->name, subject, json, text);
 	free(json);
 	free(subject);
 	free(text);
@@ -341,10 +341,10 @@ fleet_notify_cert(struct cert_rt *r)
 	time_t now = time(NULL);
 	size_t n;
 
-	if (r->f->notifier == NULL || r->cfg == NULL || !config_notify_enabled(&r->cfg->notify))
+	if (r->f->notifier == NULL || r->cfg == NULL || !config_notify_enabled(r->cfg->notify))
 		return;
 	before = r->st;
-	n = fleet_notify_eval(&r->cfg->notify, &r->st, now, out);
+	n = fleet_notify_eval(r->cfg->notify, &r->st, now, out);
 	/* Saved before anything is sent: a restart must not tell it again. */
 	if (before.notified_failed != r->st.notified_failed ||
 	    before.notified_expiring != r->st.notified_expiring ||
@@ -373,7 +373,7 @@ fleet_notify_revoked(struct fleet *f, const char *name)
 		if (strcmp(f->certs[i]->cfg->name, name) == 0)
 			r = f->certs[i];
 	/* Removed by a reload meanwhile: nobody's policy to follow. */
-	if (r == NULL || !config_notify_enabled(&r->cfg->notify))
+	if (r == NULL || !config_notify_enabled(r->cfg->notify))
 		return;
 	send_cert(r, FLEET_EVENT_REVOKED, false, time(NULL));
 }

@@ -1,10 +1,12 @@
 /*
  * fleet_report.c - status and show reports (see fleet_report.h).
  *
- * report_cert_json() is the one place that turns a certificate's inventory
- * entry and persisted state into JSON; the daemon adds what only it knows
- * (the in-flight state and the scheduled moment, jitter included), the
- * offline path estimates the moment with report_next_renewal().
+ * report_cert_write() is the one place that turns a certificate's inventory
+ * entry and persisted state into JSON, as text (what status lists;
+ * report_cert_json() reads it back into a tree for show and the offline
+ * path); the daemon adds what only it knows (the in-flight state and the
+ * scheduled moment, jitter included), the offline path estimates the
+ * moment with report_next_renewal().
  */
 #include <string.h>
 
@@ -15,6 +17,7 @@
 #include "fleet_report.h"
 #include "install.h"
 #include "json.h"
+#include "log.h"
 #include "scheduler.h"
 #include "util.h"
 
@@ -82,42 +85,67 @@ config_json(const struct config_cert *cc)
 	return o;
 }
 
+/* The members every report has, into the object w is in. */
+static void
+report_cert_write(struct json_writer *w, const struct config_cert *cc,
+    const struct cert_state *st, const char *state, time_t next, time_t now)
+{
+	char why[128];
+
+	jw_str(w, "name", cc->name);
+	jw_array_begin(w, "names");
+	for (size_t i = 0; i < cc->domains.n; i++)
+		jw_str(w, NULL, cc->domains.v[i]);
+	jw_array_end(w);
+	jw_str(w, "key_type", key_type_name(cc->key_type));
+	jw_str(w, "account", cc->account_name);
+	jw_str(w, "state", state);
+	jw_bool(w, "installed", st->version > 0);
+	if (st->version > 0)
+		jw_num(w, "version", st->version);
+	jw_str(w, "serial", st->serial);
+	jw_time(w, "not_before", st->not_before);
+	jw_time(w, "not_after", st->not_after);
+	if (st->not_after > 0)
+		jw_num(w, "seconds_left", (double)(st->not_after - now));
+	jw_time(w, "next_renewal", next);
+	if (sched_needs_issue(cc, st, why, sizeof(why)))
+		jw_str(w, "due_reason", why);
+	jw_str(w, "last_result", last_result(st));
+	jw_time(w, "last_success", st->last_success);
+	jw_time(w, "last_attempt", st->last_attempt);
+	jw_num(w, "failures", st->failures);
+	jw_str(w, "last_error", st->last_error);
+	jw_bool(w, "revoked", st->revoked);
+	if (st->held_serial) {
+		jw_object_begin(w, "held");
+		jw_str(w, "status", "issued, not installed");
+		jw_str(w, "serial", st->held_serial);
+		jw_time(w, "not_after", st->held_not_after);
+		jw_time(w, "since", st->held_since);
+		jw_object_end(w);
+	}
+}
+
 struct json *
 report_cert_json(const struct config_cert *cc, const struct cert_state *st, const char *state,
     time_t next, bool detail)
 {
-	struct json *o = json_new_object();
-	time_t now = time(NULL);
-	char why[128];
+	struct json_writer w;
+	struct buf b = {0};
+	struct json *o;
 
-	json_set_str(o, "name", cc->name);
-	json_set(o, "names", strlist_json(&cc->domains));
-	json_set_str(o, "key_type", key_type_name(cc->key_type));
-	json_set_str(o, "account", cc->account_name);
-	json_set_str(o, "state", state);
-	json_set_bool(o, "installed", st->version > 0);
-	if (st->version > 0)
-		json_set_num(o, "version", st->version);
-	json_set_str(o, "serial", st->serial);
-	json_set_time(o, "not_before", st->not_before);
-	json_set_time(o, "not_after", st->not_after);
-	if (st->not_after > 0)
-		json_set_num(o, "seconds_left", (double)(st->not_after - now));
-	json_set_time(o, "next_renewal", next);
-	if (sched_needs_issue(cc, st, why, sizeof(why)))
-		json_set_str(o, "due_reason", why);
-	json_set_str(o, "last_result", last_result(st));
-	json_set_time(o, "last_success", st->last_success);
-	json_set_time(o, "last_attempt", st->last_attempt);
-	json_set_num(o, "failures", st->failures);
-	json_set_str(o, "last_error", st->last_error);
-	json_set_bool(o, "revoked", st->revoked);
-	if (st->held_serial) {
-		struct json *h = json_set_object(o, "held");
-		json_set_str(h, "status", "issued, not installed");
-		json_set_str(h, "serial", st->held_serial);
-		json_set_time(h, "not_after", st->held_not_after);
-		json_set_time(h, "since", st->held_since);
+	/* One list of the members, written as text (what status prints) and
+	 * read back into a tree for those who add to it. */
+	jw_init(&w, &b);
+	jw_object_begin(&w, NULL);
+	report_cert_write(&w, cc, st, state, next, time(NULL));
+	jw_object_end(&w);
+	o = json_parse(b.data, b.len, NULL);
+	buf_free(&b);
+	if (o == NULL) {
+		log_msg(LOG_CRIT, "%s: the report's own JSON does not parse", cc->name);
+		abort();
 	}
 	if (!detail)
 		return o;
@@ -219,44 +247,69 @@ report_phase_text(const struct order_progress *p, char *buf, size_t len)
 	return buf;
 }
 
-/* What r is doing, when in flight: phase and phase_since into o. */
-static void
-rt_phase(const struct cert_rt *r, struct json *o)
+/* What r is doing, when in flight: false when it is not; else the phase's
+ * text (in buf) and since when. */
+static bool
+rt_phase(const struct cert_rt *r, char *buf, size_t len, const char **phase, time_t *since)
 {
 	struct order_progress p;
-	char buf[512];
-	time_t since = 0;
 
 	if (r->job) {
 		r->f->order_ops->progress(r->job, &p);
-		json_set_str(o, "phase", report_phase_text(&p, buf, sizeof(buf)));
-		since = p.since;
+		*phase = report_phase_text(&p, buf, len);
+		*since = p.since;
 	} else if (r->hook) {
-		json_set_str(o, "phase", "hook");
-		since = r->hook_since;
+		*phase = "hook";
+		*since = r->hook_since;
 	} else if (r->queued) {
-		json_set_str(o, "phase", "queued");
-		since = r->queued_since;
+		*phase = "queued";
+		*since = r->queued_since;
 	} else {
-		return;
+		return false;
 	}
-	json_set_time(o, "phase_since", since);
+	return true;
+}
+
+/* Queued or renewing: its moment is now, not the stale timer. */
+static time_t
+rt_next(const struct cert_rt *r)
+{
+	return r->job || r->queued ? 0 : r->next;
 }
 
 static struct json *
 rt_json(const struct cert_rt *r, bool detail)
 {
-	time_t next = r->next;
 	struct json *o;
+	const char *phase;
+	char buf[512];
+	time_t since;
 
-	/* Queued or renewing: its moment is now, not the stale timer. */
-	if (r->job || r->queued)
-		next = 0;
-	o = report_cert_json(r->cfg, &r->st, rt_state(r), next, detail);
-	rt_phase(r, o);
+	o = report_cert_json(r->cfg, &r->st, rt_state(r), rt_next(r), detail);
+	if (rt_phase(r, buf, sizeof(buf), &phase, &since)) {
+		json_set_str(o, "phase", phase);
+		json_set_time(o, "phase_since", since);
+	}
 	if (r->f->cluster != NULL)
 		cluster_cert_json(r->f->cluster, r, o);
 	return o;
+}
+
+/* rt_json(r, false) printed into w without a tree (what status lists). */
+static void
+rt_write(struct json_writer *w, const struct cert_rt *r, time_t now)
+{
+	const char *phase;
+	char buf[512];
+	time_t since;
+
+	jw_object_begin(w, NULL);
+	report_cert_write(w, r->cfg, &r->st, rt_state(r), rt_next(r), now);
+	if (rt_phase(r, buf, sizeof(buf), &phase, &since)) {
+		jw_str(w, "phase", phase);
+		jw_time(w, "phase_since", since);
+	}
+	jw_object_end(w);
 }
 
 /* The members after the list: the counts. */
@@ -289,26 +342,35 @@ fleet_status_json(struct fleet *f)
 
 /*
  * The same text as json_print(fleet_status_json()) with extra's members
- * after the counts, but one certificate's small value at a time: at
- * 100,000 certificates the whole tree was two million nodes and hundreds
- * of megabytes, built and printed with the loop waiting.
+ * after the counts, written straight into b: at 100,000 certificates the
+ * whole tree was two million nodes and hundreds of megabytes, and even a
+ * small tree per certificate, printed and freed, cost 0.9 s of the loop.
+ * A pool member's certificates carry the pool's members too
+ * (cluster_cert_json), added to a tree each.
  */
 void
 fleet_status_print(struct fleet *f, struct json *extra, struct buf *b)
 {
 	struct json *tail = json_new_object();
+	struct json_writer w;
+	time_t now = time(NULL);
 	size_t mark;
 
-	buf_append(b, "{\"certificates\":[", 17);
+	jw_init(&w, b);
+	jw_object_begin(&w, NULL);
+	jw_array_begin(&w, "certificates");
 	for (size_t i = 0; i < f->ncerts; i++) {
-		struct json *c = rt_json(f->certs[i], false);
+		struct json *c;
 
-		if (i > 0)
-			buf_append(b, ",", 1);
-		json_print_append(c, b);
+		if (f->cluster == NULL) {
+			rt_write(&w, f->certs[i], now);
+			continue;
+		}
+		c = rt_json(f->certs[i], false);
+		jw_json(&w, NULL, c);
 		json_free(c);
 	}
-	buf_append(b, "]", 1);
+	jw_array_end(&w);
 	status_counts(f, tail);
 	json_merge(tail, extra);
 	/* The tail object's members, without its braces, after a comma. */

@@ -7,6 +7,7 @@
  * aborts like every allocation in certfleet, so callers need no checks.
  */
 #include <ctype.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -194,9 +195,18 @@ json_merge(struct json *o, struct json *extra)
 const struct json *
 json_get(const struct json *o, const char *key)
 {
-	if (!cJSON_IsObject(CC(o)))
+	const cJSON *it;
+
+	if (!cJSON_IsObject(CC(o)) || key == NULL)
 		return NULL;
-	return CJ(cJSON_GetObjectItemCaseSensitive(CC(o), key));
+	/* cJSON_GetObjectItemCaseSensitive's walk (the first member of that
+	 * name; a member without a name ends it), with the first byte compared
+	 * before strcmp is called: reading 100,000 state files at the start
+	 * made three million lookups, and the calls were 12% of it. */
+	for (it = CC(o)->child; it != NULL && it->string != NULL; it = it->next)
+		if (it->string[0] == key[0] && strcmp(it->string, key) == 0)
+			return CJ(it);
+	return NULL;
 }
 
 const char *
@@ -485,4 +495,180 @@ out:
 		fwrite(o->buf, 1, o->len, o->f);
 	free(o);
 	return rc;
+}
+
+/* ---- writing text directly (json.h: struct json_writer) ---- */
+
+void
+json_write_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	char esc[6];
+
+	buf_append(b, "\"", 1);
+	for (;;) {
+		/* The characters cJSON copies as they are, in one piece. */
+		for (run = p; *p >= 32 && *p != '"' && *p != '\\'; p++)
+			;
+		if (p > run)
+			buf_append(b, run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		esc[0] = '\\';
+		switch (*p) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0xf];
+			buf_append(b, esc, 6);
+			p++;
+			continue;
+		}
+		buf_append(b, esc, 2);
+		p++;
+	}
+	buf_append(b, "\"", 1);
+}
+
+void
+json_write_number(struct buf *b, double n)
+{
+	char tmp[32];
+	double back;
+
+	/* cJSON's rule: an integer that fits an int as "%d" (its valueint
+	 * saturates, so only those compare equal), else 15 significant digits
+	 * when they read back as the same double, else 17; -0 keeps its sign
+	 * (check_json's test_writer compares each form with cJSON's). */
+	if (isnan(n) || isinf(n)) {
+		buf_append(b, "null", 4);
+		return;
+	}
+	if (n >= INT_MIN && n <= INT_MAX && n == (double)(int)n && !(n == 0 && signbit(n))) {
+		snprintf(tmp, sizeof(tmp), "%d", (int)n);
+	} else {
+		snprintf(tmp, sizeof(tmp), "%1.15g", n);
+		if (sscanf(tmp, "%lg", &back) != 1 ||
+		    fabs(back - n) > fmax(fabs(back), fabs(n)) * DBL_EPSILON)
+			snprintf(tmp, sizeof(tmp), "%1.17g", n);
+	}
+	buf_append(b, tmp, strlen(tmp));
+}
+
+void
+jw_init(struct json_writer *w, struct buf *b)
+{
+	w->b = b;
+	w->depth = 0;
+	w->first[0] = true;
+}
+
+/* The comma and "key": before a value at the current level. */
+static void
+jw_key(struct json_writer *w, const char *key)
+{
+	if (!w->first[w->depth])
+		buf_append(w->b, ",", 1);
+	w->first[w->depth] = false;
+	if (key != NULL) {
+		json_write_string(w->b, key);
+		buf_append(w->b, ":", 1);
+	}
+}
+
+static void
+jw_open(struct json_writer *w, const char *key, const char *c)
+{
+	jw_key(w, key);
+	if (w->depth + 1 >= JSON_WRITER_DEPTH) {
+		log_msg(LOG_CRIT, "JSON writer nested too deep");
+		abort();
+	}
+	buf_append(w->b, c, 1);
+	w->first[++w->depth] = true;
+}
+
+static void
+jw_close(struct json_writer *w, const char *c)
+{
+	buf_append(w->b, c, 1);
+	w->depth--;
+}
+
+void
+jw_object_begin(struct json_writer *w, const char *key)
+{
+	jw_open(w, key, "{");
+}
+
+void
+jw_object_end(struct json_writer *w)
+{
+	jw_close(w, "}");
+}
+
+void
+jw_array_begin(struct json_writer *w, const char *key)
+{
+	jw_open(w, key, "[");
+}
+
+void
+jw_array_end(struct json_writer *w)
+{
+	jw_close(w, "]");
+}
+
+void
+jw_str(struct json_writer *w, const char *key, const char *v)
+{
+	if (v == NULL)
+		return;
+	jw_key(w, key);
+	json_write_string(w->b, v);
+}
+
+void
+jw_num(struct json_writer *w, const char *key, double v)
+{
+	jw_key(w, key);
+	json_write_number(w->b, v);
+}
+
+void
+jw_bool(struct json_writer *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	if (v)
+		buf_append(w->b, "true", 4);
+	else
+		buf_append(w->b, "false", 5);
+}
+
+void
+jw_time(struct json_writer *w, const char *key, time_t t)
+{
+	char tmp[32];
+
+	if (t == 0)
+		return;
+	time_format_rfc3339(t, tmp, sizeof(tmp));
+	jw_str(w, key, tmp);
+}
+
+void
+jw_json(struct json_writer *w, const char *key, const struct json *v)
+{
+	if (v == NULL)
+		return;
+	jw_key(w, key);
+	json_print_append(v, w->b);
 }

@@ -901,6 +901,15 @@ START_TEST(test_full)
 	assert_dir_str(wild->dns01_hook, "@DIR@/hooks/dns");
 	/* "deploy_hook: []" removes the hook inherited from defaults. */
 	ck_assert_uint_eq(wild->deploy_hook.n, 0);
+	/* Shared, not copied: the inherited output_dir and notify:, and the
+	 * account's name; an entry's own output_dir is its own. */
+	ck_assert_ptr_eq(wild->output_dir, c->cert_output_dir);
+	ck_assert_ptr_eq(w->output_dir, c->cert_output_dir);
+	ck_assert_ptr_null(w->output_dir_own);
+	ck_assert_ptr_eq(api->output_dir, api->output_dir_own);
+	ck_assert_ptr_eq(w->account_name, a->name);
+	ck_assert_ptr_eq(api->account_name, p->name);
+	ck_assert_ptr_eq(w->notify, c->cert_notify);
 
 	ck_assert_ptr_eq(config_find_cert(c, "api.v2"), api);
 	ck_assert_ptr_null(config_find_cert(c, "API.v2"));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_tree.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -73,6 +74,29 @@ START_TEST(test_domain_bad)
 }
 END_TEST
 
+/* The key paths of the messages: what snprintf would write, cut alike. */
+START_TEST(test_paths)
+{
+	static const char *const parents[] = { "", "certificates[12]", "notify.webhook" };
+	static const size_t idx[] = { 0, 7, 12, 100000, (size_t)-1 };
+	char got[40], want[40];
+
+	for (size_t p = 0; p < sizeof(parents) / sizeof(parents[0]); p++) {
+		for (size_t len = 1; len <= sizeof(got); len++) {
+			memset(got, 'x', sizeof(got));
+			cfg_path_key(got, len, parents[p], "domains");
+			snprintf(want, len, "%s%s%s", parents[p], *parents[p] ? "." : "", "domains");
+			ck_assert_str_eq(got, want);
+			for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+				cfg_path_index(got, len, parents[p], idx[i]);
+				snprintf(want, len, "%s[%zu]", parents[p], idx[i]);
+				ck_assert_str_eq(got, want);
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_domain_lengths)
 {
 	char name[300], err[512];
@@ -96,7 +120,7 @@ static void cert_init(struct config_cert *c, const char *acct)
 	memset(c, 0, sizeof(*c));
 	strlist_add(&c->domains, "www.example.com");
 	strlist_add(&c->domains, "example.com");
-	c->account_name = xstrdup(acct);
+	c->account_name = acct;
 	c->key_type = KEY_EC_P256;
 	c->challenges[0] = CHALLENGE_HTTP01;
 	c->challenges[1] = CHALLENGE_DNS01;
@@ -107,9 +131,7 @@ static void cert_init(struct config_cert *c, const char *acct)
 static void cert_done(struct config_cert *c)
 {
 	strlist_free(&c->domains);
-	free(c->account_name);
 	free(c->profile);
-	free(c->output_dir);
 }
 
 START_TEST(test_order_equal)
@@ -126,7 +148,7 @@ START_TEST(test_order_equal)
 	ck_assert(config_cert_order_equal(&a, &b));
 	/* What only affects installation does not need a new order. */
 	b.mode = 0640;
-	b.output_dir = xstrdup("/elsewhere");
+	b.output_dir = "/elsewhere";
 	b.reuse_key = true;
 	b.combined = true;
 	ck_assert(config_cert_order_equal(&a, &b));
@@ -184,6 +206,7 @@ static Suite *config_api_suite(void)
 	tcase_add_loop_test(tc, test_domain_good, 0, (int)ARRAY_SIZE(good_domains));
 	tcase_add_loop_test(tc, test_domain_bad, 0, (int)ARRAY_SIZE(bad_domains));
 	tcase_add_test(tc, test_domain_lengths);
+	tcase_add_test(tc, test_paths);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cert");
 	tcase_add_test(tc, test_order_equal);

@@ -92,10 +92,10 @@ START_TEST(test_builtin_policy)
 	struct config *c = load_ok(ACCOUNT CERT);
 
 	ck_assert(!config_notify_enabled(&c->notify));
-	ck_assert(!config_notify_enabled(&c->certs[0].notify));
-	ck_assert_int_eq(c->certs[0].notify.after_failures, 3);
-	ck_assert_int_eq(c->certs[0].notify.warn_before, 0);
-	ck_assert_int_eq(c->certs[0].notify.warn_before_pct, 10);
+	ck_assert(!config_notify_enabled(c->certs[0].notify));
+	ck_assert_int_eq(c->certs[0].notify->after_failures, 3);
+	ck_assert_int_eq(c->certs[0].notify->warn_before, 0);
+	ck_assert_int_eq(c->certs[0].notify->warn_before_pct, 10);
 	config_free(c);
 }
 END_TEST
@@ -133,7 +133,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(n->after_failures, 5);
 	ck_assert_int_eq(n->warn_before, 10 * 86400);
 	/* The certificate inherits all of it. */
-	n = &c->certs[0].notify;
+	n = c->certs[0].notify;
 	ck_assert_str_eq(n->webhook_header, "Authorization: Bearer abc123");
 	ck_assert_str_eq(n->mail_to.v[0], "ops@example.com");
 	ck_assert_int_eq(n->after_failures, 5);
@@ -145,7 +145,7 @@ END_TEST
 START_TEST(test_mail_defaults)
 {
 	struct config *c = load_ok("notify: {mail: {to: ops@example.com}}\n" ACCOUNT CERT);
-	const struct config_notify *n = &c->certs[0].notify;
+	const struct config_notify *n = c->certs[0].notify;
 
 	ck_assert_uint_eq(n->mail_argv.n, 2);
 	ck_assert_str_eq(n->mail_argv.v[0], "/usr/sbin/sendmail");
@@ -172,9 +172,10 @@ START_TEST(test_merge)
 	    "  - {name: c, domains: [c.example.com], notify: {webhook: false}}\n"
 	    "  - {name: d, domains: [d.example.com], notify: false}\n"
 	    "  - {name: e, domains: [e.example.com], notify: {warn_before: 36h,\n"
-	    "      mail: {to: [web@example.com]}}}\n");
-	const struct config_notify *a = &c->certs[0].notify, *b = &c->certs[1].notify,
-	    *cc = &c->certs[2].notify, *d = &c->certs[3].notify, *e = &c->certs[4].notify;
+	    "      mail: {to: [web@example.com]}}}\n"
+	    "  - {name: f, domains: [f.example.com]}\n");
+	const struct config_notify *a = c->certs[0].notify, *b = c->certs[1].notify,
+	    *cc = c->certs[2].notify, *d = c->certs[3].notify, *e = c->certs[4].notify;
 
 	/* defaults: changed warn_before for all, not the top level's. */
 	ck_assert_int_eq(c->notify.warn_before_pct, 10);
@@ -197,6 +198,14 @@ START_TEST(test_merge)
 	ck_assert_str_eq(e->mail_to.v[0], "web@example.com");
 	ck_assert_int_eq(e->warn_before, 36 * 3600);
 	ck_assert_str_eq(e->webhook_url, "http://127.0.0.1:8080/hook");
+	/* Entries without a notify: of their own share the merged one (f and a),
+	 * those with one own theirs, which changed nobody else's. */
+	ck_assert_ptr_eq(a, c->cert_notify);
+	ck_assert_ptr_null(c->certs[0].notify_own);
+	ck_assert_ptr_eq(c->certs[5].notify, a);
+	ck_assert_ptr_eq(b, c->certs[1].notify_own);
+	ck_assert_ptr_ne(b, cc);
+	ck_assert_int_eq(c->certs[5].notify->after_failures, 3);
 	config_free(c);
 }
 END_TEST

@@ -304,6 +304,96 @@ START_TEST(test_dup)
 }
 END_TEST
 
+/* json_get finds a member's first occurrence by its exact name. */
+START_TEST(test_get_exact)
+{
+	static const char text[] = "{\"not\":1,\"not_after\":2,\"\":3,\"n\":4,\"not\":5,"
+	    "\"Not\":6}";
+	struct json *j = json_parse(text, strlen(text), NULL);
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_num(json_get(j, "not")) == 1);
+	ck_assert(json_num(json_get(j, "not_after")) == 2);
+	ck_assert(json_num(json_get(j, "")) == 3);
+	ck_assert(json_num(json_get(j, "n")) == 4);
+	ck_assert(json_num(json_get(j, "Not")) == 6);
+	ck_assert_ptr_null(json_get(j, "not_"));
+	ck_assert_ptr_null(json_get(j, "NOT"));
+	ck_assert_ptr_null(json_get(j, NULL));
+	ck_assert_ptr_null(json_get(json_at(j, 0), "not"));
+	json_free(j);
+}
+END_TEST
+
+/* The writer prints what json_print prints for the same tree: every
+ * character below 32, quotes, backslashes, UTF-8 and DEL in strings; the
+ * number forms cJSON chooses (int, 15 or 17 digits, null). */
+static void
+assert_writes_as_tree(const char *str, double num)
+{
+	struct json *o = json_new_object(), *a;
+	struct json_writer w;
+	struct buf b = {0};
+	char *want;
+
+	jw_init(&w, &b);
+	jw_object_begin(&w, NULL);
+	json_set_str(o, str, str);
+	jw_str(&w, str, str);
+	json_set_str(o, "none", NULL);
+	jw_str(&w, "none", NULL);
+	json_set_num(o, "n", num);
+	jw_num(&w, "n", num);
+	json_set_time(o, "t0", 0);
+	jw_time(&w, "t0", 0);
+	json_set_time(o, "t", 1700000000);
+	jw_time(&w, "t", 1700000000);
+	a = json_set_array(o, "a");
+	jw_array_begin(&w, "a");
+	json_push(a, json_new_bool(true));
+	jw_bool(&w, NULL, true);
+	json_push(a, json_new_object());
+	jw_object_begin(&w, NULL);
+	jw_object_end(&w);
+	json_push(a, json_new_number(num));
+	jw_num(&w, NULL, num);
+	json_push(a, json_new_string(str));
+	jw_json(&w, NULL, json_at(a, 3));
+	jw_array_end(&w);
+	json_set_bool(o, "f", false);
+	jw_bool(&w, "f", false);
+	jw_object_end(&w);
+	want = json_print(o);
+	ck_assert_str_eq(b.data, want);
+	free(want);
+	buf_free(&b);
+	json_free(o);
+}
+
+START_TEST(test_writer)
+{
+	static const double nums[] = { 0, -0.0, 1, -1, 42, 2147483647.0, 2147483648.0,
+		-2147483648.0, -2147483649.0, 1700000000, 7689148, 1e15, 123456789012345678.0,
+		0.1, 1.5, -2.25, 1.0 / 3, 2.0 / 3, 1e-7, 1e300, 5e-324, 1e21,
+		9007199254740993.0, NAN, INFINITY, -INFINITY };
+	char all[160];
+	size_t n = 0;
+
+	/* Every byte from 1 to 127, then some UTF-8 and bytes above 127. */
+	for (int c = 1; c < 128; c++)
+		all[n++] = (char)c;
+	memcpy(all + n, "\xc3\xa9\xe2\x82\xac\xff\x80", 7);
+	all[n + 7] = '\0';
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		assert_writes_as_tree(all, nums[i]);
+		assert_writes_as_tree("", nums[i]);
+		assert_writes_as_tree("plain", nums[i]);
+		assert_writes_as_tree("\"\\\n", nums[i]);
+	}
+}
+END_TEST
+
+
 static Suite *
 json_suite(void)
 {
@@ -320,6 +410,8 @@ json_suite(void)
 	tcase_add_test(tc, test_set_takes_over);
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_dup);
+	tcase_add_test(tc, test_writer);
+	tcase_add_test(tc, test_get_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }

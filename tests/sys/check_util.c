@@ -35,6 +35,46 @@ START_TEST(test_rfc3339_parse)
 }
 END_TEST
 
+/* The arithmetic of time_format_rfc3339 and time_parse_rfc3339 against
+ * gmtime_r + strftime and timegm, over the years 0 to 9999 (a step
+ * of a little over a week, at every second of the day in turn), the epoch's
+ * neighbours, leap days and the last second of 9999. */
+START_TEST(test_rfc3339_vs_libc)
+{
+	const long long first = -62167219200LL, last = 253402300799LL;
+	const long long extra[] = { -1, 0, 1, 86399, 86400, 951782400, 951868799,
+		1709164800, 4107542399LL, first, last, first + 86399, -30610224001LL,
+		-30610224000LL };
+	char got[32], want[32];
+	struct tm tm;
+	time_t back;
+	size_t n = 0;
+
+	for (long long t = first, k = 0; t <= last + 700000; t += 86400 * 7 + 3607, k++) {
+		long long v = n < sizeof(extra) / sizeof(extra[0]) ? extra[n++] : t;
+		time_t tt = (time_t)v;
+
+		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+		ck_assert(strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0);
+		time_format_rfc3339(tt, got, sizeof(got));
+		ck_assert_str_eq(got, want);
+		/* What it parses back: four-digit years (strftime prints
+		 * 0-999 unpadded, which the parser refuses, as before). */
+		if (v > last || strlen(want) != 20)
+			continue;
+		ck_assert_int_eq(time_parse_rfc3339(got, &back), 0);
+		ck_assert_int_eq((long long)back, v);
+		ck_assert_int_eq((long long)back, (long long)timegm(&tm));
+		(void)k;
+	}
+	/* A leap second is the next second; a short buffer gets "". */
+	ck_assert_int_eq(time_parse_rfc3339("2016-12-31T23:59:60Z", &back), 0);
+	ck_assert_int_eq((long long)back, 1483228800LL);
+	time_format_rfc3339(0, got, 20);
+	ck_assert_str_eq(got, "");
+}
+END_TEST
+
 START_TEST(test_rfc3339_reject)
 {
 	static const char *const bad[] = {
@@ -476,6 +516,7 @@ static Suite *util_suite(void)
 
 	tcase_add_test(tc, test_rfc3339_parse);
 	tcase_add_test(tc, test_rfc3339_reject);
+	tcase_add_test(tc, test_rfc3339_vs_libc);
 	tcase_add_test(tc, test_rfc3339_format);
 	tcase_add_test(tc, test_duration_parse);
 	tcase_add_test(tc, test_duration_format);
