@@ -422,13 +422,31 @@ out:
 	return rc;
 }
 
+/* accounts/NAME/FILE: root (freed here) with "saved" added (always
+ * written, unlike json_set_time()'s), atomically, 0600. */
+static int
+write_account_json(struct store *s, const char *name, const char *file, struct json *root,
+    bool pretty, char *err, size_t errlen)
+{
+	char *json, *path, ts[32];
+	int rc;
+
+	time_format_rfc3339(time(NULL), ts, sizeof(ts));
+	json_set_str(root, "saved", ts);
+	json = pretty ? json_print_pretty(root) : json_print(root);
+	json_free(root);
+	path = store_path(s, "accounts", name, file);
+	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
+	free(path);
+	free(json);
+	return rc;
+}
+
 int
 store_account_save(struct store *s, const char *name, const struct account_record *r,
     char *err, size_t errlen)
 {
 	struct json *root;
-	char *json, *path, ts[32];
-	int rc;
 
 	if (store_ensure_dir(s, "accounts", name, err, errlen) < 0)
 		return -1;
@@ -436,16 +454,7 @@ store_account_save(struct store *s, const char *name, const struct account_recor
 	json_set_str(root, "url", r->url);
 	json_set_str(root, "directory", r->directory);
 	json_set_time(root, "deactivated", r->deactivated);
-	/* Not json_set_time(): "saved" is always written. */
-	time_format_rfc3339(time(NULL), ts, sizeof(ts));
-	json_set_str(root, "saved", ts);
-	json = json_print_pretty(root);
-	json_free(root);
-	path = store_path(s, "accounts", name, "account.json");
-	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
-	free(path);
-	free(json);
-	return rc;
+	return write_account_json(s, name, "account.json", root, true, err, errlen);
 }
 
 /* The largest budget.json read: 2^20 spends of 11 digits and a comma. */
@@ -456,8 +465,6 @@ store_account_save_budget(struct store *s, const char *name, const time_t *spent
     time_t paused_until, char *err, size_t errlen)
 {
 	struct json *root, *a;
-	char *json, *path, ts[32];
-	int rc;
 
 	if (store_ensure_dir(s, "accounts", name, err, errlen) < 0)
 		return -1;
@@ -467,15 +474,7 @@ store_account_save_budget(struct store *s, const char *name, const time_t *spent
 	for (int i = 0; i < nspent; i++)
 		json_push(a, json_new_number((double)spent[i]));
 	json_set_time(root, "paused_until", paused_until);
-	time_format_rfc3339(time(NULL), ts, sizeof(ts));
-	json_set_str(root, "saved", ts);
-	json = json_print(root);
-	json_free(root);
-	path = store_path(s, "accounts", name, "budget.json");
-	rc = atomic_write_file(path, json, strlen(json), 0600, (uid_t)-1, (gid_t)-1, err, errlen);
-	free(path);
-	free(json);
-	return rc;
+	return write_account_json(s, name, "budget.json", root, false, err, errlen);
 }
 
 int
