@@ -322,6 +322,7 @@ void privkey_free(privkey_t *k)
 	pthread_mutex_destroy(&k->sign_lock);
 	if (k->pem != NULL)
 		free_secret(k->pem, k->pem_len);
+	free(k->jwk);
 	EVP_PKEY_free(k->pkey);
 	free(k);
 }
@@ -368,7 +369,26 @@ out:
 	return s;
 }
 
+static char *jwk_json_of(const privkey_t *k);
+
 char *privkey_jwk_json(const privkey_t *k)
+{
+	/* Cached like the PEM: every challenge's key authorization needs the
+	 * account key's thumbprint, and reading the parameters costs more
+	 * than the copy. */
+	privkey_t *mk = (privkey_t *)k;
+	char *json = NULL;
+
+	pthread_mutex_lock(&mk->sign_lock);
+	if (mk->jwk == NULL)
+		mk->jwk = jwk_json_of(k);
+	if (mk->jwk != NULL)
+		json = xstrdup(mk->jwk);
+	pthread_mutex_unlock(&mk->sign_lock);
+	return json;
+}
+
+static char *jwk_json_of(const privkey_t *k)
 {
 	char *a = NULL, *b = NULL, *json = NULL;
 
@@ -436,12 +456,15 @@ int privkey_sign(const privkey_t *k, const void *data, size_t len,
 
 	*sig = NULL;
 	*siglen = 0;
-	if ((ctx = sign_ctx_new(k)) == NULL ||
-	    EVP_DigestSign(ctx, NULL, &derlen, data, len) != 1) {
+	if ((ctx = sign_ctx_new(k)) == NULL || EVP_PKEY_get_size(k->pkey) <= 0) {
 		log_err("cannot sign with %s key: %s", key_type_name(k->type),
 		    crypto_ossl_error(e, sizeof(e)));
 		goto out;
 	}
+	/* The context is used once: without FINALISE, EVP_DigestSignFinal()
+	 * duplicates the signature context to keep this one usable. */
+	EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+	derlen = (size_t)EVP_PKEY_get_size(k->pkey);
 	der = xmalloc(derlen);
 	if (EVP_DigestSign(ctx, der, &derlen, data, len) != 1) {
 		log_err("cannot sign with %s key: %s", key_type_name(k->type),

@@ -29,6 +29,9 @@ struct privkey {
 	 * with the key. */
 	char *pem;
 	size_t pem_len;
+	/* Its public JWK (privkey_jwk_json()), made on the first call, under
+	 * sign_lock. */
+	char *jwk;
 };
 
 /* A privkey_t owning pkey, of type t.  Never NULL (allocation aborts). */

@@ -129,6 +129,21 @@ static char *subject_cn(const X509_NAME *n)
 	return xstrdup(buf);
 }
 
+/* The CSR's subjectPublicKeyInfo, byte for byte the one OpenSSL encodes
+ * for pub (csr_generate builds it without the encoder). */
+static void assert_spki_of(X509_REQ *req, EVP_PKEY *pub)
+{
+	unsigned char *a = NULL, *b = NULL;
+	int na = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &a);
+	int nb = i2d_PUBKEY(pub, &b);
+
+	ck_assert_int_gt(na, 0);
+	ck_assert_int_eq(na, nb);
+	ck_assert_mem_eq(a, b, (size_t)na);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+}
+
 START_TEST(test_csr)
 {
 	static const char *const names[] = { "www.example.com", "example.com", "192.0.2.7",
@@ -152,6 +167,7 @@ START_TEST(test_csr)
 	rpub = X509_REQ_get0_pubkey(req);
 	ck_assert_int_eq(X509_REQ_verify(req, rpub), 1);
 	ck_assert_int_eq(EVP_PKEY_eq(rpub, pub), 1);
+	assert_spki_of(req, pub);
 	ck_assert_int_eq(X509_REQ_get_signature_nid(req), NID_ecdsa_with_SHA256);
 	cn = subject_cn(X509_REQ_get_subject_name(req));
 	ck_assert_str_eq(cn, "www.example.com");
@@ -214,16 +230,36 @@ START_TEST(test_csr_rsa)
 	unsigned char *der = NULL;
 	size_t derlen;
 	X509_REQ *req;
+	EVP_PKEY *pub;
 
 	ck_assert_int_eq(csr_generate(k, &l, &der, &derlen), 0);
 	req = csr_parse(der, derlen);
 	ck_assert_int_eq(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
 	ck_assert_int_eq(X509_REQ_get_signature_nid(req), NID_sha256WithRSAEncryption);
+	pub = pkey_of(k);
+	assert_spki_of(req, pub);
+	EVP_PKEY_free(pub);
 	X509_REQ_free(req);
 	free(der);
-	strlist_free(&l);
 	privkey_free(k);
 	free(kpem);
+
+	/* Generated keys of the other types, RSA 3072 (a modulus whose DER
+	 * length takes two bytes, like 2048's) and P-384. */
+	for (int t = 0; t < 2; t++) {
+		k = privkey_generate(t == 0 ? KEY_RSA_3072 : KEY_EC_P384);
+		ck_assert_ptr_nonnull(k);
+		ck_assert_int_eq(csr_generate(k, &l, &der, &derlen), 0);
+		req = csr_parse(der, derlen);
+		ck_assert_int_eq(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
+		pub = pkey_of(k);
+		assert_spki_of(req, pub);
+		EVP_PKEY_free(pub);
+		X509_REQ_free(req);
+		free(der);
+		privkey_free(k);
+	}
+	strlist_free(&l);
 }
 END_TEST
 
