@@ -44,6 +44,7 @@
 #define PAUSE_DEFAULT 60.0      /* rateLimited without Retry-After */
 #define PAUSE_MAX 86400.0       /* a Retry-After further away is capped */
 #define SAVE_DELAY 1.0          /* seconds from a change to its save */
+#define SAVE_RETRY 30.0         /* seconds from a failed save to the next try */
 
 /* ---- the window ---- */
 
@@ -203,7 +204,9 @@ budget_can_grant(struct acme_budget *b, double now)
 	    rate_window_available(&b->per, now) > 0;
 }
 
-/* Gives the first waiter its ticket. */
+/* Gives the first waiter its ticket.  A newOrder counted against
+ * new_orders_per is saved as spent from now on: the CA may have it before
+ * it answers, and a crash before the answer must not hand the token back. */
 static struct acme_ticket *
 grant_head(struct acme_budget *b)
 {
@@ -217,6 +220,8 @@ grant_head(struct acme_budget *b)
 	t->granted = true;
 	b->in_flight++;
 	rate_window_take(&b->per);
+	if (b->per.count > 0)
+		budget_changed(b);
 	return t;
 }
 
@@ -337,8 +342,13 @@ budget_save(struct acme_budget *b)
 	if (b->store->save_budget(b->store_arg, &rec, err, sizeof(err)) < 0) {
 		if (!b->save_failed)
 			log_warn("account %s: cannot save its request budget (%s); a restart "
-			    "would forget the new orders spent", b->name, err);
+			    "would forget the new orders spent; trying again every %.0f s",
+			    b->name, err, SAVE_RETRY);
 		b->save_failed = true;
+		/* Still to be saved: by the retry, or as the account is freed. */
+		b->dirty = true;
+		ev_timer_set(&b->save, SAVE_RETRY, 0.);
+		ev_timer_start(b->env->loop, &b->save);
 	} else if (b->save_failed) {
 		log_notice("account %s: its request budget is saved again", b->name);
 		b->save_failed = false;
@@ -380,6 +390,10 @@ acme_budget_attach_store(struct acme_budget *b, const struct acme_account_store 
 	b->store_arg = store_arg;
 	if (store == NULL || store->load_budget == NULL)
 		return;
+	/* ev_now() is the wall clock as of the loop's last wake-up: brought up
+	 * to date, or stored times would map that much into the past. */
+	ev_now_update(b->env->loop);
+	now = ev_now(b->env->loop);
 	if (store->load_budget(store_arg, &rec, err, sizeof(err)) < 0) {
 		log_warn("account %s: %s; its request budget starts from nothing", b->name, err);
 		free(rec.spent);
@@ -397,11 +411,18 @@ acme_budget_attach_store(struct acme_budget *b, const struct acme_account_store 
 		}
 	}
 	if (rec.paused_until > time(NULL)) {
+		/* A clock that was wrong when it was saved, or an edited file,
+		 * gets no longer pause than a CA could ask for. */
+		if (rec.paused_until > time(NULL) + (time_t)PAUSE_MAX)
+			rec.paused_until = time(NULL) + (time_t)PAUSE_MAX;
 		b->paused_until = from_wall(b, rec.paused_until);
 		time_format_rfc3339(rec.paused_until, at, sizeof(at));
 		log_notice("account %s: no new order until %s, the pause the CA asked for "
 		    "before the restart", b->name, at);
 	}
+	/* The window keeps the newest per_count when the record has more. */
+	if (kept > b->per.n)
+		kept = b->per.n;
 	if (kept > 0) {
 		duration_format(b->per.period, err, sizeof(err));
 		log_info("account %s: %d new order%s of the last %s counted against "

@@ -23,8 +23,9 @@ struct fleet_account_rec {
 	struct store *store;
 	const struct config_account *cfg;
 	char *where;                /* STATE/accounts/NAME, for messages */
-	char *name;                 /* cfg's, kept: the budget is saved as the account
-	                             * is freed, maybe after its inventory */
+	char *name;                 /* cfg's name and directory, kept: the budget is */
+	char *directory;            /* saved as the account is freed, maybe after its
+	                             * inventory */
 };
 
 void
@@ -153,9 +154,22 @@ store_load_budget(void *arg, struct acme_budget_record *out, char *err, size_t e
 {
 	struct fleet_account_rec *fa = arg;
 
+	char *dir = NULL;
+
 	memset(out, 0, sizeof(*out));
-	return store_account_load_budget(fa->store, fa->name, &out->spent, &out->nspent,
-	    &out->paused_until, err, errlen);
+	if (store_account_load_budget(fa->store, fa->name, &dir, &out->spent, &out->nspent,
+	    &out->paused_until, err, errlen) < 0)
+		return -1;
+	/* A record from before the account moved to another CA (a reload or
+	 * restart with a new directory) says nothing about this one's limits. */
+	if (dir != NULL && strcmp(dir, fa->directory) != 0) {
+		log_notice("account %s: its request budget was kept for %s, not %s; it starts "
+		    "from nothing", fa->name, dir, fa->directory);
+		free(out->spent);
+		memset(out, 0, sizeof(*out));
+	}
+	free(dir);
+	return 0;
 }
 
 static int
@@ -163,8 +177,8 @@ store_save_budget(void *arg, const struct acme_budget_record *rec, char *err, si
 {
 	struct fleet_account_rec *fa = arg;
 
-	return store_account_save_budget(fa->store, fa->name, rec->spent, rec->nspent,
-	    rec->paused_until, err, errlen);
+	return store_account_save_budget(fa->store, fa->name, fa->directory, rec->spent,
+	    rec->nspent, rec->paused_until, err, errlen);
 }
 
 static const char *
@@ -182,6 +196,7 @@ store_release(void *arg)
 
 	free(fa->where);
 	free(fa->name);
+	free(fa->directory);
 	free(fa);
 }
 
@@ -207,6 +222,7 @@ fleet_account_store_new(struct store *s, const struct config_account *cfg)
 	fa->cfg = cfg;
 	fa->where = xasprintf("%s/accounts/%s", store_dir(s), cfg->name);
 	fa->name = xstrdup(cfg->name);
+	fa->directory = xstrdup(cfg->directory_url);
 	return fa;
 }
 

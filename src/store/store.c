@@ -461,8 +461,8 @@ store_account_save(struct store *s, const char *name, const struct account_recor
 #define BUDGET_FILE_MAX (16 << 20)
 
 int
-store_account_save_budget(struct store *s, const char *name, const time_t *spent, int nspent,
-    time_t paused_until, char *err, size_t errlen)
+store_account_save_budget(struct store *s, const char *name, const char *directory,
+    const time_t *spent, int nspent, time_t paused_until, char *err, size_t errlen)
 {
 	struct json *root, *a;
 
@@ -470,6 +470,8 @@ store_account_save_budget(struct store *s, const char *name, const time_t *spent
 		return -1;
 	root = json_new_object();
 	json_set_num(root, "v", 1);
+	if (directory != NULL)
+		json_set_str(root, "directory", directory);
 	a = json_set_array(root, "new_orders");
 	for (int i = 0; i < nspent; i++)
 		json_push(a, json_new_number((double)spent[i]));
@@ -478,16 +480,16 @@ store_account_save_budget(struct store *s, const char *name, const time_t *spent
 }
 
 int
-store_account_load_budget(struct store *s, const char *name, time_t **spent, int *nspent,
-    time_t *paused_until, char *err, size_t errlen)
+store_account_load_budget(struct store *s, const char *name, char **directory,
+    time_t **spent, int *nspent, time_t *paused_until, char *err, size_t errlen)
 {
 	char *path, *json = NULL;
 	size_t len = 0, n;
 	struct json *root = NULL;
-	const struct json *a;
-	const char *ts;
+	const struct json *a, *v, *pu, *d = NULL;
 	int rc = -1;
 
+	*directory = NULL;
 	*spent = NULL;
 	*nspent = 0;
 	*paused_until = 0;
@@ -507,11 +509,19 @@ store_account_load_budget(struct store *s, const char *name, time_t **spent, int
 		snprintf(err, errlen, "%s: not valid JSON", path);
 		goto out;
 	}
+	v = json_get(root, "v");
 	a = json_get(root, "new_orders");
-	ts = json_get_str(root, "paused_until");
-	if ((a != NULL && !json_is_array(a)) ||
-	    (ts != NULL && time_parse_rfc3339(ts, paused_until) < 0)) {
-		snprintf(err, errlen, "%s: not a budget record (new_orders, paused_until)", path);
+	pu = json_get(root, "paused_until");
+	d = json_get(root, "directory");
+	if (v == NULL || !json_is_number(v) || json_num(v) != 1) {
+		snprintf(err, errlen, "%s: not a version 1 budget record (\"v\": 1)", path);
+		goto out;
+	}
+	if ((a != NULL && !json_is_array(a)) || (d != NULL && !json_is_string(d)) ||
+	    (pu != NULL && (!json_is_string(pu) ||
+	    time_parse_rfc3339(json_str(pu), paused_until) < 0))) {
+		snprintf(err, errlen, "%s: not a budget record (new_orders, paused_until, "
+		    "directory)", path);
 		goto out;
 	}
 	n = a ? json_size(a) : 0;
@@ -532,6 +542,8 @@ out:
 		*spent = NULL;
 		*nspent = 0;
 		*paused_until = 0;
+	} else if (d != NULL) {
+		*directory = xstrdup(json_str(d));
 	}
 	json_free(root);
 	free(json);

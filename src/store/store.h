@@ -79,10 +79,10 @@ int store_account_save(struct store *s, const char *name, const struct account_r
  * load: 0 with nothing (*spent NULL, 0, 0) when there is no record, -1
  * with err naming the file when it is unreadable; *spent is the caller's.
  */
-int store_account_save_budget(struct store *s, const char *name, const time_t *spent,
-    int nspent, time_t paused_until, char *err, size_t errlen);
-int store_account_load_budget(struct store *s, const char *name, time_t **spent, int *nspent,
-    time_t *paused_until, char *err, size_t errlen);
+int store_account_save_budget(struct store *s, const char *name, const char *directory,
+    const time_t *spent, int nspent, time_t paused_until, char *err, size_t errlen);
+int store_account_load_budget(struct store *s, const char *name, char **directory,
+    time_t **spent, int *nspent, time_t *paused_until, char *err, size_t errlen);
 
 /*
  * Key rollover (RFC 8555 7.3.5) is made crash-safe by key-next.pem: the new

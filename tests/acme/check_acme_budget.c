@@ -278,6 +278,7 @@ static struct {
 	int nspent;
 	time_t paused_until;
 	int saves, loads;
+	int attempts, fail_saves;   /* save calls; how many of the first fail */
 	bool stored, fail_load;
 } kept;
 
@@ -304,8 +305,10 @@ static int
 kept_save(void *arg, const struct acme_budget_record *rec, char *err, size_t errlen)
 {
 	(void)arg;
-	(void)err;
-	(void)errlen;
+	if (kept.attempts++ < kept.fail_saves) {
+		snprintf(err, errlen, "budget.json: No space left on device");
+		return -1;
+	}
 	ck_assert_int_le(rec->nspent, 64);
 	memcpy(kept.spent, rec->spent, (size_t)rec->nspent * sizeof(*rec->spent));
 	kept.nspent = rec->nspent;
@@ -457,6 +460,78 @@ START_TEST(test_kept_pause)
 }
 END_TEST
 
+/* A newOrder granted and not yet answered is saved as spent within the
+ * save delay, with no other change to prompt it: a crash before the CA
+ * answers must not give its token back. */
+START_TEST(test_kept_in_flight)
+{
+	struct acme_budget_params p = { .per_count = 2, .per_seconds = 3600 };
+	struct acme_budget *b;
+	struct acme_ticket *t;
+
+	memset(&kept, 0, sizeof(kept));
+	b = kept_budget(&p);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)1L);
+	ck_assert(acme_ticket_granted(t));
+	run_for(1.3);
+	ck_assert_int_eq(kept.saves, 1);
+	ck_assert_int_eq(kept.nspent, 1);
+	ck_assert(kept.spent[0] >= time(NULL) - 2);
+	acme_ticket_done(t);
+	acme_budget_free(b);
+}
+END_TEST
+
+/* A save that fails is tried again, and once more as the budget is freed:
+ * the spend is not forgotten because the first write hit a full disk. */
+START_TEST(test_kept_save_fails)
+{
+	struct acme_budget_params p = { .per_count = 3, .per_seconds = 3600 };
+	struct acme_budget *b;
+	struct acme_ticket *t;
+
+	memset(&kept, 0, sizeof(kept));
+	kept.fail_saves = 1;
+	b = kept_budget(&p);
+	t = acme_ticket_wait(b, false, ticket_cb, (void *)1L);
+	ck_assert(acme_ticket_granted(t));
+	acme_ticket_done(t);
+	run_for(1.3);
+	ck_assert_int_eq(kept.attempts, 1);
+	ck_assert(!kept.stored);
+	acme_budget_free(b);                /* before the retry: saved at the end */
+	ck_assert_int_eq(kept.attempts, 2);
+	ck_assert_int_eq(kept.saves, 1);
+	ck_assert_int_eq(kept.nspent, 1);
+
+	/* A restart sees it: two of three tokens left. */
+	b = kept_budget(&p);
+	for (long i = 0; i < 3; i++) {
+		t = acme_ticket_wait(b, false, ticket_cb, (void *)i);
+		ck_assert(acme_ticket_granted(t) == (i < 2));
+		acme_ticket_done(t);
+	}
+	acme_budget_free(b);
+}
+END_TEST
+
+/* A stored pause further away than any a CA could ask for (a clock that
+ * was wrong, an edited file) is cut to the longest one. */
+START_TEST(test_kept_pause_capped)
+{
+	struct acme_budget_params p = {0};
+	struct acme_budget *b;
+
+	memset(&kept, 0, sizeof(kept));
+	kept.stored = true;
+	kept.paused_until = time(NULL) + 10 * 365 * 86400L;
+	b = kept_budget(&p);
+	ck_assert(acme_budget_paused_until(b) > time(NULL) + 86000);
+	ck_assert(acme_budget_paused_until(b) <= time(NULL) + 86401);
+	acme_budget_free(b);
+}
+END_TEST
+
 /* An unreadable record: logged, and the budget starts empty; with no
  * limit and no pause nothing is ever written. */
 START_TEST(test_kept_unreadable)
@@ -509,6 +584,9 @@ budget_suite(void)
 	tcase_add_test(tb, test_kept_old_spends);
 	tcase_add_test(tb, test_kept_pause);
 	tcase_add_test(tb, test_kept_unreadable);
+	tcase_add_test(tb, test_kept_in_flight);
+	tcase_add_test(tb, test_kept_save_fails);
+	tcase_add_test(tb, test_kept_pause_capped);
 	suite_add_tcase(s, tb);
 	return s;
 }

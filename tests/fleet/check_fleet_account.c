@@ -118,6 +118,35 @@ START_TEST(test_load_nothing)
 }
 END_TEST
 
+/* The budget record names the CA it counts for: after the account moves
+ * to another directory its old spends and pause are not applied. */
+START_TEST(test_budget_directory)
+{
+	void *fa = fleet_account_store_new(st, &cfg);
+	time_t spent[2] = { time(NULL) - 5, time(NULL) - 1 };
+	struct acme_budget_record in = { .spent = spent, .nspent = 2,
+		.paused_until = time(NULL) + 600 }, out;
+	struct config_account moved;
+	char err[512] = "";
+
+	ck_assert_msg(fleet_account_store.save_budget(fa, &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(fleet_account_store.load_budget(fa, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(out.nspent, 2);
+	ck_assert(out.paused_until == in.paused_until);
+	free(out.spent);
+	fleet_account_store.release(fa);
+
+	moved = cfg;
+	moved.directory_url = "https://other-ca.example.test/dir";
+	fa = fleet_account_store_new(st, &moved);
+	ck_assert_int_eq(fleet_account_store.load_budget(fa, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(out.nspent, 0);
+	ck_assert_ptr_null(out.spent);
+	ck_assert(out.paused_until == 0);
+	fleet_account_store.release(fa);
+}
+END_TEST
+
 START_TEST(test_save_and_rollover)
 {
 	void *fa = fleet_account_store_new(st, &cfg);
@@ -282,6 +311,7 @@ fleet_account_suite(void)
 	tcase_add_test(tc, test_params);
 	tcase_add_test(tc, test_load_nothing);
 	tcase_add_test(tc, test_save_and_rollover);
+	tcase_add_test(tc, test_budget_directory);
 	tcase_add_test(tc, test_adopt_certbot);
 	tcase_add_test(tc, test_adopt_unreadable);
 	tcase_add_test(tc, test_stored_key_wins);

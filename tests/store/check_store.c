@@ -205,40 +205,61 @@ END_TEST
  * saved; a bad one is refused with the file named. */
 START_TEST(test_account_budget)
 {
+	static const char *const bad[] = {
+		"{\"new_orders\": [1]}",                            /* no version */
+		"{\"v\": 2, \"new_orders\": [1]}",                  /* a later version */
+		"{\"v\": 1, \"new_orders\": [1], \"paused_until\": \"soon\"}",
+		"{\"v\": 1, \"paused_until\": 1800000000}",       /* a time is text */
+		"{\"v\": 1, \"directory\": 7}",
+		"{\"v\": 1, \"new_orders\": 1}",
+	};
 	char err[512] = "";
 	struct store *s = open_store();
 	time_t spent[3] = { 1795894427, 1795894430, 1795894431 }, *in = NULL, paused = 7;
 	int n = 5;
-	char *bp = tp("state/accounts/le/budget.json");
+	char *bp = tp("state/accounts/le/budget.json"), *dir = NULL;
 
-	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), 0);
-	ck_assert(in == NULL && n == 0 && paused == 0);
-	ck_assert_msg(store_account_save_budget(s, "le", spent, 3, 1795898000, err,
-	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(store_account_load_budget(s, "le", &dir, &in, &n, &paused, err,
+	    sizeof(err)), 0);
+	ck_assert(in == NULL && n == 0 && paused == 0 && dir == NULL);
+	ck_assert_msg(store_account_save_budget(s, "le", "https://ca.example/dir", spent, 3,
+	    1795898000, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(mode_of(bp), 0600);
-	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_account_load_budget(s, "le", &dir, &in, &n, &paused, err,
+	    sizeof(err)), 0);
 	ck_assert_int_eq(n, 3);
 	ck_assert(in[0] == spent[0] && in[1] == spent[1] && in[2] == spent[2]);
 	ck_assert(paused == 1795898000);
+	ck_assert_str_eq(dir, "https://ca.example/dir");
 	free(in);
-	/* No pause, no spend. */
-	ck_assert_int_eq(store_account_save_budget(s, "le", NULL, 0, 0, err, sizeof(err)), 0);
-	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), 0);
-	ck_assert(n == 0 && paused == 0);
+	free(dir);
+	/* No pause, no spend, no directory (as stop 16 wrote them). */
+	ck_assert_int_eq(store_account_save_budget(s, "le", NULL, NULL, 0, 0, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(store_account_load_budget(s, "le", &dir, &in, &n, &paused, err,
+	    sizeof(err)), 0);
+	ck_assert(n == 0 && paused == 0 && dir == NULL);
 	free(in);
 
-	spew(bp, "{\"new_orders\": [1, \"x\"]}");
-	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), -1);
+	spew(bp, "{\"v\": 1, \"new_orders\": [1, \"x\"]}");
+	ck_assert_int_eq(store_account_load_budget(s, "le", &dir, &in, &n, &paused, err,
+	    sizeof(err)), -1);
 	ck_assert_msg(strstr(err, bp) && strstr(err, "new_orders[1]"), "%s", err);
-	ck_assert(in == NULL && n == 0);
-	spew(bp, "{\"new_orders\": [1], \"paused_until\": \"soon\"}");
-	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, bp) != NULL, "%s", err);
+	ck_assert(in == NULL && n == 0 && dir == NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err[0] = '\0';
+		spew(bp, bad[i]);
+		ck_assert_msg(store_account_load_budget(s, "le", &dir, &in, &n, &paused, err,
+		    sizeof(err)) == -1, "%s accepted", bad[i]);
+		ck_assert_msg(strstr(err, bp) != NULL, "%s: %s", bad[i], err);
+		ck_assert(in == NULL && n == 0 && paused == 0 && dir == NULL);
+	}
 	spew(bp, "[1, 2");
-	ck_assert_int_eq(store_account_load_budget(s, "le", &in, &n, &paused, err, sizeof(err)), -1);
+	ck_assert_int_eq(store_account_load_budget(s, "le", &dir, &in, &n, &paused, err,
+	    sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "not valid JSON") != NULL, "%s", err);
-	ck_assert_int_eq(store_account_load_budget(s, "../x", &in, &n, &paused, err, sizeof(err)),
-	    -1);
+	ck_assert_int_eq(store_account_load_budget(s, "../x", &dir, &in, &n, &paused, err,
+	    sizeof(err)), -1);
 	store_close(s);
 }
 END_TEST
