@@ -49,6 +49,9 @@ daemon_slots_plan(const struct config *cfg, unsigned long long nofile,
 	 * under a small limit, half of it goes to the HTTP slots anyway. */
 	other = FDS_OTHER < nofile / 2 ? FDS_OTHER : (size_t)(nofile / 2);
 	room = nofile > other + SLOTS_MIN ? (size_t)nofile - other : SLOTS_MIN;
+	/* Short of the worst case only: the slots planned still fit. */
+	if (room >= p->slots)
+		return;
 	p->fd_limited = true;
 	p->slots = room;
 	/* Keep a quarter for short requests when the slots are scarce. */

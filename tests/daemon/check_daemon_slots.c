@@ -69,6 +69,13 @@ START_TEST(test_plan_low_nofile)
 	daemon_slots_plan(&cfg, 0, &p);
 	daemon_slots_plan(&cfg, p.fds_wanted, &p);
 	ck_assert(!p.fd_limited);
+	/* Below the worst case but with room for every slot planned: nothing
+	 * is cut, and no more slots than planned are given. */
+	set(256, 256, 0);
+	daemon_slots_plan(&cfg, 1500, &p);
+	ck_assert(!p.fd_limited);
+	ck_assert_uint_eq(p.slots, 256 + 32 + 32);
+	ck_assert_uint_eq(p.short_reserved, 32);
 	/* Enough for the other descriptors and some slots: a quarter kept. */
 	set(4000, 4000, 0);
 	daemon_slots_plan(&cfg, 2408, &p);
