@@ -289,10 +289,6 @@ static int check_props(struct yreader *r, const struct ynode *at, const yaml_cha
 	return 0;
 }
 
-/*
- * Builds the node whose first event is *ev, reading the events of its
- * children.  Deletes *ev.  0 and *out, or -1 with the error written.
- */
 /* Consumes the node that starts with ev (deleted), keeping nothing. */
 static int yreader_skip(struct yreader *r, yaml_event_t *ev)
 {
@@ -328,6 +324,10 @@ static bool yreader_skips(const struct yreader *r, int depth, const struct ynode
 	    strcmp(key->str, "defaults") == 0);
 }
 
+/*
+ * Builds the node whose first event is *ev, reading the events of its
+ * children.  Deletes *ev.  0 and *out, or -1 with the error written.
+ */
 static int yreader_node(struct yreader *r, yaml_event_t *ev, int depth, struct ynode **out)
 {
 	struct ynode *n = NULL, *kid = NULL;
