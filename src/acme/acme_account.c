@@ -1,14 +1,14 @@
 /*
  * acme_account.c - one ACME account at one CA: its directory, its
  * registration (with External Account Binding), onlyReturnExisting
- * recovery, key rollover, deactivation and the dry run's probe.  Its
- * requests go through its transport (acme_client.c: nonce pool, signed
- * POST, badNonce retries); what it keeps between runs goes through the
- * struct acme_account_store it is given (the fleet's is over the state
- * directory: fleet_account.c).  It sees neither the inventory nor the
- * store: its parameters are its own copy of struct acme_account_params.
- * account_step() is the whole machine: the one switch over enum
- * account_state.
+ * recovery, key rollover and deactivation.  Its requests go through its
+ * transport (acme_client.c: nonce pool, signed POST, badNonce retries);
+ * what it keeps between runs goes through the struct acme_account_store
+ * it is given (the fleet's is over the state directory: fleet_account.c).
+ * It sees neither the inventory nor the store: its parameters are its own
+ * copy of struct acme_account_params.  account_step() is the whole
+ * machine: the one switch over enum account_state; the dry run's probe
+ * (acme_probe.c) runs the same machine and only asks.
  *
  * Registration is lazy: nothing is sent until an order needs the account,
  * so a run with nothing due talks to no CA at all.  A stored key with a
@@ -31,6 +31,7 @@
 #include <ev.h>
 
 #include "acme.h"
+#include "acme_account_internal.h"
 #include "acme_budget.h"
 #include "acme_client.h"
 #include "jws.h"
@@ -72,52 +73,6 @@ struct acme_waiter {
 	struct acme_waiter *next;
 };
 
-struct acme_account {
-	struct acme_env *env;
-	/* The parameters (acme_account_params) and the copies they point at. */
-	struct acme_account_params p;
-	char *name, *directory_url, *ca_bundle, *eab_kid;
-	unsigned char *eab_hmac;
-	struct strlist contact;
-	const struct acme_account_store *store;
-	void *store_arg;
-	enum account_state state;
-	struct acme_directory dir;
-	bool have_dir;
-	privkey_t *key;
-	privkey_t *next_key;            /* rollover in progress (key-next.pem) */
-	time_t deactivated;             /* 0: active */
-	bool loaded;                    /* the store was read */
-	char *adopted_from;             /* key and URL just taken from there: verify */
-	char *url;
-	struct acme_client *client;     /* nonce pool, requests in flight */
-	struct acme_budget *budget;     /* how fast it may ask (acme_budget.c) */
-	struct acme_waiter *waiters;
-	struct http_req *pending_get;   /* directory fetch */
-	struct workpool_job *pending_keygen;
-	struct acme_call *pending_call;
-	struct acme_counters counters;
-	acme_probe_cb probe_cb;         /* a dry run's probe in flight */
-	void *probe_arg;
-	bool probe_starting;            /* inside acme_account_probe(): a failure is */
-	char *probe_error;              /* kept here for its return, not called back */
-	/* What the last completion brought to account_step(): */
-	bool done;                      /* a completion, not an entry */
-	const struct http_response *resp; /* the directory GET's (that call only) */
-	const struct acme_reply *reply; /* a signed POST's (that call only) */
-	privkey_t *new_key;             /* the generated key (NULL: generation failed) */
-	/* Why it last failed to get ready (acme_account_fault); fault_set:
-	 * recorded for the failure being settled, else it was a local one. */
-	long fault_status;
-	char *fault_type;
-	bool fault_set;
-	/* The step it failed at when the account logged the cause itself;
-	 * NULL when it did not (the waiters' lines then carry it). */
-	const char *fault_step;
-};
-
-static void account_step(struct acme_account *a);
-
 const char *
 account_state_name(enum account_state s)
 {
@@ -148,7 +103,6 @@ account_fault(struct acme_account *a, long status, const struct acme_problem *p)
 	a->fault_type = p && p->type ? xstrdup(p->type) : NULL;
 	a->fault_set = true;
 }
-static int account_load(struct acme_account *a, char *err, size_t errlen);
 
 /* ---- waiters ---- */
 
@@ -367,48 +321,6 @@ account_needs(const struct acme_account *a)
 	return ACCT_LOOKUP;
 }
 
-/* ---- dry run: could the account be used? (acme_account_probe) ---- */
-
-/* The probe's outcome: the account back at rest, then the callback.
- * While acme_account_probe() is still starting, a failure is kept for its
- * return instead (the callback is then never called). */
-static void
-probe_settle(struct acme_account *a, bool ok, const char *msg)
-{
-	acme_probe_cb cb = a->probe_cb;
-	void *arg = a->probe_arg;
-
-	a->probe_cb = NULL;
-	a->state = ACCT_IDLE;
-	if (a->probe_starting) {
-		a->probe_error = xstrdup(msg);
-		return;
-	}
-	/* Certificates that came to wait meanwhile get the real thing. */
-	if (a->waiters != NULL)
-		account_step(a);
-	cb(ok, msg, arg);
-}
-
-/* The key is not (or not yet) registered: would a registration work? */
-static void
-probe_registrable(struct acme_account *a, const char *what)
-{
-	char *msg;
-
-	if (a->dir.eab_required && a->eab_kid == NULL) {
-		msg = xasprintf("%s, and %s requires external account binding "
-		    "(meta.externalAccountRequired) but the inventory gives no eab", what,
-		    a->directory_url);
-		probe_settle(a, false, msg);
-	} else {
-		msg = xasprintf("%s; would register%s", what, a->eab_kid ?
-		    " with the EAB given" : "");
-		probe_settle(a, true, msg);
-	}
-	free(msg);
-}
-
 /*
  * The machine's one exit on failure: the account back at rest for a later
  * attempt.  The cause is logged here, once, for every certificate waiting
@@ -461,7 +373,7 @@ account_fail(struct acme_account *a, const char *error)
  *                ready account back to IDLE, to run again on the next wait
  *   any       -> IDLE on failure, the waiters told (account_fail)
  */
-static void
+void
 account_step(struct acme_account *a)
 {
 	const struct http_response *resp = a->resp;
@@ -586,20 +498,8 @@ step:
 		}
 		found = (r->status == 200 || r->status == 201) && r->http->location != NULL;
 		if (probing) {
-			if (found) {
-				msg = xasprintf("registered as %s", r->http->location);
-				probe_settle(a, true, msg);
-				free(msg);
+			if ((msg = probe_looked_up(a, r, found)) == NULL)
 				return;
-			}
-			if (acme_problem_is(r->problem, "accountDoesNotExist")) {
-				probe_registrable(a, "the stored key is not registered");
-				return;
-			}
-			p = r->problem ? acme_problem_format(r->problem) : NULL;
-			msg = xasprintf("account lookup (onlyReturnExisting) at %s failed: %s",
-			    a->dir.new_account, p ? p : r->error ? r->error : "unexpected reply");
-			free(p);
 			goto fail;
 		}
 		if (a->state == ACCT_LOOKUP && acme_problem_is(r->problem, "accountDoesNotExist")) {
@@ -702,7 +602,7 @@ fail:
 /* Reads the stored key, URL, staged rollover key and deactivation (or
  * what the store's load adopted), once.  -1 with err when the store is
  * unreadable. */
-static int
+int
 account_load(struct acme_account *a, char *err, size_t errlen)
 {
 	struct acme_account_record rec = {0};
@@ -969,36 +869,4 @@ time_t
 acme_account_deactivated(const struct acme_account *a)
 {
 	return a->deactivated;
-}
-
-/* The dry run's question (the outcomes are in account_step's probe
- * branches and probe_settle above). */
-int
-acme_account_probe(struct acme_account *a, acme_probe_cb cb, void *arg, char *err,
-    size_t errlen)
-{
-	if (a->probe_cb != NULL || a->state != ACCT_IDLE) {
-		snprintf(err, errlen, "account %s is busy", a->name);
-		return -1;
-	}
-	if (!a->loaded && account_load(a, err, errlen) < 0)
-		return -1;
-	if (a->deactivated != 0) {
-		char when[32];
-		time_format_rfc3339(a->deactivated, when, sizeof(when));
-		snprintf(err, errlen, "account %s was deactivated at %s", a->name, when);
-		return -1;
-	}
-	a->probe_cb = cb;
-	a->probe_arg = arg;
-	a->probe_starting = true;
-	account_step(a);
-	a->probe_starting = false;
-	if (a->probe_error != NULL) {
-		snprintf(err, errlen, "%s", a->probe_error);
-		free(a->probe_error);
-		a->probe_error = NULL;
-		return -1;
-	}
-	return 0;
 }

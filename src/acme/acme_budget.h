@@ -2,7 +2,7 @@
  * acme_budget.h - inside the ACME engine: one account's request budgets
  * (acme_budget.c), used by the account (which owns it), its transport
  * (acme_client.c: requests_per_second, and the pause a rateLimited answer
- * asks for) and the order machine (acme_order.c: a newOrder ticket before
+ * asks for) and the order machine (acme_gate.c: a newOrder ticket before
  * each newOrder POST).  What the fleet sees is in acme.h.
  */
 #ifndef CERTFLEET_ACME_BUDGET_H

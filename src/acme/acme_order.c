@@ -16,14 +16,15 @@
  * carries on from its status instead of ordering again.
  *
  * Authorizations run in parallel, each with its own machine (authz_step()
- * in acme_authz.c).
+ * in acme_authz.c).  What the machine asks of others on the way is in
+ * acme_gate.c: the caller's pool at each gate point (ORDER_GATE) and the
+ * account's request budget before each newOrder (ORDER_BUDGET).
  */
 #include <string.h>
 
 #include <ev.h>
 
 #include "acme.h"
-#include "acme_budget.h"
 #include "acme_order_internal.h"
 #include "b64.h"
 #include "challenge.h"
@@ -149,55 +150,6 @@ progress_saved(struct order_job *j, int rc, const char *err)
 
 static void job_release(struct order_job *j);
 
-/* ---- gates (order_ops.gate): the caller's remote record, before the
- * engine relies on it ---- */
-
-static void order_step(struct order_job *j);
-
-/* Hands g to the caller; false when there is no gate to pass (no
- * ops->gate): go on at once. */
-bool
-order_gate_open(struct order_job *j, struct order_gate *g, struct authz_rt *az,
-    enum order_gate_point what, const char *token, const char *keyauth)
-{
-	if (j->ops->gate == NULL)
-		return false;
-	free(g->error);
-	memset(g, 0, sizeof(*g));
-	g->job = j;
-	g->az = az;
-	g->open = true;
-	j->ops->gate(j->arg, what, token, keyauth, g);
-	return true;
-}
-
-void
-order_gate_done(struct order_gate *g, bool ok, const char *error)
-{
-	if (g == NULL || !g->open)
-		return;
-	g->open = false;
-	g->ok = ok;
-	free(g->error);
-	g->error = ok ? NULL : xstrdup(error ? error : "the pool refused");
-	if (g->az != NULL) {
-		authz_gate_done(g->az);
-		return;
-	}
-	g->job->done = true;
-	order_step(g->job);
-}
-
-void
-order_gate_close(struct order_gate *g)
-{
-	if (g->open && g->job != NULL && g->job->ops->gate_cancel != NULL)
-		g->job->ops->gate_cancel(g->job->arg, g);
-	g->open = false;
-	free(g->error);
-	g->error = NULL;
-}
-
 /*
  * The one way back to newOrder within a job (a resumed order the CA no
  * longer knows, an order for other names): the stored order is forgotten
@@ -242,8 +194,7 @@ job_release(struct order_job *j)
 	j->nauthz = j->nauthz_done = 0;
 	if (j->waiter)
 		acme_waiter_cancel(j->waiter);
-	acme_ticket_done(j->ticket);
-	j->ticket = NULL;
+	order_ticket_drop(j);
 	if (j->keygen)
 		workpool_cancel(j->keygen);
 	if (j->call)
@@ -262,8 +213,7 @@ static void
 job_free(struct order_job *j)
 {
 	job_release(j);
-	if (j->budget_starting)
-		acme_budget_starting(acme_account_budget(j->acct), -1);
+	order_budget_starting(j, false);
 	privkey_free(j->key);
 	privkey_free(j->resume_key);
 	free(j->resume_url);
@@ -325,7 +275,7 @@ job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...
 
 /* The account's new orders are paused (acme_budget.c logged it once, for
  * all of them): this order ends before it exists, not as a failure. */
-static void
+void
 job_defer(struct order_job *j)
 {
 	forget_order(j);
@@ -456,15 +406,6 @@ order_key_ready(privkey_t *key, void *arg)
 
 	j->keygen = NULL;
 	j->key = key;
-	j->done = true;
-	order_step(j);
-}
-
-static void
-ticket_cb(void *arg)
-{
-	struct order_job *j = arg;
-
 	j->done = true;
 	order_step(j);
 }
@@ -660,7 +601,7 @@ order_status_next(struct order_job *j)
  *   DOWNLOAD     -> DONE once the chain is chosen
  *   FAILED       -> the order is forgotten (invalid: it is spent)
  */
-static void
+void
 order_step(struct order_job *j)
 {
 	const struct acme_reply *r = j->reply;
@@ -745,36 +686,8 @@ step:
 		goto next;
 
 	case ORDER_BUDGET:
-		if (!done) {
-			struct acme_budget *b = acme_account_budget(j->acct);
-
-			time_t until = acme_budget_paused_until(b);
-
-			if (j->budget_starting) {
-				j->budget_starting = false;
-				acme_budget_starting(b, -1);
-			}
-			/* A pause longer than the caller can wait (--once) fails
-			 * the order as the CA's rate limit would. */
-			if (until > 0 && j->pause_limit > 0 && until > j->pause_limit) {
-				j->result.status = 429;
-				j->result.retry_after = (long long)(until - time(NULL));
-				j->result.problem_type = xstrdup("urn:ietf:params:acme:error:rateLimited");
-				job_fail(j, NULL, "account %s: new orders paused at the CA's request "
-				    "for %llds more; no newOrder sent", acme_account_name(j->acct),
-				    j->result.retry_after);
-				return;
-			}
-			/* Paused: the caller's queue keeps it, not a wait here. */
-			if (until > 0) {
-				job_defer(j);
-				return;
-			}
-			j->ticket = acme_ticket_wait(b, j->ticket_first, ticket_cb, j);
-			j->ticket_first = false;
-			if (!acme_ticket_granted(j->ticket))
-				return;
-		}
+		if (!done && !order_budget_ask(j))
+			return;
 		job_enter(j, ORDER_NEW_ORDER);
 		goto next;
 
@@ -805,21 +718,8 @@ step:
 			free(payload);
 			return;
 		}
-		acme_ticket_done(j->ticket);
-		j->ticket = NULL;
-		if (r->status != 201 && acme_budget_paused_until(acme_account_budget(j->acct)) > 0 &&
-		    (acme_problem_is(r->problem, "rateLimited") ||
-		    ((r->status == 503 || r->status == 429) && r->http->retry_after != NULL))) {
-			time_t until = acme_budget_paused_until(acme_account_budget(j->acct));
-
-			/* The account's pause (logged once, by the budget) holds
-			 * every new order; this one is ordered again when it ends,
-			 * no failure counted, unless it cannot wait that long. */
-			if (j->pause_limit == 0 || until <= j->pause_limit) {
-				job_defer(j);
-				return;
-			}
-		}
+		if (order_budget_answered(j, r))
+			return;
 		if (r->status != 201 || r->http->location == NULL) {
 			if (acme_problem_is(r->problem, "invalidProfile")) {
 				job_fail(j, take_problem(r),
@@ -1069,10 +969,8 @@ order_start(struct acme_env *env, struct acme_account *a, const struct order_par
 	j->pause_limit = p->pause_limit;
 	/* An order that will send a newOrder counts against the account's
 	 * budget from now (acme_new_order_room), not only once it asks. */
-	if (p->resume_url == NULL) {
-		j->budget_starting = true;
-		acme_budget_starting(acme_account_budget(a), 1);
-	}
+	if (p->resume_url == NULL)
+		order_budget_starting(j, true);
 	j->deadline = ev_now(env->loop) + (double)env->order_timeout;
 	j->result.status = -1;
 	ev_timer_init(&j->timer, order_timer_cb, 0., 0.);

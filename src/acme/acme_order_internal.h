@@ -1,6 +1,7 @@
 /*
  * acme_order_internal.h - the order job and its authorizations, shared by
- * acme_order.c (the order) and acme_authz.c (its authorizations).
+ * acme_order.c (the order), acme_authz.c (its authorizations) and
+ * acme_gate.c (the pool's gates and the request budget on the way).
  */
 #ifndef CERTFLEET_ACME_ORDER_INTERNAL_H
 #define CERTFLEET_ACME_ORDER_INTERNAL_H
@@ -119,6 +120,9 @@ struct order_job {
 	    __VA_ARGS__)
 
 /* acme_order.c */
+/* The order machine: the one switch over enum order_state.  Completions
+ * store their result in the job, set j->done and call it. */
+void order_step(struct order_job *j);
 void job_fail(struct order_job *j, struct acme_problem *problem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void fail_reply(struct order_job *j, const struct acme_reply *r, const char *what,
@@ -130,16 +134,35 @@ double next_poll_delay(const struct acme_reply *r, double *interval);
  * delay seconds, when the CA said so with Retry-After. */
 void wait_announce(const char *name, const char *what, const char *url, int status,
     const struct acme_reply *r, double delay, int *logged);
+/* Ends the job deferred, not failed: the account's new orders are paused
+ * (the caller queues it again for when the pause ends).  Frees j. */
+void job_defer(struct order_job *j);
 /* Every authorization is valid: re-enters the order machine. */
 void order_authorized(struct order_job *j);
 /* The order is spent or gone: the caller drops it (ops->forget). */
 void forget_order(struct order_job *j);
 
+/* acme_gate.c */
 /* Hands g to ops->gate for what; false when the caller has no gates. */
 bool order_gate_open(struct order_job *j, struct order_gate *g, struct authz_rt *az,
     enum order_gate_point what, const char *token, const char *keyauth);
 /* Closes g if open (ops->gate_cancel) and frees its error. */
 void order_gate_close(struct order_gate *g);
+/* Counts j as an order about to want a newOrder ticket (starting) in its
+ * account's budget, or no longer (acme_new_order_room); a no-op when it
+ * is already so. */
+void order_budget_starting(struct order_job *j, bool starting);
+/* ORDER_BUDGET entered: asks for the newOrder ticket.  True when it is
+ * granted at once; false when the ticket is awaited (order_step() is
+ * re-entered once granted) or the job ended (failed: paused past
+ * pause_limit; deferred: paused) and is freed. */
+bool order_budget_ask(struct order_job *j);
+/* Gives the newOrder ticket back, if any. */
+void order_ticket_drop(struct order_job *j);
+/* The newOrder was answered with r: its ticket is given back.  True when r
+ * is the refusal of an account paused at the CA's request and the job was
+ * deferred (freed); false: order_step() reads r. */
+bool order_budget_answered(struct order_job *j, const struct acme_reply *r);
 
 /* acme_authz.c */
 /* Re-enters the authorization machine of a gate just done. */

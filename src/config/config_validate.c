@@ -4,27 +4,22 @@
  *
  * The certificates parsed so far are hashed by name and by what they order,
  * so each check costs O(1) and not a pass over every earlier entry (10,000
- * certificates must load in well under a second).  Called by
- * config_schema.c as it adds each certificate; calls only config_tree.c.
+ * certificates must load in well under a second), with namemap's hash
+ * (namemap.h).  Called by config_schema.c as it adds each certificate;
+ * calls only config_tree.c and that hash.
  */
 #include "config_validate.h"
 
 #include <stdint.h>
 #include <string.h>
 
+#include "namemap.h"
+
 struct cfg_cert_index {
 	size_t mask;                    /* slots - 1, a power of two less one */
 	size_t *name_slot, *set_slot;   /* cert index + 1; 0: empty */
 	uint64_t *name_h, *set_h;       /* per cert index */
 };
-
-static uint64_t
-fnv1a(uint64_t h, const char *s)
-{
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return (h ^ 0xff) * 0x100000001b3ULL;       /* a separator */
-}
 
 /* What a certificate orders, as strlist_equal_sorted() and the checks below
  * compare it: the set of names (order and repeats ignored; they are lower
@@ -34,14 +29,14 @@ order_hash(const struct config_cert *cc)
 {
 	size_t n;
 	const char **v = strlist_sorted_set(&cc->domains, &n);
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = NAME_HASH_START;
 
 	for (size_t i = 0; i < n; i++)
-		h = fnv1a(h, v[i]);
+		h = name_hash_add(h, v[i]);
 	free(v);
-	h = (h ^ (uint64_t)cc->key_type) * 0x100000001b3ULL;
-	h = fnv1a(h, cc->account_name);
-	return fnv1a(h, cc->profile ? cc->profile : "\x01");
+	h = name_hash_add_num(h, (uint64_t)cc->key_type);
+	h = name_hash_add(h, cc->account_name);
+	return name_hash_end(name_hash_add(h, cc->profile ? cc->profile : "\x01"));
 }
 
 struct cfg_cert_index *
@@ -87,7 +82,7 @@ int cfg_cert_name_unique(struct cfg_ctx *x, const struct config *c,
     const struct cfg_cert_index *ix, const struct ynode *map, const char *path,
     const char *name)
 {
-	uint64_t nh = fnv1a(0xcbf29ce484222325ULL, name);
+	uint64_t nh = name_hash(name);
 	size_t i, k;
 	char sub[CFG_PATH_LEN];
 
@@ -106,7 +101,7 @@ int cfg_cert_name_unique(struct cfg_ctx *x, const struct config *c,
 int cfg_cert_unique(struct cfg_ctx *x, const struct config *c, struct cfg_cert_index *ix,
     const struct ynode *map, const char *path, const struct config_cert *cc)
 {
-	uint64_t nh = fnv1a(0xcbf29ce484222325ULL, cc->name), sh = order_hash(cc);
+	uint64_t nh = name_hash(cc->name), sh = order_hash(cc);
 	size_t i, k;
 
 	for (i = sh & ix->mask; (k = ix->set_slot[i]) != 0; i = (i + 1) & ix->mask) {

@@ -1,17 +1,16 @@
 /*
  * fleet.c - the fleet's runtime: construction, loading, reload, drain and
- * free; the queue of due certificates and starting their renewals; what
- * happens when an order ends.
+ * free; starting renewals; what happens when an order ends.
  *
  * Each certificate has a cert_rt: its persisted state (read once at start,
  * written on change), one ev_periodic for its next renewal moment (wall
  * clock, so a suspended or long-idle machine still renews on time; see
  * fleet_sched.c), and at most one order job in flight.  Due certificates
- * wait in a FIFO until both their account and the fleet have room under
- * their in-flight limits.  With nothing due the loop has no active timer
- * but the renewal moments.  The hooks are in fleet_hooks.c, held
- * certificates in fleet_held.c, failures and the --once retries in
- * fleet_retry.c.
+ * wait in a FIFO (fleet_queue.c) until both their account and the fleet
+ * have room under their in-flight limits and request budgets.  With
+ * nothing due the loop has no active timer but the renewal moments.  The
+ * hooks are in fleet_hooks.c, held certificates in fleet_held.c, failures
+ * and the --once retries in fleet_retry.c.
  */
 #include <string.h>
 #include <unistd.h>
@@ -369,8 +368,8 @@ static const struct order_ops fleet_pool_progress = {
 	.challenge_gone = pool_challenge_gone_cb,
 };
 
-static void
-cert_start(struct cert_rt *r)
+void
+fleet_cert_start(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
 	char err[1024];
@@ -430,94 +429,6 @@ fleet_cert_order(struct cert_rt *r, const char *resume_url, bool resume_finalize
 	    r->acct->cfg->name, r->acct->inflight, f->inflight);
 	r->job = f->order_ops->start(f->env, r->acct->acme, &p,
 	    pool ? &fleet_pool_progress : &fleet_order_progress, r);
-}
-
-/* ---- the queue ---- */
-
-static int
-fleet_max_inflight(const struct fleet *f)
-{
-	return f->cfg->max_inflight > 0 ? f->cfg->max_inflight : 256;
-}
-
-void
-fleet_queue_run(struct fleet *f)
-{
-	struct cert_rt **pp = &f->qhead, *r;
-
-	f->qtail = NULL;
-	while ((r = *pp) != NULL) {
-		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 256;
-
-		if (f->draining || f->inflight >= fleet_max_inflight(f))
-			break;
-		time_t when;
-
-		/* Held back by its account's limits: it keeps its place. */
-		if (r->acct->inflight >= amax || fleet_cert_budget(r, &when) != ACME_BUDGET_OPEN) {
-			f->qtail = r;
-			pp = &r->qnext;
-			continue;
-		}
-		*pp = r->qnext;
-		r->qnext = NULL;
-		r->queued = false;
-		cert_start(r);
-	}
-	/* Re-find the tail (entries may have been skipped above). */
-	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
-		f->qtail = r;
-}
-
-void
-fleet_cert_enqueue(struct cert_rt *r)
-{
-	struct fleet *f = r->f;
-
-	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
-		return;
-	r->queued = true;
-	r->queued_since = time(NULL);
-	r->qnext = NULL;
-	if (f->qtail)
-		f->qtail->qnext = r;
-	else
-		f->qhead = r;
-	f->qtail = r;
-}
-
-void
-fleet_cert_requeue_first(struct cert_rt *r)
-{
-	struct fleet *f = r->f;
-
-	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
-		return;
-	r->queued = true;
-	r->queued_since = time(NULL);
-	r->qnext = f->qhead;
-	f->qhead = r;
-	if (f->qtail == NULL)
-		f->qtail = r;
-}
-
-static void
-queue_remove(struct fleet *f, struct cert_rt *r)
-{
-	struct cert_rt **pp;
-
-	if (!r->queued)
-		return;
-	for (pp = &f->qhead; *pp; pp = &(*pp)->qnext) {
-		if (*pp == r) {
-			*pp = r->qnext;
-			break;
-		}
-	}
-	r->queued = false;
-	r->qnext = NULL;
-	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
-		f->qtail = r;
 }
 
 /* ---- construction ---- */
@@ -739,7 +650,7 @@ cert_stop(struct cert_rt *r)
 {
 	ev_periodic_stop(r->f->env->loop, &r->timer);
 	fleet_ari_cancel(r);
-	queue_remove(r->f, r);
+	fleet_queue_remove(r->f, r);
 	if (ev_is_active(&r->settle)) {
 		ev_timer_stop(r->f->env->loop, &r->settle);
 		r->f->inflight--;
@@ -802,7 +713,7 @@ fleet_drain(struct fleet *f)
 		struct cert_rt *r = f->certs[i];
 		ev_periodic_stop(f->env->loop, &r->timer);
 		fleet_ari_cancel(r);
-		queue_remove(f, r);
+		fleet_queue_remove(f, r);
 		if (r->once_retry) {
 			r->once_retry = false;
 			f->once_waiting--;

@@ -1,8 +1,8 @@
 /*
  * fleet_internal.h - the fleet's runtime structures and the functions its
  * files call in one another (fleet.c, fleet_sched.c, fleet_hooks.c,
- * fleet_held.c, fleet_retry.c, fleet_ari.c, fleet_ops.c, fleet_report.c);
- * every such name starts with fleet_.
+ * fleet_queue.c, fleet_held.c, fleet_retry.c, fleet_ari.c, fleet_ops.c,
+ * fleet_report.c); every such name starts with fleet_.
  */
 #ifndef CERTFLEET_FLEET_INTERNAL_H
 #define CERTFLEET_FLEET_INTERNAL_H
@@ -122,13 +122,6 @@ struct fleet {
 /* Writes r's state to the store; a failure is logged, not returned (the
  * runtime state stays right, the next save retries). */
 void fleet_cert_save(struct cert_rt *r);
-/* Appends r to the queue unless it is queued, busy or the fleet drains. */
-void fleet_cert_enqueue(struct cert_rt *r);
-/* Puts r first in the queue (an order the CA's pause deferred). */
-void fleet_cert_requeue_first(struct cert_rt *r);
-/* Starts queued certificates while the fleet's and their account's
- * in-flight limits allow, keeping the order of the rest. */
-void fleet_queue_run(struct fleet *f);
 /* An attempt is over: reschedule r (or free it if a reload removed it),
  * run the queue, check for idleness. */
 void fleet_cert_settled(struct cert_rt *r);
@@ -137,6 +130,10 @@ void fleet_cert_settled(struct cert_rt *r);
 void fleet_settle_later(struct cert_rt *r, bool ok);
 /* Checks for idleness from the loop, outside any callback stack. */
 void fleet_maybe_idle(struct fleet *f);
+/* Starts r's renewal, just taken from the queue: counts it in flight,
+ * runs its preflight, then installs a held certificate, hands a shared one
+ * to the pool or orders (fleet_cert_order). */
+void fleet_cert_start(struct cert_rt *r);
 /* Starts r's order (r counted in flight, its preflight passed): resumes
  * resume_url (with its key, moved in) when given, else orders afresh. */
 void fleet_cert_order(struct cert_rt *r, const char *resume_url, bool resume_finalized,
@@ -192,14 +189,20 @@ void fleet_once_gave_up(struct fleet *f, const char *name, const char *error,
 void fleet_ops_account_gone(struct fleet *f, struct acme_account *a);
 void fleet_ops_drop(struct fleet *f);
 
-/* fleet_budget.c */
+/* fleet_queue.c */
+/* Appends r to the queue unless it is queued, busy or the fleet drains. */
+void fleet_cert_enqueue(struct cert_rt *r);
+/* Puts r first in the queue (an order the CA's pause deferred). */
+void fleet_cert_requeue_first(struct cert_rt *r);
+/* Takes r out of the queue, if it is there. */
+void fleet_queue_remove(struct fleet *f, struct cert_rt *r);
+/* Starts queued certificates while the fleet's and their account's
+ * in-flight limits and request budgets allow, keeping the order of the
+ * rest. */
+void fleet_queue_run(struct fleet *f);
 /* Runs the queue whenever room may have opened in a's budget (once, for
  * each new a->acme). */
 void fleet_budget_watch(struct fleet *f, struct acct_rt *a);
-/* Whether r may start now as far as its account's request budgets go
- * (ACME_BUDGET_OPEN), else which one holds it and until when (0: until a
- * newOrder in flight is answered). */
-enum acme_budget_block fleet_cert_budget(struct cert_rt *r, time_t *when);
 /* Per account: its limits, what is in flight and what waits for which
  * budget (status --json "budgets"); caller frees. */
 struct json *fleet_budgets_json(struct fleet *f);

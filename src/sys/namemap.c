@@ -2,6 +2,7 @@
  * namemap.c - open addressing with linear probing, FNV-1a hashes kept
  * beside the keys (a probe compares strings only when hashes match), at
  * most half full.  No deletion: the fleet builds a new map at each reload.
+ * The hash is the one every table keyed by names uses (namemap.h).
  */
 #include <stdint.h>
 #include <string.h>
@@ -21,19 +22,37 @@ struct namemap {
 	size_t count;
 };
 
-static uint64_t
-name_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
+#define FNV_PRIME 0x100000001b3ULL
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+uint64_t
+name_hash_add(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * FNV_PRIME;
+	return (h ^ 0xff) * FNV_PRIME;              /* a separator */
+}
+
+uint64_t
+name_hash_add_num(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * FNV_PRIME;
+}
+
+uint64_t
+name_hash_end(uint64_t h)
+{
 	/* FNV's low bits, which pick the slot, barely differ between names
 	 * that differ in their last characters (c1, c2, ...): without this
 	 * mix such names crowd into long runs of neighbouring slots. */
 	h ^= h >> 32;
 	h *= 0x9e3779b97f4a7c15ULL;
 	return h ^ (h >> 29);
+}
+
+uint64_t
+name_hash(const char *s)
+{
+	return name_hash_end(name_hash_add(NAME_HASH_START, s));
 }
 
 static void

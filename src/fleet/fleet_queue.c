@@ -1,7 +1,14 @@
 /*
- * fleet_budget.c - the fleet's side of the accounts' request budgets
- * (acme_budget.c in the engine): which queued certificate may start now,
- * and what status, STATUS= and /metrics say about those that wait.
+ * fleet_queue.c - the queue of due certificates: who may start now under
+ * the fleet's and each account's max_inflight and the accounts' request
+ * budgets (acme_budget.c in the engine), and what status, STATUS= and
+ * /metrics say about those that wait.
+ *
+ * Due certificates wait in one FIFO (cert_rt.qnext) and start in order
+ * (fleet_cert_start in fleet.c) as room opens; one held back by its
+ * account's limits keeps its place, and those behind it that may start
+ * do.  A certificate the CA's pause deferred goes back first
+ * (fleet_cert_requeue_first): it already waited its turn.
  *
  * The engine paces every newOrder; the fleet keeps the orders it would
  * only hold back in its queue, in order, so they take none of the fleet's
@@ -11,10 +18,14 @@
  */
 #include <string.h>
 
+#include <ev.h>
+
 #include "fleet_internal.h"
 #include "json.h"
 #include "metrics.h"
 #include "util.h"
+
+/* ---- who may start ---- */
 
 /* Whether r's attempt will send a newOrder: not when it resumes a stored
  * order, nor when it installs a held certificate. */
@@ -23,6 +34,113 @@ needs_new_order(const struct cert_rt *r)
 {
 	return r->st.order_url == NULL && r->st.held_serial == NULL;
 }
+
+/* Whether r may start now as far as its account's request budgets go
+ * (ACME_BUDGET_OPEN), else which one holds it and until when (0: until a
+ * newOrder in flight is answered). */
+static enum acme_budget_block
+fleet_cert_budget(struct cert_rt *r, time_t *when)
+{
+	*when = 0;
+	enum acme_budget_block k;
+
+	if (!needs_new_order(r) || r->acct == NULL || r->acct->acme == NULL)
+		return ACME_BUDGET_OPEN;
+	k = acme_new_order_room(r->acct->acme, when);
+	/* --once: a pause past its deadline is not waited for; the order
+	 * fails at once as rate-limited (acme_gate.c) and is given up. */
+	if (k == ACME_BUDGET_PAUSED && r->f->once && *when > r->f->once_deadline)
+		return ACME_BUDGET_OPEN;
+	return k;
+}
+
+static int
+fleet_max_inflight(const struct fleet *f)
+{
+	return f->cfg->max_inflight > 0 ? f->cfg->max_inflight : 256;
+}
+
+void
+fleet_queue_run(struct fleet *f)
+{
+	struct cert_rt **pp = &f->qhead, *r;
+
+	f->qtail = NULL;
+	while ((r = *pp) != NULL) {
+		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 256;
+
+		if (f->draining || f->inflight >= fleet_max_inflight(f))
+			break;
+		time_t when;
+
+		/* Held back by its account's limits: it keeps its place. */
+		if (r->acct->inflight >= amax || fleet_cert_budget(r, &when) != ACME_BUDGET_OPEN) {
+			f->qtail = r;
+			pp = &r->qnext;
+			continue;
+		}
+		*pp = r->qnext;
+		r->qnext = NULL;
+		r->queued = false;
+		fleet_cert_start(r);
+	}
+	/* Re-find the tail (entries may have been skipped above). */
+	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
+		f->qtail = r;
+}
+
+void
+fleet_cert_enqueue(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+
+	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
+		return;
+	r->queued = true;
+	r->queued_since = time(NULL);
+	r->qnext = NULL;
+	if (f->qtail)
+		f->qtail->qnext = r;
+	else
+		f->qhead = r;
+	f->qtail = r;
+}
+
+void
+fleet_cert_requeue_first(struct cert_rt *r)
+{
+	struct fleet *f = r->f;
+
+	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
+		return;
+	r->queued = true;
+	r->queued_since = time(NULL);
+	r->qnext = f->qhead;
+	f->qhead = r;
+	if (f->qtail == NULL)
+		f->qtail = r;
+}
+
+void
+fleet_queue_remove(struct fleet *f, struct cert_rt *r)
+{
+	struct cert_rt **pp;
+
+	if (!r->queued)
+		return;
+	for (pp = &f->qhead; *pp; pp = &(*pp)->qnext) {
+		if (*pp == r) {
+			*pp = r->qnext;
+			break;
+		}
+	}
+	r->queued = false;
+	r->qnext = NULL;
+	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
+		f->qtail = r;
+}
+
+/* ---- when an account's budget opens ---- */
 
 static void
 room_cb(void *arg)
@@ -36,21 +154,7 @@ fleet_budget_watch(struct fleet *f, struct acct_rt *a)
 	acme_account_set_room_cb(a->acme, room_cb, f);
 }
 
-enum acme_budget_block
-fleet_cert_budget(struct cert_rt *r, time_t *when)
-{
-	*when = 0;
-	enum acme_budget_block k;
-
-	if (!needs_new_order(r) || r->acct == NULL || r->acct->acme == NULL)
-		return ACME_BUDGET_OPEN;
-	k = acme_new_order_room(r->acct->acme, when);
-	/* --once: a pause past its deadline is not waited for; the order
-	 * fails at once as rate-limited (acme_order.c) and is given up. */
-	if (k == ACME_BUDGET_PAUSED && r->f->once && *when > r->f->once_deadline)
-		return ACME_BUDGET_OPEN;
-	return k;
-}
+/* ---- what waits, for status and /metrics ---- */
 
 /* What waits for account a: the queued certificates held back by its
  * budget (the block named in *block, its end in *when) and those queued
