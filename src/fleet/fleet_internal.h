@@ -57,6 +57,10 @@ struct cert_rt {
 	 * when it waits for another host (its lock, etcd). */
 	struct pool_cert *pool;
 	time_t pool_wait;
+	/* Its place in the queue, from fleet.qseq when it was queued: an order
+	 * deferred goes back to the head in that place, so several deferred at
+	 * once (a pause) keep their order. */
+	unsigned long long qseq;
 };
 
 /* A log line about r: "NAME: " + the message, with its account and the
@@ -95,6 +99,7 @@ struct fleet {
 	size_t ncerts, certs_cap;
 	struct namemap *by_name;    /* certs by cfg->name (namemap.h) */
 	struct cert_rt *qhead, *qtail;
+	unsigned long long qseq;    /* the last cert_rt.qseq given */
 	int inflight;
 	unsigned hooks;
 	unsigned long succeeded, failed;

@@ -98,6 +98,7 @@ fleet_cert_enqueue(struct cert_rt *r)
 		return;
 	r->queued = true;
 	r->queued_since = time(NULL);
+	r->qseq = ++f->qseq;
 	r->qnext = NULL;
 	if (f->qtail)
 		f->qtail->qnext = r;
@@ -106,18 +107,24 @@ fleet_cert_enqueue(struct cert_rt *r)
 	f->qtail = r;
 }
 
+/* Back ahead of everything queued after it: the entries before it are
+ * others deferred with it, or held back by their own budget, and stay
+ * ahead. */
 void
 fleet_cert_requeue_first(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
+	struct cert_rt **pp;
 
 	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
 		return;
 	r->queued = true;
 	r->queued_since = time(NULL);
-	r->qnext = f->qhead;
-	f->qhead = r;
-	if (f->qtail == NULL)
+	for (pp = &f->qhead; *pp && (*pp)->qseq < r->qseq; pp = &(*pp)->qnext)
+		;
+	r->qnext = *pp;
+	*pp = r;
+	if (r->qnext == NULL)
 		f->qtail = r;
 }
 
