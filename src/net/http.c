@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <ev.h>
@@ -67,6 +68,7 @@ struct http_client {
 	size_t slots;               /* nactive's bound */
 	size_t short_reserved;      /* slots long_held requests never take */
 	bool http2;
+	bool default_bundle;        /* libcurl's built-in CA bundle is readable */
 	struct queue q[2];          /* waiting for a slot: [0] short, [1] long */
 	unsigned long long qseq;    /* arrival order across both queues */
 	int running;
@@ -612,6 +614,11 @@ http_client_new(struct ev_loop *loop)
 	 * make bench); there each request in flight gets its own kept-alive
 	 * HTTP/1.1 connection instead, at most one per slot.
 	 */
+	{
+		const char *cainfo = curl_version_info(CURLVERSION_NOW)->cainfo;
+
+		c->default_bundle = cainfo != NULL && access(cainfo, R_OK) == 0;
+	}
 	c->http2 = curl_version_info(CURLVERSION_NOW)->version_num >= HTTP2_MIN_CURL &&
 	    (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2);
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
@@ -726,6 +733,17 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	if (o->ca_bundle)
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, o->ca_bundle);
+	/*
+	 * The bundle alone, without a CA directory: libcurl shares one store
+	 * per multi handle (CURLOPT_CA_CACHE_TIMEOUT) only when no CApath is
+	 * set, and Debian's libcurl has /etc/ssl/certs built in, so every new
+	 * connection parsed the whole bundle again, a few milliseconds and a
+	 * few hundred KB each with the system's 140 CAs.  A configured bundle
+	 * is meant to be the only trust anyway; the system default is the
+	 * same CAs as the directory (update-ca-certificates writes both).
+	 */
+	if (o->ca_bundle || c->default_bundle)
+		curl_easy_setopt(r->easy, CURLOPT_CAPATH, NULL);
 	if (o->cert)
 		curl_easy_setopt(r->easy, CURLOPT_SSLCERT, o->cert);
 	if (o->key)
