@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 #include <ev.h>
+#include <openssl/ssl.h>
 
 #include "http.h"
 #include "log.h"
@@ -32,6 +33,10 @@
 #endif
 
 #define BODY_MAX (4u << 20)
+/* libcurl's receive buffer per request (its default is 16 KB): ACME
+ * answers are a few KB, and a thousand requests held open by a slow CA
+ * each keep one. */
+#define RECV_BUFFER 4096L
 /*
  * Transfers handed to libcurl at once by default (http_client_set_slots()
  * sets the client's own); the rest wait in our own FIFOs rather than in
@@ -564,6 +569,21 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 	return 0;
 }
 
+/*
+ * Every TLS connection's context: OpenSSL frees a connection's 17 KB read
+ * and write buffers while they are empty.  With libcurl 7.88 each request
+ * held open (a slow CA's finalize) has a connection of its own, and those
+ * wait with nothing to read or write.
+ */
+static CURLcode
+ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *arg)
+{
+	(void)easy;
+	(void)arg;
+	SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
+}
+
 /* A stream's connection gives up after a few unanswered probes, not
  * the kernel's default nine. */
 static int
@@ -730,6 +750,8 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_done
 		curl_easy_setopt(r->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
 	}
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "certfleet/" CERTFLEET_VERSION);
+	curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER);
+	curl_easy_setopt(r->easy, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	if (o->ca_bundle)
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, o->ca_bundle);
