@@ -94,6 +94,9 @@ YAML
   } > "$y"
   chmod 600 "$y"
   [ -z "${BENCH_SLOWCA_NOFILE:-}" ] || wrap=(prlimit --nofile="$BENCH_SLOWCA_NOFILE:$BENCH_SLOWCA_NOFILE")
+  # BENCH_WRAP (e.g. a profiler) as in part 1, inside the limit.
+  # shellcheck disable=SC2206
+  [ -z "${BENCH_WRAP:-}" ] || wrap+=(${BENCH_WRAP})
   t0=$(date +%s.%N)
   "${wrap[@]}" "$TOP/build/certfleetd" --once -c "$y" > "$W/slowca/$tag.log" 2>&1 &
   pid=$!
