@@ -67,6 +67,7 @@ struct daemon {
 	bool reload_again;              /* asked for while one ran */
 	struct daemon_sweep *sweep; /* crash leftovers, swept after READY=1 */
 	bool stopping;
+	char *status_sent;          /* the last STATUS= sent */
 };
 
 static bool
@@ -92,13 +93,30 @@ needs_tlsalpn_server(const struct config *cfg)
 	return false;
 }
 
+/* STATUS= when it changed; with the watchdog's ping in the same datagram
+ * when watchdog is set (one send a tick, none more while idle). */
+static void
+send_status(struct daemon *d, bool watchdog)
+{
+	char *s = fleet_status_line(d->fleet);
+	bool same = d->status_sent != NULL && strcmp(s, d->status_sent) == 0;
+
+	if (watchdog)
+		notify_watchdog_status(same ? NULL : s);
+	else if (!same)
+		notify_status(s);
+	if (same) {
+		free(s);
+	} else {
+		free(d->status_sent);
+		d->status_sent = s;
+	}
+}
+
 static void
 update_status(struct daemon *d)
 {
-	char *s = fleet_status_line(d->fleet);
-
-	notify_status(s);
-	free(s);
+	send_status(d, false);
 }
 
 /* (Re)binds the built-in http-01 responder when the inventory needs it. */
@@ -490,8 +508,7 @@ watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	notify_watchdog();
-	update_status(d);
+	send_status(d, true);
 }
 
 /* One line with what the run cost, for operators and the benchmark. */
@@ -515,6 +532,8 @@ daemon_cleanup(struct daemon *d)
 	daemon_metrics_free(d->metrics);
 	d->env.observe = NULL;
 	fleet_free(d->fleet);
+	free(d->status_sent);
+	d->status_sent = NULL;
 	notifier_free(d->notifier);
 	/* Before the control socket: a reload's waiter is told it ends. */
 	workpool_free(d->reload_pool);

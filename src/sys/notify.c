@@ -46,6 +46,15 @@ notify_watchdog(void)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+void
+notify_watchdog_status(const char *status)
+{
+	if (status == NULL)
+		sd_notify(0, "WATCHDOG=1");
+	else
+		sd_notifyf(0, "WATCHDOG=1\nSTATUS=%s", status);
+}
+
 uint64_t
 notify_watchdog_usec(void)
 {
@@ -63,6 +72,7 @@ void notify_reloading(void) {}
 void notify_stopping(void) {}
 void notify_status(const char *status) { (void)status; }
 void notify_watchdog(void) {}
+void notify_watchdog_status(const char *status) { (void)status; }
 uint64_t notify_watchdog_usec(void) { return 0; }
 
 #endif
