@@ -176,6 +176,10 @@ out:
 	return der;
 }
 
+/* The request's own EVP_PKEY stays unset (OpenSSL does not rebuild it from
+ * the bytes): X509_REQ_get0_pubkey() and X509_REQ_check_private_key() on
+ * req give NULL and 0.  Nothing here needs them; a check of the request
+ * must parse its DER or be given k. */
 static int req_set_spki(X509_REQ *req, const privkey_t *k)
 {
 	X509_PUBKEY *xpk = X509_REQ_get_X509_PUBKEY(req);
