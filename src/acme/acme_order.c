@@ -750,6 +750,10 @@ step:
 		job_log(j, LOG_INFO, LOG_EVENT_ORDER_CREATED, "order %s created", j->order_url);
 		if (!order_parse(j, r, "newOrder"))
 			return;
+		if (j->order.status == ACME_STATUS_READY)
+			job_log(j, LOG_INFO, LOG_EVENT_NONE,
+			    "order ready at once: the CA reused valid authorizations, "
+			    "no challenge to solve");
 		/* The pool hears of the order before anything relies on it. */
 		j->gate_point = ORDER_GATE_CREATED;
 		job_enter(j, ORDER_GATE);
