@@ -126,8 +126,10 @@ bench_slowca() {
   # before Pebble sees its nonce, so each rejection costs one more D and the
   # run's tail measures that, not the slots.  BENCH_SLOWCA_NONCEREJECT=5
   # puts them back.
-  # PEBBLE_AUTHZREUSE=0: every name differs, and the reuse lookup is where
-  # Pebble 2.4 deadlocks under concurrent newOrder (run-bench's header).
+  # PEBBLE_AUTHZREUSE=0 only says what the runs need (every name differs,
+  # nothing to reuse).  It does not keep out the deadlock in run-bench's
+  # header: Pebble 2.4's newOrder calls FindValidAuthorization for every
+  # name before it draws whether to reuse (wfe.go, makeAuthorizations).
   PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=${BENCH_SLOWCA_NONCEREJECT:-0} PEBBLE_VA_NOSLEEP=1 \
     "$TOP/tests/pebble/pebble-ctl" start "$W/slowca-pebble" >/dev/null ||
     { echo "bench: Pebble did not start"; return 1; }
