@@ -340,29 +340,58 @@ out:
 	return rc;
 }
 
+/*
+ * Reads the file named by n, which must be a regular file of mode 0600 or
+ * less (it holds what) and at most max bytes: 0 with its path in *file
+ * and its contents in *data (NUL-terminated, *len bytes, the caller
+ * frees it with free_secret); -1 after the error, nothing returned.
+ */
+static int read_owner_only(struct cfg_ctx *x, const struct ynode *n, const char *path,
+    const char *what, size_t max, char **file, char **data, size_t *len)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	*data = NULL;
+	*len = 0;
+	if (cfg_path(x, n, path, file) < 0)
+		return -1;
+	if ((fd = open_regular(x, n, path, *file, &st)) < 0)
+		goto out;
+	if ((st.st_mode & 07777) & ~(mode_t)0600) {
+		cfg_error(x, n, path, "permissions %04o for '%s' are too open; it holds %s "
+		    "(chmod 600)", (unsigned)(st.st_mode & 07777), *file, what);
+		goto out;
+	}
+	if (cfg_read_fd(fd, max, data, len) < 0) {
+		cfg_error(x, n, path, "cannot read '%s': %s", *file, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0) {
+		free_secret(*data, *len);
+		*data = NULL;
+		*len = 0;
+		free(*file);
+		*file = NULL;
+	}
+	return rc;
+}
+
 int cfg_secret_line(struct cfg_ctx *x, const struct ynode *n, const char *path,
     const char *what, const char *value, char **secret, size_t *secretlen)
 {
 	char *file = NULL, *data = NULL;
-	struct stat st;
 	size_t len = 0;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	*secret = NULL;
 	*secretlen = 0;
-	if (cfg_path(x, n, path, &file) < 0)
+	if (read_owner_only(x, n, path, what, SECRET_FILE_MAX, &file, &data, &len) < 0)
 		goto out;
-	if ((fd = open_regular(x, n, path, file, &st)) < 0)
-		goto out;
-	if ((st.st_mode & 07777) & ~(mode_t)0600) {
-		cfg_error(x, n, path, "permissions %04o for '%s' are too open; it holds %s "
-		    "(chmod 600)", (unsigned)(st.st_mode & 07777), file, what);
-		goto out;
-	}
-	if (cfg_read_fd(fd, SECRET_FILE_MAX, &data, &len) < 0) {
-		cfg_error(x, n, path, "cannot read '%s': %s", file, strerror(errno));
-		goto out;
-	}
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
 	    data[len - 1] == ' ' || data[len - 1] == '\t'))
 		data[--len] = '\0';
@@ -383,8 +412,6 @@ int cfg_secret_line(struct cfg_ctx *x, const struct ynode *n, const char *path,
 	data = NULL;
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free_secret(data, len);
 	free(file);
 	return rc;
@@ -394,24 +421,12 @@ int cfg_private_key_file(struct cfg_ctx *x, const struct ynode *n, const char *p
     const char *what, char **out)
 {
 	char *file = NULL, *data = NULL;
-	struct stat st;
 	size_t len = 0;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	*out = NULL;
-	if (cfg_path(x, n, path, &file) < 0)
+	if (read_owner_only(x, n, path, what, PRIVATE_KEY_FILE_MAX, &file, &data, &len) < 0)
 		goto out;
-	if ((fd = open_regular(x, n, path, file, &st)) < 0)
-		goto out;
-	if ((st.st_mode & 07777) & ~(mode_t)0600) {
-		cfg_error(x, n, path, "permissions %04o for '%s' are too open; it holds %s "
-		    "(chmod 600)", (unsigned)(st.st_mode & 07777), file, what);
-		goto out;
-	}
-	if (cfg_read_fd(fd, PRIVATE_KEY_FILE_MAX, &data, &len) < 0) {
-		cfg_error(x, n, path, "cannot read '%s': %s", file, strerror(errno));
-		goto out;
-	}
 	if (strstr(data, "-----BEGIN ") == NULL || strstr(data, "PRIVATE KEY-----") == NULL) {
 		cfg_error(x, n, path, "'%s' holds no PEM private key", file);
 		goto out;
@@ -420,8 +435,6 @@ int cfg_private_key_file(struct cfg_ctx *x, const struct ynode *n, const char *p
 	file = NULL;
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free_secret(data, len);
 	free(file);
 	return rc;
