@@ -19,50 +19,13 @@
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
+#include "crypto_testutil.h"
 #include "testutil.h"
 #include "util.h"
-
-#define FIX(name) TEST_DATA_DIR "/crypto/" name
 
 /* 2026-01-01T00:00:00Z and 2126-01-01T00:00:00Z, the fixtures' validity. */
 #define LEAF_NOT_BEFORE 1767225600LL
 #define LEAF_NOT_AFTER 4922899200LL
-
-static char *fixture(const char *path, size_t *len)
-{
-	char *data = NULL;
-	size_t l = 0;
-
-	ck_assert_msg(read_file(path, &data, &l, 1 << 20) == 0, "cannot read %s", path);
-	if (len != NULL)
-		*len = l;
-	return data;
-}
-
-static EVP_PKEY *pkey_from_pem_text(const char *pem)
-{
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *p = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-
-	BIO_free(bio);
-	ck_assert_ptr_nonnull(p);
-	return p;
-}
-
-/* Exports k and re-imports it with plain OpenSSL. */
-static EVP_PKEY *pkey_of(const privkey_t *k)
-{
-	size_t len;
-	char *pem = privkey_to_pem(k, &len);
-	EVP_PKEY *p;
-
-	ck_assert_ptr_nonnull(pem);
-	ck_assert_uint_eq(strlen(pem), len);
-	ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
-	p = pkey_from_pem_text(pem);
-	free_secret(pem, len);
-	return p;
-}
 
 static X509 *x509_from_pem_text(const char *pem)
 {
