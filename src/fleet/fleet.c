@@ -37,7 +37,7 @@ static void resched_cb(struct ev_loop *loop, ev_idle *w, int revents);
 bool
 fleet_busy(const struct fleet *f)
 {
-	return f->inflight > 0 || f->hooks > 0 || (f->qhead != NULL && !f->draining) ||
+	return f->inflight > 0 || f->hooks > 0 || (f->nqueued > 0 && !f->draining) ||
 	    f->post_running || ev_is_active(&f->post_timer) || f->once_waiting > 0;
 }
 

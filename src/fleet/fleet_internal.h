@@ -19,11 +19,22 @@
 /* The hooks the fleet runs, counted per outcome for the metrics. */
 enum fleet_hook { FLEET_HOOK_DEPLOY, FLEET_HOOK_POST, FLEET_HOOK__MAX };
 
+/* A FIFO of queued certificates, in cert_rt.qseq order, linked through
+ * cert_rt.qprev/qnext (fleet_queue.c). */
+struct cert_queue {
+	struct cert_rt *head, *tail;
+	size_t n;
+};
+
 struct acct_rt {
 	struct acme_account *acme;
 	const struct config_account *cfg;
 	int inflight;
 	int ari;                    /* renewalInfo offered: -1 unknown, 0 no, 1 yes */
+	/* Its queued certificates: those whose attempt sends a newOrder (held
+	 * back by the budget too), and those that resume a stored order or
+	 * install a held certificate (only max_inflight holds them back). */
+	struct cert_queue q_new, q_resume;
 };
 
 struct cert_rt {
@@ -52,7 +63,8 @@ struct cert_rt {
 	bool failing;
 	bool removed;               /* dropped by a reload while busy */
 	bool once_retry;            /* --once: timer armed for a retry within the run */
-	struct cert_rt *qnext;
+	struct cert_rt *qprev, *qnext;
+	struct cert_queue *q;       /* the queue it is in, while queued */
 	/* A shared certificate (cluster.h): its side of the pool, and until
 	 * when it waits for another host (its lock, etcd). */
 	struct pool_cert *pool;
@@ -98,7 +110,7 @@ struct fleet {
 	struct cert_rt **certs;
 	size_t ncerts, certs_cap;
 	struct namemap *by_name;    /* certs by cfg->name (namemap.h) */
-	struct cert_rt *qhead, *qtail;
+	size_t nqueued;             /* certificates queued, all accounts */
 	unsigned long long qseq;    /* the last cert_rt.qseq given */
 	int inflight;
 	unsigned hooks;
@@ -197,13 +209,15 @@ void fleet_ops_drop(struct fleet *f);
 /* fleet_queue.c */
 /* Appends r to the queue unless it is queued, busy or the fleet drains. */
 void fleet_cert_enqueue(struct cert_rt *r);
-/* Puts r first in the queue (an order the CA's pause deferred). */
+/* Puts r back in its place in the queue, ahead of everything queued after
+ * it (an order the CA's pause deferred). */
 void fleet_cert_requeue_first(struct cert_rt *r);
-/* Takes r out of the queue, if it is there. */
+/* Takes r out of the queue, if it is there (constant time). */
 void fleet_queue_remove(struct fleet *f, struct cert_rt *r);
-/* Starts queued certificates while the fleet's and their account's
- * in-flight limits and request budgets allow, keeping the order of the
- * rest. */
+/* Starts queued certificates, oldest first, while the fleet's and their
+ * account's in-flight limits and request budgets allow, keeping the order
+ * of the rest; each start costs one look at every account, not at every
+ * certificate queued. */
 void fleet_queue_run(struct fleet *f);
 /* Runs the queue whenever room may have opened in a's budget (once, for
  * each new a->acme). */

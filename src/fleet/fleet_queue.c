@@ -4,11 +4,19 @@
  * budgets (acme_budget.c in the engine), and what status, STATUS= and
  * /metrics say about those that wait.
  *
- * Due certificates wait in one FIFO (cert_rt.qnext) and start in order
- * (fleet_cert_start in fleet.c) as room opens; one held back by its
- * account's limits keeps its place, and those behind it that may start
- * do.  A certificate the CA's pause deferred goes back first
- * (fleet_cert_requeue_first): it already waited its turn.
+ * Due certificates wait in the order they came (cert_rt.qseq) and start
+ * in that order (fleet_cert_start in fleet.c) as room opens; one held
+ * back by its account's limits keeps its place, and those behind it that
+ * may start do.  A certificate the CA's pause deferred goes back in its
+ * old place (fleet_cert_requeue_first): it already waited its turn.
+ *
+ * The order is kept in two FIFOs per account, one of the certificates
+ * whose attempt sends a newOrder and one of those that do not, so that
+ * what an account's limits hold back is held back as a whole: a start
+ * looks at each account's two heads, never at the certificates behind
+ * them.  One FIFO for the whole fleet made every run walk the queue, and a
+ * fleet of 20,000 due at once spent most of its CPU there (and a SIGTERM
+ * took seconds to empty it).
  *
  * The engine paces every newOrder; the fleet keeps the orders it would
  * only hold back in its queue, in order, so they take none of the fleet's
@@ -35,21 +43,21 @@ needs_new_order(const struct cert_rt *r)
 	return r->st.order_url == NULL && r->st.held_serial == NULL;
 }
 
-/* Whether r may start now as far as its account's request budgets go
+/* Whether a's request budgets let an attempt send a newOrder now
  * (ACME_BUDGET_OPEN), else which one holds it and until when (0: until a
  * newOrder in flight is answered). */
 static enum acme_budget_block
-fleet_cert_budget(struct cert_rt *r, time_t *when)
+acct_budget(const struct fleet *f, const struct acct_rt *a, time_t *when)
 {
-	*when = 0;
 	enum acme_budget_block k;
 
-	if (!needs_new_order(r) || r->acct == NULL || r->acct->acme == NULL)
+	*when = 0;
+	if (a->acme == NULL)
 		return ACME_BUDGET_OPEN;
-	k = acme_new_order_room(r->acct->acme, when);
+	k = acme_new_order_room(a->acme, when);
 	/* --once: a pause past its deadline is not waited for; the order
 	 * fails at once as rate-limited (acme_gate.c) and is given up. */
-	if (k == ACME_BUDGET_PAUSED && r->f->once && *when > r->f->once_deadline)
+	if (k == ACME_BUDGET_PAUSED && f->once && *when > f->once_deadline)
 		return ACME_BUDGET_OPEN;
 	return k;
 }
@@ -60,33 +68,111 @@ fleet_max_inflight(const struct fleet *f)
 	return f->cfg->max_inflight > 0 ? f->cfg->max_inflight : 256;
 }
 
+static int
+acct_max_inflight(const struct acct_rt *a)
+{
+	return a->cfg->max_inflight > 0 ? a->cfg->max_inflight : 256;
+}
+
+/* ---- the queues: one pair per account, each in qseq order ---- */
+
+/* The queue r belongs in now (a certificate always has its account: the
+ * configuration refuses a certificate naming an account it lacks). */
+static struct cert_queue *
+queue_of(struct cert_rt *r)
+{
+	return needs_new_order(r) ? &r->acct->q_new : &r->acct->q_resume;
+}
+
+static void
+queue_unlink(struct fleet *f, struct cert_rt *r)
+{
+	struct cert_queue *q = r->q;
+
+	if (r->qprev)
+		r->qprev->qnext = r->qnext;
+	else
+		q->head = r->qnext;
+	if (r->qnext)
+		r->qnext->qprev = r->qprev;
+	else
+		q->tail = r->qprev;
+	q->n--;
+	f->nqueued--;
+	r->qprev = r->qnext = NULL;
+	r->q = NULL;
+}
+
+/* Links r into q before the first entry with a larger qseq: at the tail
+ * for a newcomer (the largest qseq yet) at once; one coming back (a
+ * deferred order, older than most of what is queued) is placed by a walk
+ * from the head, which ends among the few older than it. */
+static void
+queue_insert(struct fleet *f, struct cert_queue *q, struct cert_rt *r)
+{
+	struct cert_rt *after = q->tail;
+
+	if (after != NULL && after->qseq > r->qseq) {
+		after = NULL;
+		for (struct cert_rt *c = q->head; c != NULL && c->qseq < r->qseq; c = c->qnext)
+			after = c;
+	}
+	r->qprev = after;
+	r->qnext = after ? after->qnext : q->head;
+	if (r->qnext)
+		r->qnext->qprev = r;
+	else
+		q->tail = r;
+	if (after)
+		after->qnext = r;
+	else
+		q->head = r;
+	r->q = q;
+	q->n++;
+	f->nqueued++;
+}
+
+/* The oldest of a's queued certificates that may start now, or NULL. */
+static struct cert_rt *
+acct_next(struct fleet *f, struct acct_rt *a)
+{
+	struct cert_rt *r = a->q_resume.head, *n = a->q_new.head;
+	time_t when;
+
+	if (a->inflight >= acct_max_inflight(a))
+		return NULL;
+	/* Classified when queued; should a stored order have gone meanwhile,
+	 * it waits for the budget like any other newOrder. */
+	while (r != NULL && needs_new_order(r)) {
+		queue_unlink(f, r);
+		queue_insert(f, &a->q_new, r);
+		r = a->q_resume.head;
+		n = a->q_new.head;
+	}
+	if (n != NULL && (r == NULL || n->qseq < r->qseq) &&
+	    acct_budget(f, a, &when) == ACME_BUDGET_OPEN)
+		return n;
+	return r;
+}
+
 void
 fleet_queue_run(struct fleet *f)
 {
-	struct cert_rt **pp = &f->qhead, *r;
+	while (f->nqueued > 0 && !f->draining && f->inflight < fleet_max_inflight(f)) {
+		struct cert_rt *best = NULL;
 
-	f->qtail = NULL;
-	while ((r = *pp) != NULL) {
-		int amax = r->acct->cfg->max_inflight > 0 ? r->acct->cfg->max_inflight : 256;
+		for (size_t i = 0; i < f->naccts; i++) {
+			struct cert_rt *r = acct_next(f, f->accts[i]);
 
-		if (f->draining || f->inflight >= fleet_max_inflight(f))
-			break;
-		time_t when;
-
-		/* Held back by its account's limits: it keeps its place. */
-		if (r->acct->inflight >= amax || fleet_cert_budget(r, &when) != ACME_BUDGET_OPEN) {
-			f->qtail = r;
-			pp = &r->qnext;
-			continue;
+			if (r != NULL && (best == NULL || r->qseq < best->qseq))
+				best = r;
 		}
-		*pp = r->qnext;
-		r->qnext = NULL;
-		r->queued = false;
-		fleet_cert_start(r);
+		if (best == NULL)
+			break;
+		queue_unlink(f, best);
+		best->queued = false;
+		fleet_cert_start(best);
 	}
-	/* Re-find the tail (entries may have been skipped above). */
-	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
-		f->qtail = r;
 }
 
 void
@@ -99,12 +185,7 @@ fleet_cert_enqueue(struct cert_rt *r)
 	r->queued = true;
 	r->queued_since = time(NULL);
 	r->qseq = ++f->qseq;
-	r->qnext = NULL;
-	if (f->qtail)
-		f->qtail->qnext = r;
-	else
-		f->qhead = r;
-	f->qtail = r;
+	queue_insert(f, queue_of(r), r);
 }
 
 /* Back ahead of everything queued after it: the entries before it are
@@ -114,37 +195,21 @@ void
 fleet_cert_requeue_first(struct cert_rt *r)
 {
 	struct fleet *f = r->f;
-	struct cert_rt **pp;
 
 	if (r->queued || r->job || r->hook || ev_is_active(&r->settle) || f->draining)
 		return;
 	r->queued = true;
 	r->queued_since = time(NULL);
-	for (pp = &f->qhead; *pp && (*pp)->qseq < r->qseq; pp = &(*pp)->qnext)
-		;
-	r->qnext = *pp;
-	*pp = r;
-	if (r->qnext == NULL)
-		f->qtail = r;
+	queue_insert(f, queue_of(r), r);
 }
 
 void
 fleet_queue_remove(struct fleet *f, struct cert_rt *r)
 {
-	struct cert_rt **pp;
-
 	if (!r->queued)
 		return;
-	for (pp = &f->qhead; *pp; pp = &(*pp)->qnext) {
-		if (*pp == r) {
-			*pp = r->qnext;
-			break;
-		}
-	}
+	queue_unlink(f, r);
 	r->queued = false;
-	r->qnext = NULL;
-	for (r = f->qhead, f->qtail = NULL; r; r = r->qnext)
-		f->qtail = r;
 }
 
 /* ---- when an account's budget opens ---- */
@@ -170,16 +235,9 @@ static void
 acct_waiting(struct fleet *f, struct acct_rt *a, enum acme_budget_block *block, time_t *when,
     int *by_budget, int *by_inflight)
 {
-	*by_budget = *by_inflight = 0;
-	*block = acme_new_order_room(a->acme, when);
-	for (const struct cert_rt *r = f->qhead; r; r = r->qnext) {
-		if (r->acct != a)
-			continue;
-		if (*block != ACME_BUDGET_OPEN && needs_new_order(r))
-			(*by_budget)++;
-		else
-			(*by_inflight)++;
-	}
+	*block = acct_budget(f, a, when);
+	*by_budget = *block != ACME_BUDGET_OPEN ? (int)a->q_new.n : 0;
+	*by_inflight = (int)a->q_resume.n + (*block == ACME_BUDGET_OPEN ? (int)a->q_new.n : 0);
 }
 
 struct json *

@@ -34,6 +34,7 @@
 #include "fleet.h"
 #include "fleet_internal.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "testloop.h"
@@ -488,7 +489,7 @@ assert_all_issued_once(struct fx *x)
 	ck_assert_uint_eq(fk.ncerts, x->f->ncerts);
 	ck_assert_int_eq(fk.inflight, 0);
 	ck_assert_int_eq(x->f->inflight, 0);
-	ck_assert_ptr_null(x->f->qhead);
+	ck_assert_uint_eq(x->f->nqueued, 0);
 	ck_assert(!fleet_busy(x->f));
 }
 
@@ -601,6 +602,75 @@ START_TEST(test_in_flight_budget)
 	job_complete("a2");
 	job_complete("a3");
 	ck_assert_int_eq(fk.sending_max[0], 1);
+	run_for(&x, 0.05);
+	assert_all_issued_once(&x);
+	fx_close(&x);
+}
+END_TEST
+
+/* What fleet_budgets_json says waits for account name's block, or for
+ * "max_inflight". */
+static int
+waiting_for(struct fx *x, const char *name, const char *block)
+{
+	struct json *arr = fleet_budgets_json(x->f);
+	int n = -1;
+
+	for (size_t i = 0; i < json_size(arr); i++) {
+		const struct json *o = json_at(arr, i);
+
+		if (strcmp(json_get_str(o, "account"), name) == 0)
+			n = (int)json_num(json_get(json_get(o, "waiting"), block));
+	}
+	json_free(arr);
+	ck_assert_msg(n >= 0, "no budget entry for %s", name);
+	return n;
+}
+
+/*
+ * An order resumed from the store sends no newOrder: only max_inflight
+ * holds it back, so it starts ahead of the newOrders its account's budget
+ * holds back though it was queued after them, and the count of what waits
+ * names only those for the budget.  max_inflight 3 then holds back the
+ * newOrders, counted as waiting for it, until one finishes.
+ */
+START_TEST(test_resume_passes_budget)
+{
+	struct fx x;
+
+	fx_open(&x, HEAD(8)
+	    ACCT("one", ", new_orders_in_flight: 1, max_inflight: 3")
+	    "certificates:\n"
+	    CERT("a1", "one") CERT("a2", "one") CERT("a3", "one") CERT("a4", "one"));
+	rt(&x, "a4")->st.order_url = xstrdup("https://127.0.0.1:9/my-order/a4");
+	fk.budget = true;
+	fleet_start(x.f);
+	ck_assert_str_eq(started(), "a1 a4");
+	ck_assert(rt(&x, "a2")->queued && rt(&x, "a3")->queued);
+	ck_assert_int_eq(waiting_for(&x, "one", "new_orders_in_flight"), 2);
+	ck_assert_int_eq(waiting_for(&x, "one", "max_inflight"), 0);
+	/* a1's newOrder goes and is answered: a2 may start, and a3 then
+	 * waits for max_inflight (3 in flight), not for the budget. */
+	job_ask(live_job("a1"));
+	job_answer(live_job("a1"), NULL);
+	want_jobs = 3;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	ck_assert_str_eq(started(), "a1 a4 a2");
+	job_ask(live_job("a2"));
+	job_answer(live_job("a2"), NULL);
+	run_for(&x, 0.05);
+	ck_assert_str_eq(started(), "a1 a4 a2");
+	ck_assert_int_eq(waiting_for(&x, "one", "new_orders_in_flight"), 0);
+	ck_assert_int_eq(waiting_for(&x, "one", "max_inflight"), 1);
+	job_complete("a4");
+	want_jobs = 4;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	ck_assert_str_eq(started(), "a1 a4 a2 a3");
+	job_ask(live_job("a3"));
+	job_answer(live_job("a3"), NULL);
+	job_complete("a1");
+	job_complete("a2");
+	job_complete("a3");
 	run_for(&x, 0.05);
 	assert_all_issued_once(&x);
 	fx_close(&x);
@@ -862,6 +932,7 @@ admission_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_max_inflight_queue_order);
 	tcase_add_test(tc, test_in_flight_budget);
+	tcase_add_test(tc, test_resume_passes_budget);
 	tcase_add_test(tc, test_per_budget);
 	tcase_add_test(tc, test_pause);
 	tcase_add_test(tc, test_soak);
