@@ -14,7 +14,9 @@
 #    settings for Debian's Pebble (run-bench's header): certificates
 #    issued in BENCH_DUE_SECS, the daemon's CPU per certificate meanwhile,
 #    and the time from SIGTERM to exit with 256 in flight (they finish
-#    first; DRAIN_GRACE is 20 s).
+#    first; DRAIN_GRACE is 20 s).  An exit after 20 s with "grace period
+#    over" and few issued is Debian's Pebble hung (run-bench's header):
+#    the requests in flight are never answered.
 # Both were where the queue's cost showed: one FIFO for the whole fleet,
 # walked on every start, made them quadratic in the certificates queued.
 
