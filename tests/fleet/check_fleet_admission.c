@@ -849,6 +849,41 @@ START_TEST(test_resume_lost_while_queued)
 }
 END_TEST
 
+/*
+ * c1's attempt ends without an order (its deploy hook is missing) and
+ * settles on the next loop iteration; a reload before that points its
+ * account at another CA.  The new account's in-flight count must not go
+ * below zero when c1 settles (which would let it run one more than its
+ * max_inflight).
+ */
+START_TEST(test_reload_while_settling)
+{
+	struct fx x;
+	struct cert_rt *c1;
+
+	fx_open(&x, HEAD(8)
+	    ACCT("one", ", max_inflight: 1")
+	    "certificates:\n"
+	    "  - {name: c1, domains: [c1.example.com], account: one, "
+	    "deploy_hook: [@D@/no-such-hook]}\n");
+	fleet_start(x.f);
+	c1 = rt(&x, "c1");
+	ck_assert(ev_is_active(&c1->settle));
+	ck_assert_int_eq(c1->acct->inflight, 1);
+	fx_reload(&x, HEAD(8)
+	    "  one: {directory: 'https://127.0.0.1:9/other', contact: mailto:a@example.com, "
+	    "max_inflight: 1}\n"
+	    "certificates:\n"
+	    "  - {name: c1, domains: [c1.example.com], account: one, "
+	    "deploy_hook: [@D@/no-such-hook]}\n");
+	run_for(&x, 0.05);
+	ck_assert(!ev_is_active(&c1->settle));
+	ck_assert_int_eq(x.f->inflight, 0);
+	ck_assert_int_eq(c1->acct->inflight, 0);
+	fx_close(&x);
+}
+END_TEST
+
 static double a1_answered;
 
 static bool
@@ -1107,6 +1142,7 @@ admission_suite(void)
 	tcase_add_test(tc, test_resume_passes_budget);
 	tcase_add_test(tc, test_reload_queued);
 	tcase_add_test(tc, test_resume_lost_while_queued);
+	tcase_add_test(tc, test_reload_while_settling);
 	tcase_add_test(tc, test_per_budget);
 	tcase_add_test(tc, test_pause);
 	tcase_add_test(tc, test_soak);
