@@ -826,6 +826,15 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 			    "changed by reload; restarting its renewal");
 			cert_stop(old);
 		}
+		/* An attempt that settles later (settle_cb) is counted in its
+		 * account's in flight: the count goes with it to the account it
+		 * now has, which settle_cb uncounts. */
+		if (acct != old->acct && ev_is_active(&old->settle)) {
+			if (old->acct)
+				old->acct->inflight--;
+			if (acct)
+				acct->inflight++;
+		}
 		old->cfg = cc;
 		old->acct = acct;
 		if (f->cluster != NULL && cc->shared && old->pool == NULL)

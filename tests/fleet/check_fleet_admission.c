@@ -677,6 +677,213 @@ START_TEST(test_resume_passes_budget)
 }
 END_TEST
 
+/* ---- reloads while certificates are queued ---- */
+
+/* The queues agree with the fleet: every queued certificate is linked once,
+ * in its own account's queue, in qseq order, and f->nqueued is their sum. */
+static void
+assert_queues_sound(struct fx *x)
+{
+	size_t total = 0, flagged = 0;
+
+	for (size_t i = 0; i < x->f->naccts; i++) {
+		struct acct_rt *a = x->f->accts[i];
+		struct cert_queue *qs[2] = { &a->q_new, &a->q_resume };
+
+		for (int k = 0; k < 2; k++) {
+			size_t n = 0;
+			struct cert_rt *prev = NULL;
+
+			for (struct cert_rt *r = qs[k]->head; r != NULL; prev = r, r = r->qnext) {
+				ck_assert_msg(r->queued && r->q == qs[k] && r->acct == a,
+				    "%s linked in account %s's queue but queued %d, its account %s",
+				    r->cfg->name, a->cfg->name, r->queued,
+				    r->acct ? r->acct->cfg->name : "none");
+				ck_assert_ptr_eq(r->qprev, prev);
+				ck_assert(prev == NULL || prev->qseq < r->qseq);
+				n++;
+			}
+			ck_assert_ptr_eq(qs[k]->tail, prev);
+			ck_assert_uint_eq(qs[k]->n, n);
+			total += n;
+		}
+	}
+	for (size_t i = 0; i < x->f->ncerts; i++)
+		if (x->f->certs[i]->queued)
+			flagged++;
+	ck_assert_uint_eq(total, flagged);
+	ck_assert_uint_eq(x->f->nqueued, total);
+}
+
+/* Reloads x with inventory inv (same @D@), freeing the old configuration
+ * as the daemon does once fleet_reconfigure has returned. */
+static void
+fx_reload(struct fx *x, const char *inv)
+{
+	char err[1024], path[128];
+	struct buf b = {0};
+	struct config *ncfg, *old = x->cfg;
+	FILE *fp;
+
+	for (const char *p = inv; *p; p++) {
+		if (strncmp(p, "@D@", 3) == 0) {
+			buf_appendf(&b, "%s", x->dir);
+			p += 2;
+		} else {
+			buf_appendf(&b, "%c", *p);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/inv2.yaml", x->dir);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(b.data, fp);
+	fclose(fp);
+	buf_free(&b);
+	chmod(path, 0600);
+	ck_assert_msg(config_load(path, &ncfg, err, sizeof(err)) == 0, "%s", err);
+	fleet_reconfigure(x->f, ncfg);
+	x->cfg = ncfg;
+	config_free(old);
+}
+
+/*
+ * Global max_inflight 1: b1 (account two) in flight, a1 a2 b2 queued.  A
+ * reload points account one at another CA (a new acct_rt, the old one
+ * freed) and removes b2: a1 and a2 leave the old account's queue before it
+ * is freed and come back in the new one's, b2 leaves its queue before it
+ * is freed, and the counts stay the sum of the queues.  Then each finish
+ * starts the next, oldest first, and every one is issued once.
+ */
+START_TEST(test_reload_queued)
+{
+	struct fx x;
+
+	fx_open(&x, HEAD(1)
+	    ACCT("one", "") ACCT("two", "")
+	    "certificates:\n"
+	    CERT("b1", "two") CERT("a1", "one") CERT("a2", "one") CERT("b2", "two")
+	    CERT("b3", "two"));
+	fleet_start(x.f);
+	ck_assert_str_eq(started(), "b1");
+	ck_assert_uint_eq(x.f->nqueued, 4);
+	assert_queues_sound(&x);
+	fx_reload(&x, HEAD(1)
+	    "  one: {directory: 'https://127.0.0.1:9/other', contact: mailto:a@example.com}\n"
+	    ACCT("two", "")
+	    "certificates:\n"
+	    CERT("b1", "two") CERT("a1", "one") CERT("a2", "one") CERT("b3", "two"));
+	assert_queues_sound(&x);
+	run_for(&x, 0.05);
+	assert_queues_sound(&x);
+	ck_assert_uint_eq(x.f->nqueued, 3);
+	ck_assert(rt(&x, "a1")->queued && rt(&x, "a2")->queued && rt(&x, "b3")->queued);
+	ck_assert_ptr_eq(rt(&x, "a1")->q, &rt(&x, "a1")->acct->q_new);
+	ck_assert_int_eq(waiting_for(&x, "one", "max_inflight"), 2);
+	ck_assert_int_eq(waiting_for(&x, "two", "max_inflight"), 1);
+	/* b3 kept its place; a1 and a2 were queued again after it. */
+	job_complete("b1");
+	want_jobs = 2;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	ck_assert_str_eq(started(), "b1 b3");
+	assert_queues_sound(&x);
+	job_complete("b3");
+	want_jobs = 3;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	job_complete("a1");
+	want_jobs = 4;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	ck_assert_str_eq(started(), "b1 b3 a1 a2");
+	job_complete("a2");
+	run_for(&x, 0.05);
+	assert_queues_sound(&x);
+	/* b2 is gone: what is left of fk's log is the fleet's four. */
+	ck_assert_int_eq(cert_log_of("b2")->starts, 0);
+	fk.ncerts--;
+	assert_all_issued_once(&x);
+	fx_close(&x);
+}
+END_TEST
+
+/*
+ * A certificate is classified when queued: one queued to resume its order
+ * (a4) that loses it meanwhile waits for the budget like any newOrder,
+ * behind the older a2, and is counted so.
+ */
+START_TEST(test_resume_lost_while_queued)
+{
+	struct fx x;
+	struct cert_rt *a4;
+
+	fx_open(&x, HEAD(8)
+	    ACCT("one", ", new_orders_in_flight: 1, max_inflight: 2")
+	    "certificates:\n"
+	    CERT("a1", "one") CERT("a2", "one") CERT("a3", "one") CERT("a4", "one"));
+	rt(&x, "a3")->st.order_url = xstrdup("https://127.0.0.1:9/my-order/a3");
+	a4 = rt(&x, "a4");
+	a4->st.order_url = xstrdup("https://127.0.0.1:9/my-order/a4");
+	fk.budget = true;
+	fleet_start(x.f);
+	ck_assert_str_eq(started(), "a1 a3");
+	ck_assert(a4->queued && a4->q == &a4->acct->q_resume);
+	free(a4->st.order_url);
+	a4->st.order_url = NULL;
+	/* a3 finishes: a slot opens, but a1's newOrder holds the budget. */
+	job_complete("a3");
+	run_for(&x, 0.05);
+	ck_assert_str_eq(started(), "a1 a3");
+	ck_assert_int_eq(waiting_for(&x, "one", "new_orders_in_flight"), 2);
+	assert_queues_sound(&x);
+	job_ask(live_job("a1"));
+	job_answer(live_job("a1"), NULL);
+	want_jobs = 3;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	ck_assert_str_eq(started(), "a1 a3 a2");
+	job_complete("a1");
+	job_complete("a2");
+	want_jobs = 4;
+	ck_assert_msg(run_until(&x, jobs_started, 2), "started: %s", started());
+	job_complete("a4");
+	run_for(&x, 0.05);
+	assert_all_issued_once(&x);
+	fx_close(&x);
+}
+END_TEST
+
+/*
+ * c1's attempt ends without an order (its deploy hook is missing) and
+ * settles on the next loop iteration; a reload before that points its
+ * account at another CA.  The new account's in-flight count must not go
+ * below zero when c1 settles (which would let it run one more than its
+ * max_inflight).
+ */
+START_TEST(test_reload_while_settling)
+{
+	struct fx x;
+	struct cert_rt *c1;
+
+	fx_open(&x, HEAD(8)
+	    ACCT("one", ", max_inflight: 1")
+	    "certificates:\n"
+	    "  - {name: c1, domains: [c1.example.com], account: one, "
+	    "deploy_hook: [@D@/no-such-hook]}\n");
+	fleet_start(x.f);
+	c1 = rt(&x, "c1");
+	ck_assert(ev_is_active(&c1->settle));
+	ck_assert_int_eq(c1->acct->inflight, 1);
+	fx_reload(&x, HEAD(8)
+	    "  one: {directory: 'https://127.0.0.1:9/other', contact: mailto:a@example.com, "
+	    "max_inflight: 1}\n"
+	    "certificates:\n"
+	    "  - {name: c1, domains: [c1.example.com], account: one, "
+	    "deploy_hook: [@D@/no-such-hook]}\n");
+	run_for(&x, 0.05);
+	ck_assert(!ev_is_active(&c1->settle));
+	ck_assert_int_eq(x.f->inflight, 0);
+	ck_assert_int_eq(c1->acct->inflight, 0);
+	fx_close(&x);
+}
+END_TEST
+
 static double a1_answered;
 
 static bool
@@ -933,6 +1140,9 @@ admission_suite(void)
 	tcase_add_test(tc, test_max_inflight_queue_order);
 	tcase_add_test(tc, test_in_flight_budget);
 	tcase_add_test(tc, test_resume_passes_budget);
+	tcase_add_test(tc, test_reload_queued);
+	tcase_add_test(tc, test_resume_lost_while_queued);
+	tcase_add_test(tc, test_reload_while_settling);
 	tcase_add_test(tc, test_per_budget);
 	tcase_add_test(tc, test_pause);
 	tcase_add_test(tc, test_soak);
