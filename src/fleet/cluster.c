@@ -19,6 +19,7 @@
 #include "cluster_internal.h"
 #include "json.h"
 #include "log.h"
+#include "namemap.h"
 #include "util.h"
 
 static const char *const cluster_state_names[CLUSTER_STATE__MAX] = {
@@ -78,15 +79,12 @@ cluster_saw(struct cluster *cl, const struct etcd_result *res)
 		cl->revision = res->revision;
 }
 
+/* By the fleet's name index: each watch event and challenge looks one up,
+ * and a catch-up of N certificates must not cost N walks of the fleet. */
 struct cert_rt *
 cluster_find_cert(struct cluster *cl, const char *name)
 {
-	struct fleet *f = cl->f;
-
-	for (size_t i = 0; i < f->ncerts; i++)
-		if (f->certs[i]->cfg != NULL && strcmp(f->certs[i]->cfg->name, name) == 0)
-			return f->certs[i];
-	return NULL;
+	return namemap_get(cl->f->by_name, name);
 }
 
 /* ---- the lease ---- */

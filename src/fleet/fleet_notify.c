@@ -35,6 +35,7 @@
 #include "fleet_internal.h"
 #include "json.h"
 #include "log.h"
+#include "namemap.h"
 #include "notifier.h"
 #include "util.h"
 
@@ -369,9 +370,7 @@ fleet_notify_revoked(struct fleet *f, const char *name)
 
 	if (f->notifier == NULL)
 		return;
-	for (size_t i = 0; i < f->ncerts; i++)
-		if (strcmp(f->certs[i]->cfg->name, name) == 0)
-			r = f->certs[i];
+	r = namemap_get(f->by_name, name);
 	/* Removed by a reload meanwhile: nobody's policy to follow. */
 	if (r == NULL || !config_notify_enabled(r->cfg->notify))
 		return;
