@@ -87,7 +87,12 @@ bool cluster_cert_start(struct cluster *cl, struct cert_rt *r);
 bool cluster_cert_holding(const struct cluster *cl, const struct cert_rt *r);
 /* r is (now) a shared certificate: give it its side of the pool. */
 void pool_cert_add(struct cluster *cl, struct cert_rt *r);
-/* r goes away (reload, free): forget it. */
+/* Whether r is counted in flight for the pool's part of its attempt alone
+ * (taking the lock, publishing the issued certificate): no order and no
+ * settle timer, only the pool's etcd answer, ends it. */
+bool cluster_cert_counted(const struct cluster *cl, const struct cert_rt *r);
+/* r goes away (reload, free): forget it, and uncount the attempt the pool
+ * had in flight for it (cluster_cert_counted), whose answer never comes. */
 void cluster_cert_gone(struct cluster *cl, struct cert_rt *r);
 /* r is idle again: install a newer pool version that arrived meanwhile. */
 void cluster_cert_idle(struct cluster *cl, struct cert_rt *r);

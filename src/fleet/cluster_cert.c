@@ -91,12 +91,27 @@ cluster_cert_holding(const struct cluster *cl, const struct cert_rt *r)
 	return r->pool != NULL && r->pool->state == POOL_HOLDER;
 }
 
+bool
+cluster_cert_counted(const struct cluster *cl, const struct cert_rt *r)
+{
+	(void)cl;
+	return r->pool != NULL && (r->pool->state == POOL_LOCKING ||
+	    r->pool->state == POOL_PUBLISHING) && r->job == NULL &&
+	    !ev_is_active(&r->settle);
+}
+
 void
 cluster_cert_gone(struct cluster *cl, struct cert_rt *r)
 {
-	(void)cl;
 	if (r->pool == NULL)
 		return;
+	/* lock_done or publish_done would have uncounted it; freeing the
+	 * pool's side cancels the request they answer. */
+	if (cluster_cert_counted(cl, r)) {
+		cl->f->inflight--;
+		if (r->acct)
+			r->acct->inflight--;
+	}
 	pool_cert_free(r->pool);
 	r->pool = NULL;
 }

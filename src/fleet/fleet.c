@@ -826,10 +826,12 @@ fleet_reconfigure(struct fleet *f, const struct config *cfg)
 			    "changed by reload; restarting its renewal");
 			cert_stop(old);
 		}
-		/* An attempt that settles later (settle_cb) is counted in its
+		/* An attempt that settles later (settle_cb), or that the pool
+		 * ends (taking the lock, publishing), is counted in its
 		 * account's in flight: the count goes with it to the account it
-		 * now has, which settle_cb uncounts. */
-		if (acct != old->acct && ev_is_active(&old->settle)) {
+		 * now has, which settle_cb or the pool uncounts. */
+		if (acct != old->acct && (ev_is_active(&old->settle) ||
+		    (f->cluster != NULL && cluster_cert_counted(f->cluster, old)))) {
 			if (old->acct)
 				old->acct->inflight--;
 			if (acct)

@@ -11,7 +11,10 @@
 #  - the lock holder stopped (SIGSTOP) past its lease TTL, then resumed:
 #    another host took the order over, the stopped host notices it lost the
 #    lock, and it installs nothing twice (one archive version and one deploy
-#    hook run per pool version).
+#    hook run per pool version);
+#  - a reload that removes a shared certificate while its lock request
+#    waits for etcd (every member SIGSTOPped): nothing stays counted in
+#    flight once it is gone.
 . "$(dirname "$0")/lib.sh"
 setup
 . "$TOP/tests/integration/pool-lib.sh"
@@ -155,6 +158,30 @@ for i in 1 2 3; do
   assert_eq 3 "$(pool_hooks "$i" f1)" "daemon $i: f1's deploy hook ran once per version (3)"
   assert_eq 3 "$(grep '^f1 ' "$WORK/d$i/deploy.log" | sort -u | wc -l)" "daemon $i: three distinct f1 serials deployed"
 done
+
+echo "== a reload removes a shared certificate while its lock request waits for etcd"
+# Taking the lock, the attempt is counted in flight until etcd answers; the
+# reload cancels that request, so the count must go with the certificate
+# (it stayed: one slot lost for good, and the daemon never idle).
+inflight1() {
+  pool_ctl 1 status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["budgets"][0]["in_flight"])'
+}
+wait_for '[ "$(inflight1)" = 0 ]' 30 || fail "daemon 1 still has an attempt in flight before the reload test"
+l1=$(wc -l < "$(pool_log 1)")
+for m in 1 2 3; do kill -STOP "$(_etcd_pid "$WORK" "$m")"; done
+pool_ctl 1 renew f2 --force > /dev/null || fail "renew f2 on daemon 1"
+assert_eq 1 "$(inflight1)" "f2's attempt counts as in flight on daemon 1 while etcd does not answer"
+pool_inventory 1 f1
+kill -HUP "${POOL_PID[1]}"
+wait_for "tail -n +$((l1 + 1)) '$(pool_log 1)' | grep -q 'reloaded:'" 10 || fail "daemon 1 did not reload"
+for m in 1 2 3; do kill -CONT "$(_etcd_pid "$WORK" "$m")"; done
+assert_contains <(tail -n +"$((l1 + 1))" "$(pool_log 1)") "f2: removed by reload" \
+  "the reload removed f2 with its lock request in flight"
+assert_not_contains <(tail -n +"$((l1 + 1))" "$(pool_log 1)") "f2: pool: took the lock" \
+  "f2 did not take the lock before the reload (the request was still waiting)"
+sleep 2
+assert_eq 0 "$(inflight1)" "daemon 1 counts nothing in flight once f2 is gone"
+
 assert_eq 1 "$(count new-account)" "one ACME account for the pool"
 for i in 1 2 3; do
   if pool_alive "$i"; then pass "daemon $i still runs"; else fail "daemon $i died"; fi
