@@ -343,17 +343,14 @@ struct fx {
 };
 
 /* inv: the inventory, @D@ standing for the test's directory. */
+/* Writes inv (with @D@ for x's directory) to x's directory as file, mode
+ * 0600; its path in path. */
 static void
-fx_open(struct fx *x, const char *inv)
+put_inventory(struct fx *x, const char *inv, const char *file, char *path, size_t pathlen)
 {
-	char err[1024], path[128];
 	struct buf b = {0};
 	FILE *fp;
 
-	memset(x, 0, sizeof(*x));
-	memset(&fk, 0, sizeof(fk));
-	snprintf(x->dir, sizeof(x->dir), "/tmp/check_fleet_admission.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(x->dir));
 	for (const char *p = inv; *p; p++) {
 		if (strncmp(p, "@D@", 3) == 0) {
 			buf_appendf(&b, "%s", x->dir);
@@ -362,13 +359,25 @@ fx_open(struct fx *x, const char *inv)
 			buf_appendf(&b, "%c", *p);
 		}
 	}
-	snprintf(path, sizeof(path), "%s/inv.yaml", x->dir);
+	snprintf(path, pathlen, "%s/%s", x->dir, file);
 	fp = fopen(path, "w");
 	ck_assert_ptr_nonnull(fp);
 	fputs(b.data, fp);
 	fclose(fp);
 	buf_free(&b);
 	chmod(path, 0600);
+}
+
+static void
+fx_open(struct fx *x, const char *inv)
+{
+	char err[1024], path[128];
+
+	memset(x, 0, sizeof(*x));
+	memset(&fk, 0, sizeof(fk));
+	snprintf(x->dir, sizeof(x->dir), "/tmp/check_fleet_admission.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(x->dir));
+	put_inventory(x, inv, "inv.yaml", path, sizeof(path));
 	ck_assert_msg(config_load(path, &x->cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(store_open(x->cfg->state_dir, &x->store, err, sizeof(err)) == 0, "%s",
 	    err);
@@ -721,25 +730,9 @@ static void
 fx_reload(struct fx *x, const char *inv)
 {
 	char err[1024], path[128];
-	struct buf b = {0};
 	struct config *ncfg, *old = x->cfg;
-	FILE *fp;
 
-	for (const char *p = inv; *p; p++) {
-		if (strncmp(p, "@D@", 3) == 0) {
-			buf_appendf(&b, "%s", x->dir);
-			p += 2;
-		} else {
-			buf_appendf(&b, "%c", *p);
-		}
-	}
-	snprintf(path, sizeof(path), "%s/inv2.yaml", x->dir);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fputs(b.data, fp);
-	fclose(fp);
-	buf_free(&b);
-	chmod(path, 0600);
+	put_inventory(x, inv, "inv2.yaml", path, sizeof(path));
 	ck_assert_msg(config_load(path, &ncfg, err, sizeof(err)) == 0, "%s", err);
 	fleet_reconfigure(x->f, ncfg);
 	x->cfg = ncfg;
