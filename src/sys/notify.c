@@ -41,12 +41,6 @@ notify_status(const char *status)
 }
 
 void
-notify_watchdog(void)
-{
-	sd_notify(0, "WATCHDOG=1");
-}
-
-void
 notify_watchdog_status(const char *status)
 {
 	if (status == NULL)
@@ -71,7 +65,6 @@ void notify_ready(void) {}
 void notify_reloading(void) {}
 void notify_stopping(void) {}
 void notify_status(const char *status) { (void)status; }
-void notify_watchdog(void) {}
 void notify_watchdog_status(const char *status) { (void)status; }
 uint64_t notify_watchdog_usec(void) { return 0; }
 

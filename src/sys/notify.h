@@ -12,7 +12,6 @@ void notify_ready(void);
 void notify_reloading(void);      /* RELOADING=1 + MONOTONIC_USEC */
 void notify_stopping(void);
 void notify_status(const char *status);
-void notify_watchdog(void);
 /* WATCHDOG=1, and STATUS=status in the same datagram unless NULL. */
 void notify_watchdog_status(const char *status);
 /* WATCHDOG_USEC for this process, 0 when the watchdog is off. */

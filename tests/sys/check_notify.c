@@ -102,9 +102,14 @@ START_TEST(test_ready_status_stopping_watchdog)
 	recv_msg(buf, sizeof(buf));
 	ck_assert_str_eq(buf, "STOPPING=1");
 
-	notify_watchdog();
+	notify_watchdog_status(NULL);
 	recv_msg(buf, sizeof(buf));
 	ck_assert_str_eq(buf, "WATCHDOG=1");
+
+	/* The ping and a changed status go in one datagram. */
+	notify_watchdog_status("2 certificates, 1 renewing");
+	recv_msg(buf, sizeof(buf));
+	ck_assert_str_eq(buf, "WATCHDOG=1\nSTATUS=2 certificates, 1 renewing");
 	assert_no_more();
 	/* The variable stays for the next notification (unset_environment=0). */
 	ck_assert_str_eq(getenv("NOTIFY_SOCKET"), sock_path);
@@ -142,7 +147,8 @@ START_TEST(test_no_socket_is_harmless)
 	notify_reloading();
 	notify_status("x");
 	notify_stopping();
-	notify_watchdog();
+	notify_watchdog_status(NULL);
+	notify_watchdog_status("x");
 	assert_no_more();
 }
 END_TEST
