@@ -37,7 +37,7 @@ static void resched_cb(struct ev_loop *loop, ev_idle *w, int revents);
 bool
 fleet_busy(const struct fleet *f)
 {
-	return f->inflight > 0 || f->hooks > 0 || (f->nqueued > 0 && !f->draining) ||
+	return f->inflight > 0 || f->hooks > 0 || (fleet_queued(f) > 0 && !f->draining) ||
 	    f->post_running || ev_is_active(&f->post_timer) || f->once_waiting > 0;
 }
 
@@ -650,7 +650,7 @@ cert_stop(struct cert_rt *r)
 {
 	ev_periodic_stop(r->f->env->loop, &r->timer);
 	fleet_ari_cancel(r);
-	fleet_queue_remove(r->f, r);
+	fleet_queue_remove(r);
 	if (ev_is_active(&r->settle)) {
 		ev_timer_stop(r->f->env->loop, &r->settle);
 		r->f->inflight--;
@@ -713,7 +713,7 @@ fleet_drain(struct fleet *f)
 		struct cert_rt *r = f->certs[i];
 		ev_periodic_stop(f->env->loop, &r->timer);
 		fleet_ari_cancel(r);
-		fleet_queue_remove(f, r);
+		fleet_queue_remove(r);
 		if (r->once_retry) {
 			r->once_retry = false;
 			f->once_waiting--;

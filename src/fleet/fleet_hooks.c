@@ -77,7 +77,7 @@ post_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	ev_timer_stop(loop, w);
 	/* Still renewing: the batch is not over yet. */
-	if (f->inflight > 0 || f->nqueued > 0 || f->hooks > 0 || f->post_running) {
+	if (f->inflight > 0 || fleet_queued(f) > 0 || f->hooks > 0 || f->post_running) {
 		ev_timer_set(w, f->post_debounce, 0.);
 		ev_timer_start(loop, w);
 		return;

@@ -110,7 +110,6 @@ struct fleet {
 	struct cert_rt **certs;
 	size_t ncerts, certs_cap;
 	struct namemap *by_name;    /* certs by cfg->name (namemap.h) */
-	size_t nqueued;             /* certificates queued, all accounts */
 	unsigned long long qseq;    /* the last cert_rt.qseq given */
 	int inflight;
 	unsigned hooks;
@@ -213,7 +212,10 @@ void fleet_cert_enqueue(struct cert_rt *r);
  * it (an order the CA's pause deferred). */
 void fleet_cert_requeue_first(struct cert_rt *r);
 /* Takes r out of the queue, if it is there (constant time). */
-void fleet_queue_remove(struct fleet *f, struct cert_rt *r);
+void fleet_queue_remove(struct cert_rt *r);
+/* How many certificates are queued, all accounts. */
+size_t fleet_queued(const struct fleet *f);
+
 /* Starts queued certificates, oldest first, while the fleet's and their
  * account's in-flight limits and request budgets allow, keeping the order
  * of the rest; each start costs one look at every account, not at every

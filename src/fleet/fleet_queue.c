@@ -85,7 +85,7 @@ queue_of(struct cert_rt *r)
 }
 
 static void
-queue_unlink(struct fleet *f, struct cert_rt *r)
+queue_unlink(struct cert_rt *r)
 {
 	struct cert_queue *q = r->q;
 
@@ -98,7 +98,6 @@ queue_unlink(struct fleet *f, struct cert_rt *r)
 	else
 		q->tail = r->qprev;
 	q->n--;
-	f->nqueued--;
 	r->qprev = r->qnext = NULL;
 	r->q = NULL;
 }
@@ -108,7 +107,7 @@ queue_unlink(struct fleet *f, struct cert_rt *r)
  * deferred order, older than most of what is queued) is placed by a walk
  * from the head, which ends among the few older than it. */
 static void
-queue_insert(struct fleet *f, struct cert_queue *q, struct cert_rt *r)
+queue_insert(struct cert_queue *q, struct cert_rt *r)
 {
 	struct cert_rt *after = q->tail;
 
@@ -129,7 +128,6 @@ queue_insert(struct fleet *f, struct cert_queue *q, struct cert_rt *r)
 		q->head = r;
 	r->q = q;
 	q->n++;
-	f->nqueued++;
 }
 
 /* The oldest of a's queued certificates that may start now, or NULL. */
@@ -144,8 +142,8 @@ acct_next(struct fleet *f, struct acct_rt *a)
 	/* Classified when queued; should a stored order have gone meanwhile,
 	 * it waits for the budget like any other newOrder. */
 	while (r != NULL && needs_new_order(r)) {
-		queue_unlink(f, r);
-		queue_insert(f, &a->q_new, r);
+		queue_unlink(r);
+		queue_insert(&a->q_new, r);
 		r = a->q_resume.head;
 		n = a->q_new.head;
 	}
@@ -158,7 +156,7 @@ acct_next(struct fleet *f, struct acct_rt *a)
 void
 fleet_queue_run(struct fleet *f)
 {
-	while (f->nqueued > 0 && !f->draining && f->inflight < fleet_max_inflight(f)) {
+	while (!f->draining && f->inflight < fleet_max_inflight(f)) {
 		struct cert_rt *best = NULL;
 
 		for (size_t i = 0; i < f->naccts; i++) {
@@ -169,7 +167,7 @@ fleet_queue_run(struct fleet *f)
 		}
 		if (best == NULL)
 			break;
-		queue_unlink(f, best);
+		queue_unlink(best);
 		best->queued = false;
 		fleet_cert_start(best);
 	}
@@ -185,7 +183,7 @@ fleet_cert_enqueue(struct cert_rt *r)
 	r->queued = true;
 	r->queued_since = time(NULL);
 	r->qseq = ++f->qseq;
-	queue_insert(f, queue_of(r), r);
+	queue_insert(queue_of(r), r);
 }
 
 /* Back ahead of everything queued after it: the entries before it are
@@ -200,15 +198,25 @@ fleet_cert_requeue_first(struct cert_rt *r)
 		return;
 	r->queued = true;
 	r->queued_since = time(NULL);
-	queue_insert(f, queue_of(r), r);
+	queue_insert(queue_of(r), r);
+}
+
+size_t
+fleet_queued(const struct fleet *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->naccts; i++)
+		n += f->accts[i]->q_new.n + f->accts[i]->q_resume.n;
+	return n;
 }
 
 void
-fleet_queue_remove(struct fleet *f, struct cert_rt *r)
+fleet_queue_remove(struct cert_rt *r)
 {
 	if (!r->queued)
 		return;
-	queue_unlink(f, r);
+	queue_unlink(r);
 	r->queued = false;
 }
 

@@ -498,7 +498,7 @@ assert_all_issued_once(struct fx *x)
 	ck_assert_uint_eq(fk.ncerts, x->f->ncerts);
 	ck_assert_int_eq(fk.inflight, 0);
 	ck_assert_int_eq(x->f->inflight, 0);
-	ck_assert_uint_eq(x->f->nqueued, 0);
+	ck_assert_uint_eq(fleet_queued(x->f), 0);
 	ck_assert(!fleet_busy(x->f));
 }
 
@@ -689,7 +689,7 @@ END_TEST
 /* ---- reloads while certificates are queued ---- */
 
 /* The queues agree with the fleet: every queued certificate is linked once,
- * in its own account's queue, in qseq order, and f->nqueued is their sum. */
+ * in its own account's queue, in qseq order, and fleet_queued() is their sum. */
 static void
 assert_queues_sound(struct fx *x)
 {
@@ -721,7 +721,7 @@ assert_queues_sound(struct fx *x)
 		if (x->f->certs[i]->queued)
 			flagged++;
 	ck_assert_uint_eq(total, flagged);
-	ck_assert_uint_eq(x->f->nqueued, total);
+	ck_assert_uint_eq(fleet_queued(x->f), total);
 }
 
 /* Reloads x with inventory inv (same @D@), freeing the old configuration
@@ -758,7 +758,7 @@ START_TEST(test_reload_queued)
 	    CERT("b3", "two"));
 	fleet_start(x.f);
 	ck_assert_str_eq(started(), "b1");
-	ck_assert_uint_eq(x.f->nqueued, 4);
+	ck_assert_uint_eq(fleet_queued(x.f), 4);
 	assert_queues_sound(&x);
 	fx_reload(&x, HEAD(1)
 	    "  one: {directory: 'https://127.0.0.1:9/other', contact: mailto:a@example.com}\n"
@@ -768,7 +768,7 @@ START_TEST(test_reload_queued)
 	assert_queues_sound(&x);
 	run_for(&x, 0.05);
 	assert_queues_sound(&x);
-	ck_assert_uint_eq(x.f->nqueued, 3);
+	ck_assert_uint_eq(fleet_queued(x.f), 3);
 	ck_assert(rt(&x, "a1")->queued && rt(&x, "a2")->queued && rt(&x, "b3")->queued);
 	ck_assert_ptr_eq(rt(&x, "a1")->q, &rt(&x, "a1")->acct->q_new);
 	ck_assert_int_eq(waiting_for(&x, "one", "max_inflight"), 2);
